@@ -1,0 +1,51 @@
+"""Atomic file writes: a reader never sees a half-written file.
+
+Every file atlas writes goes through here. The bytes land in a temporary file
+beside the target, are flushed to disk, then renamed over it: rename is atomic
+on POSIX, so an interrupted build leaves either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that `path` is never seen truncated."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """JSON with sorted keys and a trailing newline, so equal data gives equal bytes."""
+    write_text_atomic(path, json.dumps(value, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_png_atomic(path: Path, image: Any) -> None:
+    """Save a PIL image as PNG atomically (no timestamps: equal pixels give equal bytes)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    write_bytes_atomic(path, buffer.getvalue())

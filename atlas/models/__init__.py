@@ -1,0 +1,1 @@
+"""Models atlas can open."""

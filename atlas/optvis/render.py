@@ -1,0 +1,83 @@
+"""The optimization loop: parameters, objective and step count in; images and
+history out. It shows nothing and saves nothing (the pipeline does that)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from atlas.optvis.hooks import capture, frozen
+from atlas.optvis.objectives import INPUT, Objective
+from atlas.optvis.param import ImageParam
+from atlas.optvis.transforms import Compose
+
+
+@dataclass
+class RenderResult:
+    images: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU
+    history: torch.Tensor  # (steps, N): each image's objective at every step
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, images)
+
+
+def optimize(
+    model: nn.Module,
+    objective: Objective,
+    image: ImageParam,
+    transforms: Compose,
+    steps: int,
+    lr: float = 0.05,
+    seed: int = 0,
+    preprocess: Optional[nn.Module] = None,
+    snapshot_every: int = 0,
+    on_step: Optional[Callable[[int], None]] = None,
+) -> RenderResult:
+    """Maximizes `objective` (summed over the batch) by Adam on `image`'s parameters.
+
+    Adam is element-wise and every objective piece scores its own images, so
+    each image follows its own path: packing units in one batch changes speed,
+    not results. `seed` drives the random transforms; snapshots are taken at
+    step 0, every `snapshot_every` steps, and at the end.
+    """
+    preprocess = preprocess if preprocess is not None else nn.Identity()
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(image.parameters(), lr=lr)
+    history, snapshots = [], []
+    layers = sorted(objective.layers - {INPUT})
+    with frozen(model), capture(model, layers) as run:
+        for step in range(steps):
+            if snapshot_every and step % snapshot_every == 0:
+                snapshots.append((step, image().detach().cpu()))
+            optimizer.zero_grad(set_to_none=True)
+            pixels = image()
+            acts = dict(run(preprocess(transforms(pixels, generator))))
+            acts[INPUT] = pixels
+            scores = objective(acts)
+            (-scores.sum()).backward()
+            optimizer.step()
+            history.append(scores.detach().cpu())
+            if on_step is not None:
+                on_step(step + 1)
+        with torch.no_grad():
+            final = image().detach().cpu()
+    if snapshot_every:
+        snapshots.append((steps, final))
+    empty = torch.zeros(0, final.shape[0])
+    return RenderResult(final, torch.stack(history) if history else empty, snapshots)
+
+
+def measure(
+    model: nn.Module,
+    objective: Objective,
+    images: torch.Tensor,
+    preprocess: Optional[nn.Module] = None,
+) -> torch.Tensor:
+    """Each image's score under `objective`, on the images as they are (no transforms)."""
+    preprocess = preprocess if preprocess is not None else nn.Identity()
+    layers = sorted(objective.layers - {INPUT})
+    with frozen(model), capture(model, layers) as run, torch.no_grad():
+        acts = dict(run(preprocess(images)))
+        acts[INPUT] = images
+        return objective(acts).detach().cpu()
