@@ -1,1 +1,1 @@
-"""Models atlas can open."""
+"""Models atlas can open: the embedded default and (later) any user model."""

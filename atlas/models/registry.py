@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -18,6 +19,17 @@ from atlas.models import colored_digits
 DEFAULT_SPEC = "colored-digits"
 KNOWN_SPECS = [DEFAULT_SPEC]
 VISUALIZABLE_TYPES = (nn.Conv2d, nn.Linear)
+
+
+@dataclass
+class ProbeSet:
+    """Labelled images for measuring what units respond to (colour vs class)."""
+
+    images: torch.Tensor  # (N, 3, H, W) in [0, 1]
+    classes: np.ndarray  # (N,) class of each image
+    colours: np.ndarray  # (N,) colour index of each image
+    palette: np.ndarray  # (K, 3) RGB in [0, 1]: the training colour of each class
+    logits_layer: str  # the layer whose units are the class logits
 
 
 @dataclass
@@ -32,6 +44,7 @@ class LoadedModel:
     weights_sha256: Optional[str]
     preprocess: nn.Module = field(default_factory=nn.Identity)
     metrics: dict = field(default_factory=dict)  # accuracies etc. recorded at training
+    probe: Optional[ProbeSet] = None
 
     @property
     def parameter_count(self) -> int:
@@ -99,7 +112,16 @@ def _colored_digits(weights: Optional[Path]) -> LoadedModel:
         weights_path=path,
         weights_sha256=sha256_of(path),
         metrics=metrics,
+        probe=_colored_digits_probe(),
     )
+
+
+def _colored_digits_probe() -> ProbeSet:
+    from atlas.models import digits_data
+
+    test = digits_data.load_splits()["unbiased_test"]
+    return ProbeSet(test.images, test.labels.numpy(), test.colours.numpy(),
+                    digits_data.PALETTE, "fc")
 
 
 def load_model(spec: str = DEFAULT_SPEC, weights: Optional[Path] = None) -> LoadedModel:

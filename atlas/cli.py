@@ -1,0 +1,150 @@
+"""The `atlas` command: build, layers, render.
+
+Errors in the user's input print one line and exit 2; `--debug` (or
+ATLAS_DEBUG=1) shows the full traceback instead, for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Optional, Sequence
+
+from atlas.config import VIEWS, load_toml, make_config
+from atlas.errors import AtlasError
+
+BUILD_EXAMPLES = """examples:
+  atlas build                                  # the default colored-digits atlas into site/
+  atlas build --layers conv2,fc --steps 128    # two layers, fewer steps
+  atlas build --channels 0-3 --views positive,negative --out /tmp/quick
+  atlas build atlas.toml --seed 3              # settings from a file, one flag overriding
+"""
+LAYERS_EXAMPLES = """examples:
+  atlas layers                                 # layers of the default model
+  atlas layers --model colored-digits --image-size 28
+"""
+RENDER_EXAMPLES = """examples:
+  atlas render                                 # re-render site/ from its stored results
+  atlas render --out /tmp/quick
+"""
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atlas", description="Microscope-style static atlas generator for PyTorch CNNs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter
+
+    build = commands.add_parser("build", help="optimize every unit and render the site",
+                                epilog=BUILD_EXAMPLES, formatter_class=raw)
+    build.add_argument("config", nargs="?", type=Path, help="TOML file of settings")
+    _model_flags(build)
+    build.add_argument("--layers", type=_csv, help="comma-separated layer names (default: "
+                       "the model's own list; see `atlas layers`)")
+    build.add_argument("--channels", help="units of every layer, e.g. 0-7,12 (default: all)")
+    build.add_argument("--views", type=_csv, help=f"comma-separated, from: {', '.join(VIEWS)}")
+    build.add_argument("--steps", type=int, help="optimization steps (default 256)")
+    build.add_argument("--image-size", type=int, dest="image_size",
+                       help="pixels (default: the model's input size)")
+    build.add_argument("--seed", type=int, help="random seed (default 0)")
+    build.add_argument("--device", help="auto, cpu or cuda (default auto)")
+    build.add_argument("--out", help="site directory (default site/)")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+    layers = commands.add_parser("layers", help="list the visualizable layers of a model",
+                                 epilog=LAYERS_EXAMPLES, formatter_class=raw)
+    _model_flags(layers)
+    layers.add_argument("--image-size", type=int, dest="image_size",
+                        help="pixels (default: the model's input size)")
+    layers.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+    render = commands.add_parser("render", help="re-render the HTML from stored results only",
+                                 epilog=RENDER_EXAMPLES, formatter_class=raw)
+    render.add_argument("--out", default="site", help="site directory (default site/)")
+    render.add_argument("--quiet", action="store_true", help="no progress bars")
+    render.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+def _model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model spec (default colored-digits)")
+    parser.add_argument("--weights", help="weights file (a state dict)")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from atlas.pipeline.build import build_atlas
+
+    file_values = load_toml(args.config) if args.config else {}
+    overrides = {key: getattr(args, key) for key in
+                 ("model", "weights", "layers", "channels", "views", "steps", "image_size",
+                  "seed", "device", "out")}
+    config = make_config(file_values, overrides)
+    report = build_atlas(config, progress=not args.quiet)
+    print(f"atlas: {report.units} units, {report.jobs_computed} of {report.jobs_total} views "
+          f"computed ({report.images_optimized} images optimized, "
+          f"{report.jobs_total - report.jobs_computed} unchanged) in {report.seconds:.1f} s")
+    print(f"atlas: open {report.site_dir / 'index.html'}")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from atlas.models.registry import DEFAULT_SPEC, load_model
+    from atlas.pipeline.build import layer_table
+
+    loaded = load_model(args.model or DEFAULT_SPEC, Path(args.weights) if args.weights else None)
+    size = args.image_size or loaded.input_size
+    if size < 1:
+        raise AtlasError(f"image size must be a positive number of pixels, not {size}")
+    table = layer_table(loaded, size)
+    width = max(len(info.name) for info in table)
+    type_width = max(len(info.type) for info in table)
+    print(f"{loaded.spec} at {size}x{size}: {len(table)} layers "
+          f"(default: {', '.join(loaded.default_layers)})")
+    print(f"{'layer':<{width}}  {'type':<{type_width}}  {'output shape':<16}  channels")
+    for info in table:
+        shape = "x".join(str(d) for d in info.shape)
+        print(f"{info.name:<{width}}  {info.type:<{type_width}}  {shape:<16}  {info.channels}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from atlas.pipeline.manifest import write_manifest
+    from atlas.site import render_site
+    from atlas.store import ResultStore
+
+    store = ResultStore(Path(args.out))
+    manifest = write_manifest(store)
+    pages = render_site(manifest, Path(args.out), progress=not args.quiet)
+    print(f"atlas: rendered {len(pages)} pages into {args.out}")
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "layers": cmd_layers, "render": cmd_render}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    debug = args.debug or os.environ.get("ATLAS_DEBUG") == "1"
+    try:
+        return COMMANDS[args.command](args)
+    except AtlasError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"atlas: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("atlas: interrupted; finished views are saved, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Build settings: defaults, a TOML file, then command-line flags, in that order."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from atlas.errors import AtlasError
+
+# Views produced by optimization, in the order pages show them.
+VIEWS = ("positive", "negative", "diversity", "neuron", "seeds", "evolution", "kernel", "joint")
+
+DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
+
+
+@dataclass
+class BuildConfig:
+    model: str = "colored-digits"
+    weights: Optional[str] = None
+    layers: Optional[list[str]] = None  # None: the model's default layers
+    channels: Optional[str] = None  # e.g. "0-7,12", for every layer; None: all
+    views: list[str] = field(default_factory=lambda: list(VIEWS))
+    steps: int = 256
+    image_size: Optional[int] = None  # None: the model's native input size
+    seed: int = 0
+    device: str = "auto"
+    out: str = "site"
+    lr: float = 0.05
+    fft: bool = True
+    decorrelate: bool = True
+    valid: str = "sigmoid"
+    transforms: str = "standard"  # "standard" or "none"
+    tv_weight: float = 0.05
+    l2_weight: float = 0.0
+    diversity_weight: float = 2.0
+    diversity_images: int = 4
+    neuron_positions: int = 3
+    seed_count: int = 5
+    snapshot_every: int = 50
+    joint: list[str] = field(default_factory=lambda: list(DEFAULT_JOINT))
+    batch_size: int = 1024  # images per optimization batch
+
+    def validate(self) -> "BuildConfig":
+        unknown = [v for v in self.views if v not in VIEWS]
+        if unknown:
+            raise AtlasError(
+                f"unknown view {unknown[0]!r}{_did_you_mean(unknown[0], VIEWS)}; "
+                f"views are: {', '.join(VIEWS)}"
+            )
+        for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size"):
+            if getattr(self, name) < 1:
+                raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.image_size is not None and self.image_size < 1:
+            raise AtlasError(f"image size must be a positive number of pixels, not {self.image_size}")
+        if self.layers is not None and not self.layers:
+            raise AtlasError("the layer list is empty; name at least one layer (see `atlas layers`)")
+        if self.transforms not in ("standard", "none"):
+            raise AtlasError(f"transforms must be 'standard' or 'none', not {self.transforms!r}")
+        if self.valid not in ("sigmoid", "clamp"):
+            raise AtlasError(f"valid must be 'sigmoid' or 'clamp', not {self.valid!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise AtlasError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        return self
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """The settings in a TOML file, checked against the known keys."""
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise AtlasError(f"cannot read config {path}: {error.strerror}") from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise AtlasError(f"config {path} is not valid TOML: {error}") from None
+    for key in values:
+        if key not in FIELDS:
+            raise AtlasError(
+                f"config {path}: unknown key {key!r}{_did_you_mean(key, FIELDS)}; "
+                f"known keys: {', '.join(FIELDS)}"
+            )
+    return values
+
+
+def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> BuildConfig:
+    """Defaults, then the file's values, then the non-None overrides (flags)."""
+    values = {**file_values, **{k: v for k, v in overrides.items() if v is not None}}
+    for key, value in values.items():
+        expected = FIELDS[key].type
+        if "int" in str(expected) and isinstance(value, bool):
+            raise AtlasError(f"{key} must be a number, not {value!r}")
+    try:
+        return BuildConfig(**values).validate()
+    except TypeError as error:
+        raise AtlasError(f"bad setting: {error}") from None
+
+
+def parse_channels(text: str, count: int, layer: str) -> list[int]:
+    """'0-7,12' -> [0, ..., 7, 12], checked against the layer's channel count."""
+    chosen: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                low, high = (int(p) for p in part.split("-", 1))
+                chosen.extend(range(low, high + 1))
+            else:
+                chosen.append(int(part))
+        except ValueError:
+            raise AtlasError(f"cannot read channels {text!r}; write e.g. 0-7,12") from None
+    bad = [c for c in chosen if not 0 <= c < count]
+    if bad:
+        raise AtlasError(
+            f"channel {bad[0]} is out of range for layer {layer!r}, which has {count} "
+            f"channels (0-{count - 1})"
+        )
+    return sorted(set(chosen))

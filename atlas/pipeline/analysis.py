@@ -1,0 +1,175 @@
+"""Measured answers to the three questions researchers ask of an atlas.
+
+1. Colour or shape? For every unit, the share of its activation variance on
+   the randomly coloured test digits explained by the digit's colour versus
+   by its class (correlation ratios, eta squared). A layer's colour score is
+   the mean over its units.
+2. Shortcut? Biased versus unbiased accuracy, recolouring digits with another
+   class's colour, and whether each class logit's visualization wears its
+   class's training colour.
+3. Polysemantic? The five seed images of a unit, compared by the activation
+   vector they produce at the unit's layer: the mean pairwise cosine distance.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from atlas.config import BuildConfig
+from atlas.models.registry import LoadedModel
+from atlas.optvis.hooks import capture, frozen
+from atlas.store import ResultStore, load_image
+
+COLOUR_METHOD = (
+    "For each unit, the mean activation over the randomly coloured test digits is split "
+    "into the share of its variance explained by the digit's colour (eta² of colour) and "
+    "by its class (eta² of class). colour score = eta²(colour) / (eta²(colour) + eta²(class)); "
+    "shape score = 1 − colour score. A layer's score is the mean over its units; above 0.5 "
+    "the layer responds more to colour than to shape. Saturation is the mean HSV saturation "
+    "of the layer's positive visualizations."
+)
+SATURATION_ONLY_METHOD = (
+    "No probe data for this model: saturation is the mean HSV saturation of the layer's "
+    "positive visualizations."
+)
+SHORTCUT_METHOD = (
+    "Accuracy on held-out digits coloured like the training set (95% in their class colour) "
+    "versus coloured at random. Colour swap: every test digit recoloured with another "
+    "class's colour; the share of predictions that follow the colour versus the shape. "
+    "Each class logit's positive visualization is summarized by the mean colour of its "
+    "brightest fifth of pixels and compared with the nearest class colour."
+)
+POLY_METHOD = (
+    "Each unit is optimized from 5 random seeds. Every seed image is run through the "
+    "network and described by its activation vector at the unit's layer (channels, averaged "
+    "over positions). score = mean pairwise cosine distance of the 5 vectors (0: all seeds "
+    "found the same thing; higher: they found different things)."
+)
+TOP_POLYSEMANTIC = 8
+
+
+def _images(store: ResultStore, layer: str, unit: int, view: str) -> Optional[torch.Tensor]:
+    record = store.load_view(layer, unit, view)
+    if record is None:
+        return None
+    return torch.stack([load_image(store.path(rel)) for rel in record["images"]])
+
+
+def _layer_activations(loaded: LoadedModel, layer: str, images: torch.Tensor,
+                       device: torch.device) -> torch.Tensor:
+    """(N, C) activations at `layer`, averaged over positions."""
+    with frozen(loaded.module), capture(loaded.module, [layer]) as run, torch.no_grad():
+        acts = run(loaded.preprocess(images.to(device)))[layer]
+    return (acts.flatten(2).mean(2) if acts.dim() > 2 else acts).float().cpu()
+
+
+def eta_squared(values: np.ndarray, groups: np.ndarray) -> float:
+    """Share of the variance of `values` explained by the group means."""
+    total = float(((values - values.mean()) ** 2).sum())
+    if total <= 1e-12:
+        return 0.0
+    between = sum(
+        (groups == g).sum() * (values[groups == g].mean() - values.mean()) ** 2
+        for g in np.unique(groups)
+    )
+    return float(between / total)
+
+
+def saturation(images: torch.Tensor) -> float:
+    """Mean HSV saturation over pixels that are not near-black."""
+    top, bottom = images.amax(1), images.amin(1)
+    lit = top > 0.1
+    if not lit.any():
+        return 0.0
+    return float(((top - bottom) / top.clamp_min(1e-6))[lit].mean())
+
+
+def polysemanticity(vectors: torch.Tensor) -> float:
+    normed = F.normalize(vectors, dim=1)
+    pairs = list(itertools.combinations(range(len(vectors)), 2))
+    return float(np.mean([1.0 - float(normed[i] @ normed[j]) for i, j in pairs]))
+
+
+def _hex(rgb: np.ndarray) -> str:
+    return "#" + "".join(f"{int(round(float(c) * 255)):02x}" for c in np.clip(rgb, 0, 1))
+
+
+def dominant_colour(image: torch.Tensor) -> np.ndarray:
+    """Mean RGB of the brightest fifth of the pixels of a (3, H, W) image."""
+    pixels = image.flatten(1).T  # (HW, 3)
+    brightness = pixels.amax(1)
+    count = max(1, len(brightness) // 5)
+    return pixels[brightness.topk(count).indices].mean(0).numpy()
+
+
+def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: BuildConfig,
+            device: torch.device) -> dict[str, Any]:
+    probe = loaded.probe
+    units: dict[str, dict[str, dict[str, float]]] = {}
+    colour_rows, poly_rows = [], []
+    for info, unit_list in chosen:
+        layer = info.name
+        units[layer] = {}
+        scores: list[float] = []
+        if probe is not None:
+            acts = _layer_activations(loaded, layer, probe.images, device).numpy()
+            for unit in unit_list:
+                colour = eta_squared(acts[:, unit], probe.colours)
+                shape = eta_squared(acts[:, unit], probe.classes)
+                score = colour / (colour + shape) if colour + shape > 0 else 0.5
+                units[layer].setdefault(str(unit), {})["colour"] = round(score, 4)
+                scores.append(score)
+        positives = [_images(store, layer, u, "positive") for u in unit_list]
+        positives = [p for p in positives if p is not None]
+        row = {"name": layer, "colour_score": None, "shape_score": None, "verdict": None,
+               "saturation": round(saturation(torch.cat(positives)), 4) if positives else None}
+        if scores:
+            mean = float(np.mean(scores))
+            row.update(colour_score=round(mean, 4), shape_score=round(1 - mean, 4),
+                       verdict="colour" if mean > 0.5 else "shape")
+        colour_rows.append(row)
+        for unit in unit_list:
+            seeds = _images(store, layer, unit, "seeds")
+            if seeds is None or len(seeds) < 2:
+                continue
+            score = polysemanticity(_layer_activations(loaded, layer, seeds, device))
+            units[layer].setdefault(str(unit), {})["polysemanticity"] = round(score, 4)
+            poly_rows.append({"layer": layer, "unit": unit, "score": round(score, 4)})
+    poly_rows.sort(key=lambda row: -row["score"])
+    return {
+        "units": units,
+        "colour": {"method": COLOUR_METHOD if probe is not None else SATURATION_ONLY_METHOD,
+                   "layers": colour_rows},
+        "shortcut": _shortcut(loaded, store, chosen),
+        "polysemantic": {"method": POLY_METHOD, "units": poly_rows[:TOP_POLYSEMANTIC]},
+    }
+
+
+def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list) -> Optional[dict]:
+    probe = loaded.probe
+    accuracy = loaded.metrics.get("accuracy", {})
+    if probe is None or "unbiased_test" not in accuracy:
+        return None
+    classes = []
+    logit_units = dict((info.name, units) for info, units in chosen).get(probe.logits_layer, [])
+    for unit in logit_units:
+        image = _images(store, probe.logits_layer, unit, "positive")
+        if image is None:
+            continue
+        colour = dominant_colour(image[0])
+        nearest = int(np.argmin(((probe.palette - colour) ** 2).sum(1)))
+        classes.append({"class": unit, "layer": probe.logits_layer,
+                        "class_colour": _hex(probe.palette[unit]), "image_colour": _hex(colour),
+                        "nearest_class_colour": nearest, "matches": nearest == unit})
+    return {
+        "method": SHORTCUT_METHOD,
+        "biased_accuracy": accuracy.get("biased_test"),
+        "unbiased_accuracy": accuracy.get("unbiased_test"),
+        "colour_swap": loaded.metrics.get("colour_swap"),
+        "classes": classes,
+    }

@@ -1,0 +1,103 @@
+"""Runs one packed batch through the optimizer and stores each job's views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from atlas.optvis import objectives as obj
+from atlas.optvis.param import ImageParam
+from atlas.optvis.render import measure, optimize
+from atlas.optvis.transforms import Compose
+from atlas.pipeline.pack import pack
+from atlas.pipeline.plan import Job
+from atlas.store import ResultStore
+
+
+@dataclass
+class Engine:
+    """What every batch of a build shares: the model and the optimization settings."""
+
+    model: nn.Module
+    preprocess: nn.Module
+    transforms: Compose
+    device: torch.device
+    image_size: int
+    steps: int
+    lr: float
+    seed: int
+    fft: bool
+    decorrelate: bool
+    valid: str
+    tv_weight: float
+    l2_weight: float
+    versions: dict
+
+
+def _floats(values: torch.Tensor) -> list[float]:
+    return [round(float(v), 6) for v in values]
+
+
+def run_batch(
+    engine: Engine, jobs: list[Job], store: ResultStore,
+    on_step: Optional[Callable[[int], None]] = None,
+) -> None:
+    """Optimizes all images of `jobs` together, then writes each job's records."""
+    packed = pack(jobs, engine.tv_weight, engine.l2_weight)
+    seeds = [spec.seed for job in jobs for spec in job.images]
+    image = ImageParam(engine.image_size, seeds, engine.fft, engine.decorrelate, engine.valid)
+    snapshot_every = max(job.settings.get("snapshot_every", 0) for job in jobs)
+    result = optimize(
+        engine.model, packed.objective, image.to(engine.device), engine.transforms,
+        engine.steps, engine.lr, engine.seed, engine.preprocess, snapshot_every, on_step,
+    )
+
+    def activations(images: torch.Tensor) -> torch.Tensor:
+        return measure(engine.model, packed.measure, images.to(engine.device), engine.preprocess)
+
+    final = activations(result.images)
+    snapshot_acts = [activations(images) for _, images in result.snapshots]
+    for job, start in zip(jobs, packed.offsets):
+        stop = start + len(job.images)
+        record = {
+            "key": job.key,
+            "settings": job.settings,
+            "objective": packed.objective.description if len(jobs) == 1 else None,
+            "seeds": [spec.seed for spec in job.images],
+            "activations": _floats(final[start:stop]),
+            "versions": engine.versions,
+        }
+        if job.view == "joint":
+            record["terms"] = [
+                {"label": t.label, "layer": t.layer, "unit": t.unit, "weight": t.weight}
+                for t in job.terms
+            ]
+            record["term_activations"] = [
+                _floats(measure(engine.model, obj.channel(t.layer, t.unit),
+                                result.images[start:stop].to(engine.device), engine.preprocess))
+                for t in job.terms
+            ]
+        if job.view == "neuron":
+            record["positions"] = [list(spec.position) for spec in job.images]
+        if job.view == "seeds":
+            record["seed_indices"] = [spec.seed_index for spec in job.images]
+        store.save_view(job.layer, job.unit, job.view, list(result.images[start:stop]), record)
+        if job.view == "positive" and job.settings.get("snapshot_every"):
+            evolution = {
+                **record,
+                "activations": [round(float(acts[start]), 6) for acts in snapshot_acts],
+                "steps": [step for step, _ in result.snapshots],
+                "loss": _floats(result.history[:, start]),
+            }
+            frames = [images[start] for _, images in result.snapshots]
+            store.save_view(job.layer, job.unit, "evolution", frames, evolution)
+
+
+def job_is_done(store: ResultStore, job: Job) -> bool:
+    done = store.is_done(job.layer, job.unit, job.view, job.key)
+    if done and job.view == "positive" and job.settings.get("snapshot_every"):
+        done = store.is_done(job.layer, job.unit, "evolution", job.key)
+    return done

@@ -1,0 +1,101 @@
+"""Results on disk, one unit-view at a time, under `<site>/results/`.
+
+A unit-view is its PNG images plus a JSON record holding everything needed to
+reproduce it and a `key`: the hash of the settings that shape its pixels. The
+record is written after its images, atomically, so a record that exists with
+the right key means the view is complete. Rebuilds skip those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from atlas.fsio import write_json_atomic, write_png_atomic
+from atlas.slugs import slugify
+
+RESULTS = "results"
+# Layer slugs never start with "_" (see slugify), so these cannot collide with a layer.
+BUILD_DIR = "_build"
+JOINT_DIR = "_joint"
+
+
+def settings_key(settings: dict[str, Any]) -> str:
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """(3, H, W) in [0, 1] -> 8-bit RGB image."""
+    array = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255.0).round()
+    return Image.fromarray(array.astype(np.uint8), mode="RGB")
+
+
+def load_image(path: Path) -> torch.Tensor:
+    """A stored PNG back as (3, H, W) in [0, 1]."""
+    with Image.open(path) as image:
+        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+class ResultStore:
+    def __init__(self, site_dir: Path) -> None:
+        self.site_dir = Path(site_dir)
+        self.root = self.site_dir / RESULTS
+
+    # --- paths (relative to the site root, '/'-separated) ---------------------
+    def view_dir(self, layer: Optional[str], unit: int) -> str:
+        """A unit's folder; layer None is the joint views' folder (unit = pair index)."""
+        return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{unit}"
+
+    def image_rel(self, layer: Optional[str], unit: int, view: str, index: int) -> str:
+        return f"{self.view_dir(layer, unit)}/{view}-{index}.png"
+
+    def record_rel(self, layer: Optional[str], unit: int, view: str) -> str:
+        return f"{self.view_dir(layer, unit)}/{view}.json"
+
+    def path(self, rel: str) -> Path:
+        return self.site_dir / rel
+
+    # --- unit views -----------------------------------------------------------
+    def load_view(self, layer: Optional[str], unit: int, view: str) -> Optional[dict]:
+        return self._read_json(self.path(self.record_rel(layer, unit, view)))
+
+    def is_done(self, layer: Optional[str], unit: int, view: str, key: str) -> bool:
+        record = self.load_view(layer, unit, view)
+        return (
+            record is not None
+            and record.get("key") == key
+            and all(self.path(rel).is_file() for rel in record.get("images", []))
+        )
+
+    def save_view(
+        self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor], record: dict
+    ) -> dict:
+        """Writes the images, then the record naming them (the commit point)."""
+        rels = [self.image_rel(layer, unit, view, i) for i in range(len(images))]
+        for rel, image in zip(rels, images):
+            write_png_atomic(self.path(rel), to_pil(image))
+        record = {**record, "images": rels}
+        write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
+        return record
+
+    # --- whole-build files ----------------------------------------------------
+    def save_json(self, name: str, value: Any) -> None:
+        write_json_atomic(self.root / BUILD_DIR / name, value)
+
+    def load_json(self, name: str) -> Optional[Any]:
+        return self._read_json(self.root / BUILD_DIR / name)
+
+    @staticmethod
+    def _read_json(path: Path) -> Optional[Any]:
+        try:
+            return json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
