@@ -4,7 +4,7 @@ history out. It shows nothing and saves nothing (the pipeline does that)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -12,7 +12,7 @@ from torch import nn
 from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.objectives import INPUT, Objective
 from atlas.optvis.param import ImageParam
-from atlas.optvis.transforms import Compose
+from atlas.optvis.transforms import Compose, Draws
 
 
 @dataclass
@@ -29,7 +29,7 @@ def optimize(
     transforms: Compose,
     steps: int,
     lr: float = 0.05,
-    seed: int = 0,
+    transform_seeds: Optional[Sequence[int]] = None,
     preprocess: Optional[nn.Module] = None,
     snapshot_every: int = 0,
     on_step: Optional[Callable[[int], None]] = None,
@@ -38,11 +38,14 @@ def optimize(
 
     Adam is element-wise and every objective piece scores its own images, so
     each image follows its own path: packing units in one batch changes speed,
-    not results. `seed` drives the random transforms; snapshots are taken at
-    step 0, every `snapshot_every` steps, and at the end.
+    not results. `transform_seeds` (one per image; default 0, 1, ...) drive each
+    image's random transforms; snapshots are taken at step 0, every
+    `snapshot_every` steps, and at the end.
     """
     preprocess = preprocess if preprocess is not None else nn.Identity()
-    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        batch = image().shape[0]
+    draws = Draws(transform_seeds if transform_seeds is not None else range(batch), steps)
     optimizer = torch.optim.Adam(image.parameters(), lr=lr)
     history, snapshots = [], []
     layers = sorted(objective.layers - {INPUT})
@@ -52,7 +55,7 @@ def optimize(
                 snapshots.append((step, image().detach().cpu()))
             optimizer.zero_grad(set_to_none=True)
             pixels = image()
-            acts = dict(run(preprocess(transforms(pixels, generator))))
+            acts = dict(run(preprocess(transforms(pixels, draws.at(step)))))
             acts[INPUT] = pixels
             scores = objective(acts)
             (-scores.sum()).backward()

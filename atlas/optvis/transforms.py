@@ -1,9 +1,10 @@
-"""Random transformations applied to the image before each forward pass.
+"""Random transformations applied to the images before each forward pass.
 
 Robustness to small shifts, scalings and rotations keeps the optimizer from
-finding pixel-exact tricks. Every transform takes its device and dtype from
-its input and draws its randomness from the `torch.Generator` passed in, so a
-run is reproducible from one seed. One draw is shared by the whole batch.
+finding pixel-exact tricks. Every image draws its own transformations from
+its own seed (see `Draws`), so an image's result does not depend on which
+other images share its batch, and different seeds explore differently.
+Transforms take their device and dtype from their input.
 """
 
 from __future__ import annotations
@@ -18,10 +19,42 @@ from torch import nn
 # Lucid's standard transforms were tuned for 128x128 images; sizes here are
 # scaled from that reference so a 28x28 model gets proportionate jitter.
 REFERENCE_SIZE = 128
+SLOTS = 8  # random numbers each image may use per step (one per random transform)
 
 
-def _choice(options: Sequence, generator: torch.Generator):
-    return options[int(torch.randint(len(options), (1,), generator=generator))]
+class StepDraws:
+    """One step's uniform random numbers, a column of them per image; each
+    random transform takes the next column."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        self.values, self.used = values, 0  # values: (N, SLOTS) in [0, 1)
+
+    def uniform(self) -> torch.Tensor:
+        if self.used >= self.values.shape[1]:
+            raise RuntimeError(f"more than {SLOTS} random transforms in one pipeline")
+        column = self.values[:, self.used]
+        self.used += 1
+        return column
+
+    def integers(self, high: int) -> torch.Tensor:
+        """(N,) integers in [0, high)."""
+        return (self.uniform() * high).long().clamp(max=high - 1)
+
+    def choice(self, options: Sequence[float]) -> torch.Tensor:
+        """(N,) values picked from `options`."""
+        return torch.tensor(list(options), dtype=torch.float64)[self.integers(len(options))]
+
+
+class Draws:
+    """All random numbers of a run, drawn up front: one generator per image."""
+
+    def __init__(self, seeds: Sequence[int], steps: int) -> None:
+        tables = [torch.rand(steps, SLOTS, generator=torch.Generator().manual_seed(int(seed)))
+                  for seed in seeds]
+        self.table = torch.stack(tables, dim=1) if tables else torch.zeros(steps, 0, SLOTS)
+
+    def at(self, step: int) -> StepDraws:
+        return StepDraws(self.table[step])
 
 
 class Pad(nn.Module):
@@ -31,7 +64,7 @@ class Pad(nn.Module):
         super().__init__()
         self.width, self.value = width, value
 
-    def forward(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
         if self.width == 0:
             return image
         return F.pad(image, [self.width] * 4, mode="constant", value=self.value)
@@ -41,64 +74,70 @@ class Pad(nn.Module):
 
 
 class Jitter(nn.Module):
-    """Random crop that removes up to `distance` pixels: a random shift."""
+    """Random crop removing `distance` pixels per axis: a shift of 0..distance."""
 
     def __init__(self, distance: int) -> None:
         super().__init__()
         self.distance = distance
 
-    def forward(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
         if self.distance < 1:
             return image
-        height, width = image.shape[-2:]
-        dy = int(torch.randint(self.distance + 1, (1,), generator=generator))
-        dx = int(torch.randint(self.distance + 1, (1,), generator=generator))
-        return image[..., dy : height - self.distance + dy, dx : width - self.distance + dx]
+        batch, _, height, width = image.shape
+        dy = draws.integers(self.distance + 1).to(image.device)
+        dx = draws.integers(self.distance + 1).to(image.device)
+        rows = dy[:, None] + torch.arange(height - self.distance, device=image.device)
+        cols = dx[:, None] + torch.arange(width - self.distance, device=image.device)
+        index = torch.arange(batch, device=image.device)[:, None, None]
+        # (N, H', W', C) gathered per image, back to (N, C, H', W')
+        return image.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]].permute(
+            0, 3, 1, 2)
 
     def extra_repr(self) -> str:
         return f"jitter {self.distance}"
 
 
+def _affine(image: torch.Tensor, matrix: torch.Tensor, fill: float) -> torch.Tensor:
+    """Resamples each image by its own 2x2 `matrix` about the centre, size kept."""
+    theta = torch.zeros(image.shape[0], 2, 3, dtype=image.dtype, device=image.device)
+    theta[:, :, :2] = matrix.to(image.dtype)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    # grid_sample fills with zeros; shift so the fill is `fill` instead.
+    return F.grid_sample(image - fill, grid, mode="bilinear", align_corners=False) + fill
+
+
 class RandomScale(nn.Module):
-    """Bilinear resize by a factor chosen from `scales`."""
+    """Zoom about the centre by a factor chosen from `scales` (size kept)."""
 
-    def __init__(self, scales: Sequence[float]) -> None:
+    def __init__(self, scales: Sequence[float], fill: float = 0.5) -> None:
         super().__init__()
-        self.scales = list(scales)
+        self.scales, self.fill = list(scales), fill
 
-    def forward(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        scale = _choice(self.scales, generator)
-        height, width = image.shape[-2:]
-        size = (max(1, math.ceil(scale * height)), max(1, math.ceil(scale * width)))
-        if size == (height, width):
+    def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
+        scale = draws.choice(self.scales).to(image.device)
+        if bool((scale == 1).all()):
             return image
-        return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        eye = torch.eye(2, dtype=torch.float64, device=image.device)
+        return _affine(image, eye / scale[:, None, None], self.fill)
 
     def extra_repr(self) -> str:
         return f"scale {min(self.scales):g}–{max(self.scales):g}"
 
 
 class RandomRotate(nn.Module):
-    """Rotation about the centre by an angle (degrees) chosen from `angles`."""
+    """Rotation about the centre by an angle in degrees chosen from `angles`."""
 
     def __init__(self, angles: Sequence[float], fill: float = 0.5) -> None:
         super().__init__()
-        self.angles = list(angles)
-        self.fill = fill
+        self.angles, self.fill = list(angles), fill
 
-    def forward(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        angle = _choice(self.angles, generator)
-        if angle == 0:
+    def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
+        radians = torch.deg2rad(draws.choice(self.angles)).to(image.device)
+        if bool((radians == 0).all()):
             return image
-        radians = math.radians(angle)
-        cos, sin = math.cos(radians), math.sin(radians)
-        theta = torch.tensor(
-            [[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=image.dtype, device=image.device
-        ).expand(image.shape[0], 2, 3)
-        grid = F.affine_grid(theta, list(image.shape), align_corners=False)
-        # grid_sample fills with zeros; shift so the fill is `self.fill` instead.
-        rotated = F.grid_sample(image - self.fill, grid, mode="bilinear", align_corners=False)
-        return rotated + self.fill
+        cos, sin = torch.cos(radians), torch.sin(radians)
+        matrix = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+        return _affine(image, matrix, self.fill)
 
     def extra_repr(self) -> str:
         return f"rotate ±{max(abs(a) for a in self.angles):g}°"
@@ -111,7 +150,7 @@ class FitSize(nn.Module):
         super().__init__()
         self.size, self.value = size, value
 
-    def forward(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
         height, width = image.shape[-2:]
         pad_h, pad_w = max(0, self.size - height), max(0, self.size - width)
         if pad_h or pad_w:
@@ -129,15 +168,15 @@ class FitSize(nn.Module):
 
 
 class Compose(nn.Module):
-    """Applies transforms in order, threading one generator through them."""
+    """Applies transforms in order; random ones each take one column of draws."""
 
     def __init__(self, transforms: Sequence[nn.Module]) -> None:
         super().__init__()
         self.transforms = nn.ModuleList(transforms)
 
-    def forward(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
         for transform in self.transforms:
-            image = transform(image, generator)
+            image = transform(image, draws)
         return image
 
     def describe(self) -> str:

@@ -42,13 +42,16 @@ SHORTCUT_METHOD = (
     "versus coloured at random. Colour swap: every test digit recoloured with another "
     "class's colour; the share of predictions that follow the colour versus the shape. "
     "Each class logit's positive visualization is summarized by the mean colour of its "
-    "brightest fifth of pixels and compared with the nearest class colour."
+    "most colourful fifth of pixels (max − min channel) and matched to the class colour "
+    "nearest in chromaticity."
 )
 POLY_METHOD = (
-    "Each unit is optimized from 5 random seeds. Every seed image is run through the "
-    "network and described by its activation vector at the unit's layer (channels, averaged "
-    "over positions). score = mean pairwise cosine distance of the 5 vectors (0: all seeds "
-    "found the same thing; higher: they found different things)."
+    "Each unit is optimized from 5 random seeds (initialization and transformations). "
+    "Every seed image is run through the network and described by its activation vector "
+    "at the unit's layer (channels averaged over positions, then each channel z-scored over "
+    "all seed images of the layer, so only what sets an image apart counts). score = mean "
+    "pairwise cosine distance of a unit's 5 vectors: 0 when the seeds found the same "
+    "thing, up to 2 when they found opposite things."
 )
 TOP_POLYSEMANTIC = 8
 
@@ -89,7 +92,13 @@ def saturation(images: torch.Tensor) -> float:
     return float(((top - bottom) / top.clamp_min(1e-6))[lit].mean())
 
 
+def standardize(vectors: torch.Tensor) -> torch.Tensor:
+    """Each channel z-scored over all rows: removes what every image shares."""
+    return (vectors - vectors.mean(0)) / vectors.std(0).clamp_min(1e-6)
+
+
 def polysemanticity(vectors: torch.Tensor) -> float:
+    """Mean pairwise cosine distance of the rows (one row per seed image)."""
     normed = F.normalize(vectors, dim=1)
     pairs = list(itertools.combinations(range(len(vectors)), 2))
     return float(np.mean([1.0 - float(normed[i] @ normed[j]) for i, j in pairs]))
@@ -100,11 +109,21 @@ def _hex(rgb: np.ndarray) -> str:
 
 
 def dominant_colour(image: torch.Tensor) -> np.ndarray:
-    """Mean RGB of the brightest fifth of the pixels of a (3, H, W) image."""
+    """Mean RGB of the most colourful fifth of the pixels of a (3, H, W) image
+    (ranked by saturation times value, so white and black pixels do not count)."""
     pixels = image.flatten(1).T  # (HW, 3)
-    brightness = pixels.amax(1)
-    count = max(1, len(brightness) // 5)
-    return pixels[brightness.topk(count).indices].mean(0).numpy()
+    top, bottom = pixels.amax(1), pixels.amin(1)
+    colourfulness = (top - bottom)
+    count = max(1, len(pixels) // 5)
+    return pixels[colourfulness.topk(count).indices].mean(0).numpy()
+
+
+def nearest_colour(colour: np.ndarray, palette: np.ndarray) -> int:
+    """Index of the palette colour closest in chromaticity (brightness divided out)."""
+    def chroma(rgb: np.ndarray) -> np.ndarray:
+        return rgb / np.maximum(rgb.max(-1, keepdims=True), 1e-6)
+
+    return int(np.argmin(((chroma(palette) - chroma(colour)) ** 2).sum(-1)))
 
 
 def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: BuildConfig,
@@ -133,13 +152,19 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             row.update(colour_score=round(mean, 4), shape_score=round(1 - mean, 4),
                        verdict="colour" if mean > 0.5 else "shape")
         colour_rows.append(row)
-        for unit in unit_list:
-            seeds = _images(store, layer, unit, "seeds")
-            if seeds is None or len(seeds) < 2:
-                continue
-            score = polysemanticity(_layer_activations(loaded, layer, seeds, device))
-            units[layer].setdefault(str(unit), {})["polysemanticity"] = round(score, 4)
-            poly_rows.append({"layer": layer, "unit": unit, "score": round(score, 4)})
+        seed_sets = {u: _images(store, layer, u, "seeds") for u in unit_list}
+        seed_sets = {u: images for u, images in seed_sets.items()
+                     if images is not None and len(images) > 1}
+        if seed_sets:
+            vectors = _layer_activations(loaded, layer, torch.cat(list(seed_sets.values())),
+                                         device)
+            vectors = standardize(vectors)
+            start = 0
+            for unit, images in seed_sets.items():
+                score = polysemanticity(vectors[start : start + len(images)])
+                start += len(images)
+                units[layer].setdefault(str(unit), {})["polysemanticity"] = round(score, 4)
+                poly_rows.append({"layer": layer, "unit": unit, "score": round(score, 4)})
     poly_rows.sort(key=lambda row: -row["score"])
     return {
         "units": units,
@@ -162,7 +187,7 @@ def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list) -> Optional
         if image is None:
             continue
         colour = dominant_colour(image[0])
-        nearest = int(np.argmin(((probe.palette - colour) ** 2).sum(1)))
+        nearest = nearest_colour(colour, probe.palette)
         classes.append({"class": unit, "layer": probe.logits_layer,
                         "class_colour": _hex(probe.palette[unit]), "image_colour": _hex(colour),
                         "nearest_class_colour": nearest, "matches": nearest == unit})

@@ -130,7 +130,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     batches = [batch for jobs in todo for batch in plan.batches(jobs, config.batch_size)]
 
     engine = Engine(loaded.module, loaded.preprocess.to(device), transforms, device, image_size,
-                    config.steps, config.lr, config.seed, config.fft, config.decorrelate,
+                    config.steps, config.lr, config.fft, config.decorrelate,
                     config.valid, config.tv_weight, config.l2_weight, versions())
     with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
               disable=not progress, dynamic_ncols=True) as bar:

@@ -28,13 +28,17 @@ class Engine:
     image_size: int
     steps: int
     lr: float
-    seed: int
     fft: bool
     decorrelate: bool
     valid: str
     tv_weight: float
     l2_weight: float
     versions: dict
+
+
+def transform_seed(image_seed: int) -> int:
+    """Each image's transforms get their own stream, distinct from its init."""
+    return image_seed ^ 0x5EED5EED
 
 
 def _floats(values: torch.Tensor) -> list[float]:
@@ -52,7 +56,8 @@ def run_batch(
     snapshot_every = max(job.settings.get("snapshot_every", 0) for job in jobs)
     result = optimize(
         engine.model, packed.objective, image.to(engine.device), engine.transforms,
-        engine.steps, engine.lr, engine.seed, engine.preprocess, snapshot_every, on_step,
+        engine.steps, engine.lr, [transform_seed(seed) for seed in seeds], engine.preprocess,
+        snapshot_every, on_step,
     )
 
     def activations(images: torch.Tensor) -> torch.Tensor:

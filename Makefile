@@ -1,0 +1,51 @@
+# atlas: `make atlas` builds the default atlas into site/, `make test` runs the tests.
+# Both install what is missing first (a virtual environment in .venv/).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+WEIGHTS := atlas/models/weights/colored_digits.pt
+ARGS ?=
+
+.PHONY: install atlas test test-slow render weights browser clean help
+
+help:
+	@echo "make atlas    install if needed, then build the default atlas into site/"
+	@echo "make test     install if needed, then run the test suite"
+	@echo "make render   re-render site/ from stored results (no optimization)"
+	@echo "make weights  retrain the embedded colored-digits model"
+	@echo "make browser  install headless Chromium for the page tests (Debian, root)"
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(INSTALLED)
+
+# The weights ship in the repo; this rule trains them only when they are missing.
+$(WEIGHTS): | $(INSTALLED)
+	$(BIN)/python scripts/train_default_model.py
+
+weights: $(INSTALLED)
+	$(BIN)/python scripts/train_default_model.py
+
+atlas: $(INSTALLED) $(WEIGHTS)
+	$(BIN)/atlas build $(ARGS)
+
+render: $(INSTALLED)
+	$(BIN)/atlas render $(ARGS)
+
+test: $(INSTALLED) $(WEIGHTS)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(INSTALLED) $(WEIGHTS)
+	$(BIN)/python -m pytest -q --run-slow
+
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+clean:
+	rm -rf site

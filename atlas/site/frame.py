@@ -1,0 +1,88 @@
+"""What every page shares: the frame (title, stylesheets, header nav, footer),
+image entries, and look-ups from manifest names to page paths.
+
+Every URL here is resolved for the page being built, via `relative_link`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlas.site.links import relative_link
+
+STYLESHEETS = ("static/atlas.css", "static/figures.css")
+"""Site-root paths of the stylesheets every page links, in cascade order."""
+
+NAV = (("index", "Atlas home"), ("summary", "Summary"), ("joint", "Joint"))
+"""Header nav entries: (key in manifest["pages"], label)."""
+
+
+def frame(
+    manifest: dict[str, Any], page: str, title: str, current: str | None = None
+) -> dict[str, Any]:
+    """The frame view for `page`: `<title>`, stylesheet hrefs, header nav and footer.
+
+    `current` names the nav entry (a key of `NAV`) this page is, so it can be
+    marked as the current one rather than linked to itself.
+    """
+    model = manifest.get("model", {})
+    pages = manifest.get("pages", {})
+    site_title = model.get("title") or model.get("spec") or "Atlas"
+    nav = [
+        {"label": label, "href": relative_link(page, pages[key]), "current": key == current}
+        for key, label in NAV
+        if pages.get(key)
+    ]
+    return {
+        "title": title,
+        "site_title": site_title,
+        "full_title": title if title == site_title else f"{title} · {site_title}",
+        "stylesheets": [relative_link(page, sheet) for sheet in STYLESHEETS],
+        "nav": nav,
+        "home": relative_link(page, pages.get("index", "index.html")),
+        "atlas_version": str(manifest.get("atlas_version", "")),
+        "generated_at": str(manifest.get("generated_at", "")),
+    }
+
+
+def image(
+    page: str, path: str, alt: str, caption: str | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """An image entry: src as seen from `page`, alt text, optional caption and note.
+
+    The note is what tells images of one figure apart (a seed, a step, a
+    position); the caption is the measured value.
+    """
+    return {"src": relative_link(page, path), "alt": alt, "caption": caption, "note": note}
+
+
+def href(page: str, target: str | None) -> str | None:
+    """The href of `target` seen from `page`, or None when there is no target."""
+    return relative_link(page, target) if target else None
+
+
+def link(page: str, target: str | None, label: str) -> dict[str, Any] | None:
+    """A `{href, label}` link from `page` to `target`, or None when there is no target."""
+    if not target:
+        return None
+    return {"href": relative_link(page, target), "label": label}
+
+
+def layer_pages(manifest: dict[str, Any]) -> dict[str, str]:
+    """Layer name -> layer page path."""
+    return {layer["name"]: layer["page"] for layer in manifest.get("layers", [])}
+
+
+def unit_pages(manifest: dict[str, Any]) -> dict[tuple[str, int], str]:
+    """(layer name, unit index) -> unit page path."""
+    return {
+        (layer["name"], unit["index"]): unit["page"]
+        for layer in manifest.get("layers", [])
+        for unit in layer.get("units", [])
+    }
+
+
+def first_image(unit: dict[str, Any], view: str = "positive") -> str | None:
+    """The first image path of `view` for `unit`, or None if the view has none."""
+    images = unit.get("views", {}).get(view, {}).get("images") or []
+    return images[0] if images else None

@@ -1,0 +1,52 @@
+"""Relative links between files of the site.
+
+Every URL the site emits is relative, so the same files work opened from
+`file://`, served from `/`, or served from a GitHub Pages sub-path. Paths in
+the manifest are relative to the site root with `/` separators; this module is
+the one place that turns two of them into a URL.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def site_path_parts(path: str) -> list[str]:
+    """Split a site-root-relative path into its segments, refusing unsafe ones.
+
+    A path that is absolute, climbs out of the site (`..`), has empty or `.`
+    segments, uses backslashes, or carries a URL scheme would either break the
+    site or write outside it, so it raises ValueError instead.
+    """
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"site path must be a non-empty string, got {path!r}")
+    if "\\" in path:
+        raise ValueError(f"site path must use '/' separators: {path!r}")
+    if path.startswith("/"):
+        raise ValueError(f"site path must be relative to the site root: {path!r}")
+    parts = path.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise ValueError(f"site path has an empty, '.' or '..' segment: {path!r}")
+    return parts
+
+
+def relative_link(from_page: str, to_path: str) -> str:
+    """The relative URL that reaches `to_path` from the page `from_page`.
+
+    Both arguments are site-root-relative file paths. Each segment of the
+    result is percent-quoted, so names with spaces, `#`, `?`, `:` or non-ASCII
+    characters stay one path and never read as a fragment, query or scheme.
+    """
+    from_dir = site_path_parts(from_page)[:-1]
+    target = site_path_parts(to_path)
+    shared = 0
+    while (
+        shared < len(from_dir)
+        and shared < len(target) - 1
+        and from_dir[shared] == target[shared]
+    ):
+        shared += 1
+    ups = [".."] * (len(from_dir) - shared)
+    downs = [quote(part, safe="") for part in target[shared:]]
+    return "/".join(ups + downs)

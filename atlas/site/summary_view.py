@@ -1,0 +1,130 @@
+"""View models for the summary page (the three questions) and the joint page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlas.site import formatting as fmt
+from atlas.site.frame import frame, href, image, layer_pages, unit_pages
+
+SWAP_LABELS = {
+    "follows_colour": "Prediction follows the colour",
+    "follows_shape": "Prediction follows the shape",
+}
+
+
+def _colour_section(page: str, section: dict[str, Any], layers: dict[str, str]) -> dict[str, Any]:
+    """Question 1: which layers respond to colour more than to shape."""
+    rows = [
+        {
+            "name": row.get("name", ""),
+            "href": href(page, layers.get(row.get("name", ""))),
+            "colour_score": fmt.sig3(row.get("colour_score")),
+            "shape_score": fmt.sig3(row.get("shape_score")),
+            "saturation": fmt.sig3(row.get("saturation")),
+            "verdict": row.get("verdict") or fmt.MISSING,
+            "is_colour": row.get("verdict") == "colour",
+        }
+        for row in section.get("layers", [])
+    ]
+    return {"method": section.get("method") or "", "layers": rows}
+
+
+def _shortcut_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
+    """Question 2: does the model take the colour shortcut instead of reading the digit?"""
+    swap = section.get("colour_swap") or {}
+    classes = []
+    for row in section.get("classes", []):
+        name = str(row.get("class", ""))
+        classes.append({
+            "name": name,
+            "href": href(page, row.get("unit_page")),
+            "image": image(page, row["image"], f"class {name} logit, positive")
+            if row.get("image") else None,
+            "class_colour": fmt.css_colour(row.get("class_colour")),
+            "class_colour_text": row.get("class_colour") or fmt.MISSING,
+            "image_colour": fmt.css_colour(row.get("image_colour")),
+            "image_colour_text": row.get("image_colour") or fmt.MISSING,
+            "matches": fmt.yes_no(row.get("matches")),
+            "is_match": row.get("matches") is True,
+        })
+    return {
+        "method": section.get("method") or "",
+        "accuracy": [
+            {"label": "Biased test set", "value": fmt.percent(section.get("biased_accuracy"))},
+            {"label": "Unbiased test set", "value": fmt.percent(section.get("unbiased_accuracy"))},
+        ],
+        "colour_swap": [
+            {"label": SWAP_LABELS.get(key, fmt.title_case(key)), "value": fmt.percent(value)}
+            for key, value in swap.items()
+        ],
+        "classes": classes,
+    }
+
+
+def _polysemantic_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
+    """Question 3: which units look like they respond to several unrelated things."""
+    units = []
+    for row in section.get("units", []):
+        label = row.get("label", "")
+        units.append({
+            "label": label,
+            "href": href(page, row.get("page")),
+            "score": fmt.sig3(row.get("score")),
+            "images": [
+                image(page, path, f"{label}, seed image {i + 1}")
+                for i, path in enumerate(row.get("images") or [])
+            ],
+        })
+    return {"method": section.get("method") or "", "units": units}
+
+
+def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The summary page: colour vs shape by layer, shortcut evidence, polysemantic units.
+
+    A section the build did not measure comes through as None, and the page
+    says so instead of showing an empty table.
+    """
+    page = manifest["pages"]["summary"]
+    summary = manifest.get("summary") or {}
+    colour = summary.get("colour")
+    shortcut = summary.get("shortcut")
+    polysemantic = summary.get("polysemantic")
+    return {
+        "page": frame(manifest, page, "Summary", current="summary"),
+        "colour": _colour_section(page, colour, layer_pages(manifest)) if colour else None,
+        "shortcut": _shortcut_section(page, shortcut) if shortcut else None,
+        "polysemantic": _polysemantic_section(page, polysemantic) if polysemantic else None,
+    }
+
+
+def joint_view(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The joint page: one figure per jointly optimized combination of units."""
+    page = manifest["pages"]["joint"]
+    pages = unit_pages(manifest)
+    entries = []
+    for entry in manifest.get("joint") or []:
+        label = entry.get("label", "")
+        terms = entry.get("terms") or []
+        term_links = [
+            {
+                "label": term.get("label", ""),
+                "weight": fmt.sig3(term.get("weight")),
+                "href": href(page, pages.get((term.get("layer"), term.get("unit")))),
+            }
+            for term in terms
+        ]
+        activations = entry.get("activations") or []
+        figures = []
+        for i, path in enumerate(entry.get("images") or []):
+            values = activations[i] if i < len(activations) and activations[i] else []
+            figures.append({
+                "image": image(page, path, f"{label}, image {i + 1}"),
+                "activations": [
+                    {"label": term.get("label", ""), "value": fmt.sig3(value)}
+                    for term, value in zip(terms, values, strict=False)
+                ],
+            })
+        entries.append({"label": label, "terms": term_links, "figures": figures})
+    return {"page": frame(manifest, page, "Joint optimizations", current="joint"),
+            "entries": entries}
