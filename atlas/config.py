@@ -41,7 +41,7 @@ class BuildConfig:
     transforms: str = "standard"  # "standard" or "none"
     tv_weight: float = 0.05
     l2_weight: float = 0.0
-    diversity_weight: float = 2.0
+    diversity_weight: float = 4.0  # relative to the unit's activation (see objectives.diverse)
     diversity_images: int = 4
     neuron_positions: int = 3
     seed_count: int = 5
@@ -103,6 +103,8 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
     """Defaults, then the file's values, then the non-None overrides (flags)."""
     values = {**file_values, **{k: v for k, v in overrides.items() if v is not None}}
     for key, value in values.items():
+        if key not in FIELDS:
+            raise AtlasError(f"unknown setting {key!r}{_did_you_mean(key, FIELDS)}")
         expected = FIELDS[key].type
         if "int" in str(expected) and isinstance(value, bool):
             raise AtlasError(f"{key} must be a number, not {value!r}")
@@ -122,6 +124,8 @@ def parse_channels(text: str, count: int, layer: str) -> list[int]:
         try:
             if "-" in part:
                 low, high = (int(p) for p in part.split("-", 1))
+                if high < low:
+                    raise AtlasError(f"channel range {part!r} runs backwards; write low-high")
                 chosen.extend(range(low, high + 1))
             else:
                 chosen.append(int(part))

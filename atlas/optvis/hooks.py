@@ -86,8 +86,9 @@ def capture(model: nn.Module, layers: Iterable[str]) -> Iterator[LayerCapture]:
 
 @contextmanager
 def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and no weight gradients for the duration; restored afterwards."""
-    was_training = model.training
+    """Eval mode and no weight gradients for the duration; every module's own
+    mode and every parameter's flag are restored afterwards."""
+    modes = [(module, module.training) for module in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
     for parameter, _ in flags:
@@ -97,4 +98,5 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for parameter, flag in flags:
             parameter.requires_grad_(flag)
-        model.train(was_training)
+        for module, mode in modes:
+            module.training = mode

@@ -97,7 +97,9 @@ class Objective:
         return Objective(fn, f"{self.description}@[{start}:{stop}]", self.layers)
 
 
-def _describe_units(units: Units) -> str:
+def _describe_units(units: Union[Units, None]) -> str:
+    if units is None:
+        return "centre"
     if isinstance(units, int):
         return str(units)
     units = list(units)
@@ -265,3 +267,20 @@ def parse_terms(expression: str) -> list[Term]:
 def from_terms(terms: Sequence[Term]) -> Objective:
     """The weighted sum of channel objectives named by `terms`."""
     return sum((term.weight * channel(term.layer, term.unit) for term in terms), 0)
+
+
+def diverse(target: Objective, layer: str, group_size: int, weight: float) -> Objective:
+    """`target` plus a diversity push that scales with the target's own size:
+    score = target + weight * |target| * diversity, with |target| held constant
+    for the gradient. One weight then suits a conv channel of magnitude 2 and a
+    logit of magnitude 40 alike."""
+    spread = diversity(layer, group_size)
+
+    def fn(acts: Activations) -> torch.Tensor:
+        value = target(acts)
+        return value + weight * value.detach().abs() * spread(acts)
+
+    return Objective(
+        fn, f"({target.description} + {weight:g}·|·|·{spread.description})",
+        target.layers | spread.layers,
+    )

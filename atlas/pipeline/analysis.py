@@ -50,8 +50,9 @@ POLY_METHOD = (
     "Every seed image is run through the network and described by its activation vector "
     "at the unit's layer (channels averaged over positions, then each channel z-scored over "
     "all seed images of the layer, so only what sets an image apart counts). score = mean "
-    "pairwise cosine distance of a unit's 5 vectors: 0 when the seeds found the same "
-    "thing, up to 2 when they found opposite things."
+    "pairwise cosine distance of a unit's 5 vectors divided by the mean distance between "
+    "images of different units of the same layer: 0 when the seeds found the same thing, "
+    "1 when they differ as much as two different units do."
 )
 TOP_POLYSEMANTIC = 8
 
@@ -102,6 +103,14 @@ def polysemanticity(vectors: torch.Tensor) -> float:
     normed = F.normalize(vectors, dim=1)
     pairs = list(itertools.combinations(range(len(vectors)), 2))
     return float(np.mean([1.0 - float(normed[i] @ normed[j]) for i, j in pairs]))
+
+
+def between_unit_distance(groups: list[torch.Tensor]) -> float:
+    """Mean cosine distance between the first seed images of different units:
+    the yardstick for how different two images of this layer can be."""
+    if len(groups) < 2:
+        return 1.0
+    return max(1e-6, polysemanticity(torch.stack([group[0] for group in groups])))
 
 
 def _hex(rgb: np.ndarray) -> str:
@@ -159,10 +168,13 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             vectors = _layer_activations(loaded, layer, torch.cat(list(seed_sets.values())),
                                          device)
             vectors = standardize(vectors)
-            start = 0
+            groups, start = {}, 0
             for unit, images in seed_sets.items():
-                score = polysemanticity(vectors[start : start + len(images)])
+                groups[unit] = vectors[start : start + len(images)]
                 start += len(images)
+            between = between_unit_distance(list(groups.values()))
+            for unit, group in groups.items():
+                score = polysemanticity(group) / between
                 units[layer].setdefault(str(unit), {})["polysemanticity"] = round(score, 4)
                 poly_rows.append({"layer": layer, "unit": unit, "score": round(score, 4)})
     poly_rows.sort(key=lambda row: -row["score"])

@@ -33,7 +33,7 @@ def _segment(view: str, layer: str, jobs: Sequence[Job]) -> tuple[Objective, Obj
         return -target, target
     if view == "diversity":
         weight = jobs[0].settings["diversity_weight"]
-        return target + weight * obj.diversity(layer, len(jobs[0].images)), target
+        return obj.diverse(target, layer, len(jobs[0].images), weight), target
     if view == "neuron":
         positions = [spec.position for job in jobs for spec in job.images]
         ys = [p[0] for p in positions]

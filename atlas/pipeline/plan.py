@@ -28,7 +28,8 @@ def image_seed(seed: int, *parts: object) -> int:
 
 
 def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int]]:
-    """`count` positions on the diagonal, the centre among them: (h, w) pairs."""
+    """`count` (h, w) positions evenly spaced on the diagonal; for an odd count
+    the centre is among them."""
     if count == 1:
         return [(height // 2, width // 2)]
     fractions = [(i + 1) / (count + 1) for i in range(count)]
@@ -93,7 +94,7 @@ def unit_jobs(
         add("diversity",
             [ImageSpec(image_seed(config.seed, layer, unit, "diversity", i))
              for i in range(config.diversity_images)],
-            diversity_weight=config.diversity_weight)
+            diversity_weight=config.diversity_weight, diversity_images=config.diversity_images)
     if "neuron" in views and len(shape) == 3:  # linear units have no positions
         positions = neuron_positions(shape[1], shape[2], config.neuron_positions)
         add("neuron",
@@ -103,7 +104,8 @@ def unit_jobs(
     if "seeds" in views:
         add("seeds",
             [ImageSpec(image_seed(config.seed, layer, unit, "seeds", i), seed_index=i)
-             for i in range(config.seed_count)])
+             for i in range(config.seed_count)],
+            seed_count=config.seed_count)
     return jobs
 
 
