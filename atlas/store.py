@@ -21,7 +21,7 @@ from atlas.fsio import write_json_atomic, write_png_atomic
 from atlas.slugs import slugify
 
 RESULTS = "results"
-# Layer slugs never start with "_" (see slugify), so these cannot collide with a layer.
+# Slugs never start with "_" (see slugify), so these folders cannot collide with a layer.
 BUILD_DIR = "_build"
 JOINT_DIR = "_joint"
 

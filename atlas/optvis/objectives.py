@@ -237,7 +237,7 @@ class Term:
         return f"{self.layer}:{self.unit}"
 
 
-_TERM = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*\s*)?([^\s:+*]+):(\d+)\s*")
+_TERM = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*\s*)?([^\s:+*-][^\s:+*]*):(\d+)\s*")
 
 
 def parse_terms(expression: str) -> list[Term]:

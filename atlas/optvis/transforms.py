@@ -19,7 +19,7 @@ from torch import nn
 # Lucid's standard transforms were tuned for 128x128 images; sizes here are
 # scaled from that reference so a 28x28 model gets proportionate jitter.
 REFERENCE_SIZE = 128
-SLOTS = 8  # random numbers each image may use per step (one per random transform)
+SLOTS = 8  # random numbers each image may use per step (Jitter takes 2, scale and rotate 1)
 
 
 class StepDraws:
@@ -31,7 +31,7 @@ class StepDraws:
 
     def uniform(self) -> torch.Tensor:
         if self.used >= self.values.shape[1]:
-            raise RuntimeError(f"more than {SLOTS} random transforms in one pipeline")
+            raise RuntimeError(f"the transforms draw more than {SLOTS} random numbers a step")
         column = self.values[:, self.used]
         self.used += 1
         return column

@@ -1,0 +1,177 @@
+"""Build settings: precedence, TOML errors, validation and channel lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atlas.config import VIEWS, BuildConfig, load_toml, make_config, parse_channels
+from atlas.errors import AtlasError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "atlas.toml"
+    path.write_text(text)
+    return path
+
+
+# --- precedence --------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    config = make_config({}, {})
+    assert config == BuildConfig()
+    assert config.steps == 256 and config.seed == 0 and config.lr == 0.05
+    assert config.views == list(VIEWS)
+
+
+def test_precedence_defaults_then_file_then_flags(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'steps = 10\nseed = 3\nviews = ["positive", "seeds"]\nlr = 0.1\n')
+    config = make_config(load_toml(path), {"steps": 20, "seed": None, "out": "public"})
+    assert config.steps == 20  # flag beats file
+    assert config.seed == 3  # a flag left unset (None) does not override the file
+    assert config.views == ["positive", "seeds"]  # file beats default
+    assert config.lr == 0.1
+    assert config.out == "public"  # flag beats default
+    assert config.tv_weight == 0.05  # default
+
+
+def test_flags_only() -> None:
+    config = make_config({}, {"layers": ["conv1", "fc"], "channels": "0-3"})
+    assert config.layers == ["conv1", "fc"]
+    assert config.channels == "0-3"
+
+
+def test_default_lists_are_not_shared() -> None:
+    a, b = BuildConfig(), BuildConfig()
+    a.views.append("extra")
+    a.joint.append("fc:1 + fc:2")
+    assert b.views == list(VIEWS)
+    assert "fc:1 + fc:2" not in b.joint
+
+
+def test_bool_for_a_number_is_rejected() -> None:
+    with pytest.raises(AtlasError, match="steps must be a number, not True"):
+        make_config({"steps": True}, {})
+
+
+def test_wrong_type_is_an_atlas_error() -> None:
+    with pytest.raises(AtlasError, match="bad setting"):
+        make_config({"steps": "many"}, {})
+
+
+def test_unknown_key_in_make_config_is_an_atlas_error() -> None:
+    with pytest.raises(AtlasError, match="unknown setting 'stpes' \\(did you mean 'steps'\\?\\)"):
+        make_config({"stpes": 10}, {})
+
+
+# --- load_toml ---------------------------------------------------------------------
+
+
+def test_load_toml_returns_values(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'model = "colored-digits"\nsteps = 64\nfft = false\n')
+    assert load_toml(path) == {"model": "colored-digits", "steps": 64, "fft": False}
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "steps = 10\nseed = = 3\n")
+    with pytest.raises(AtlasError, match="line 2") as error:
+        load_toml(path)
+    assert "not valid TOML" in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, "stpes = 10\n")
+    with pytest.raises(AtlasError, match="unknown key 'stpes' \\(did you mean 'steps'\\?\\)"):
+        load_toml(path)
+
+
+def test_unknown_key_without_a_close_match_lists_the_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path, "zzzzzz = 1\n")
+    with pytest.raises(AtlasError, match="known keys: model, weights") as error:
+        load_toml(path)
+    assert "did you mean" not in str(error.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AtlasError, match="cannot read config"):
+        load_toml(tmp_path / "absent.toml")
+
+
+# --- validate ----------------------------------------------------------------------
+
+
+def test_unknown_view() -> None:
+    with pytest.raises(AtlasError, match="unknown view 'postive' \\(did you mean 'positive'\\?\\)"):
+        make_config({}, {"views": ["postive"]})
+
+
+@pytest.mark.parametrize("name", ["steps", "seed_count", "diversity_images",
+                                  "neuron_positions", "batch_size"])
+def test_counts_must_be_at_least_one(name: str) -> None:
+    with pytest.raises(AtlasError, match=f"{name} must be at least 1, not 0"):
+        make_config({}, {name: 0})
+    assert getattr(make_config({}, {name: 1}), name) == 1
+
+
+def test_empty_layer_list() -> None:
+    with pytest.raises(AtlasError, match="layer list is empty"):
+        make_config({"layers": []}, {})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image_size": 0}, "image size must be a positive number"),
+        ({"transforms": "fancy"}, "transforms must be 'standard' or 'none'"),
+        ({"valid": "tanh"}, "valid must be 'sigmoid' or 'clamp'"),
+        ({"device": "tpu"}, "device must be auto, cpu or cuda"),
+    ],
+)
+def test_other_validation_errors(change: dict, message: str) -> None:
+    with pytest.raises(AtlasError, match=message):
+        make_config(change, {})
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
+def test_valid_devices(device: str) -> None:
+    assert make_config({}, {"device": device}).device == device
+
+
+# --- parse_channels ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0-3,7", [0, 1, 2, 3, 7]),
+        ("7, 0-1", [0, 1, 7]),
+        ("2,2,1-2", [1, 2]),
+        ("5", [5]),
+        ("0-9", list(range(10))),
+        ("3,", [3]),
+    ],
+)
+def test_parse_channels(text: str, expected: list[int]) -> None:
+    assert parse_channels(text, 10, "conv") == expected
+
+
+def test_parse_channels_out_of_range_names_the_count() -> None:
+    with pytest.raises(AtlasError, match="channel 10 is out of range for layer 'conv', "
+                                         "which has 10 channels \\(0-9\\)"):
+        parse_channels("8-12", 10, "conv")
+
+
+@pytest.mark.parametrize("text", ["a", "1-b", "-1", "0.5", "1-2-3"])
+def test_parse_channels_unreadable(text: str) -> None:
+    with pytest.raises(AtlasError, match="cannot read channels"):
+        parse_channels(text, 10, "conv")
+
+
+@pytest.mark.parametrize("text", ["7-0", "1--2"])
+def test_parse_channels_reversed_range_is_an_error(text: str) -> None:
+    # '1--2' reads as the range 1 to -2
+    with pytest.raises(AtlasError, match="runs backwards"):
+        parse_channels(text, 10, "conv")
