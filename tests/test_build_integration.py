@@ -108,6 +108,20 @@ def test_units_have_every_view_with_real_images(built) -> None:
                     assert pixels.std() > 1.0, rel  # not a blank square
 
 
+def test_diversity_images_are_distinct(built) -> None:
+    site, _, manifest = built
+    for layer in manifest["layers"]:
+        for unit in layer["units"]:
+            images = []
+            for rel in unit["views"]["diversity"]["images"]:
+                with Image.open(site / rel) as image:
+                    images.append(np.asarray(image.convert("RGB"), dtype=np.float32))
+            for i in range(len(images)):
+                for j in range(i + 1, len(images)):
+                    difference = np.abs(images[i] - images[j]).mean()
+                    assert difference > 2.0, (unit["label"], i, j, difference)
+
+
 def test_positive_beats_negative_for_every_unit(built) -> None:
     _, _, manifest = built
     for layer in manifest["layers"]:
