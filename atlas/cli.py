@@ -21,10 +21,15 @@ BUILD_EXAMPLES = """examples:
   atlas build --layers conv2,fc --steps 128    # two layers, fewer steps
   atlas build --channels 0-3 --views positive,negative --out /tmp/quick
   atlas build atlas.toml --seed 3              # settings from a file, one flag overriding
+  atlas build examples/inceptionv1.toml --weights inception5h.pth
+  atlas build --model torchvision:resnet18 --weights resnet18.pth --layers layer1.0.conv1,fc
+  atlas build --model my_model.py:build --weights ckpt.pt --image-size 32 --layers conv1
 """
 LAYERS_EXAMPLES = """examples:
   atlas layers                                 # layers of the default model
-  atlas layers --model colored-digits --image-size 28
+  atlas layers --model lucent:inceptionv1 --image-size 128
+  atlas layers --model torchvision:resnet18 --weights resnet18.pth
+  atlas layers --model my_model.py:build --weights checkpoint.pt --image-size 32
 """
 RENDER_EXAMPLES = """examples:
   atlas render                                 # re-render site/ from its stored results
@@ -56,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, help="random seed (default 0)")
     build.add_argument("--device", help="auto, cpu or cuda (default auto)")
     build.add_argument("--out", help="site directory (default site/)")
+    build.add_argument("--batch-size", type=int, dest="batch_size",
+                       help="images per optimization batch (default 1024; halved on GPU OOM)")
+    build.add_argument("--preprocess", help="input normalization: none, imagenet or "
+                       "inceptionv1 (default: the model's own)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.add_argument("--debug", action="store_true", help="show full tracebacks")
 
@@ -75,8 +84,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model spec (default colored-digits)")
-    parser.add_argument("--weights", help="weights file (a state dict)")
+    parser.add_argument("--model", help="colored-digits (default), lucent:inceptionv1, "
+                        "torchvision:NAME, path/to/file.py:factory or package.module:factory")
+    parser.add_argument("--weights", help="weights file: a state dict, or a checkpoint dict "
+                        "holding one")
+    parser.add_argument("--pretrained", action="store_true", default=None,
+                        help="let torch-lucent/torchvision download the weights (needs internet)")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -84,8 +97,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     file_values = load_toml(args.config) if args.config else {}
     overrides = {key: getattr(args, key) for key in
-                 ("model", "weights", "layers", "channels", "views", "steps", "image_size",
-                  "seed", "device", "out")}
+                 ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
+                  "image_size", "seed", "device", "out", "batch_size", "preprocess")}
     config = make_config(file_values, overrides)
     report = build_atlas(config, progress=not args.quiet)
     print(f"atlas: {report.units} units, {report.jobs_computed} of {report.jobs_total} views "
@@ -96,22 +109,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from atlas.models.registry import DEFAULT_SPEC, load_model
-    from atlas.pipeline.build import layer_table
+    from atlas.layer_listing import format_layers
+    from atlas.models.layers import dry_run
+    from atlas.models.registry import load_model
+    from atlas.models.specs import DEFAULT_SPEC
 
-    loaded = load_model(args.model or DEFAULT_SPEC, Path(args.weights) if args.weights else None)
+    loaded = load_model(args.model or DEFAULT_SPEC, Path(args.weights) if args.weights else None,
+                        args.pretrained)
     size = args.image_size or loaded.input_size
     if size < 1:
         raise AtlasError(f"image size must be a positive number of pixels, not {size}")
-    table = layer_table(loaded, size)
-    width = max(len(info.name) for info in table)
-    type_width = max(len(info.type) for info in table)
-    print(f"{loaded.spec} at {size}x{size}: {len(table)} layers "
-          f"(default: {', '.join(loaded.default_layers)})")
-    print(f"{'layer':<{width}}  {'type':<{type_width}}  {'output shape':<16}  channels")
-    for info in table:
-        shape = "x".join(str(d) for d in info.shape)
-        print(f"{info.name:<{width}}  {info.type:<{type_width}}  {shape:<16}  {info.channels}")
+    run = dry_run(loaded.module, size, loaded.preprocess)
+    if not run.layers:
+        raise AtlasError(f"{loaded.spec} cannot run at image size {size}: it fails at "
+                         f"{run.failed_at!r} ({run.error}); try a larger --image-size")
+    print("\n".join(format_layers(loaded, run)))
     return 0
 
 

@@ -26,6 +26,10 @@ DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
 class BuildConfig:
     model: str = "colored-digits"
     weights: Optional[str] = None
+    pretrained: bool = False  # ask the model's library to download its weights
+    preprocess: Optional[str] = None  # preset: none, imagenet, inceptionv1; None: the model's
+    mean: Optional[list[float]] = None  # explicit normalization instead of a preset
+    std: Optional[list[float]] = None
     layers: Optional[list[str]] = None  # None: the model's default layers
     channels: Optional[str] = None  # e.g. "0-7,12", for every layer; None: all
     views: list[str] = field(default_factory=lambda: list(VIEWS))
@@ -46,7 +50,7 @@ class BuildConfig:
     neuron_positions: int = 3
     seed_count: int = 5
     snapshot_every: int = 50
-    joint: list[str] = field(default_factory=lambda: list(DEFAULT_JOINT))
+    joint: Optional[list[str]] = None  # None: the default model's pairs, none for others
     batch_size: int = 1024  # images per optimization batch
 
     def validate(self) -> "BuildConfig":

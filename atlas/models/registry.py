@@ -1,13 +1,11 @@
-"""Opens a model by spec and describes its visualizable layers."""
+"""Opens a model by spec: module, weights, preprocessing, default layers."""
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -15,10 +13,14 @@ from torch import nn
 
 from atlas.errors import AtlasError
 from atlas.models import colored_digits
+from atlas.models.branches import inception_branches
+from atlas.models.layers import LayerInfo
+from atlas.models.preprocess import Normalize, make_preprocess
+from atlas.models.specs import DEFAULT_SPEC, INCEPTION_SPEC, build_module
+from atlas.models.weights import load_weights
 
-DEFAULT_SPEC = "colored-digits"
-KNOWN_SPECS = [DEFAULT_SPEC]
-VISUALIZABLE_TYPES = (nn.Conv2d, nn.Linear)
+# Layer types that are never a sensible default to visualize.
+NOT_DEFAULT = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Dropout)
 
 
 @dataclass
@@ -39,10 +41,10 @@ class LoadedModel:
     title: str
     description: str
     input_size: int
-    default_layers: list[str]
+    default_layers: Optional[list[str]]  # None: top-level layers with weights
     weights_path: Optional[Path]
     weights_sha256: Optional[str]
-    preprocess: nn.Module = field(default_factory=nn.Identity)
+    preprocess: Normalize
     metrics: dict = field(default_factory=dict)  # accuracies etc. recorded at training
     probe: Optional[ProbeSet] = None
 
@@ -50,69 +52,61 @@ class LoadedModel:
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
+    def branches(self, layer: str) -> Optional[list[dict]]:
+        return inception_branches(self.module, layer) if self.spec == INCEPTION_SPEC else None
 
-@dataclass(frozen=True)
-class LayerInfo:
-    name: str
-    type: str
-    shape: tuple[int, ...]  # one image's output shape
-
-    @property
-    def channels(self) -> int:
-        return self.shape[0]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    def defaults_from(self, table: Sequence[LayerInfo]) -> list[str]:
+        """The layers a build visualizes when none are named."""
+        if self.default_layers is not None:
+            return list(self.default_layers)
+        modules = dict(self.module.named_modules())
+        chosen = [info.name for info in table if "." not in info.name
+                  and any(True for _ in modules[info.name].parameters())
+                  and not isinstance(modules[info.name], NOT_DEFAULT)]
+        return chosen or [info.name for info in table[-1:]]
 
 
-def _load_state_dict(module: nn.Module, path: Path) -> None:
-    if not path.is_file():
-        raise AtlasError(f"weights file {path} does not exist; check the path given to --weights")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a non-torch file
-        raise AtlasError(f"{path} is not a PyTorch weights file ({type(error).__name__})") from None
-    if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):
-        for key in ("state_dict", "model", "model_state_dict", "weights"):
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).splitlines()[1:3]
-        raise AtlasError(
-            f"{path} does not match the model: {' '.join(s.strip() for s in first)}"
-        ) from None
+def load_model(
+    spec: str = DEFAULT_SPEC,
+    weights: Optional[Path] = None,
+    pretrained: bool = False,
+    preprocess: Optional[str] = None,
+    mean: Optional[Sequence[float]] = None,
+    std: Optional[Sequence[float]] = None,
+) -> LoadedModel:
+    """The model named by `spec`; `weights` (a state dict or checkpoint file) if given."""
+    if spec == DEFAULT_SPEC:
+        loaded = _colored_digits(weights)
+        if preprocess or mean or std:
+            loaded.preprocess = make_preprocess(preprocess or "none", mean, std)
+        return loaded
+    built = build_module(spec, pretrained)
+    path = Path(weights) if weights else None
+    digest = load_weights(built.module, path) if path else None
+    return LoadedModel(
+        module=built.module.eval(), spec=built.spec, title=built.title,
+        description=built.description, input_size=built.input_size,
+        default_layers=built.default_layers, weights_path=path, weights_sha256=digest
+        or ("pretrained" if built.pretrained_loaded else None),
+        preprocess=make_preprocess(preprocess or built.preprocess, mean, std),
+    )
 
 
 def _colored_digits(weights: Optional[Path]) -> LoadedModel:
     module = colored_digits.ColoredDigitsCNN()
     path = Path(weights) if weights else colored_digits.WEIGHTS
-    if not path.is_file() and weights is None:
+    if weights is None and not path.is_file():
         raise AtlasError(
-            f"the default model's weights {path} are missing; run `make weights` to train them"
-        )
-    _load_state_dict(module, path)
+            f"the default model's weights {path} are missing; run `make weights` to train them")
+    digest = load_weights(module, path)
     metrics = {}
     if weights is None and colored_digits.METRICS.is_file():
         metrics = json.loads(colored_digits.METRICS.read_text())
     return LoadedModel(
-        module=module.eval(),
-        spec=DEFAULT_SPEC,
-        title=colored_digits.TITLE,
-        description=colored_digits.DESCRIPTION,
-        input_size=28,
-        default_layers=list(colored_digits.LAYERS),
-        weights_path=path,
-        weights_sha256=sha256_of(path),
-        metrics=metrics,
-        probe=_colored_digits_probe(),
+        module=module.eval(), spec=DEFAULT_SPEC, title=colored_digits.TITLE,
+        description=colored_digits.DESCRIPTION, input_size=28,
+        default_layers=list(colored_digits.LAYERS), weights_path=path, weights_sha256=digest,
+        preprocess=make_preprocess("none"), metrics=metrics, probe=_colored_digits_probe(),
     )
 
 
@@ -122,42 +116,3 @@ def _colored_digits_probe() -> ProbeSet:
     test = digits_data.load_splits()["unbiased_test"]
     return ProbeSet(test.images, test.labels.numpy(), test.colours.numpy(),
                     digits_data.PALETTE, "fc")
-
-
-def load_model(spec: str = DEFAULT_SPEC, weights: Optional[Path] = None) -> LoadedModel:
-    """The model named by `spec`, with `weights` if given (else its own)."""
-    if spec == DEFAULT_SPEC:
-        return _colored_digits(weights)
-    close = difflib.get_close_matches(spec, KNOWN_SPECS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise AtlasError(f"unknown model {spec!r}{hint}; known models: {', '.join(KNOWN_SPECS)}")
-
-
-def list_layers(model: nn.Module, input_size: int) -> list[LayerInfo]:
-    """Every named module whose output is a (N, C) or (N, C, H, W) tensor, in forward
-    order, found by one dry forward pass at `input_size`."""
-    seen: dict[str, LayerInfo] = {}
-    handles = []
-
-    def record(name: str):
-        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-            if isinstance(output, torch.Tensor) and output.dim() in (2, 4) and name not in seen:
-                seen[name] = LayerInfo(name, type(module).__name__, tuple(output.shape[1:]))
-
-        return hook
-
-    for name, module in model.named_modules():
-        if name:
-            handles.append(module.register_forward_hook(record(name)))
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, 3, input_size, input_size, device=_device_of(model)))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return list(seen.values())
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")

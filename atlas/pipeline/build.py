@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import platform
 import time
 from dataclasses import dataclass
@@ -14,14 +13,16 @@ import torch
 from tqdm import tqdm
 
 from atlas import __version__
-from atlas.config import VIEWS, BuildConfig, parse_channels
+from atlas.config import DEFAULT_JOINT, VIEWS, BuildConfig, parse_channels
 from atlas.errors import AtlasError
-from atlas.models.registry import LayerInfo, LoadedModel, list_layers, load_model
+from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
+from atlas.models.registry import LoadedModel, load_model
+from atlas.models.specs import DEFAULT_SPEC
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline import plan
 from atlas.pipeline.analysis import analyse
-from atlas.pipeline.execute import Engine, job_is_done, run_batch
+from atlas.pipeline.execute import Engine, job_is_done, run_batches
 from atlas.pipeline.kernels import first_conv_layer, store_kernels
 from atlas.pipeline.manifest import write_manifest
 from atlas.site import render_site
@@ -46,49 +47,37 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def layer_table(loaded: LoadedModel, image_size: int) -> list[LayerInfo]:
-    try:
-        return list_layers(loaded.module, image_size)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise AtlasError(
-            f"model {loaded.spec!r} cannot run at image size {image_size} ({first}); "
-            f"try --image-size {loaded.input_size}"
-        ) from None
-
-
 def choose_layers(
-    config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo]
+    config: BuildConfig, loaded: LoadedModel, run: DryRun, image_size: int
 ) -> list[tuple[LayerInfo, list[int]]]:
-    by_name = {info.name: info for info in table}
+    names = config.layers or loaded.defaults_from(run.layers)
+    infos = resolve_layers(loaded.module, image_size, loaded.preprocess, names, run)
     chosen = []
-    for name in config.layers or loaded.default_layers:
-        if name not in by_name:
-            close = difflib.get_close_matches(name, list(by_name), n=3)
-            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-            raise AtlasError(
-                f"unknown layer {name!r}{hint}; run `atlas layers` to list the valid layers"
-            )
-        info = by_name[name]
-        units = (parse_channels(config.channels, info.channels, name)
+    for info in infos:
+        units = (parse_channels(config.channels, info.channels, info.name)
                  if config.channels else list(range(info.channels)))
         chosen.append((info, units))
     return chosen
 
 
-def parse_joint(config: BuildConfig, table: list[LayerInfo]) -> list[tuple[str, list]]:
-    by_name = {info.name: info for info in table}
+def parse_joint(config: BuildConfig, loaded: LoadedModel, run: DryRun,
+                image_size: int) -> list[tuple[str, list]]:
+    """The joint objectives to optimize, each checked against the model's layers."""
+    if "joint" not in config.views:
+        return []
+    expressions = config.joint
+    if expressions is None:
+        expressions = DEFAULT_JOINT if loaded.spec == DEFAULT_SPEC else []
     parsed = []
-    for expression in config.joint if "joint" in config.views else []:
+    for expression in expressions:
         try:
             terms = parse_terms(expression)
         except ValueError as error:
             raise AtlasError(f"joint objective: {error}") from None
-        for term in terms:
-            if term.layer not in by_name:
-                raise AtlasError(f"joint objective {expression!r}: unknown layer {term.layer!r}; "
-                                 "run `atlas layers` to list the valid layers")
-            parse_channels(str(term.unit), by_name[term.layer].channels, term.layer)
+        infos = resolve_layers(loaded.module, image_size, loaded.preprocess,
+                               [term.layer for term in terms], run)
+        for term, info in zip(terms, infos):
+            parse_channels(str(term.unit), info.channels, term.layer)
         parsed.append((expression, terms))
     return parsed
 
@@ -104,13 +93,16 @@ def versions() -> dict[str, str]:
 def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     started = time.perf_counter()
     config.validate()
-    loaded = load_model(config.model, Path(config.weights) if config.weights else None)
+    loaded = load_model(config.model, Path(config.weights) if config.weights else None,
+                        config.pretrained, config.preprocess, config.mean, config.std)
     device = resolve_device(config.device)
     image_size = config.image_size or loaded.input_size
     loaded.module.to(device)
-    table = layer_table(loaded, image_size)
-    chosen = choose_layers(config, loaded, table)
-    joint = parse_joint(config, table)
+    loaded.preprocess.to(device)
+    run = dry_run(loaded.module, image_size, loaded.preprocess)
+    chosen = choose_layers(config, loaded, run, image_size)
+    table = run.layers
+    joint = parse_joint(config, loaded, run, image_size)
     site_dir = Path(config.out)
     store = ResultStore(site_dir)
 
@@ -134,10 +126,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     config.valid, config.tv_weight, config.l2_weight, versions())
     with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
               disable=not progress, dynamic_ncols=True) as bar:
-        for batch in batches:
-            first = batch[0]
-            bar.set_postfix_str(f"{first.layer or 'joint'} ({sum(len(j.images) for j in batch)} images)")
-            run_batch(engine, batch, store, on_step=lambda _: bar.update(1))
+        run_batches(engine, batches, store, bar)
 
     kernel_layer = first_conv_layer(loaded.module, [info.name for info in table])
     if "kernel" in config.views:
@@ -160,15 +149,16 @@ def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo
                  chosen: list, joint: list, image_size: int, transforms: str,
                  kernel_layer: Optional[str]) -> dict:
     """What `atlas render` needs to rebuild the manifest without the model."""
+    shown = set(loaded.defaults_from(table)) | {info.name for info, _ in chosen}
     return {
         "model": {
             "spec": loaded.spec, "title": loaded.title, "description": loaded.description,
             "weights": loaded.weights_path.name if loaded.weights_path else None,
             "weights_sha256": loaded.weights_sha256, "input_size": image_size,
             "parameters": loaded.parameter_count,
+            "preprocess": loaded.preprocess.description,
             "architecture": [{"name": i.name, "type": i.type, "shape": list(i.shape),
-                              "channels": i.channels} for i in table
-                             if i.type in ("Conv2d", "Linear")],
+                              "channels": i.channels} for i in table if i.name in shown],
             "accuracy": loaded.metrics.get("accuracy", {}),
         },
         "settings": {
@@ -181,6 +171,7 @@ def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo
         },
         "layers": [{"name": info.name, "type": info.type, "shape": list(info.shape),
                     "channels": info.channels, "units": units,
+                    "branches": loaded.branches(info.name) or [],
                     "kernel": info.name == kernel_layer} for info, units in chosen],
         "joint": [expression for expression, _ in joint],
     }

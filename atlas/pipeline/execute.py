@@ -106,3 +106,41 @@ def job_is_done(store: ResultStore, job: Job) -> bool:
     if done and job.view == "positive" and job.settings.get("snapshot_every"):
         done = store.is_done(job.layer, job.unit, "evolution", job.key)
     return done
+
+
+def _images(batch: list[Job]) -> int:
+    return sum(len(job.images) for job in batch)
+
+
+def run_batches(engine: Engine, batches: list[list[Job]], store: ResultStore, bar) -> None:
+    """Runs every batch, updating the progress bar each step. On a CUDA
+    out-of-memory error the batch size limit is halved and the failed batch and
+    every later one are re-packed to it; finished batches stay finished."""
+    from atlas.errors import AtlasError
+    from atlas.pipeline.plan import batches as pack_batches
+
+    queue = list(batches)
+    while queue:
+        batch = queue.pop(0)
+        bar.set_postfix_str(f"{batch[0].layer or 'joint'} ({_images(batch)} images)")
+        done = 0
+
+        def step(_: int) -> None:
+            nonlocal done
+            done += 1
+            bar.update(1)
+
+        try:
+            run_batch(engine, batch, store, on_step=step)
+        except torch.OutOfMemoryError:
+            if len(batch) == 1:
+                raise AtlasError(
+                    f"out of GPU memory with a single view of {_images(batch)} images at "
+                    f"{engine.image_size}px; use a smaller --image-size or --device cpu") from None
+            if engine.device.type == "cuda":
+                torch.cuda.empty_cache()
+            limit = max(1, _images(batch) // 2)
+            queue = [part for pending in [batch, *queue] for part in pack_batches(pending, limit)]
+            bar.update(-done)
+            bar.total = bar.n + len(queue) * engine.steps
+            bar.write(f"atlas: out of GPU memory; retrying with at most {limit} images a batch")

@@ -10,6 +10,7 @@ from atlas import __version__
 from atlas.config import VIEWS
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
+from atlas.models.branches import branch_of
 from atlas.slugs import slugify
 from atlas.store import ResultStore
 
@@ -37,7 +38,8 @@ def _view_entry(record: dict, view: str) -> dict[str, Any]:
     return entry
 
 
-def _unit(store: ResultStore, layer: str, unit: int, views: list[str], scores: dict) -> dict:
+def _unit(store: ResultStore, layer: str, unit: int, views: list[str], scores: dict,
+          branch: Optional[str]) -> dict:
     entries = {}
     for view in views:
         record = store.load_view(layer, unit, view)
@@ -47,6 +49,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[str], scores: d
         "index": unit,
         "page": unit_page(layer, unit),
         "label": f"{layer}:{unit}",
+        "branch": branch,
         "status": "ok" if entries else "failed",
         "views": entries,
         "scores": {"polysemanticity": scores.get("polysemanticity"),
@@ -68,7 +71,9 @@ def build_manifest(store: ResultStore) -> dict[str, Any]:
         layers.append({
             "name": name, "slug": slugify(name), "page": layer_page(name),
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
-            "units": [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}))
+            "branches": layer.get("branches", []),
+            "units": [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
+                            branch_of(layer.get("branches"), u))
                       for u in layer["units"]],
         })
     return {

@@ -1,0 +1,145 @@
+"""Turns a model spec into an `nn.Module` and its defaults.
+
+Spec forms: `colored-digits` (embedded), `lucent:inceptionv1`,
+`torchvision:NAME`, `path/to/file.py:factory`, `package.module:factory`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from torch import nn
+
+from atlas.errors import AtlasError
+
+DEFAULT_SPEC = "colored-digits"
+INCEPTION_SPEC = "lucent:inceptionv1"
+INCEPTION_LAYERS = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4b",
+                    "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"]
+SPEC_FORMS = ("colored-digits, lucent:inceptionv1, torchvision:NAME, path/to/file.py:factory, "
+              "package.module:factory")
+
+
+@dataclass
+class BuiltModel:
+    module: nn.Module
+    spec: str
+    title: str
+    description: str
+    input_size: int
+    preprocess: str  # preset name
+    default_layers: Optional[list[str]] = None  # None: derive from the model
+    pretrained_loaded: bool = False
+    notes: dict = field(default_factory=dict)
+
+
+def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
+    if spec == INCEPTION_SPEC or spec.lower() == INCEPTION_SPEC:
+        return _inceptionv1(pretrained)
+    if spec.startswith("torchvision:"):
+        return _torchvision(spec.split(":", 1)[1], pretrained)
+    if pretrained:
+        raise AtlasError(f"--pretrained works with {INCEPTION_SPEC} and torchvision:NAME; "
+                         f"give the weights of {spec!r} with --weights FILE")
+    if ":" in spec:
+        return _factory(spec)
+    raise AtlasError(f"unknown model {spec!r}; model specs are: {SPEC_FORMS}")
+
+
+def _download_failed(spec: str, error: Exception) -> AtlasError:
+    return AtlasError(
+        f"could not download the pretrained weights of {spec} ({type(error).__name__}); "
+        "atlas may be offline: download the weights elsewhere and pass --weights FILE")
+
+
+def _inceptionv1(pretrained: bool) -> BuiltModel:
+    from lucent.modelzoo import inceptionv1
+
+    try:
+        module = inceptionv1(pretrained=pretrained, progress=False)
+    except Exception as error:  # torch.hub raises URLError, HTTPError, OSError, …
+        if pretrained:
+            raise _download_failed(INCEPTION_SPEC, error) from None
+        raise
+    return BuiltModel(
+        module, INCEPTION_SPEC, "InceptionV1 (GoogLeNet)",
+        "torch-lucent's InceptionV1 with the Distill layer names (conv2d0 … mixed3a … "
+        "mixed5b). Mixed layers concatenate four branches (1x1, 3x3, 5x5, pool "
+        "projection); each unit page names its branch.",
+        224, "inceptionv1", list(INCEPTION_LAYERS), pretrained)
+
+
+def _torchvision(name: str, pretrained: bool) -> BuiltModel:
+    import torchvision.models as models
+
+    available = sorted(models.list_models(module=models))
+    if name not in available:
+        import difflib
+
+        close = difflib.get_close_matches(name, available, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise AtlasError(f"torchvision has no model {name!r}{hint}; see torchvision.models")
+    try:
+        module = models.get_model(name, weights="DEFAULT" if pretrained else None)
+    except Exception as error:
+        if pretrained:
+            raise _download_failed(f"torchvision:{name}", error) from None
+        raise
+    return BuiltModel(module, f"torchvision:{name}", f"torchvision {name}",
+                      f"torchvision.models.{name}.", 224, "imagenet", None, pretrained)
+
+
+def _factory(spec: str) -> BuiltModel:
+    target, _, attribute = spec.rpartition(":")
+    if not target or not attribute:
+        raise AtlasError(f"model spec {spec!r} needs the form file.py:factory or module:factory")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        module_obj = _load_file(Path(target))
+    else:
+        try:
+            module_obj = importlib.import_module(target)
+        except ImportError as error:
+            raise AtlasError(f"cannot import module {target!r} ({error}); check the spec "
+                             f"{spec!r} and that the package is installed") from None
+    factory = getattr(module_obj, attribute, None)
+    if factory is None:
+        names = [n for n in dir(module_obj) if not n.startswith("_") and callable(
+            getattr(module_obj, n))]
+        raise AtlasError(f"{target} has no {attribute!r}; callables there: "
+                         f"{', '.join(names[:10]) or 'none'}")
+    if not callable(factory):
+        raise AtlasError(f"{target}:{attribute} is a {type(factory).__name__}, not callable; "
+                         "it must be a function or class that returns an nn.Module")
+    try:
+        module = factory()
+    except TypeError as error:
+        raise AtlasError(f"calling {target}:{attribute}() failed ({error}); the factory must "
+                         "take no arguments") from None
+    if not isinstance(module, nn.Module):
+        raise AtlasError(f"{target}:{attribute}() returned a {type(module).__name__}, not a "
+                         "torch.nn.Module")
+    size = getattr(module, "input_size", None)
+    return BuiltModel(module, spec, attribute, f"{attribute} from {target}.",
+                      int(size) if isinstance(size, int) else 224, "none", None)
+
+
+def _load_file(path: Path):
+    if not path.is_file():
+        raise AtlasError(f"model file {path} does not exist; check the path in the spec")
+    name = f"atlas_user_model_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AtlasError(f"cannot load {path} as Python; the file must end in .py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise AtlasError(f"{path} failed to import: {type(error).__name__}: {error}") from None
+    return module

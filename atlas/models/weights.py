@@ -1,0 +1,85 @@
+"""Loading a weights file into a model, with one-line errors for every way it fails."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from atlas.errors import AtlasError
+
+CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights", "params")
+SHOWN_KEYS = 3
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A bare state dict, or the one inside a checkpoint dict (state_dict, model, …)."""
+    if not path.is_file():
+        raise AtlasError(f"weights file {path} does not exist; check the path given to --weights")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a non-torch file
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+        raise AtlasError(
+            f"{path} is not a PyTorch weights file ({type(error).__name__}{': ' if reason else ''}"
+            f"{reason}); give a file saved with torch.save(model.state_dict(), ...)") from None
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
+    if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):
+        for key in CHECKPOINT_KEYS:
+            inner = state.get(key)
+            if isinstance(inner, nn.Module):
+                inner = inner.state_dict()
+            if isinstance(inner, dict) and inner and all(
+                isinstance(v, torch.Tensor) for v in inner.values()
+            ):
+                state = inner
+                break
+        else:
+            raise AtlasError(
+                f"{path} holds a dict without a state dict; expected a state dict or a "
+                f"checkpoint with one under {', '.join(CHECKPOINT_KEYS)}")
+    if not isinstance(state, dict):
+        raise AtlasError(f"{path} holds a {type(state).__name__}, not a state dict")
+    return {_strip_prefix(key): value for key, value in state.items()}
+
+
+def _strip_prefix(key: str) -> str:
+    # Weights saved from nn.DataParallel carry a "module." prefix.
+    return key[len("module."):] if key.startswith("module.") else key
+
+
+def load_weights(module: nn.Module, path: Path) -> str:
+    """Loads `path` into `module` strictly; returns the file's sha256."""
+    state = read_state_dict(path)
+    expected = module.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    mismatched = [key for key in expected if key in state and state[key].shape != expected[key].shape]
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s) ({', '.join(missing[:SHOWN_KEYS])}"
+                         f"{', …' if len(missing) > SHOWN_KEYS else ''})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s) ("
+                         f"{', '.join(unexpected[:SHOWN_KEYS])}"
+                         f"{', …' if len(unexpected) > SHOWN_KEYS else ''})")
+        if mismatched:
+            key = mismatched[0]
+            parts.append(f"{len(mismatched)} shape mismatch(es) ({key}: file "
+                         f"{tuple(state[key].shape)}, model {tuple(expected[key].shape)})")
+        raise AtlasError(f"{path} does not match the model: {'; '.join(parts)}; "
+                         "check that --weights belongs to --model")
+    module.load_state_dict(state)
+    return sha256_of(path)
