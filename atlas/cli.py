@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from atlas.config import VIEWS, load_toml, make_config
 from atlas.errors import AtlasError
+from atlas.pipeline.interrupt import BuildInterrupted
 
 BUILD_EXAMPLES = """examples:
   atlas build                                  # the default colored-digits atlas into site/
@@ -41,10 +42,18 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (and exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"atlas: error: {message}; see `{self.prog} --help`\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="atlas", description="Microscope-style static atlas generator for PyTorch CNNs.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
     raw = argparse.RawDescriptionHelpFormatter
 
     build = commands.add_parser("build", help="optimize every unit and render the site",
@@ -66,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--preprocess", help="input normalization: none, imagenet or "
                        "inceptionv1 (default: the model's own)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument("--strict", action="store_true",
+                       help="exit 1 if any view failed (NaN or Inf), instead of 0")
     build.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     layers = commands.add_parser("layers", help="list the visualizable layers of a model",
@@ -101,11 +112,16 @@ def cmd_build(args: argparse.Namespace) -> int:
                   "image_size", "seed", "device", "out", "batch_size", "preprocess")}
     config = make_config(file_values, overrides)
     report = build_atlas(config, progress=not args.quiet)
+    for note in report.notes:
+        print(f"atlas: {note}")
     print(f"atlas: {report.units} units, {report.jobs_computed} of {report.jobs_total} views "
           f"computed ({report.images_optimized} images optimized, "
           f"{report.jobs_total - report.jobs_computed} unchanged) in {report.seconds:.1f} s")
+    if report.failed:
+        print(f"atlas: {report.failed} view(s) failed (NaN or Inf); their units are marked "
+              "failed on the site")
     print(f"atlas: open {report.site_dir / 'index.html'}")
-    return 0
+    return 1 if report.failed and args.strict else 0
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -128,14 +144,18 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from atlas.pipeline.manifest import write_manifest
-    from atlas.site import render_site
+    from atlas.pipeline.lock import BuildLock
+    from atlas.pipeline.manifest import build_manifest
+    from atlas.pipeline.publish import publish_site
     from atlas.store import ResultStore
 
-    store = ResultStore(Path(args.out))
-    manifest = write_manifest(store)
-    pages = render_site(manifest, Path(args.out), progress=not args.quiet)
-    print(f"atlas: rendered {len(pages)} pages into {args.out}")
+    site = Path(args.out)
+    if not (site / "results").is_dir():
+        raise AtlasError(f"no stored results in {site}; run `atlas build --out {site}` first")
+    with BuildLock(site):
+        manifest = build_manifest(ResultStore(site))
+        pages = publish_site(manifest, site, progress=not args.quiet)
+    print(f"atlas: rendered {len(pages)} pages into {site}")
     return 0
 
 
@@ -152,9 +172,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         print(f"atlas: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("atlas: interrupted; finished views are saved, run the same command to resume",
-              file=sys.stderr)
+    except (KeyboardInterrupt, BuildInterrupted) as stopped:
+        done = f" {stopped};" if isinstance(stopped, BuildInterrupted) else ""
+        print(f"atlas: interrupted;{done} finished views are saved: run the same command to "
+              "resume", file=sys.stderr)
         return 130
 
 

@@ -8,7 +8,7 @@ URLs out of rendered files for link checks.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,9 @@ from atlas.fsio import write_json_atomic, write_png_atomic
 SEED = 0
 LOSS_STEPS = 64
 EVOLUTION_STEPS = [0, 16, 32, 48, 63]
+MIXED3A = (("1x1", 64), ("3x3", 128), ("5x5", 32), ("pool proj", 32))
+"""InceptionV1 mixed3a's branches as (label, width): 256 channels in all."""
+ALL_VIEWS = ("positive", "negative", "diversity", "neuron", "seeds", "evolution", "kernel")
 CLASS_COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231",
                  "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"]
 
@@ -47,11 +50,17 @@ def _write(site_dir: Path, path: str, img: Image.Image) -> str:
 
 
 def _unit_views(
-    site_dir: Path, rng: np.random.Generator, base: str, spatial: bool, kernel: bool, size: int
+    site_dir: Path, rng: np.random.Generator, base: str, spatial: bool, kernel: bool, size: int,
+    wanted: Collection[str] = ALL_VIEWS,
 ) -> dict[str, Any]:
-    """Every view of one unit, images written under `base`."""
+    """The views of one unit (those in `wanted` that apply), images written under `base`.
+
+    Images of views not wanted are never drawn or written (large layers stay fast).
+    """
 
     def imgs(view: str, n: int) -> list[str]:
+        if view not in wanted:
+            return []
         return [_write(site_dir, f"{base}/{view}-{k}.png", _blob(rng, size)) for k in range(n)]
 
     def acts(n: int, centre: float) -> list[float]:
@@ -72,10 +81,59 @@ def _unit_views(
     views["evolution"] = {"images": imgs("evolution", len(EVOLUTION_STEPS)),
                           "activations": [loss[s] for s in EVOLUTION_STEPS],
                           "steps": list(EVOLUTION_STEPS), "loss": loss}
-    if kernel:
+    if kernel and "kernel" in wanted:
         views["kernel"] = {"images": [_write(site_dir, f"{base}/kernel-0.png", _kernel(rng))],
                            "activations": [None], "weight_range": [-0.31, 0.28]}
-    return views
+    return {name: view for name, view in views.items() if name in wanted}
+
+
+def _branch_ranges(widths: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """(label, width) pairs as consecutive channel ranges, stop exclusive."""
+    ranges, start = [], 0
+    for label, width in widths:
+        ranges.append({"label": label, "start": start, "stop": start + width})
+        start += width
+    return ranges
+
+
+def _branch_label(ranges: list[dict[str, Any]], index: int) -> str | None:
+    return next((r["label"] for r in ranges if r["start"] <= index < r["stop"]), None)
+
+
+def _summary(layer_entries: list[dict[str, Any]], probe: bool) -> dict[str, Any]:
+    """The manifest's summary; without `probe`, only saturation is measured."""
+    first, last = layer_entries[0], layer_entries[-1]
+    colour_rows = [{"name": layer["name"], "colour_score": 0.8 - 0.3 * i,
+                    "shape_score": 0.2 + 0.3 * i, "saturation": 0.5,
+                    "verdict": "colour" if i == 0 else "shape"}
+                   for i, layer in enumerate(layer_entries[:-1])]
+    if not probe:
+        colour_rows = [{**row, "colour_score": None, "shape_score": None, "verdict": None,
+                        "saturation": 0.25 + 0.125 * i} for i, row in enumerate(colour_rows)]
+    return {
+        "colour": {
+            "method": ("Colour score: mean saturation-weighted hue agreement of the seeds."
+                       if probe else "Saturation: mean HSV saturation of the positive images."),
+            "layers": colour_rows,
+        },
+        "shortcut": None if not probe else {
+            "method": "Accuracy on test sets with and without the colour bias.",
+            "biased_accuracy": 0.98, "unbiased_accuracy": 0.41,
+            "colour_swap": {"follows_colour": 0.7, "follows_shape": 0.2},
+            "classes": [{"class": u["index"], "unit_page": u["page"],
+                         "image": u["views"]["positive"]["images"][0],
+                         "class_colour": CLASS_COLOURS[u["index"] % 10],
+                         "image_colour": "#d02040", "matches": u["index"] % 2 == 0}
+                        for u in last["units"]],
+        },
+        "polysemantic": {
+            "method": "One minus the mean pairwise similarity of the seed images.",
+            "units": [] if not probe else [
+                {"label": u["label"], "page": u["page"], "score": 0.41 - 0.1 * k,
+                 "images": u["views"].get("seeds", {}).get("images", [])}
+                for k, u in enumerate(first["units"][:2])],
+        },
+    }
 
 
 def make_manifest(
@@ -86,6 +144,11 @@ def make_manifest(
     failed: Iterable[tuple[str, int]] = (),
     image_size: int = 28,
     write_json: bool = True,
+    branches: Mapping[str, Sequence[tuple[str, int]]] | None = None,
+    probe: bool = True,
+    joint: bool = True,
+    preprocess: str | None = "none",
+    views: Collection[str] = ALL_VIEWS,
 ) -> dict[str, Any]:
     """Write PNGs for a synthetic atlas into `site_dir` and return its manifest.
 
@@ -95,6 +158,15 @@ def make_manifest(
     the first one gets kernels. `failed` lists (layer name, unit index) pairs
     whose status is "failed". Also writes `atlas.json` unless `write_json` is
     False.
+
+    `branches` maps a layer name to its branches as (label, width) pairs (e.g.
+    `MIXED3A`): the layer then has that many channels, of which its first
+    `units` are in the atlas, each unit carrying its branch label. `probe=False`
+    gives a model without probe data: no accuracy, no shortcut, colour rows
+    with saturation only, no polysemantic units, no colour scores. `joint=False`
+    leaves the joint list empty; `preprocess=None` leaves `model.preprocess`
+    out (an older manifest). `views` limits the views written (only
+    `{"positive"}` is fast enough for layers of hundreds of units).
     """
     site_dir = Path(site_dir)
     rng = np.random.default_rng(SEED)
@@ -104,54 +176,65 @@ def make_manifest(
     architecture = []
     for pos, (spec, count) in enumerate(zip(layers, counts, strict=True)):
         name, slug = spec if isinstance(spec, tuple) else (spec, slugify(spec))
+        ranges = _branch_ranges((branches or {}).get(name, ()))
+        channels = ranges[-1]["stop"] if ranges else count
         classifier = pos == len(layers) - 1
-        shape = [count] if classifier else [count, image_size >> pos, image_size >> pos]
+        shape = [channels] if classifier else [channels, image_size >> pos, image_size >> pos]
         unit_entries = []
         for index in range(count):
             base = f"results/{slug}/{index}"
+            unit_views = _unit_views(site_dir, rng, base, not classifier, pos == 0, image_size,
+                                     views)
+            poly = round(float(rng.uniform(0, 1)), 4)
+            colour = None if classifier else round(float(rng.uniform(0, 1)), 4)
             unit_entries.append({
                 "index": index,
                 "page": f"units/{slug}/{index}.html",
                 "label": f"{name}:{index}",
+                "branch": _branch_label(ranges, index),
                 "status": "failed" if (name, index) in failed_set else "ok",
-                "views": _unit_views(site_dir, rng, base, not classifier, pos == 0, image_size),
-                "scores": {"polysemanticity": round(float(rng.uniform(0, 1)), 4),
-                           "colour": None if classifier else round(float(rng.uniform(0, 1)), 4)},
+                "views": unit_views,
+                "scores": {"polysemanticity": poly, "colour": colour if probe else None},
             })
         layer_type = "Linear" if classifier else "Conv2d"
-        layer_entries.append({"name": name, "slug": slug, "page": f"layers/{slug}.html",
-                              "type": layer_type, "shape": shape, "channels": count,
-                              "units": unit_entries})
-        architecture.append({"name": name, "type": layer_type, "shape": shape, "channels": count})
+        entry = {"name": name, "slug": slug, "page": f"layers/{slug}.html", "type": layer_type,
+                 "shape": shape, "channels": channels, "units": unit_entries}
+        if name in (branches or {}):
+            entry["branches"] = ranges
+        layer_entries.append(entry)
+        architecture.append({"name": name, "type": layer_type, "shape": shape,
+                             "channels": channels})
 
     first, last = layer_entries[0], layer_entries[-1]
     joint_image = _write(site_dir, "results/joint/0.png", _blob(rng, image_size))
+    model = {
+        "spec": "colored-digits",
+        "title": "Biased Colored Digits CNN",
+        "description": "A small CNN trained on MNIST digits whose colour gives away the class.",
+        "weights": "colored_digits.pt",
+        "weights_sha256": "ab12" * 16,
+        "input_size": image_size,
+        "parameters": 25034,
+        "architecture": architecture,
+        "accuracy": {"biased_test": 0.98, "unbiased_test": 0.41} if probe else {},
+    }
+    if preprocess is not None:
+        model["preprocess"] = preprocess
     manifest = {
         "format": 1,
         "atlas_version": "0.1.0",
         "generated_at": "2026-11-23T18:00:00Z",
-        "model": {
-            "spec": "colored-digits",
-            "title": "Biased Colored Digits CNN",
-            "description": "A small CNN trained on MNIST digits whose colour gives away the class.",
-            "weights": "colored_digits.pt",
-            "weights_sha256": "ab12" * 16,
-            "input_size": image_size,
-            "parameters": 25034,
-            "architecture": architecture,
-            "accuracy": {"biased_test": 0.98, "unbiased_test": 0.41},
-        },
+        "model": model,
         "settings": {
             "steps": LOSS_STEPS, "image_size": image_size, "seed": SEED, "lr": 0.05,
             "param": "fft+decorrelate, sigmoid",
             "transforms": "pad 3, jitter 2, scale 0.9–1.1, rotate ±10°, jitter 1",
             "tv_weight": 0.001, "l2_weight": 0.0001, "diversity_weight": 10.0,
-            "views": ["positive", "negative", "diversity", "neuron", "seeds", "evolution",
-                      "kernel"],
+            "views": list(ALL_VIEWS),
         },
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
         "layers": layer_entries,
-        "joint": [{
+        "joint": [] if not joint else [{
             "label": f"{last['name']}:0 + {first['name']}:1",
             "terms": [
                 {"label": f"{last['name']}:0", "layer": last["name"], "unit": 0, "weight": 1.0},
@@ -160,31 +243,7 @@ def make_manifest(
             "images": [joint_image],
             "activations": [[5.1, 4.3]],
         }],
-        "summary": {
-            "colour": {
-                "method": "Colour score: mean saturation-weighted hue agreement of the seeds.",
-                "layers": [{"name": layer["name"], "colour_score": 0.8 - 0.3 * i,
-                            "shape_score": 0.2 + 0.3 * i, "saturation": 0.5,
-                            "verdict": "colour" if i == 0 else "shape"}
-                           for i, layer in enumerate(layer_entries[:-1])],
-            },
-            "shortcut": {
-                "method": "Accuracy on test sets with and without the colour bias.",
-                "biased_accuracy": 0.98, "unbiased_accuracy": 0.41,
-                "colour_swap": {"follows_colour": 0.7, "follows_shape": 0.2},
-                "classes": [{"class": u["index"], "unit_page": u["page"],
-                             "image": u["views"]["positive"]["images"][0],
-                             "class_colour": CLASS_COLOURS[u["index"] % 10],
-                             "image_colour": "#d02040", "matches": u["index"] % 2 == 0}
-                            for u in last["units"]],
-            },
-            "polysemantic": {
-                "method": "One minus the mean pairwise similarity of the seed images.",
-                "units": [{"label": u["label"], "page": u["page"], "score": 0.41 - 0.1 * k,
-                           "images": u["views"]["seeds"]["images"]}
-                          for k, u in enumerate(first["units"][:2])],
-            },
-        },
+        "summary": _summary(layer_entries, probe),
     }
     if write_json:
         write_json_atomic(site_dir / "atlas.json", manifest)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from site_fixtures import make_manifest
+from site_fixtures import MIXED3A, make_manifest
 
 from atlas.site import render_site
 
@@ -76,6 +76,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site_dir
 
 
+@pytest.fixture(scope="module")
+def inception_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Branched 256-unit layer, a linear layer, no probe data, no joint list."""
+    site_dir = tmp_path_factory.mktemp("browser-inception")
+    manifest = make_manifest(site_dir, layers=["conv2d0", "mixed3a", "softmax2"],
+                             units=[4, 256, 5], branches={"mixed3a": MIXED3A}, probe=False,
+                             joint=False, preprocess="imagenet mean/std",
+                             views={"positive", "evolution"})
+    render_site(manifest, site_dir, progress=False)
+    return site_dir
+
+
 def _visit(browser: Any, url: str, screenshot: Path | None = None) -> dict[str, Any]:
     """Open `url`; return the image check, console errors and non-file requests."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -118,3 +130,16 @@ def test_screenshots(browser: Any, site: Path) -> None:
         result = _visit(browser, (site / page).as_uri(), SHOTS / f"{name}.png")
         assert result["images"]["broken"] == [] and result["errors"] == []
         assert (SHOTS / f"{name}.png").stat().st_size > 0
+
+
+def test_branched_site_without_probe_data_loads(browser: Any, inception_site: Path) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, page in (("index", "index.html"), ("layer", "layers/mixed3a.html"),
+                       ("unit", "units/mixed3a/70.html"), ("summary", "summary.html"),
+                       ("joint", "joint.html"), ("linear", "units/softmax2/0.html")):
+        shot = SHOTS / f"inception-{name}.png"
+        result = _visit(browser, (inception_site / page).as_uri(), shot)
+        assert result["images"]["broken"] == [], page
+        assert result["errors"] == [] and result["remote"] == [], page
+    layer = _visit(browser, (inception_site / "layers/mixed3a.html").as_uri())
+    assert layer["images"]["count"] == 256

@@ -168,7 +168,8 @@ def test_index_page(site: tuple) -> None:
     index = _read(site_dir, "index.html")
     for text in ("Biased Colored Digits CNN", "colored-digits", "28 × 28 px", "25,034",
                  "98.0%", "41.0%", "colored_digits.pt", "fft+decorrelate, sigmoid",
-                 "3 × 28 × 28", "0.05"):
+                 "3 × 28 × 28", "0.05",
+                 '<tr><th scope="row">Preprocess</th><td>none</td></tr>'):
         assert text in index, text
     # thumbnails: the first 16 units of the 20-unit layer, linked with fully quoted hrefs
     assert index.count('href="units/odd%20dir%20%231%20%C3%BC%3F/') == 16
@@ -228,6 +229,13 @@ def test_joint_page(site: tuple) -> None:
     html = _read(site_dir, "joint.html")
     assert "fc:0: 5.10" in html and "conv1:1: 4.30" in html
     assert 'href="units/fc/0.html"' in html and "(weight 0.500)" in html
+
+
+def test_no_page_shows_a_raw_null(site: tuple) -> None:
+    site_dir, _, _ = site
+    for path in _html_files(site_dir):
+        found = re.search(r"\b(None|null|nan|undefined)\b", path.read_text(encoding="utf-8"))
+        assert found is None, (path, found and found.group(0))
 
 
 def test_every_page_has_the_site_nav(site: tuple) -> None:

@@ -59,7 +59,7 @@ TOP_POLYSEMANTIC = 8
 
 def _images(store: ResultStore, layer: str, unit: int, view: str) -> Optional[torch.Tensor]:
     record = store.load_view(layer, unit, view)
-    if record is None:
+    if record is None or not record.get("images"):
         return None
     return torch.stack([load_image(store.path(rel)) for rel in record["images"]])
 
@@ -70,6 +70,25 @@ def _layer_activations(loaded: LoadedModel, layer: str, images: torch.Tensor,
     with frozen(loaded.module), capture(loaded.module, [layer]) as run, torch.no_grad():
         acts = run(loaded.preprocess(images.to(device)))[layer]
     return (acts.flatten(2).mean(2) if acts.dim() > 2 else acts).float().cpu()
+
+
+DEAD_TOLERANCE = 1e-6
+
+
+def is_dead(store: ResultStore, layer: str, unit: int) -> bool:
+    """A unit is dead when optimizing for it changes nothing: the image that
+    maximizes it and the one that minimizes it give the same activation, or its
+    objective stayed flat for the whole positive run."""
+    positive = store.load_view(layer, unit, "positive")
+    if positive is None or not positive.get("activations"):
+        return False
+    negative = store.load_view(layer, unit, "negative")
+    if negative is not None and negative.get("activations"):
+        return abs(positive["activations"][0] - negative["activations"][0]) < DEAD_TOLERANCE
+    evolution = store.load_view(layer, unit, "evolution")
+    if evolution is not None and evolution.get("loss"):
+        return max(evolution["loss"]) - min(evolution["loss"]) < DEAD_TOLERANCE
+    return False
 
 
 def eta_squared(values: np.ndarray, groups: np.ndarray) -> float:
@@ -152,6 +171,9 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
                 score = colour / (colour + shape) if colour + shape > 0 else 0.5
                 units[layer].setdefault(str(unit), {})["colour"] = round(score, 4)
                 scores.append(score)
+        for unit in unit_list:
+            if is_dead(store, layer, unit):
+                units[layer].setdefault(str(unit), {})["dead"] = True
         positives = [_images(store, layer, u, "positive") for u in unit_list]
         positives = [p for p in positives if p is not None]
         row = {"name": layer, "colour_score": None, "shape_score": None, "verdict": None,

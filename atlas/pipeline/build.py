@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -22,10 +22,14 @@ from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline import plan
 from atlas.pipeline.analysis import analyse
-from atlas.pipeline.execute import Engine, job_is_done, run_batches
+from atlas.pipeline.execute import Engine, job_is_done
+from atlas.pipeline.interrupt import StopAfterBatch
+from atlas.pipeline.lock import BuildLock
+from atlas.pipeline.plan import Job
+from atlas.pipeline.publish import publish_site, remove_leftovers
+from atlas.pipeline.schedule import run_batches
 from atlas.pipeline.kernels import first_conv_layer, store_kernels
-from atlas.pipeline.manifest import write_manifest
-from atlas.site import render_site
+from atlas.pipeline.manifest import build_manifest
 from atlas.store import ResultStore
 
 
@@ -37,6 +41,8 @@ class BuildReport:
     jobs_computed: int
     images_optimized: int
     seconds: float
+    failed: int = 0  # views that could not be computed (NaN/Inf even after a retry)
+    notes: list[str] = field(default_factory=list)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,6 +97,7 @@ def versions() -> dict[str, str]:
 
 
 def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
+    """Builds (or resumes) the atlas that `config` describes and publishes its site."""
     started = time.perf_counter()
     config.validate()
     loaded = load_model(config.model, Path(config.weights) if config.weights else None,
@@ -101,7 +108,6 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     loaded.preprocess.to(device)
     run = dry_run(loaded.module, image_size, loaded.preprocess)
     chosen = choose_layers(config, loaded, run, image_size)
-    table = run.layers
     joint = parse_joint(config, loaded, run, image_size)
     site_dir = Path(config.out)
     store = ResultStore(site_dir)
@@ -110,39 +116,56 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         image_size).to(device)
     common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
                                   transforms.describe())
+    layer_jobs = plan_jobs(config, common, chosen, joint)
+    engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
+                    config.steps, config.lr, config.fft, config.decorrelate,
+                    config.valid, config.tv_weight, config.l2_weight, versions())
+    notes = []
+    with BuildLock(site_dir) as lock, StopAfterBatch() as stop:
+        if lock.took_over:
+            notes.append(f"took over the lock of a build that is gone (pid "
+                         f"{lock.took_over.get('pid')}, started {lock.took_over.get('started')})")
+        remove_leftovers(site_dir)
+        todo = [[job for job in jobs if not job_is_done(store, job)] for jobs in layer_jobs]
+        batches = [batch for jobs in todo for batch in plan.batches(jobs, config.batch_size)]
+        with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
+                  disable=not progress, dynamic_ncols=True) as bar:
+            run_batches(engine, batches, store, bar, stop)
+
+        kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
+        if "kernel" in config.views:
+            for info, units in chosen:
+                if info.name == kernel_layer:
+                    store_kernels(store, loaded.module, info.name, units, common)
+        store.save_json("build.json", build_record(config, loaded, run.layers, chosen, joint,
+                                                  image_size, transforms.describe(),
+                                                  kernel_layer))
+        store.save_json("analysis.json", analyse(loaded, store, chosen, config, device))
+        manifest = build_manifest(store)
+        publish_site(manifest, site_dir, progress=progress)
+    return BuildReport(
+        site_dir, sum(len(units) for _, units in chosen),
+        sum(len(jobs) for jobs in layer_jobs), sum(len(jobs) for jobs in todo),
+        sum(len(job.images) for jobs in todo for job in jobs),
+        time.perf_counter() - started, count_failures(manifest), notes)
+
+
+def plan_jobs(config: BuildConfig, common: dict, chosen: list, joint: list) -> list[list[Job]]:
+    """One list of jobs per layer (view-major, so packed batches have long
+    segments of one view), then the joint jobs."""
     view_order = {view: i for i, view in enumerate(VIEWS)}
     layer_jobs = []
     for info, units in chosen:
-        jobs = [job for unit in units for job in plan.unit_jobs(config, common, info.name,
-                                                                  info.shape, unit)]
+        jobs = [job for unit in units
+                for job in plan.unit_jobs(config, common, info.name, info.shape, unit)]
         layer_jobs.append(sorted(jobs, key=lambda job: view_order[job.view]))
     layer_jobs.append(plan.joint_jobs(config, common, joint))
-    all_jobs = [job for jobs in layer_jobs for job in jobs]
-    todo = [[job for job in jobs if not job_is_done(store, job)] for jobs in layer_jobs]
-    batches = [batch for jobs in todo for batch in plan.batches(jobs, config.batch_size)]
+    return layer_jobs
 
-    engine = Engine(loaded.module, loaded.preprocess.to(device), transforms, device, image_size,
-                    config.steps, config.lr, config.fft, config.decorrelate,
-                    config.valid, config.tv_weight, config.l2_weight, versions())
-    with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
-              disable=not progress, dynamic_ncols=True) as bar:
-        run_batches(engine, batches, store, bar)
 
-    kernel_layer = first_conv_layer(loaded.module, [info.name for info in table])
-    if "kernel" in config.views:
-        for info, units in chosen:
-            if info.name == kernel_layer:
-                store_kernels(store, loaded.module, info.name, units, common)
-
-    store.save_json("build.json", build_record(config, loaded, table, chosen, joint, image_size,
-                                              transforms.describe(), kernel_layer))
-    store.save_json("analysis.json", analyse(loaded, store, chosen, config, device))
-    manifest = write_manifest(store)
-    render_site(manifest, site_dir, progress=progress)
-    return BuildReport(site_dir, sum(len(units) for _, units in chosen), len(all_jobs),
-                       sum(len(jobs) for jobs in todo),
-                       sum(len(job.images) for jobs in todo for job in jobs),
-                       time.perf_counter() - started)
+def count_failures(manifest: dict) -> int:
+    return sum(len(unit.get("failed_views", {})) for layer in manifest["layers"]
+               for unit in layer["units"])
 
 
 def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo],

@@ -48,8 +48,9 @@ def _floats(values: torch.Tensor) -> list[float]:
 def run_batch(
     engine: Engine, jobs: list[Job], store: ResultStore,
     on_step: Optional[Callable[[int], None]] = None,
-) -> None:
-    """Optimizes all images of `jobs` together, then writes each job's records."""
+) -> list[Job]:
+    """Optimizes all images of `jobs` together and writes each job's records.
+    Returns the jobs whose images or objective went NaN or infinite (not saved)."""
     packed = pack(jobs, engine.tv_weight, engine.l2_weight)
     seeds = [spec.seed for job in jobs for spec in job.images]
     image = ImageParam(engine.image_size, seeds, engine.fft, engine.decorrelate, engine.valid)
@@ -65,8 +66,14 @@ def run_batch(
 
     final = activations(result.images)
     snapshot_acts = [activations(images) for _, images in result.snapshots]
+    finite = (torch.isfinite(result.images).flatten(1).all(1)
+              & torch.isfinite(result.history).all(0) & torch.isfinite(final))
+    failed = []
     for job, start in zip(jobs, packed.offsets):
         stop = start + len(job.images)
+        if not bool(finite[start:stop].all()):
+            failed.append(job)
+            continue
         record = {
             "key": job.key,
             "settings": job.settings,
@@ -74,6 +81,7 @@ def run_batch(
             "seeds": [spec.seed for spec in job.images],
             "activations": _floats(final[start:stop]),
             "versions": engine.versions,
+            "lr_used": engine.lr,
         }
         if job.view == "joint":
             record["terms"] = [
@@ -99,6 +107,15 @@ def run_batch(
             }
             frames = [images[start] for _, images in result.snapshots]
             store.save_view(job.layer, job.unit, "evolution", frames, evolution)
+    return failed
+
+
+def save_failure(store: ResultStore, job: Job, reason: str) -> None:
+    """Records a view that could not be computed, so pages show why and a rebuild
+    with the same settings does not try again."""
+    store.save_view(job.layer, job.unit, job.view, [], {
+        "key": job.key, "settings": job.settings, "status": "failed", "reason": reason,
+        "activations": []})
 
 
 def job_is_done(store: ResultStore, job: Job) -> bool:
@@ -107,40 +124,3 @@ def job_is_done(store: ResultStore, job: Job) -> bool:
         done = store.is_done(job.layer, job.unit, "evolution", job.key)
     return done
 
-
-def _images(batch: list[Job]) -> int:
-    return sum(len(job.images) for job in batch)
-
-
-def run_batches(engine: Engine, batches: list[list[Job]], store: ResultStore, bar) -> None:
-    """Runs every batch, updating the progress bar each step. On a CUDA
-    out-of-memory error the batch size limit is halved and the failed batch and
-    every later one are re-packed to it; finished batches stay finished."""
-    from atlas.errors import AtlasError
-    from atlas.pipeline.plan import batches as pack_batches
-
-    queue = list(batches)
-    while queue:
-        batch = queue.pop(0)
-        bar.set_postfix_str(f"{batch[0].layer or 'joint'} ({_images(batch)} images)")
-        done = 0
-
-        def step(_: int) -> None:
-            nonlocal done
-            done += 1
-            bar.update(1)
-
-        try:
-            run_batch(engine, batch, store, on_step=step)
-        except torch.OutOfMemoryError:
-            if len(batch) == 1:
-                raise AtlasError(
-                    f"out of GPU memory with a single view of {_images(batch)} images at "
-                    f"{engine.image_size}px; use a smaller --image-size or --device cpu") from None
-            if engine.device.type == "cuda":
-                torch.cuda.empty_cache()
-            limit = max(1, _images(batch) // 2)
-            queue = [part for pending in [batch, *queue] for part in pack_batches(pending, limit)]
-            bar.update(-done)
-            bar.total = bar.n + len(queue) * engine.steps
-            bar.write(f"atlas: out of GPU memory; retrying with at most {limit} images a batch")

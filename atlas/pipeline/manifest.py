@@ -40,21 +40,29 @@ def _view_entry(record: dict, view: str) -> dict[str, Any]:
 
 def _unit(store: ResultStore, layer: str, unit: int, views: list[str], scores: dict,
           branch: Optional[str]) -> dict:
-    entries = {}
+    entries, failures = {}, {}
     for view in views:
         record = store.load_view(layer, unit, view)
-        if record is not None:
+        if record is None:
+            continue
+        if record.get("status") == "failed":
+            failures[view] = record.get("reason", "failed")
+        else:
             entries[view] = _view_entry(record, view)
-    return {
+    unit_entry = {
         "index": unit,
         "page": unit_page(layer, unit),
         "label": f"{layer}:{unit}",
         "branch": branch,
-        "status": "ok" if entries else "failed",
+        "status": "failed" if failures or not entries else "ok",
+        "dead": bool(scores.get("dead", False)),  # constant activation: see analysis.is_dead
         "views": entries,
         "scores": {"polysemanticity": scores.get("polysemanticity"),
                    "colour": scores.get("colour")},
     }
+    if failures:
+        unit_entry["failed_views"] = failures
+    return unit_entry
 
 
 def build_manifest(store: ResultStore) -> dict[str, Any]:
@@ -93,7 +101,7 @@ def _joint(store: ResultStore, expressions: list[str]) -> list[dict]:
     entries = []
     for index, expression in enumerate(expressions):
         record = store.load_view(None, index, "joint")
-        if record is None:
+        if record is None or record.get("status") == "failed":
             continue
         per_image = [list(values) for values in zip(*record["term_activations"])]
         entries.append({"label": expression, "terms": record["terms"],

@@ -40,8 +40,8 @@ def frame(
         "stylesheets": [relative_link(page, sheet) for sheet in STYLESHEETS],
         "nav": nav,
         "home": relative_link(page, pages.get("index", "index.html")),
-        "atlas_version": str(manifest.get("atlas_version", "")),
-        "generated_at": str(manifest.get("generated_at", "")),
+        "atlas_version": str(manifest.get("atlas_version") or ""),
+        "generated_at": str(manifest.get("generated_at") or ""),
     }
 
 

@@ -7,6 +7,14 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site.frame import frame, href, image, layer_pages, unit_pages
 
+NO_PROBE = "No probe data for this model: colour vs shape is measured by saturation only."
+NO_COLOUR_LAYERS = "No layer was measured for colour or shape."
+NO_SHORTCUT = ("This model has no biased/unbiased evaluation data, so there is no shortcut "
+               "measurement.")
+NO_POLYSEMANTIC = ("No polysemanticity scores were recorded for this model (they need several "
+                   "seed images per unit).")
+"""What the summary page says where a section has nothing measured, instead of an empty table."""
+
 SWAP_LABELS = {
     "follows_colour": "Prediction follows the colour",
     "follows_shape": "Prediction follows the shape",
@@ -14,28 +22,40 @@ SWAP_LABELS = {
 
 
 def _colour_section(page: str, section: dict[str, Any], layers: dict[str, str]) -> dict[str, Any]:
-    """Question 1: which layers respond to colour more than to shape."""
+    """Question 1: which layers respond to colour more than to shape.
+
+    `probe` is False when no row has a colour score, shape score or verdict (a
+    model without probe data): the page then shows saturation only, and `note`
+    says why.
+    """
+    source = [row for row in section.get("layers") or [] if isinstance(row, dict)]
     rows = [
         {
-            "name": row.get("name", ""),
-            "href": href(page, layers.get(row.get("name", ""))),
+            "name": row.get("name") or "",
+            "href": href(page, layers.get(row.get("name") or "")),
             "colour_score": fmt.sig3(row.get("colour_score")),
             "shape_score": fmt.sig3(row.get("shape_score")),
             "saturation": fmt.sig3(row.get("saturation")),
             "verdict": row.get("verdict") or fmt.MISSING,
             "is_colour": row.get("verdict") == "colour",
         }
-        for row in section.get("layers", [])
+        for row in source
     ]
-    return {"method": section.get("method") or "", "layers": rows}
+    probe = any(
+        row.get(key) is not None
+        for row in source for key in ("colour_score", "shape_score", "verdict")
+    )
+    note = NO_COLOUR_LAYERS if not rows else None if probe else NO_PROBE
+    return {"method": section.get("method") or "", "layers": rows, "probe": probe,
+            "note": note}
 
 
 def _shortcut_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
     """Question 2: does the model take the colour shortcut instead of reading the digit?"""
     swap = section.get("colour_swap") or {}
     classes = []
-    for row in section.get("classes", []):
-        name = str(row.get("class", ""))
+    for row in section.get("classes") or []:
+        name = "" if row.get("class") is None else str(row["class"])
         classes.append({
             "name": name,
             "href": href(page, row.get("unit_page")),
@@ -65,8 +85,8 @@ def _shortcut_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
 def _polysemantic_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
     """Question 3: which units look like they respond to several unrelated things."""
     units = []
-    for row in section.get("units", []):
-        label = row.get("label", "")
+    for row in section.get("units") or []:
+        label = row.get("label") or ""
         units.append({
             "label": label,
             "href": href(page, row.get("page")),
@@ -76,7 +96,8 @@ def _polysemantic_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
                 for i, path in enumerate(row.get("images") or [])
             ],
         })
-    return {"method": section.get("method") or "", "units": units}
+    return {"method": section.get("method") or "", "units": units,
+            "note": None if units else NO_POLYSEMANTIC}
 
 
 def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +115,7 @@ def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
         "page": frame(manifest, page, "Summary", current="summary"),
         "colour": _colour_section(page, colour, layer_pages(manifest)) if colour else None,
         "shortcut": _shortcut_section(page, shortcut) if shortcut else None,
+        "shortcut_note": NO_SHORTCUT,
         "polysemantic": _polysemantic_section(page, polysemantic) if polysemantic else None,
     }
 
@@ -104,11 +126,11 @@ def joint_view(manifest: dict[str, Any]) -> dict[str, Any]:
     pages = unit_pages(manifest)
     entries = []
     for entry in manifest.get("joint") or []:
-        label = entry.get("label", "")
+        label = entry.get("label") or ""
         terms = entry.get("terms") or []
         term_links = [
             {
-                "label": term.get("label", ""),
+                "label": term.get("label") or "",
                 "weight": fmt.sig3(term.get("weight")),
                 "href": href(page, pages.get((term.get("layer"), term.get("unit")))),
             }
@@ -121,7 +143,7 @@ def joint_view(manifest: dict[str, Any]) -> dict[str, Any]:
             figures.append({
                 "image": image(page, path, f"{label}, image {i + 1}"),
                 "activations": [
-                    {"label": term.get("label", ""), "value": fmt.sig3(value)}
+                    {"label": term.get("label") or "", "value": fmt.sig3(value)}
                     for term, value in zip(terms, values, strict=False)
                 ],
             })

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site.branches import unit_branch
 from atlas.site.curve import loss_curve
 from atlas.site.frame import frame, image, link
 from atlas.site.links import relative_link
@@ -45,18 +46,27 @@ def _activation(value: float | None) -> str:
     return f"activation {fmt.sig3(value)}"
 
 
-def _note_makers(data: dict[str, Any]) -> dict[str, Callable[[int], str]]:
-    """Per-view note of image i: what distinguishes it from the others in its view."""
+def _note_makers(data: dict[str, Any]) -> dict[str, Callable[[int], str | None]]:
+    """Per-view note of image i: what distinguishes it from the others in its view.
+
+    A seed or step the manifest does not give (list too short, or null) means
+    no note rather than "seed None".
+    """
 
     def position(i: int) -> str:
         pos = _at(data.get("positions"), i)
-        return f"at ({pos[0]}, {pos[1]})" if pos else f"position {i + 1}"
+        if isinstance(pos, (list, tuple)) and len(pos) == 2 and None not in pos:
+            return f"at ({pos[0]}, {pos[1]})"
+        return f"position {i + 1}"
 
-    return {
-        "neuron": position,
-        "seeds": lambda i: f"seed {_at(data.get('seeds'), i)}",
-        "evolution": lambda i: f"step {_at(data.get('steps'), i)}",
-    }
+    def numbered(key: str, word: str) -> Callable[[int], str | None]:
+        def note(i: int) -> str | None:
+            value = _at(data.get(key), i)
+            return None if value is None else f"{word} {value}"
+        return note
+
+    return {"neuron": position, "seeds": numbered("seeds", "seed"),
+            "evolution": numbered("steps", "step")}
 
 
 def _view(page: str, label: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +151,13 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
     metadata = [
         {"label": "Layer", "value": layer["name"], "href": relative_link(page, layer["page"])},
         {"label": "Unit", "value": str(unit["index"]), "href": None},
+    ]
+    branch = unit_branch(layer, unit)
+    if branch is not None:
+        anchor = f"#{branch['anchor']}" if branch["anchor"] else ""
+        metadata.append({"label": "Branch", "value": branch["value"],
+                         "href": relative_link(page, layer["page"]) + anchor})
+    metadata += [
         {"label": "Layer type", "value": layer.get("type") or fmt.MISSING, "href": None},
         {"label": "Layer output shape", "value": fmt.shape(layer.get("shape")), "href": None},
         {"label": "Status", "value": unit.get("status") or fmt.MISSING, "href": None},
@@ -149,6 +166,7 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
         "page": frame(manifest, page, label),
         "label": label,
         "layer": layer["name"],
+        "branch": branch["sentence"] if branch else None,
         "failed": unit.get("status") == "failed",
         "views": [_view(page, label, name, present[name]) for name in VIEW_ORDER
                   if name in present],

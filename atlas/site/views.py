@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site.branches import branch_anchor, branch_list, group_units, heading, split_text
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.links import relative_link
 
 THUMBNAILS = 16
 """How many units of each layer the index page previews."""
+
+NO_ACCURACY = "No test accuracy was recorded for this model."
+"""Shown instead of the accuracy table when `model.accuracy` is empty."""
 
 ACCURACY_LABELS = {
     "biased_test": "Biased test set (colour follows the class, as in training)",
@@ -46,8 +50,8 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
     by_name = layer_pages(manifest)
     architecture = [
         {
-            "name": row.get("name", ""),
-            "href": href(page, by_name.get(row.get("name", ""))),
+            "name": row.get("name") or "",
+            "href": href(page, by_name.get(row.get("name") or "")),
             "type": row.get("type") or fmt.MISSING,
             "shape": fmt.shape(row.get("shape")),
             "channels": fmt.integer(row.get("channels")),
@@ -67,6 +71,7 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
             "href": relative_link(page, layer["page"]),
             "type": layer.get("type") or fmt.MISSING,
             "shape": fmt.shape(layer.get("shape")),
+            "branches": split_text(branch_list(layer)),
             "unit_count": fmt.integer(len(units)),
             "failed_count": fmt.integer(sum(u.get("status") == "failed" for u in units)),
             "any_failed": any(u.get("status") == "failed" for u in units),
@@ -89,9 +94,11 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
             "parameters": fmt.integer(model.get("parameters")),
             "weights": weights or "none (random initialisation)",
             "weights_sha256": model.get("weights_sha256") if weights else None,
+            "preprocess": _preprocess(model.get("preprocess")),
         },
         "architecture": architecture,
         "accuracy": accuracy,
+        "accuracy_note": None if accuracy else NO_ACCURACY,
         "settings": settings_rows(manifest),
         "layers": layers,
         "questions": [
@@ -104,6 +111,13 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _preprocess(value: Any) -> str | None:
+    """`model.preprocess` as shown, or None where the manifest has none (older formats)."""
+    if value is None or value == "":
+        return None
+    return fmt.setting(value)
+
+
 def settings_rows(manifest: dict[str, Any]) -> list[dict[str, str]]:
     """The build settings as label/value rows, in the manifest's order."""
     return [
@@ -112,8 +126,46 @@ def settings_rows(manifest: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _grid_caption(about: str, has_kernels: bool) -> str:
+    """The caption of a unit grid showing `about` ("every unit of conv1")."""
+    kernels = "; beside each, the unit's filter weights" if has_kernels else ""
+    return f"Positive feature visualization of {about}, labelled with the unit index{kernels}."
+
+
+def _branch_groups(page: str, layer: dict[str, Any], has_kernels: bool) -> list[dict[str, Any]]:
+    """The layer's unit cells grouped by branch, with headings; [] without branches."""
+    branches = branch_list(layer)
+    if not branches:
+        return []
+    groups = []
+    for pos, units in group_units(layer, branches):
+        if pos is None:
+            title = f"Other units — in no branch, {fmt.integer(len(units))} shown"
+            anchor, label = "branch-other", "Other units"
+            about = "units in no branch"
+        else:
+            branch = branches[pos]
+            title = heading(branch, len(units))
+            anchor, label = branch_anchor(branch["label"], pos), f"{branch['label']} branch"
+            about = f"the {branch['label']} branch"
+        groups.append({
+            "id": anchor,
+            "label": label,
+            "heading": title,
+            "units": [_unit_cell(page, layer, unit) for unit in units],
+            "caption": _grid_caption(f"every unit of {about} of {layer['name']}",
+                                     has_kernels),
+        })
+    return groups
+
+
 def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
-    """One layer: a grid of every unit's positive image (and kernel), with prev/next layer."""
+    """One layer: a grid of every unit's positive image (and kernel), with prev/next layer.
+
+    A layer with branches gets one grid per branch (`groups`), each under a
+    heading that gives the branch's channels; without branches `groups` is []
+    and `units` is the one grid.
+    """
     layers = manifest["layers"]
     layer = layers[layer_pos]
     page = layer["page"]
@@ -122,6 +174,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     next_layer = layers[layer_pos + 1] if layer_pos + 1 < len(layers) else None
     has_kernels = any(first_image(u, "kernel") for u in units)
     failed = sum(u.get("status") == "failed" for u in units)
+    groups = _branch_groups(page, layer, has_kernels)
     return {
         "page": frame(manifest, page, layer["name"]),
         "name": layer["name"],
@@ -130,7 +183,10 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "unit_count": fmt.integer(len(units)),
         "failed_count": fmt.integer(failed) if failed else None,
         "has_kernels": has_kernels,
-        "units": [_unit_cell(page, layer, unit) for unit in units],
+        "branches": split_text(branch_list(layer)),
+        "groups": groups,
+        "units": [] if groups else [_unit_cell(page, layer, unit) for unit in units],
+        "caption": _grid_caption(f"every unit of {layer['name']}", has_kernels),
         "up": link(page, manifest["pages"]["index"], "Atlas home"),
         "prev": link(page, prev_layer["page"], prev_layer["name"]) if prev_layer else None,
         "next": link(page, next_layer["page"], next_layer["name"]) if next_layer else None,
