@@ -8,12 +8,13 @@ INSTALLED := $(VENV)/.installed
 WEIGHTS := atlas/models/weights/colored_digits.pt
 ARGS ?=
 
-.PHONY: install atlas test test-slow render weights browser clean help
+.PHONY: install atlas test test-slow render weights browser bench clean help
 
 help:
 	@echo "make atlas    install if needed, then build the default atlas into site/"
 	@echo "make test     install if needed, then run the test suite"
 	@echo "make render   re-render site/ from stored results (no optimization)"
+	@echo "make bench    time atlas against torch-lucent (InceptionV1 mixed4a, CPU)"
 	@echo "make weights  retrain the embedded colored-digits model"
 	@echo "make browser  install headless Chromium for the page tests (Debian, root)"
 
@@ -43,6 +44,9 @@ test: $(INSTALLED) $(WEIGHTS)
 
 test-slow: $(INSTALLED) $(WEIGHTS)
 	$(BIN)/python -m pytest -q --run-slow
+
+bench: $(INSTALLED)
+	$(BIN)/atlas bench $(ARGS)
 
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

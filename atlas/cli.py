@@ -32,6 +32,11 @@ LAYERS_EXAMPLES = """examples:
   atlas layers --model torchvision:resnet18 --weights resnet18.pth
   atlas layers --model my_model.py:build --weights checkpoint.pt --image-size 32
 """
+BENCH_EXAMPLES = """examples:
+  atlas bench                                  # InceptionV1 mixed4a, 16 channels, 128px, 64 steps
+  atlas bench --methods lucent,atlas,floor     # skip the slow one-call-per-channel baseline
+  atlas bench --weights inception5h.pth --device cuda
+"""
 RENDER_EXAMPLES = """examples:
   atlas render                                 # re-render site/ from its stored results
   atlas render --out /tmp/quick
@@ -85,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     layers.add_argument("--image-size", type=int, dest="image_size",
                         help="pixels (default: the model's input size)")
     layers.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+    bench = commands.add_parser("bench", help="time atlas against torch-lucent in one run",
+                                epilog=BENCH_EXAMPLES, formatter_class=raw)
+    bench.add_argument("--model", default="lucent:inceptionv1", help="model spec")
+    bench.add_argument("--weights", help="weights file (default: random weights)")
+    bench.add_argument("--layer", default="mixed4a", help="layer to optimize")
+    bench.add_argument("--channels", type=int, default=16, help="number of channels (0..N-1)")
+    bench.add_argument("--steps", type=int, default=64, help="optimization steps")
+    bench.add_argument("--image-size", type=int, default=128, dest="image_size")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda")
+    bench.add_argument("--repeats", type=int, default=1, help="runs of each method (median)")
+    bench.add_argument("--methods", type=_csv, default=["seeds", "lucent", "atlas", "floor"],
+                       help="from: seeds, lucent, atlas, floor")
+    bench.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     render = commands.add_parser("render", help="re-render the HTML from stored results only",
                                  epilog=RENDER_EXAMPLES, formatter_class=raw)
@@ -159,7 +178,26 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "layers": cmd_layers, "render": cmd_render}
+def cmd_bench(args: argparse.Namespace) -> int:
+    from atlas.bench.methods import METHODS
+    from atlas.bench.report import run_bench
+    from atlas.bench.workload import Workload
+
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        raise AtlasError(f"unknown method {unknown[0]!r}; methods: {', '.join(METHODS)}")
+    if min(args.channels, args.steps, args.image_size, args.repeats) < 1:
+        raise AtlasError("channels, steps, image size and repeats must be at least 1")
+    from atlas.pipeline.build import resolve_device
+
+    resolve_device(args.device)
+    run_bench(Workload(args.model, args.weights, args.layer, args.channels, args.steps,
+                       args.image_size, args.device, args.repeats), args.methods,
+              echo=lambda line: print(line, flush=True))
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "layers": cmd_layers, "render": cmd_render, "bench": cmd_bench}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

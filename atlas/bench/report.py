@@ -1,0 +1,85 @@
+"""Runs the methods in one process and prints the table, ratios and targets."""
+
+from __future__ import annotations
+
+import platform
+from typing import Optional
+
+import torch
+
+from atlas.bench.methods import METHODS
+from atlas.bench.workload import Result, Workload
+
+# The issue's targets, on a 2-core CPU with the default workload.
+TARGETS = {"seeds": 8.0, "lucent": 1.5}
+QUALITY_TARGET = 0.95
+FLOOR_TARGET = 1.3
+
+
+def run_bench(work: Workload, methods: list[str], echo=print) -> dict[str, Result]:
+    loaded = work.load()
+    weights = work.weights or "random weights"
+    echo(f"atlas bench: {work.model} ({weights}), layer {work.layer}, {work.channels} channels, "
+         f"{work.image_size}x{work.image_size}, {work.steps} steps, device {work.device}, "
+         f"{work.repeats} run(s) each")
+    echo(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+         f"torch {torch.__version__}"
+         + (f", {torch.cuda.get_device_name()}" if work.device.startswith("cuda") else ""))
+    results = {}
+    for key in methods:
+        echo(f"  running {key} …")
+        results[key] = METHODS[key](work, loaded)
+    for line in table(results):
+        echo(line)
+    return results
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}x"
+
+
+def table(results: dict[str, Result]) -> list[str]:
+    atlas = results.get("atlas")
+    best = results.get("lucent")
+    rows = [("method", "ms/channel-step", "÷ atlas", "mean activation", "÷ lucent best")]
+    for result in results.values():
+        rows.append((
+            result.name, f"{result.seconds_per_channel_step * 1000:.2f}",
+            _ratio(result.seconds_per_channel_step, atlas.seconds_per_channel_step)
+            if atlas else "-",
+            f"{result.mean_activation:.3f}" if result.mean_activation is not None else "-",
+            f"{result.mean_activation / best.mean_activation:.3f}"
+            if best and result.mean_activation is not None and best.mean_activation else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["", "  ".join(rows[0][i].ljust(widths[i]) if i == 0 else rows[0][i].rjust(widths[i])
+                           for i in range(5))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows[1:]:
+        lines.append("  ".join(row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i])
+                               for i in range(5)))
+    lines.append("")
+    lines.extend(targets(results))
+    return lines
+
+
+def targets(results: dict[str, Result]) -> list[str]:
+    atlas = results.get("atlas")
+    if atlas is None:
+        return []
+    lines = []
+    for key, target in TARGETS.items():
+        if key in results:
+            speedup = results[key].seconds_per_channel_step / atlas.seconds_per_channel_step
+            lines.append(f"atlas vs {key}: {speedup:.2f}x faster (target ≥ {target:g}x): "
+                         f"{'met' if speedup >= target else 'NOT met'}")
+    best: Optional[Result] = results.get("lucent")
+    if best and best.mean_activation and atlas.mean_activation is not None:
+        quality = atlas.mean_activation / best.mean_activation
+        lines.append(f"atlas activation / lucent best: {quality:.3f} (target ≥ {QUALITY_TARGET}): "
+                     f"{'met' if quality >= QUALITY_TARGET else 'NOT met'}")
+    if "floor" in results:
+        over = atlas.seconds_per_channel_step / results["floor"].seconds_per_channel_step
+        lines.append(f"atlas / floor: {over:.2f}x (target ≤ {FLOOR_TARGET}x): "
+                     f"{'met' if over <= FLOOR_TARGET else 'NOT met'}")
+    return lines

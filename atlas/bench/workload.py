@@ -1,0 +1,68 @@
+"""What one benchmark run optimizes, and the shared measuring of its result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Callable, Optional
+
+import torch
+
+from atlas.models.registry import LoadedModel, load_model
+from atlas.optvis import objectives
+from atlas.optvis.render import measure
+
+
+@dataclass
+class Workload:
+    model: str = "lucent:inceptionv1"
+    weights: Optional[str] = None
+    layer: str = "mixed4a"
+    channels: int = 16
+    steps: int = 64
+    image_size: int = 128
+    device: str = "cpu"
+    repeats: int = 1
+
+    @property
+    def units(self) -> list[int]:
+        return list(range(self.channels))
+
+    def load(self) -> LoadedModel:
+        loaded = load_model(self.model, Path(self.weights) if self.weights else None)
+        loaded.module.to(self.device).eval()
+        loaded.preprocess.to(self.device)
+        return loaded
+
+
+@dataclass
+class Result:
+    name: str
+    seconds_per_channel_step: float
+    mean_activation: Optional[float]  # None for the floor, which optimizes nothing
+    runs: int
+
+
+def mean_activation(loaded: LoadedModel, layer: str, units: list[int],
+                    images: torch.Tensor) -> float:
+    """Mean over the target channels of each image's channel mean, measured on
+    the images at the optimized size (the input the network sees)."""
+    images = images.to(next(loaded.module.parameters()).device)
+    scores = measure(loaded.module, objectives.channel(layer, units), images, loaded.preprocess)
+    return float(scores.mean())
+
+
+def timed(run: Callable[[], torch.Tensor], repeats: int) -> tuple[list[float], torch.Tensor]:
+    """Runs `run` `repeats` times; returns the wall times and the last images."""
+    times, images = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        images = run()
+        times.append(time.perf_counter() - started)
+    return times, images
+
+
+def per_channel_step(times: list[float], work: Workload, channels_per_run: int) -> float:
+    return median(times) / (channels_per_run * work.steps)
