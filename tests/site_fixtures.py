@@ -23,7 +23,11 @@ LOSS_STEPS = 64
 EVOLUTION_STEPS = [0, 16, 32, 48, 63]
 MIXED3A = (("1x1", 64), ("3x3", 128), ("5x5", 32), ("pool proj", 32))
 """InceptionV1 mixed3a's branches as (label, width): 256 channels in all."""
+UnitKey = tuple[str, int]  # (layer name, unit index)
 ALL_VIEWS = ("positive", "negative", "diversity", "neuron", "seeds", "evolution", "kernel")
+FAILED_REASON = ("the objective or image became NaN or infinite, also when retried with "
+                 "learning rate 0.025")
+"""What the build records for a view that went non-finite twice (see pipeline/schedule.py)."""
 CLASS_COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231",
                  "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"]
 
@@ -121,7 +125,7 @@ def _summary(layer_entries: list[dict[str, Any]], probe: bool) -> dict[str, Any]
             "biased_accuracy": 0.98, "unbiased_accuracy": 0.41,
             "colour_swap": {"follows_colour": 0.7, "follows_shape": 0.2},
             "classes": [{"class": u["index"], "unit_page": u["page"],
-                         "image": u["views"]["positive"]["images"][0],
+                         "image": (u["views"].get("positive", {}).get("images") or [None])[0],
                          "class_colour": CLASS_COLOURS[u["index"] % 10],
                          "image_colour": "#d02040", "matches": u["index"] % 2 == 0}
                         for u in last["units"]],
@@ -141,7 +145,9 @@ def make_manifest(
     layers: Sequence[str | tuple[str, str]] = ("conv1", "conv2", "fc"),
     units: int | Sequence[int] = 3,
     *,
-    failed: Iterable[tuple[str, int]] = (),
+    failed: Iterable[UnitKey] | Mapping[UnitKey, Mapping[str, str]] = (),
+    no_views: Iterable[UnitKey] = (),
+    dead: Iterable[UnitKey] = (),
     image_size: int = 28,
     write_json: bool = True,
     branches: Mapping[str, Sequence[tuple[str, int]]] | None = None,
@@ -155,9 +161,13 @@ def make_manifest(
     `layers` are names, or (name, slug) pairs to force a slug (e.g. one with
     spaces or `#` to test quoting). `units` is a count per layer, or one count
     for all. The last layer is treated as the classifier (no spatial views),
-    the first one gets kernels. `failed` lists (layer name, unit index) pairs
-    whose status is "failed". Also writes `atlas.json` unless `write_json` is
+    the first one gets kernels. Also writes `atlas.json` unless `write_json` is
     False.
+
+    `failed` units (as (layer name, index) pairs) get status "failed" and their
+    negative view moves to `failed_views` with `FAILED_REASON`; as a mapping to
+    {view: reason}, those views fail (e.g. "positive"). `no_views` units are
+    failed with no views and no `failed_views`; `dead` units have `"dead": true`.
 
     `branches` maps a layer name to its branches as (label, width) pairs (e.g.
     `MIXED3A`): the layer then has that many channels, of which its first
@@ -171,7 +181,9 @@ def make_manifest(
     site_dir = Path(site_dir)
     rng = np.random.default_rng(SEED)
     counts = [units] * len(layers) if isinstance(units, int) else list(units)
-    failed_set = set(failed)
+    failures = (dict(failed) if isinstance(failed, Mapping)
+                else {key: {"negative": FAILED_REASON} for key in failed})
+    empty, dead_set = set(no_views), set(dead)
     layer_entries = []
     architecture = []
     for pos, (spec, count) in enumerate(zip(layers, counts, strict=True)):
@@ -187,15 +199,22 @@ def make_manifest(
                                      views)
             poly = round(float(rng.uniform(0, 1)), 4)
             colour = None if classifier else round(float(rng.uniform(0, 1)), 4)
-            unit_entries.append({
+            lost = failures.get((name, index), {})
+            if (name, index) in empty:
+                unit_views = {}
+            unit_entry = {
                 "index": index,
                 "page": f"units/{slug}/{index}.html",
                 "label": f"{name}:{index}",
                 "branch": _branch_label(ranges, index),
-                "status": "failed" if (name, index) in failed_set else "ok",
-                "views": unit_views,
+                "status": "failed" if lost or (name, index) in empty else "ok",
+                "dead": (name, index) in dead_set,
+                "views": {v: data for v, data in unit_views.items() if v not in lost},
                 "scores": {"polysemanticity": poly, "colour": colour if probe else None},
-            })
+            }
+            if lost:
+                unit_entry["failed_views"] = dict(lost)
+            unit_entries.append(unit_entry)
         layer_type = "Linear" if classifier else "Conv2d"
         entry = {"name": name, "slug": slug, "page": f"layers/{slug}.html", "type": layer_type,
                  "shape": shape, "channels": channels, "units": unit_entries}

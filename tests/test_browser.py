@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from site_fixtures import MIXED3A, make_manifest
+from site_fixtures import FAILED_REASON, MIXED3A, make_manifest
 
 from atlas.site import render_site
 
@@ -71,7 +71,9 @@ def browser() -> Iterator[Any]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site_dir = tmp_path_factory.mktemp("browser-site")
     layers = ["conv1", ("<script>alert(1)</script>", "odd dir #1 ü?"), "fc"]
-    manifest = make_manifest(site_dir, layers=layers, units=[8, 20, 10], failed=[("conv1", 3)])
+    failed = {("conv1", 3): {"negative": FAILED_REASON}, ("conv1", 5): {"positive": "<b>x</b>"}}
+    manifest = make_manifest(site_dir, layers=layers, units=[8, 20, 10], failed=failed,
+                             no_views=[("fc", 2)], dead=[("conv1", 0), ("conv1", 3)])
     render_site(manifest, site_dir, progress=False)
     return site_dir
 
@@ -126,7 +128,8 @@ def test_screenshots(browser: Any, site: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, page in (("index", "index.html"), ("unit", "units/conv1/0.html"),
                        ("layer", "layers/conv1.html"), ("summary", "summary.html"),
-                       ("joint", "joint.html")):
+                       ("joint", "joint.html"), ("failed-unit", "units/conv1/5.html"),
+                       ("dead-unit", "units/conv1/3.html")):
         result = _visit(browser, (site / page).as_uri(), SHOTS / f"{name}.png")
         assert result["images"]["broken"] == [] and result["errors"] == []
         assert (SHOTS / f"{name}.png").stat().st_size > 0

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site import status
 from atlas.site.branches import unit_branch
 from atlas.site.curve import loss_curve
 from atlas.site.frame import frame, image, link
@@ -31,6 +32,8 @@ VIEW_TEXT = {
     "kernel": ("Kernel", "The unit's filter weights drawn as an image, scaled from the lowest "
                "to the highest weight."),
 }
+
+VIEW_TITLES = {name: title for name, (title, _) in VIEW_TEXT.items()}
 
 SCORE_LABELS = {"polysemanticity": "Polysemanticity", "colour": "Colour"}
 
@@ -160,14 +163,17 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
     metadata += [
         {"label": "Layer type", "value": layer.get("type") or fmt.MISSING, "href": None},
         {"label": "Layer output shape", "value": fmt.shape(layer.get("shape")), "href": None},
-        {"label": "Status", "value": unit.get("status") or fmt.MISSING, "href": None},
+        {"label": "Status", "value": status.status_text(unit), "href": None},
     ]
     return {
         "page": frame(manifest, page, label),
         "label": label,
         "layer": layer["name"],
         "branch": branch["sentence"] if branch else None,
-        "failed": unit.get("status") == "failed",
+        "failed": status.is_failed(unit),
+        "dead": status.is_dead(unit),
+        "dead_title": status.DEAD_TITLE,
+        "notices": status.notices(unit, VIEW_TITLES, VIEW_ORDER),
         "views": [_view(page, label, name, present[name]) for name in VIEW_ORDER
                   if name in present],
         "scores": scores,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site import status
 from atlas.site.branches import branch_anchor, branch_list, group_units, heading, split_text
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.links import relative_link
@@ -29,17 +30,28 @@ ACCURACY_LABELS = {
 def _unit_cell(
     page: str, layer: dict[str, Any], unit: dict[str, Any], with_kernel: bool = True
 ) -> dict[str, Any]:
-    """One unit as a grid cell: link, positive image, optional kernel, failed mark."""
+    """One unit as a grid cell: link, positive image, optional kernel, failed and dead marks.
+
+    Without a positive image the cell shows a placeholder box instead, whose
+    text (`placeholder`) says "failed" for a failed unit; that box is then the
+    failed mark, so `failed_badge` is False.
+    """
     label = unit.get("label") or f"{layer['name']}:{unit['index']}"
     positive = first_image(unit, "positive")
     kernel = first_image(unit, "kernel") if with_kernel else None
+    failed = status.is_failed(unit)
     return {
         "href": relative_link(page, unit["page"]),
         "label": label,
+        "title": status.cell_title(label, unit),
         "index": str(unit["index"]),
         "image": image(page, positive, f"{label}, positive") if positive else None,
+        "placeholder": None if positive else ("failed" if failed else "no image"),
         "kernel": image(page, kernel, f"{label}, kernel") if kernel else None,
-        "failed": unit.get("status") == "failed",
+        "failed": failed,
+        "failed_badge": failed and bool(positive),
+        "dead": status.is_dead(unit),
+        "dead_title": status.DEAD_TITLE,
     }
 
 
@@ -73,8 +85,7 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
             "shape": fmt.shape(layer.get("shape")),
             "branches": split_text(branch_list(layer)),
             "unit_count": fmt.integer(len(units)),
-            "failed_count": fmt.integer(sum(u.get("status") == "failed" for u in units)),
-            "any_failed": any(u.get("status") == "failed" for u in units),
+            "status_note": status.counts_note(units),
             "thumbnails": [
                 _unit_cell(page, layer, unit, with_kernel=False) for unit in units[:THUMBNAILS]
             ],
@@ -173,7 +184,6 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     prev_layer = layers[layer_pos - 1] if layer_pos > 0 else None
     next_layer = layers[layer_pos + 1] if layer_pos + 1 < len(layers) else None
     has_kernels = any(first_image(u, "kernel") for u in units)
-    failed = sum(u.get("status") == "failed" for u in units)
     groups = _branch_groups(page, layer, has_kernels)
     return {
         "page": frame(manifest, page, layer["name"]),
@@ -181,7 +191,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "type": layer.get("type") or fmt.MISSING,
         "shape": fmt.shape(layer.get("shape")),
         "unit_count": fmt.integer(len(units)),
-        "failed_count": fmt.integer(failed) if failed else None,
+        "status_note": status.layer_note(units),
         "has_kernels": has_kernels,
         "branches": split_text(branch_list(layer)),
         "groups": groups,

@@ -1,0 +1,117 @@
+"""What the pages say about a unit's status: failed views and dead units.
+
+A unit is *failed* (`"status": "failed"`) when one or more of its views could
+not be computed; `failed_views` maps each such view to the reason. A unit is
+*dead* (`"dead": true`) when its activation stayed constant, so its images
+show nothing it responds to. This module turns both into the marks, counts,
+notices and table values the pages show; the templates only place them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+DEAD_TITLE = "constant activation"
+"""The tooltip of a dead unit's mark."""
+
+FAILED_INTRO = "Some views of this unit could not be computed:"
+FAILED_NO_VIEWS = "No view of this unit could be computed."
+NO_REASON = "no reason was recorded"
+DEAD_NOTICE = ("This unit is dead: its activation stayed constant whatever the input (e.g. a "
+               "ReLU that never fires), so its visualizations show nothing it responds to.")
+
+
+def is_failed(unit: Mapping[str, Any]) -> bool:
+    return unit.get("status") == "failed"
+
+
+def is_dead(unit: Mapping[str, Any]) -> bool:
+    return unit.get("dead") is True
+
+
+def status_text(unit: Mapping[str, Any]) -> str:
+    """The unit's status in a word or two: "ok", "failed", "dead" or "failed, dead"."""
+    words = [word for word, flag in (("failed", is_failed(unit)), ("dead", is_dead(unit)))
+             if flag]
+    return ", ".join(words) or "ok"
+
+
+def cell_title(label: str, unit: Mapping[str, Any]) -> str:
+    """A grid cell's tooltip: the unit's label, plus its status when it is not ok."""
+    notes = []
+    if is_failed(unit):
+        notes.append("failed")
+    if is_dead(unit):
+        notes.append(f"dead: {DEAD_TITLE}")
+    return f"{label} ({'; '.join(notes)})" if notes else label
+
+
+def counts(units: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+    """How many of `units` are failed, and how many dead."""
+    listed = list(units)
+    return sum(is_failed(u) for u in listed), sum(is_dead(u) for u in listed)
+
+
+def counts_note(units: Iterable[Mapping[str, Any]]) -> str | None:
+    """ "2 failed, 3 dead" for a layer's units (zero counts left out), or None if none."""
+    failed, dead = counts(units)
+    parts = [f"{n:,} {word}" for n, word in ((failed, "failed"), (dead, "dead")) if n]
+    return ", ".join(parts) or None
+
+
+def layer_note(units: Iterable[Mapping[str, Any]]) -> str | None:
+    """The layer page's clause after the unit count, or None when every unit is ok.
+
+    E.g. "of which 1 failed to optimize and 2 are dead (constant activation)".
+    """
+    failed, dead = counts(units)
+    parts = []
+    if failed:
+        parts.append(f"{failed:,} failed to optimize")
+    if dead:
+        parts.append(f"{dead:,} {'is' if dead == 1 else 'are'} dead ({DEAD_TITLE})")
+    return f"of which {' and '.join(parts)}" if parts else None
+
+
+def _reason(value: Any) -> str:
+    return value.strip() if isinstance(value, str) and value.strip() else NO_REASON
+
+
+def failed_view_rows(
+    unit: Mapping[str, Any], titles: Mapping[str, str], order: Sequence[str]
+) -> list[dict[str, str]]:
+    """The unit's failed views as {"view", "reason"} rows, views in `order` first.
+
+    `titles` names known views ("negative" -> "Negative"); an unknown view
+    keeps its manifest name. A missing or empty reason reads `NO_REASON`.
+    """
+    failures = unit.get("failed_views")
+    if not isinstance(failures, Mapping):
+        return []
+    rank = {name: pos for pos, name in enumerate(order)}
+    names = sorted((str(name) for name in failures), key=lambda n: (rank.get(n, len(rank)), n))
+    return [{"view": titles.get(name, name), "reason": _reason(failures[name])}
+            for name in names]
+
+
+def notices(
+    unit: Mapping[str, Any], titles: Mapping[str, str], order: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The boxes at the top of a unit page: failed views with reasons, and the dead notice.
+
+    Each is {"kind", "label" (its accessible name), "text", "lines"}; lines are
+    "view — reason" strings.
+    """
+    found = []
+    if is_failed(unit):
+        rows = failed_view_rows(unit, titles, order)
+        found.append({
+            "kind": "failed",
+            "label": "Failed views",
+            "text": FAILED_INTRO if rows else FAILED_NO_VIEWS,
+            "lines": [f"{row['view']} — {row['reason']}" for row in rows],
+        })
+    if is_dead(unit):
+        found.append({"kind": "dead", "label": "Dead unit", "text": DEAD_NOTICE, "lines": []})
+    return found
