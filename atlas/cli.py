@@ -151,7 +151,7 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
     loaded = load_model(args.model or DEFAULT_SPEC, Path(args.weights) if args.weights else None,
                         args.pretrained)
-    size = args.image_size or loaded.input_size
+    size = args.image_size if args.image_size is not None else loaded.input_size
     if size < 1:
         raise AtlasError(f"image size must be a positive number of pixels, not {size}")
     run = dry_run(loaded.module, size, loaded.preprocess)

@@ -87,9 +87,11 @@ def _did_you_mean(word: str, options) -> str:
 def load_toml(path: Path) -> dict[str, Any]:
     """The settings in a TOML file, checked against the known keys."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise AtlasError(f"cannot read config {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise AtlasError(f"config {path} is not UTF-8 text; save it as UTF-8 TOML") from None
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -106,16 +108,50 @@ def load_toml(path: Path) -> dict[str, Any]:
 def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> BuildConfig:
     """Defaults, then the file's values, then the non-None overrides (flags)."""
     values = {**file_values, **{k: v for k, v in overrides.items() if v is not None}}
-    for key, value in values.items():
+    for key in list(values):
         if key not in FIELDS:
             raise AtlasError(f"unknown setting {key!r}{_did_you_mean(key, FIELDS)}")
-        expected = FIELDS[key].type
-        if "int" in str(expected) and isinstance(value, bool):
-            raise AtlasError(f"{key} must be a number, not {value!r}")
-    try:
-        return BuildConfig(**values).validate()
-    except TypeError as error:
-        raise AtlasError(f"bad setting: {error}") from None
+        values[key] = _checked(key, values[key])
+    return BuildConfig(**values).validate()
+
+
+# The kind of value each setting takes (a config file can hold anything).
+INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
+        "snapshot_every", "batch_size"}
+FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight"}
+BOOLS = {"fft", "decorrelate", "pretrained"}
+STRING_LISTS = {"layers", "views", "joint"}
+FLOAT_LISTS = {"mean", "std"}
+
+
+def _checked(key: str, value: Any) -> Any:
+    """`value` as setting `key` takes it, or an AtlasError naming the key."""
+    def wrong(kind: str) -> AtlasError:
+        return AtlasError(f"setting {key!r} must be {kind}, not {value!r} "
+                          f"({type(value).__name__})")
+
+    if key in INTS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("a whole number")
+    elif key in FLOATS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        return float(value)
+    elif key in BOOLS:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+    elif key in STRING_LISTS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise wrong("a list of strings, e.g. [\"a\", \"b\"]")
+    elif key in FLOAT_LISTS:
+        if not isinstance(value, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise wrong("a list of three numbers")
+    elif key == "channels" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    elif not isinstance(value, str):
+        raise wrong("a string")
+    return value
 
 
 def parse_channels(text: str, count: int, layer: str) -> list[int]:

@@ -51,13 +51,17 @@ def test_default_lists_are_not_shared() -> None:
 
 
 def test_bool_for_a_number_is_rejected() -> None:
-    with pytest.raises(AtlasError, match="steps must be a number, not True"):
+    with pytest.raises(AtlasError, match="setting 'steps' must be a whole number, not True"):
         make_config({"steps": True}, {})
 
 
 def test_wrong_type_is_an_atlas_error() -> None:
-    with pytest.raises(AtlasError, match="bad setting"):
+    with pytest.raises(AtlasError, match="setting 'steps' must be a whole number, not 'many'"):
         make_config({"steps": "many"}, {})
+
+
+def test_whole_numbers_are_accepted_for_float_settings() -> None:
+    assert make_config({"tv_weight": 1}, {}).tv_weight == 1.0
 
 
 def test_unknown_key_in_make_config_is_an_atlas_error() -> None:

@@ -120,35 +120,30 @@ def smallest_size(model: nn.Module, preprocess: Optional[nn.Module], layers: Seq
                   start: int) -> Optional[int]:
     """The smallest input size at which every one of `layers` is reached, or None.
 
-    Looks upward from `start` for a size that works, then bisects below it
-    (sizes below the smallest working one fail, for convolutional stacks)."""
+    `start` is known to fail. Every size just above it is tried in turn (so a
+    model that runs at exactly one size, like one with a linear head, is found),
+    then doubling steps with a bisection back, then the sizes below `start`."""
     def works(size: int) -> bool:
         run = dry_run(model, size, preprocess, layers)
         return {info.name for info in run.layers} >= set(layers)
 
-    high = None
-    candidate = max(1, start)
-    while candidate <= MAX_SEARCH_SIZE:
-        if works(candidate):
-            high = candidate
-            break
-        candidate = candidate * 2 if candidate < 64 else candidate + 64
-    if high is None:
-        for candidate in range(max(1, start) - 1, 0, -1):  # an exact-size model smaller than start
-            if works(candidate):
-                return candidate
-        return None
-    low = 0  # largest size known to fail (0: none yet)
-    probe = max(1, start)
-    if probe < high and not works(probe):
-        low = probe
-    while high - low > 1:
-        middle = (low + high) // 2
-        if works(middle):
-            high = middle
-        else:
-            low = middle
-    return high
+    start = max(1, start)
+    dense_limit = min(MAX_SEARCH_SIZE, max(64, 2 * start))
+    for size in range(start + 1, dense_limit + 1):
+        if works(size):
+            return size
+    failing, size = dense_limit, dense_limit * 2
+    while size <= MAX_SEARCH_SIZE:
+        if works(size):
+            while size - failing > 1:  # bisect: sizes below a failing one fail
+                middle = (failing + size) // 2
+                failing, size = (failing, middle) if works(middle) else (middle, size)
+            return size
+        failing, size = size, size * 2
+    for size in range(start - 1, 0, -1):
+        if works(size):
+            return size
+    return None
 
 
 def _device_of(model: nn.Module) -> torch.device:

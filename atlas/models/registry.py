@@ -56,13 +56,19 @@ class LoadedModel:
         return inception_branches(self.module, layer) if self.spec == INCEPTION_SPEC else None
 
     def defaults_from(self, table: Sequence[LayerInfo]) -> list[str]:
-        """The layers a build visualizes when none are named."""
+        """The layers a build visualizes when none are named: the model's own
+        list, else its top-level modules with weights (norm layers aside) that
+        give a (N, C) or (N, C, H, W) output. Modules the dry run in `table`
+        never reached stay in, so a too-small image size is reported, not hidden."""
         if self.default_layers is not None:
             return list(self.default_layers)
-        modules = dict(self.module.named_modules())
-        chosen = [info.name for info in table if "." not in info.name
-                  and any(True for _ in modules[info.name].parameters())
-                  and not isinstance(modules[info.name], NOT_DEFAULT)]
+        reached = {info.name for info in table}
+        order = [name for name, _ in self.module.named_children()]
+        candidates = [name for name in order
+                      if any(True for _ in getattr(self.module, name).parameters())
+                      and not isinstance(getattr(self.module, name), NOT_DEFAULT)]
+        last_reached = max((order.index(n) for n in candidates if n in reached), default=-1)
+        chosen = [n for n in candidates if n in reached or order.index(n) > last_reached]
         return chosen or [info.name for info in table[-1:]]
 
 

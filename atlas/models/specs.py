@@ -113,13 +113,13 @@ def _factory(spec: str) -> BuiltModel:
         raise AtlasError(f"{target} has no {attribute!r}; callables there: "
                          f"{', '.join(names[:10]) or 'none'}")
     if not callable(factory):
-        raise AtlasError(f"{target}:{attribute} is a {type(factory).__name__}, not callable; "
+        raise AtlasError(f"{target}:{attribute} is of type {type(factory).__name__}, not callable; "
                          "it must be a function or class that returns an nn.Module")
     try:
         module = factory()
-    except TypeError as error:
-        raise AtlasError(f"calling {target}:{attribute}() failed ({error}); the factory must "
-                         "take no arguments") from None
+    except Exception as error:  # the user's code may raise anything
+        raise AtlasError(f"calling {target}:{attribute}() failed: {type(error).__name__}: "
+                         f"{error}; the factory must build the model with no arguments") from None
     if not isinstance(module, nn.Module):
         raise AtlasError(f"{target}:{attribute}() returned a {type(module).__name__}, not a "
                          "torch.nn.Module")

@@ -29,10 +29,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a non-torch file
-        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
         raise AtlasError(
-            f"{path} is not a PyTorch weights file ({type(error).__name__}{': ' if reason else ''}"
-            f"{reason}); give a file saved with torch.save(model.state_dict(), ...)") from None
+            f"{path} is not a PyTorch weights file ({type(error).__name__}); give a file saved "
+            "with torch.save(model.state_dict(), ...)") from None
     if isinstance(state, nn.Module):
         state = state.state_dict()
     if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -22,7 +22,7 @@ STAGING_PREFIX = ".staging-"
 
 def publish_site(manifest: dict, site_dir: Path, progress: bool = True) -> list[Path]:
     """Renders `manifest` and swaps the pages into `site_dir`; returns the pages."""
-    site_dir = Path(site_dir)
+    site_dir = Path(site_dir).resolve()
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=site_dir))
     try:
         pages = render_site(manifest, staging, progress=progress)
@@ -38,7 +38,7 @@ def publish_site(manifest: dict, site_dir: Path, progress: bool = True) -> list[
         shutil.rmtree(trash, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return [site_dir / page.relative_to(staging) for page in pages]
+    return [site_dir / Path(page).resolve().relative_to(staging) for page in pages]
 
 
 def remove_leftovers(site_dir: Path) -> int:
