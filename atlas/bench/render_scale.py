@@ -1,0 +1,64 @@
+"""How long the site takes to render for a large atlas: a synthetic manifest of
+many units (HTML only; the images it names need not exist)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from atlas import __version__
+
+VIEW_IMAGES = {"positive": 1, "negative": 1, "diversity": 4, "neuron": 3, "seeds": 5,
+               "evolution": 12}
+
+
+def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> dict:
+    """A manifest shaped like a full InceptionV1 build: every unit with every view."""
+    layer_entries = []
+    for l in range(layers):
+        name = f"mixed{l}"
+        units = []
+        for u in range(units_per_layer):
+            base = f"results/{name}/{u}"
+            views = {view: {"images": [f"{base}/{view}-{i}.png" for i in range(count)],
+                            "activations": [1.0 + i for i in range(count)]}
+                     for view, count in VIEW_IMAGES.items()}
+            views["neuron"]["positions"] = [[4, 4], [8, 8], [12, 12]]
+            views["seeds"]["seeds"] = list(range(5))
+            views["evolution"]["steps"] = [min(steps, 50 * i) for i in range(12)]
+            views["evolution"]["loss"] = [i / steps for i in range(steps)]
+            units.append({"index": u, "page": f"units/{name}/{u}.html", "label": f"{name}:{u}",
+                          "branch": None, "status": "ok", "dead": False, "views": views,
+                          "scores": {"polysemanticity": 0.1, "colour": None}})
+        layer_entries.append({"name": name, "slug": name, "page": f"layers/{name}.html",
+                              "type": "CatLayer", "shape": [units_per_layer, 14, 14],
+                              "channels": units_per_layer, "branches": [], "units": units})
+    return {
+        "format": 1, "atlas_version": __version__, "generated_at": "2026-01-01T00:00:00Z",
+        "model": {"spec": "synthetic", "title": "Synthetic", "description": "x",
+                  "weights": None, "weights_sha256": None, "input_size": 128,
+                  "parameters": 1, "preprocess": "none",
+                  "architecture": [{"name": e["name"], "type": e["type"], "shape": e["shape"],
+                                    "channels": e["channels"]} for e in layer_entries],
+                  "accuracy": {}},
+        "settings": {"steps": steps, "image_size": 128, "seed": 0, "lr": 0.05,
+                     "param": "fft+decorrelate, sigmoid", "transforms": "standard",
+                     "tv_weight": 0.0, "l2_weight": 0.0, "diversity_weight": 4.0,
+                     "views": list(VIEW_IMAGES)},
+        "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
+        "layers": layer_entries, "joint": [],
+        "summary": {"colour": {"method": "m", "layers": []}, "shortcut": None,
+                    "polysemantic": {"method": "m", "units": []}},
+    }
+
+
+def time_render(layers: int = 10, units_per_layer: int = 1000) -> tuple[int, float]:
+    """(pages written, seconds) for rendering the synthetic atlas once."""
+    from atlas.site import render_site
+
+    manifest = synthetic_manifest(layers, units_per_layer)
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        pages = render_site(manifest, Path(folder), progress=False)
+        return len(pages), time.perf_counter() - started
