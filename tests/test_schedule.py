@@ -1,0 +1,85 @@
+"""The batch scheduler: out-of-memory halving, and the GPU path where one exists."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tqdm import tqdm
+
+from atlas.config import make_config
+from atlas.pipeline import schedule
+from atlas.pipeline.build import build_atlas
+from atlas.pipeline.interrupt import StopAfterBatch
+from atlas.pipeline.plan import ImageSpec, Job
+
+
+class FakeEngine:
+    steps = 3
+    image_size = 8
+    lr = 0.05
+    device = torch.device("cpu")
+
+
+def jobs(count: int, images: int) -> list[Job]:
+    return [Job("conv", unit, "diversity", [ImageSpec(unit * 10 + i) for i in range(images)],
+                {"unit": unit}) for unit in range(count)]
+
+
+def test_out_of_memory_halves_the_batch_and_retries(monkeypatch) -> None:
+    ran: list[int] = []
+
+    def fake_run_batch(engine, batch, store, on_step=None):
+        size = sum(len(job.images) for job in batch)
+        if size > 8:  # this "GPU" holds 8 images
+            on_step(1)  # some progress before running out, as on a real device
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        for step in range(engine.steps):
+            on_step(step + 1)
+        ran.append(size)
+        return []
+
+    monkeypatch.setattr(schedule, "run_batch", fake_run_batch)
+    work = jobs(8, 4)  # 32 images in one batch of 8 jobs
+    with tqdm(total=FakeEngine.steps, file=io.StringIO()) as bar:
+        failures = schedule.run_batches(FakeEngine(), [work], None, bar, StopAfterBatch())
+        assert bar.n == bar.total  # the progress bar ends full, not over or under
+    assert failures == 0
+    assert ran == [8, 8, 8, 8]  # 32 → 16 → 8 images a batch, every job run once
+
+
+def test_out_of_memory_with_a_single_view_is_a_clear_error(monkeypatch) -> None:
+    def fake_run_batch(engine, batch, store, on_step=None):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(schedule, "run_batch", fake_run_batch)
+    from atlas.errors import AtlasError
+
+    with tqdm(total=3, disable=True) as bar, pytest.raises(AtlasError, match="out of GPU memory"):
+        schedule.run_batches(FakeEngine(), [jobs(1, 4)], None, bar, StopAfterBatch())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_build_keeps_every_tensor_on_the_gpu(tmp_path: Path, monkeypatch) -> None:
+    from atlas.optvis import hooks
+
+    devices = set()
+    original = hooks.LayerCapture.hook
+
+    def watching(self, name):
+        record = original(self, name)
+
+        def hook(module, inputs, output):
+            devices.add(inputs[0].device.type)
+            return record(module, inputs, output)
+        return hook
+
+    monkeypatch.setattr(hooks.LayerCapture, "hook", watching)
+    build_atlas(make_config({}, {"steps": 2, "channels": "0", "device": "cuda",
+                                 "out": str(tmp_path / "site")}), progress=False)
+    assert devices == {"cuda"}
+    manifest = json.loads((tmp_path / "site" / "atlas.json").read_text())
+    assert manifest["layers"][0]["units"][0]["status"] == "ok"
