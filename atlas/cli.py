@@ -101,8 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--image-size", type=int, default=128, dest="image_size")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--repeats", type=int, default=1, help="runs of each method (median)")
-    bench.add_argument("--methods", type=_csv, default=["seeds", "lucent", "atlas", "floor"],
-                       help="from: seeds, lucent, atlas, floor")
+    bench.add_argument("--methods", type=_csv,
+                       default=["seeds", "lucent", "lucent-atlas-model", "atlas", "atlas-fp32",
+                                "floor"],
+                       help="from: seeds, lucent, lucent-atlas-model, atlas, atlas-fp32, floor")
     bench.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     render = commands.add_parser("render", help="re-render the HTML from stored results only",

@@ -52,6 +52,8 @@ class BuildConfig:
     snapshot_every: int = 50
     joint: Optional[list[str]] = None  # None: the default model's pairs, none for others
     batch_size: int = 1024  # images per optimization batch
+    channels_last: Optional[bool] = None  # NHWC tensors; None: on where the model is known to run so
+    precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
 
     def validate(self) -> "BuildConfig":
         unknown = [v for v in self.views if v not in VIEWS]
@@ -119,7 +121,7 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight"}
-BOOLS = {"fft", "decorrelate", "pretrained"}
+BOOLS = {"fft", "decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
 FLOAT_LISTS = {"mean", "std"}
 

@@ -191,3 +191,31 @@ def test_model_returning_a_dict_builds(user_model_dir: Path, tmp_path: Path) -> 
     assert [layer["name"] for layer in manifest["layers"]] == ["features.0", "aux"]
     aux = manifest["layers"][1]
     assert aux["shape"] == [2] and len(aux["units"]) == 2
+
+
+def test_fast_redirected_relu_matches_torch_lucent_exactly() -> None:
+    from lucent.modelzoo.inceptionv1.helper_layers import RedirectedReluLayer
+
+    from atlas.models.fast_relu import RedirectedReLU
+
+    generator = torch.Generator().manual_seed(3)
+    values = torch.randn(4, 8, 5, 5, generator=generator)
+    upstream = torch.randn(4, 8, 5, 5, generator=generator)
+    results = []
+    for layer in (RedirectedReluLayer(), RedirectedReLU()):
+        tensor = values.clone().requires_grad_(True)
+        output = layer(tensor)
+        output.backward(upstream)
+        results.append((output.detach(), tensor.grad))
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+    assert (results[1][1] != upstream).any()  # the redirect really happened
+
+
+def test_inceptionv1_uses_the_fast_relu() -> None:
+    from lucent.modelzoo.inceptionv1.helper_layers import RedirectedReluLayer
+
+    loaded = load_model("lucent:inceptionv1")
+    kinds = {type(m).__name__ for m in loaded.module.modules()}
+    assert "RedirectedReLU" in kinds
+    assert not any(isinstance(m, RedirectedReluLayer) for m in loaded.module.modules())

@@ -47,6 +47,8 @@ class LoadedModel:
     preprocess: Normalize
     metrics: dict = field(default_factory=dict)  # accuracies etc. recorded at training
     probe: Optional[ProbeSet] = None
+    channels_last: bool = False  # feed NHWC tensors: faster convolutions, if the model allows
+    bfloat16: bool = False  # optimizes as well in bfloat16, so `precision = auto` may use it
 
     @property
     def parameter_count(self) -> int:
@@ -95,6 +97,7 @@ def load_model(
         default_layers=built.default_layers, weights_path=path, weights_sha256=digest
         or ("pretrained" if built.pretrained_loaded else None),
         preprocess=make_preprocess(preprocess or built.preprocess, mean, std),
+        channels_last=built.channels_last, bfloat16=built.bfloat16,
     )
 
 

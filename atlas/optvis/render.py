@@ -33,6 +33,8 @@ def optimize(
     preprocess: Optional[nn.Module] = None,
     snapshot_every: int = 0,
     on_step: Optional[Callable[[int], None]] = None,
+    channels_last: bool = False,
+    autocast: Optional[torch.dtype] = None,
 ) -> RenderResult:
     """Maximizes `objective` (summed over the batch) by Adam on `image`'s parameters.
 
@@ -40,7 +42,10 @@ def optimize(
     each image follows its own path: packing units in one batch changes speed,
     not results. `transform_seeds` (one per image; default 0, 1, ...) drive each
     image's random transforms; snapshots are taken at step 0, every
-    `snapshot_every` steps, and at the end.
+    `snapshot_every` steps, and at the end. `channels_last` feeds the model
+    NHWC tensors (faster convolutions on CPU; put the model in that format too).
+    `autocast` (e.g. torch.bfloat16) runs the model in that precision; the
+    objective is always computed in float32.
     """
     preprocess = preprocess if preprocess is not None else nn.Identity()
     with torch.no_grad():
@@ -55,7 +60,12 @@ def optimize(
                 snapshots.append((step, image().detach().cpu()))
             optimizer.zero_grad(set_to_none=True)
             pixels = image()
-            acts = dict(run(preprocess(transforms(pixels, draws.at(step)))))
+            model_input = preprocess(transforms(pixels, draws.at(step)))
+            if channels_last:
+                model_input = model_input.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(model_input.device.type, dtype=autocast or torch.float32,
+                                enabled=autocast is not None):
+                acts = {name: t.float() for name, t in run(model_input).items()}
             acts[INPUT] = pixels
             scores = objective(acts)
             (-scores.sum()).backward()

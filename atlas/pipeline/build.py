@@ -18,6 +18,7 @@ from atlas.errors import AtlasError
 from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
 from atlas.models.specs import DEFAULT_SPEC
+from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline import plan
@@ -114,12 +115,17 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
 
     transforms = (standard_transforms if config.transforms == "standard" else no_transforms)(
         image_size).to(device)
+    autocast = precision.autocast_dtype(config.precision, device, loaded.bfloat16)
     common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
-                                  transforms.describe())
+                                  transforms.describe(), precision.describe(autocast))
     layer_jobs = plan_jobs(config, common, chosen, joint)
+    channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
+    if channels_last:
+        loaded.module.to(memory_format=torch.channels_last)
     engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
                     config.steps, config.lr, config.fft, config.decorrelate,
-                    config.valid, config.tv_weight, config.l2_weight, versions())
+                    config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
+                    autocast)
     notes = []
     with BuildLock(site_dir) as lock, StopAfterBatch() as stop:
         if lock.took_over:

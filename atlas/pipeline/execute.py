@@ -34,6 +34,8 @@ class Engine:
     tv_weight: float
     l2_weight: float
     versions: dict
+    channels_last: bool = False
+    autocast: Optional[torch.dtype] = None
 
 
 def transform_seed(image_seed: int) -> int:
@@ -58,7 +60,7 @@ def run_batch(
     result = optimize(
         engine.model, packed.objective, image.to(engine.device), engine.transforms,
         engine.steps, engine.lr, [transform_seed(seed) for seed in seeds], engine.preprocess,
-        snapshot_every, on_step,
+        snapshot_every, on_step, engine.channels_last, engine.autocast,
     )
 
     def activations(images: torch.Tensor) -> torch.Tensor:

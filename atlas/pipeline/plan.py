@@ -58,8 +58,8 @@ class Job:
 
 
 def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Optional[str],
-                    image_size: int, transforms: str) -> dict[str, Any]:
-    return {
+                    image_size: int, transforms: str, precision: str = "fp32") -> dict[str, Any]:
+    settings = {
         "atlas": __version__,
         "model": model_spec,
         "weights_sha256": weights_sha256,
@@ -72,6 +72,9 @@ def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Option
         "tv_weight": config.tv_weight,
         "l2_weight": config.l2_weight,
     }
+    if precision != "fp32":  # fp32 keys stay as they were before precision was a setting
+        settings["precision"] = precision
+    return settings
 
 
 def unit_jobs(
