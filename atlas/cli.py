@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
                        default=["seeds", "lucent", "lucent-atlas-model", "atlas", "atlas-fp32",
                                 "floor"],
                        help="from: seeds, lucent, lucent-atlas-model, atlas, atlas-fp32, floor")
+    bench.add_argument("--storage", type=Path, metavar="SITE",
+                       help="instead: measure image and page sizes in a built SITE and "
+                       "extrapolate to a full InceptionV1 atlas (all mixed layers)")
+    bench.add_argument("--render-units", type=int, dest="render_units", metavar="N",
+                       help="instead: time rendering a synthetic atlas of N units")
     bench.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     render = commands.add_parser("render", help="re-render the HTML from stored results only",
@@ -181,6 +186,21 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.storage:
+        from atlas.bench.storage import estimate, inception_units
+
+        if not (args.storage / "atlas.json").is_file():
+            raise AtlasError(f"{args.storage} holds no built atlas (no atlas.json)")
+        print("\n".join(estimate(args.storage, inception_units())))
+        return 0
+    if args.render_units:
+        from atlas.bench.render_scale import time_render
+
+        layers = max(1, args.render_units // 1000)
+        pages, seconds = time_render(layers, args.render_units // layers)
+        print(f"render: {pages} pages for {args.render_units} units in {seconds:.1f} s "
+              f"({pages / seconds:.0f} pages/s)")
+        return 0
     from atlas.bench.methods import METHODS
     from atlas.bench.report import run_bench
     from atlas.bench.workload import Workload

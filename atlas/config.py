@@ -54,6 +54,8 @@ class BuildConfig:
     batch_size: int = 1024  # images per optimization batch
     channels_last: Optional[bool] = None  # NHWC tensors; None: on where the model is known to run so
     precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
+    image_format: str = "auto"  # png, webp, or auto: png up to 64 px, webp above
+    image_quality: int = 90  # webp quality, 1-100
 
     def validate(self) -> "BuildConfig":
         unknown = [v for v in self.views if v not in VIEWS]
@@ -71,6 +73,10 @@ class BuildConfig:
             raise AtlasError("the layer list is empty; name at least one layer (see `atlas layers`)")
         if self.transforms not in ("standard", "none"):
             raise AtlasError(f"transforms must be 'standard' or 'none', not {self.transforms!r}")
+        if self.image_format not in ("auto", "png", "webp"):
+            raise AtlasError(f"image_format must be auto, png or webp, not {self.image_format!r}")
+        if not 1 <= self.image_quality <= 100:
+            raise AtlasError(f"image_quality must be 1-100, not {self.image_quality}")
         if self.valid not in ("sigmoid", "clamp"):
             raise AtlasError(f"valid must be 'sigmoid' or 'clamp', not {self.valid!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -119,7 +125,7 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 
 # The kind of value each setting takes (a config file can hold anything).
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
-        "snapshot_every", "batch_size"}
+        "snapshot_every", "batch_size", "image_quality"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight"}
 BOOLS = {"fft", "decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
@@ -154,6 +160,15 @@ def _checked(key: str, value: Any) -> Any:
     elif not isinstance(value, str):
         raise wrong("a string")
     return value
+
+
+AUTO_PNG_UP_TO = 64  # pixels: small images stay lossless; larger ones would be too big
+
+
+def resolve_image_format(config: BuildConfig, image_size: int) -> str:
+    if config.image_format != "auto":
+        return config.image_format
+    return "png" if image_size <= AUTO_PNG_UP_TO else "webp"
 
 
 def parse_channels(text: str, count: int, layer: str) -> list[int]:

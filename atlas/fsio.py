@@ -46,6 +46,14 @@ def write_json_atomic(path: Path, value: Any) -> None:
 
 def write_png_atomic(path: Path, image: Any) -> None:
     """Save a PIL image as PNG atomically (no timestamps: equal pixels give equal bytes)."""
+    write_image_atomic(path, image, "png")
+
+
+def write_image_atomic(path: Path, image: Any, image_format: str, quality: int = 90) -> None:
+    """Save a PIL image as PNG (lossless) or WebP (lossy, `quality` 1-100) atomically."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    if image_format == "webp":
+        image.save(buffer, format="WEBP", quality=quality, method=6)
+    else:
+        image.save(buffer, format="PNG", optimize=False)
     write_bytes_atomic(path, buffer.getvalue())

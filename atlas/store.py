@@ -1,6 +1,6 @@
 """Results on disk, one unit-view at a time, under `<site>/results/`.
 
-A unit-view is its PNG images plus a JSON record holding everything needed to
+A unit-view is its images (PNG, or WebP for large ones) plus a JSON record holding everything needed to
 reproduce it and a `key`: the hash of the settings that shape its pixels. The
 record is written after its images, atomically, so a record that exists with
 the right key means the view is complete. Rebuilds skip those.
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from atlas.fsio import write_json_atomic, write_png_atomic
+from atlas.fsio import write_image_atomic, write_json_atomic
 from atlas.slugs import slugify
 
 RESULTS = "results"
@@ -38,24 +38,32 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def load_image(path: Path) -> torch.Tensor:
-    """A stored PNG back as (3, H, W) in [0, 1]."""
+    """A stored image back as (3, H, W) in [0, 1]."""
     with Image.open(path) as image:
         array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
+IMAGE_FORMATS = ("png", "webp")
+
+
 class ResultStore:
-    def __init__(self, site_dir: Path) -> None:
+    """`image_format` and `quality` apply to the images this store writes;
+    reading takes whatever each record names."""
+
+    def __init__(self, site_dir: Path, image_format: str = "png", quality: int = 90) -> None:
         self.site_dir = Path(site_dir)
         self.root = self.site_dir / RESULTS
+        self.image_format, self.quality = image_format, quality
 
     # --- paths (relative to the site root, '/'-separated) ---------------------
     def view_dir(self, layer: Optional[str], unit: int) -> str:
         """A unit's folder; layer None is the joint views' folder (unit = pair index)."""
         return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{unit}"
 
-    def image_rel(self, layer: Optional[str], unit: int, view: str, index: int) -> str:
-        return f"{self.view_dir(layer, unit)}/{view}-{index}.png"
+    def image_rel(self, layer: Optional[str], unit: int, view: str, index: int,
+                  image_format: Optional[str] = None) -> str:
+        return f"{self.view_dir(layer, unit)}/{view}-{index}.{image_format or self.image_format}"
 
     def record_rel(self, layer: Optional[str], unit: int, view: str) -> str:
         return f"{self.view_dir(layer, unit)}/{view}.json"
@@ -76,12 +84,14 @@ class ResultStore:
         )
 
     def save_view(
-        self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor], record: dict
+        self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
+        record: dict, image_format: Optional[str] = None,
     ) -> dict:
         """Writes the images, then the record naming them (the commit point)."""
-        rels = [self.image_rel(layer, unit, view, i) for i in range(len(images))]
+        image_format = image_format or self.image_format
+        rels = [self.image_rel(layer, unit, view, i, image_format) for i in range(len(images))]
         for rel, image in zip(rels, images):
-            write_png_atomic(self.path(rel), to_pil(image))
+            write_image_atomic(self.path(rel), to_pil(image), image_format, self.quality)
         record = {**record, "images": rels}
         write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
         return record

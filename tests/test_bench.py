@@ -44,3 +44,21 @@ def test_synthetic_manifest_has_the_requested_units() -> None:
     assert sum(len(layer["units"]) for layer in manifest["layers"]) == 21
     unit = manifest["layers"][0]["units"][0]
     assert len(unit["views"]["evolution"]["images"]) == 12
+
+
+def test_storage_estimate_multiplies_measured_sizes(tmp_path: Path) -> None:
+    from atlas.bench.storage import estimate, images_per_unit
+    from atlas.config import make_config
+    from atlas.pipeline.build import build_atlas
+
+    assert images_per_unit(512, 50)["evolution"] == 12  # steps 0, 50, …, 500 and 512
+    site = tmp_path / "site"
+    build_atlas(make_config({}, {"channels": "0", "steps": 4, "out": str(site), "joint": [],
+                                 "layers": ["conv2"]}), progress=False)
+    lines = estimate(site, {"conv2": 1000}, steps=4, snapshot_every=50)
+    text = "\n".join(lines)
+    positive = (site / "results/conv2/0/positive-0.png").stat().st_size
+    row = next(line for line in lines if line.startswith("positive"))
+    assert f"{positive:,}" in row  # one image of the one unit measured
+    assert f"{positive * 1000 / 1e6:.1f}" in row  # times 1000 units
+    assert "of GitHub Pages' 1 GB" in text

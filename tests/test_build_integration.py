@@ -212,3 +212,22 @@ def test_cli_bad_layer_is_one_line_and_exit_2(tmp_path) -> None:
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "conv9" in lines[0] and "atlas layers" in lines[0]
+
+
+def test_webp_images_for_large_atlases(tmp_path) -> None:
+    out = tmp_path / "webp"
+    build_atlas(make_config({}, {"channels": "0", "steps": 4, "out": str(out),
+                                 "layers": ["conv1"], "image_format": "webp",
+                                 "views": ["positive", "kernel"]}), progress=False)
+    manifest = json.loads((out / "atlas.json").read_text())
+    views = manifest["layers"][0]["units"][0]["views"]
+    positive = views["positive"]["images"][0]
+    assert positive.endswith(".webp")
+    assert views["kernel"]["images"][0].endswith(".png")  # filters stay exact
+    with Image.open(out / positive) as image:
+        assert image.format == "WEBP" and image.size == (28, 28)
+    again = tmp_path / "webp2"
+    build_atlas(make_config({}, {"channels": "0", "steps": 4, "out": str(again),
+                                 "layers": ["conv1"], "image_format": "webp",
+                                 "views": ["positive", "kernel"]}), progress=False)
+    assert (out / positive).read_bytes() == (again / positive).read_bytes()  # deterministic

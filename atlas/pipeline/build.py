@@ -13,7 +13,8 @@ import torch
 from tqdm import tqdm
 
 from atlas import __version__
-from atlas.config import DEFAULT_JOINT, VIEWS, BuildConfig, parse_channels
+from atlas.config import (DEFAULT_JOINT, VIEWS, BuildConfig, parse_channels,
+                          resolve_image_format)
 from atlas.errors import AtlasError
 from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
@@ -111,13 +112,15 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     chosen = choose_layers(config, loaded, run, image_size)
     joint = parse_joint(config, loaded, run, image_size)
     site_dir = Path(config.out)
-    store = ResultStore(site_dir)
+    image_format = resolve_image_format(config, image_size)
+    store = ResultStore(site_dir, image_format, config.image_quality)
 
     transforms = (standard_transforms if config.transforms == "standard" else no_transforms)(
         image_size).to(device)
     autocast = precision.autocast_dtype(config.precision, device, loaded.bfloat16)
     common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
-                                  transforms.describe(), precision.describe(autocast))
+                                  transforms.describe(), precision.describe(autocast),
+                                  image_format)
     layer_jobs = plan_jobs(config, common, chosen, joint)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:

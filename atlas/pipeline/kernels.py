@@ -44,6 +44,6 @@ def store_kernels(
         raw = conv.weight.detach()[unit]
         record = {"key": key, "settings": settings, "activations": [None],
                   "weight_range": [round(float(raw.min()), 6), round(float(raw.max()), 6)]}
-        store.save_view(layer, unit, "kernel", [images[unit]], record)
+        store.save_view(layer, unit, "kernel", [images[unit]], record, "png")  # exact weights
         written += 1
     return written

@@ -58,7 +58,8 @@ class Job:
 
 
 def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Optional[str],
-                    image_size: int, transforms: str, precision: str = "fp32") -> dict[str, Any]:
+                    image_size: int, transforms: str, precision: str = "fp32",
+                    image_format: str = "png") -> dict[str, Any]:
     settings = {
         "atlas": __version__,
         "model": model_spec,
@@ -72,8 +73,12 @@ def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Option
         "tv_weight": config.tv_weight,
         "l2_weight": config.l2_weight,
     }
-    if precision != "fp32":  # fp32 keys stay as they were before precision was a setting
+    # Settings added later join the key only when not at their original value,
+    # so existing results keep their keys.
+    if precision != "fp32":
         settings["precision"] = precision
+    if image_format != "png":
+        settings["image_format"] = f"{image_format} q{config.image_quality}"
     return settings
 
 
