@@ -19,22 +19,35 @@ def images_per_unit(steps: int, snapshot_every: int, conv: bool = True) -> dict[
             "seeds": 5, "evolution": snapshots}
 
 
-def measured_sizes(site: Path) -> tuple[dict[str, float], float, float]:
-    """Mean bytes per image for each view, and mean bytes of a unit page and of a
-    layer page per unit, from a built site."""
+def measured_sizes(site: Path) -> dict[str, float]:
+    """Mean bytes from a built site: per image of each view (the evolution's
+    first, near-grey frame apart), per unit of pages, of JSON records (without
+    the loss curve) and of manifest (likewise), and per stored loss value."""
     manifest = json.loads((site / "atlas.json").read_text())
     sizes: dict[str, list[int]] = {}
-    unit_pages, layer_pages, units = [], 0, 0
+    pages, records, loss_values, loss_bytes, units = 0, 0, 0, 0, 0
     for layer in manifest["layers"]:
-        layer_pages += (site / layer["page"]).stat().st_size
+        pages += (site / layer["page"]).stat().st_size
         for unit in layer["units"]:
             units += 1
-            unit_pages.append((site / unit["page"]).stat().st_size)
+            pages += (site / unit["page"]).stat().st_size
             for view, entry in unit["views"].items():
-                for rel in entry["images"]:
-                    sizes.setdefault(view, []).append((site / rel).stat().st_size)
-    per_view = {view: mean(values) for view, values in sizes.items()}
-    return per_view, mean(unit_pages), layer_pages / max(1, units)
+                for index, rel in enumerate(entry["images"]):
+                    key = "evolution-start" if view == "evolution" and index == 0 else view
+                    sizes.setdefault(key, []).append((site / rel).stat().st_size)
+                loss = entry.get("loss", [])
+                loss_values += len(loss)
+                loss_bytes += len(json.dumps(loss))
+            folder = site / Path(unit["views"]["positive"]["images"][0]).parent
+            records += sum(path.stat().st_size for path in folder.glob("*.json"))
+    per_value = loss_bytes / max(1, loss_values)
+    measured = {view: mean(values) for view, values in sizes.items()}
+    measured["pages"] = pages / units
+    # the loss curve is stored twice (record and manifest): counted apart, per step
+    measured["records"] = (records - loss_bytes) / units
+    measured["manifest"] = ((site / "atlas.json").stat().st_size - loss_bytes) / units
+    measured["loss value"] = per_value
+    return measured
 
 
 def inception_units() -> dict[str, int]:
@@ -49,24 +62,29 @@ def inception_units() -> dict[str, int]:
 
 def estimate(site: Path, units: dict[str, int], steps: int = 512,
              snapshot_every: int = 50) -> list[str]:
-    per_view, unit_page, layer_page = measured_sizes(site)
+    measured = measured_sizes(site)
     counts = images_per_unit(steps, snapshot_every)
     total_units = sum(units.values())
-    lines = [f"storage: measured on {site} ({sum(1 for _ in per_view)} views), "
+    lines = [f"storage: measured on {site}, "
              f"extrapolated to {total_units} units ({', '.join(f'{k} {v}' for k, v in units.items())}), "
              f"{steps} steps, a snapshot every {snapshot_every}", "",
-             f"{'view':<10} {'images/unit':>11} {'bytes/image':>12} {'total MB':>9}"]
-    total = 0.0
+             f"{'item':<16} {'per unit':>8} {'bytes each':>11} {'total MB':>9}"]
+    rows = []
     for view, count in counts.items():
-        if view not in per_view or not count:
-            continue
-        size = per_view[view] * count * total_units
+        if view == "evolution" and count:
+            rows.append(("evolution start", 1, measured.get("evolution-start", 0.0)))
+            rows.append(("evolution", count - 1, measured.get("evolution", 0.0)))
+        elif count and view in measured:
+            rows.append((view, count, measured[view]))
+    rows += [("pages", 1, measured["pages"]), ("records", 1, measured["records"]),
+             ("manifest", 1, measured["manifest"]),
+             ("loss curves", 2 * steps, measured["loss value"])]  # in record and manifest
+    total = 0.0
+    for name, count, each in rows:
+        size = each * count * total_units
         total += size
-        lines.append(f"{view:<10} {count:>11} {per_view[view]:>12,.0f} {size / 1e6:>9.1f}")
-    pages = (unit_page + layer_page) * total_units
-    total += pages
-    lines.append(f"{'pages':<10} {'':>11} {unit_page + layer_page:>12,.0f} {pages / 1e6:>9.1f}")
-    lines.append(f"{'total':<10} {'':>11} {'':>12} {total / 1e6:>9.1f}  "
+        lines.append(f"{name:<16} {count:>8} {each:>11,.0f} {size / 1e6:>9.1f}")
+    lines.append(f"{'total':<16} {'':>8} {'':>11} {total / 1e6:>9.1f}  "
                  f"({total / PAGES_LIMIT:.0%} of GitHub Pages' 1 GB: "
                  f"{'fits' if total < PAGES_LIMIT else 'does NOT fit'})")
     return lines
