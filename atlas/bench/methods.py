@@ -146,8 +146,9 @@ def atlas_engine(work: Workload, loaded: LoadedModel, precision_setting: str = "
 
 def floor(work: Workload, loaded: LoadedModel) -> Result:
     """Forward to the layer and backward to the input for the same batch, and
-    nothing else (no parameterization, transforms or optimizer), on the model
-    and memory format atlas runs."""
+    nothing else (no parameterization, transforms or optimizer), on the model,
+    memory format and precision that atlas runs by default."""
+    autocast = precision.autocast_dtype("auto", torch.device(work.device), loaded.bfloat16)
     generator = torch.Generator().manual_seed(0)
     pixels = torch.rand(work.channels, 3, work.image_size, work.image_size,
                         generator=generator).to(work.device).requires_grad_(True)
@@ -159,13 +160,16 @@ def floor(work: Workload, loaded: LoadedModel) -> Result:
                 model_input = loaded.preprocess(pixels)
                 if nhwc:
                     model_input = model_input.contiguous(memory_format=torch.channels_last)
-                acts = forward(model_input)[work.layer]
-                acts[:, 0].sum().backward()
+                with torch.autocast(model_input.device.type, dtype=autocast or torch.float32,
+                                    enabled=autocast is not None):
+                    acts = forward(model_input)[work.layer]
+                acts[:, 0].float().sum().backward()
         return pixels.detach()
 
     with _NHWC(loaded) as nhwc:
         times, _ = timed(run, work.repeats)
-    return Result("floor: forward to the layer + backward to the input",
+    return Result(f"floor: forward to the layer + backward to the input "
+                  f"({precision.describe(autocast)})",
                   per_channel_step(times, work, work.channels), None, len(times))
 
 
