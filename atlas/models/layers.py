@@ -3,12 +3,14 @@ and which input sizes it can run at."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
+from atlas.errors import AtlasError
 from atlas.optvis.hooks import tensor_output
 
 MAX_SEARCH_SIZE = 1024
@@ -155,10 +157,6 @@ def resolve_layers(model: nn.Module, size: int, preprocess: Optional[nn.Module],
                    names: Sequence[str], run: Optional[DryRun] = None) -> list[LayerInfo]:
     """The LayerInfo of each of `names` at `size`, or a one-line AtlasError that
     says why one cannot be visualized and what to do."""
-    import difflib
-
-    from atlas.errors import AtlasError
-
     run = run or dry_run(model, size, preprocess)
     reached = {info.name: info for info in run.layers}
     modules = [name for name, _ in model.named_modules() if name]

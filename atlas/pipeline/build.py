@@ -146,9 +146,13 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
             for info, units in chosen:
                 if info.name == kernel_layer:
                     store_kernels(store, loaded.module, info.name, units, common)
-        store.save_json("build.json", build_record(config, loaded, run.layers, chosen, joint,
-                                                  image_size, transforms.describe(),
-                                                  kernel_layer))
+        record = build_record(config, loaded, run.layers, chosen, joint, image_size,
+                              transforms.describe(), kernel_layer)
+        record["settings"].update(precision=precision.describe(autocast),
+                                  channels_last=channels_last,
+                                  images=image_format if image_format == "png"
+                                  else f"{image_format} (quality {config.image_quality})")
+        store.save_json("build.json", record)
         store.save_json("analysis.json", analyse(loaded, store, chosen, config, device))
         manifest = build_manifest(store)
         publish_site(manifest, site_dir, progress=progress)
