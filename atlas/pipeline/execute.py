@@ -12,7 +12,7 @@ from atlas.optvis import objectives as obj
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
 from atlas.optvis.transforms import Compose
-from atlas.pipeline.pack import pack
+from atlas.pipeline.pack import job_objective, pack
 from atlas.pipeline.plan import Job
 from atlas.store import ResultStore
 
@@ -79,7 +79,7 @@ def run_batch(
         record = {
             "key": job.key,
             "settings": job.settings,
-            "objective": packed.objective.description if len(jobs) == 1 else None,
+            "objective": job_objective(job, engine.tv_weight, engine.l2_weight).description,
             "seeds": [spec.seed for spec in job.images],
             "activations": _floats(final[start:stop]),
             "versions": engine.versions,

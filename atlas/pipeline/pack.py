@@ -43,6 +43,24 @@ def _segment(view: str, layer: str, jobs: Sequence[Job]) -> tuple[Objective, Obj
     raise ValueError(f"view {view!r} is not optimized")
 
 
+def _regularized(objective: Objective, tv_weight: float, l2_weight: float) -> Objective:
+    if tv_weight:
+        objective = objective - tv_weight * obj.total_variation()
+    if l2_weight:
+        objective = objective - l2_weight * obj.l2()
+    return objective
+
+
+def job_objective(job: Job, tv_weight: float, l2_weight: float) -> Objective:
+    """The objective one job's images are optimized for, as if it ran alone:
+    its readable description goes into the job's record."""
+    if job.view == "joint":
+        objective = obj.from_terms(job.terms)
+    else:
+        objective, _ = _segment(job.view, job.layer, [job])
+    return _regularized(objective, tv_weight, l2_weight)
+
+
 def pack(jobs: list[Job], tv_weight: float, l2_weight: float) -> PackedBatch:
     pieces, measures = [], []
     offsets = [sum(len(job.images) for job in jobs[:i]) for i in range(len(jobs))]
@@ -59,9 +77,5 @@ def pack(jobs: list[Job], tv_weight: float, l2_weight: float) -> PackedBatch:
         pieces.append(objective.on_images(start, stop))
         measures.append(measure.on_images(start, stop))
         start = stop
-    total = sum(pieces, 0)
-    if tv_weight:
-        total = total - tv_weight * obj.total_variation()
-    if l2_weight:
-        total = total - l2_weight * obj.l2()
+    total = _regularized(sum(pieces, 0), tv_weight, l2_weight)
     return PackedBatch(list(jobs), total, sum(measures, 0), offsets)
