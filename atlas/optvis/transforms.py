@@ -9,7 +9,6 @@ Transforms take their device and dtype from their input.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
