@@ -35,6 +35,9 @@ PALETTE = np.array(
     ],
     dtype=np.float32,
 )
+# The name of each palette colour, as dataset labels and pages show it.
+COLOUR_NAMES = ("red", "green", "blue", "yellow", "magenta", "cyan", "orange", "purple", "lime",
+                "white")
 
 
 @dataclass
