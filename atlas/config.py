@@ -15,9 +15,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from atlas.errors import AtlasError
-
-# Views produced by optimization, in the order pages show them.
-VIEWS = ("positive", "negative", "diversity", "neuron", "seeds", "evolution", "kernel", "joint")
+from atlas.pipeline.views import VIEW_NAMES as VIEWS
 
 DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
 
@@ -56,6 +54,11 @@ class BuildConfig:
     precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
     image_format: str = "auto"  # png, webp, or auto: png up to 64 px, webp above
     image_quality: int = 90  # webp quality, 1-100
+    dataset: Optional[str] = None  # colored-digits, a folder, or "none"; None: the model's own
+    dataset_limit: Optional[int] = None  # scan a seeded sample of this many images
+    dataset_resize: str = "crop"  # crop: shorter side to the image size, then centre crop
+    example_count: int = 10  # dataset examples per column (max, min, below, above)
+    dataset_batch: int = 128  # images per batch of the dataset pass
 
     def validate(self) -> "BuildConfig":
         unknown = [v for v in self.views if v not in VIEWS]
@@ -64,7 +67,8 @@ class BuildConfig:
                 f"unknown view {unknown[0]!r}{_did_you_mean(unknown[0], VIEWS)}; "
                 f"views are: {', '.join(VIEWS)}"
             )
-        for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size"):
+        for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size",
+                     "example_count", "dataset_batch"):
             if getattr(self, name) < 1:
                 raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size is not None and self.image_size < 1:
@@ -73,6 +77,14 @@ class BuildConfig:
             raise AtlasError("the layer list is empty; name at least one layer (see `atlas layers`)")
         if self.transforms not in ("standard", "none"):
             raise AtlasError(f"transforms must be 'standard' or 'none', not {self.transforms!r}")
+        if self.example_count > MAX_EXAMPLES:
+            raise AtlasError(f"example_count must be at most {MAX_EXAMPLES}, not "
+                             f"{self.example_count}")
+        if self.dataset_limit is not None and self.dataset_limit < 1:
+            raise AtlasError(f"dataset_limit must be at least 1, not {self.dataset_limit}")
+        if self.dataset_resize not in ("crop", "stretch"):
+            raise AtlasError(f"dataset_resize must be 'crop' or 'stretch', not "
+                             f"{self.dataset_resize!r}")
         if self.image_format not in ("auto", "png", "webp"):
             raise AtlasError(f"image_format must be auto, png or webp, not {self.image_format!r}")
         if not 1 <= self.image_quality <= 100:
@@ -83,6 +95,8 @@ class BuildConfig:
             raise AtlasError(f"device must be auto, cpu or cuda, not {self.device!r}")
         return self
 
+
+MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
 
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
 
@@ -125,7 +139,8 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 
 # The kind of value each setting takes (a config file can hold anything).
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
-        "snapshot_every", "batch_size", "image_quality"}
+        "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
+        "dataset_batch"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight"}
 BOOLS = {"fft", "decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}

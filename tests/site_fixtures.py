@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from atlas.fsio import write_json_atomic, write_png_atomic
+from atlas.manifest_types import FORMAT
 
 SEED = 0
 LOSS_STEPS = 64
@@ -240,7 +241,7 @@ def make_manifest(
     if preprocess is not None:
         model["preprocess"] = preprocess
     manifest = {
-        "format": 1,
+        "format": FORMAT,
         "atlas_version": "0.1.0",
         "generated_at": "2026-11-23T18:00:00Z",
         "model": model,

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from site_fixtures import css_urls, make_manifest, page_refs
 
+from atlas.manifest_types import FORMAT
 from atlas.site import render_site
 from atlas.site.curve import loss_curve
 from atlas.site.formatting import css_colour, percent, sig3
@@ -260,7 +261,7 @@ def test_render_is_deterministic(site: tuple, tmp_path: Path) -> None:
 def test_bad_manifests_are_refused(tmp_path: Path) -> None:
     manifest = make_manifest(tmp_path, layers=["conv1"], units=1)
     with pytest.raises(ValueError, match="format"):
-        render_site({**manifest, "format": 2}, tmp_path, progress=False)
+        render_site({**manifest, "format": FORMAT + 1}, tmp_path, progress=False)
     escaping = {**manifest, "pages": {**manifest["pages"], "index": "../index.html"}}
     with pytest.raises(ValueError):
         render_site(escaping, tmp_path, progress=False)

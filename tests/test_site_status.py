@@ -17,7 +17,9 @@ from site_fixtures import FAILED_REASON, make_manifest, page_refs
 
 from atlas.site import render_site
 from atlas.site import status
-from atlas.site.unit_view import VIEW_ORDER, VIEW_TITLES
+from atlas.site.sections import SECTIONS, VIEW_TITLES
+
+VIEW_ORDER = list(SECTIONS)
 
 BOLD = "<b>x</b>"
 FAILED = {

@@ -14,6 +14,7 @@ from atlas.optvis.render import measure, optimize
 from atlas.optvis.transforms import Compose
 from atlas.pipeline.pack import job_objective, pack
 from atlas.pipeline.plan import Job
+from atlas.pipeline.views import VIEWS
 from atlas.store import ResultStore
 
 
@@ -66,6 +67,10 @@ def run_batch(
     def activations(images: torch.Tensor) -> torch.Tensor:
         return measure(engine.model, packed.measure, images.to(engine.device), engine.preprocess)
 
+    def measured(objective: obj.Objective, images: torch.Tensor) -> list[float]:
+        return _floats(measure(engine.model, objective, images.to(engine.device),
+                               engine.preprocess))
+
     final = activations(result.images)
     snapshot_acts = [activations(images) for _, images in result.snapshots]
     finite = (torch.isfinite(result.images).flatten(1).all(1)
@@ -85,22 +90,10 @@ def run_batch(
             "versions": engine.versions,
             "lr_used": engine.lr,
         }
-        if job.view == "joint":
-            record["terms"] = [
-                {"label": t.label, "layer": t.layer, "unit": t.unit, "weight": t.weight}
-                for t in job.terms
-            ]
-            record["term_activations"] = [
-                _floats(measure(engine.model, obj.channel(t.layer, t.unit),
-                                result.images[start:stop].to(engine.device), engine.preprocess))
-                for t in job.terms
-            ]
-        if job.view == "neuron":
-            record["positions"] = [list(spec.position) for spec in job.images]
-        if job.view == "seeds":
-            record["seed_indices"] = [spec.seed_index for spec in job.images]
+        record.update(VIEWS[job.view].record_extras(job, result.images[start:stop], measured))
         store.save_view(job.layer, job.unit, job.view, list(result.images[start:stop]), record)
-        if job.view == "positive" and job.settings.get("snapshot_every"):
+        snapshots = VIEWS[job.view].snapshots
+        if snapshots and job.settings.get("snapshot_every"):
             evolution = {
                 **record,
                 "activations": [round(float(acts[start]), 6) for acts in snapshot_acts],
@@ -108,7 +101,7 @@ def run_batch(
                 "loss": _floats(result.history[:, start]),
             }
             frames = [images[start] for _, images in result.snapshots]
-            store.save_view(job.layer, job.unit, "evolution", frames, evolution)
+            store.save_view(job.layer, job.unit, snapshots, frames, evolution)
     return failed
 
 
@@ -122,7 +115,8 @@ def save_failure(store: ResultStore, job: Job, reason: str) -> None:
 
 def job_is_done(store: ResultStore, job: Job) -> bool:
     done = store.is_done(job.layer, job.unit, job.view, job.key)
-    if done and job.view == "positive" and job.settings.get("snapshot_every"):
-        done = store.is_done(job.layer, job.unit, "evolution", job.key)
+    snapshots = VIEWS[job.view].snapshots
+    if done and snapshots and job.settings.get("snapshot_every"):
+        done = store.is_done(job.layer, job.unit, snapshots, job.key)
     return done
 

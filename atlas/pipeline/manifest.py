@@ -7,19 +7,15 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from atlas import __version__
-from atlas.config import VIEWS
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
+from atlas.manifest_types import FORMAT, MANIFEST, LayerEntry, Manifest, UnitEntry
 from atlas.models.branches import branch_of
+from atlas.pipeline.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.slugs import slugify
 from atlas.store import ResultStore
 
-MANIFEST = "atlas.json"
-FORMAT = 1
-# Per-view record fields that the manifest passes on to the pages.
-VIEW_EXTRAS = {"neuron": {"positions": "positions"}, "seeds": {"seed_indices": "seeds"},
-               "evolution": {"steps": "steps", "loss": "loss"},
-               "kernel": {"weight_range": "weight_range"}}
+__all__ = ["MANIFEST", "FORMAT", "build_manifest", "write_manifest", "unit_page", "layer_page"]
 
 
 def unit_page(layer: str, unit: int) -> str:
@@ -30,26 +26,26 @@ def layer_page(layer: str) -> str:
     return f"layers/{slugify(layer)}.html"
 
 
-def _view_entry(record: dict, view: str) -> dict[str, Any]:
-    entry = {"images": record["images"], "activations": record["activations"]}
-    for source, target in VIEW_EXTRAS.get(view, {}).items():
-        if source in record:
-            entry[target] = record[source]
-    return entry
-
-
-def _unit(store: ResultStore, layer: str, unit: int, views: list[str], scores: dict,
-          branch: Optional[str]) -> dict:
-    entries, failures = {}, {}
-    for view in views:
-        record = store.load_view(layer, unit, view)
+def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: dict,
+          branch: Optional[str]) -> UnitEntry:
+    entries: dict[str, Any] = {}
+    failures = {}
+    for view in views:  # stored views first: composed ones read their entries
+        if view.produced_by == COMPOSED:
+            continue
+        record = store.load_view(layer, unit, view.name)
         if record is None:
             continue
         if record.get("status") == "failed":
-            failures[view] = record.get("reason", "failed")
+            failures[view.name] = record.get("reason", "failed")
         else:
-            entries[view] = _view_entry(record, view)
-    unit_entry = {
+            entries[view.name] = view.manifest_entry(record, entries)
+    for view in views:
+        if view.produced_by == COMPOSED:
+            entry = view.manifest_entry(None, entries)
+            if entry is not None:
+                entries[view.name] = entry
+    unit_entry: UnitEntry = {
         "index": unit,
         "page": unit_page(layer, unit),
         "label": f"{layer}:{unit}",
@@ -57,55 +53,70 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[str], scores: d
         "status": "failed" if failures or not entries else "ok",
         "dead": bool(scores.get("dead", False)),  # constant activation: see analysis.is_dead
         "views": entries,
-        "scores": {"polysemanticity": scores.get("polysemanticity"),
-                   "colour": scores.get("colour")},
+        "scores": {key: scores.get(key) for key in SCORES},
+        "labels": scores.get("labels", {}),
     }
     if failures:
         unit_entry["failed_views"] = failures
     return unit_entry
 
 
-def build_manifest(store: ResultStore) -> dict[str, Any]:
+# Per-unit scores the analysis measures, passed on to the pages (null where not measured).
+SCORES = ("polysemanticity", "colour", "example_polysemanticity", "faithfulness",
+          "faithfulness_baseline", "super_stimulus", "positive_value")
+
+
+def _layer_views(build: dict, layer: dict) -> list[View]:
+    """The per-unit views this build asked for that apply to `layer`, in page order."""
+    where = Where(tuple(layer["shape"]), kernel_layer=layer["kernel"],
+                  dataset=build.get("dataset") is not None)
+    requested = build["settings"]["views"]
+    return [view for view in UNIT_VIEWS if view.name in requested and view.applies(where)]
+
+
+def build_manifest(store: ResultStore) -> Manifest:
     build = store.load_json("build.json")
     if build is None:
         raise AtlasError(f"no stored results in {store.site_dir}; run `atlas build` first")
     analysis = store.load_json("analysis.json") or {}
     unit_scores = analysis.get("units", {})
-    requested = [v for v in VIEWS if v in build["settings"]["views"] and v != "joint"]
-    layers = []
+    layers: list[LayerEntry] = []
     for layer in build["layers"]:
         name = layer["name"]
-        views = [v for v in requested if v != "kernel" or layer["kernel"]]
+        views = _layer_views(build, layer)
         layers.append({
             "name": name, "slug": slugify(name), "page": layer_page(name),
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
             "branches": layer.get("branches", []),
+            "receptive_field": layer.get("receptive_field"),
             "units": [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
                             branch_of(layer.get("branches"), u))
                       for u in layer["units"]],
         })
-    return {
+    requested = build["settings"]["views"]
+    manifest: Manifest = {
         "format": FORMAT,
         "atlas_version": __version__,
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "model": build["model"],
         "settings": build["settings"],
+        "views": [name for name in VIEWS if name in requested],
+        "dataset": build.get("dataset"),
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
         "layers": layers,
         "joint": _joint(store, build["joint"]),
         "summary": _summary(analysis, layers),
     }
+    return manifest
 
 
 def _joint(store: ResultStore, expressions: list[str]) -> list[dict]:
-    entries = []
+    joint, entries = VIEWS["joint"], []
     for index, expression in enumerate(expressions):
-        record = store.load_view(None, index, "joint")
+        record = store.load_view(None, index, joint.name)
         if record is None or record.get("status") == "failed":
             continue
-        per_image = [list(values) for values in zip(*record["term_activations"])]
-        entries.append({"label": expression, "terms": record["terms"],
-                        "images": record["images"], "activations": per_image})
+        entries.append(joint.joint_entry(expression, record))
     return entries
 
 
@@ -143,7 +154,7 @@ def _summary(analysis: dict, layers: list[dict]) -> dict[str, Any]:
     }
 
 
-def write_manifest(store: ResultStore) -> dict[str, Any]:
+def write_manifest(store: ResultStore) -> Manifest:
     manifest = build_manifest(store)
     write_json_atomic(store.site_dir / MANIFEST, manifest)
     return manifest

@@ -8,39 +8,19 @@ settings changed. Each image has its own initialization seed derived from
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from atlas import __version__
 from atlas.config import BuildConfig
 from atlas.optvis.objectives import Term
+from atlas.pipeline.views import OPTIMIZED, VIEWS, Where
+from atlas.pipeline.views.images import ImageSpec, image_seed
+from atlas.pipeline.views.optimized import neuron_positions
 from atlas.store import settings_key
 
-# Views produced by optimizing images; `evolution` rides on `positive`'s run.
-OPTIMIZED_VIEWS = ("positive", "negative", "diversity", "neuron", "seeds")
-
-
-def image_seed(seed: int, *parts: object) -> int:
-    """A stable 31-bit seed for one image, from the build seed and its identity."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return zlib.crc32(text.encode()) & 0x7FFFFFFF
-
-
-def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int]]:
-    """`count` (h, w) positions evenly spaced on the diagonal; for an odd count
-    the centre is among them."""
-    if count == 1:
-        return [(height // 2, width // 2)]
-    fractions = [(i + 1) / (count + 1) for i in range(count)]
-    return [(min(height - 1, int(f * height)), min(width - 1, int(f * width))) for f in fractions]
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    seed: int  # initialization seed
-    position: Optional[tuple[int, int]] = None  # neuron view: (h, w)
-    seed_index: Optional[int] = None  # seeds view: which of the seeds
+__all__ = ["ImageSpec", "Job", "image_seed", "neuron_positions", "common_settings", "unit_jobs",
+           "joint_jobs", "batches"]
 
 
 @dataclass
@@ -85,45 +65,24 @@ def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Option
 def unit_jobs(
     config: BuildConfig, common: dict[str, Any], layer: str, shape: Sequence[int], unit: int
 ) -> list[Job]:
-    """The optimized views of one unit that `config.views` asks for."""
-    views, jobs = config.views, []
+    """The optimized views of one unit that `config.views` asks for, in view order."""
     base = {**common, "layer": layer, "unit": unit}
-
-    def add(view: str, images: list[ImageSpec], **extra: Any) -> None:
-        jobs.append(Job(layer, unit, view, images, {**base, "view": view, **extra}))
-
-    if "positive" in views or "evolution" in views:
-        snapshot = config.snapshot_every if "evolution" in views else 0
-        add("positive", [ImageSpec(image_seed(config.seed, layer, unit, "positive"))],
-            snapshot_every=snapshot)
-    if "negative" in views:
-        add("negative", [ImageSpec(image_seed(config.seed, layer, unit, "negative"))])
-    if "diversity" in views:
-        add("diversity",
-            [ImageSpec(image_seed(config.seed, layer, unit, "diversity", i))
-             for i in range(config.diversity_images)],
-            diversity_weight=config.diversity_weight, diversity_images=config.diversity_images)
-    if "neuron" in views and len(shape) == 3:  # linear units have no positions
-        positions = neuron_positions(shape[1], shape[2], config.neuron_positions)
-        add("neuron",
-            [ImageSpec(image_seed(config.seed, layer, unit, "neuron", i), position=p)
-             for i, p in enumerate(positions)],
-            positions=[list(p) for p in positions])
-    if "seeds" in views:
-        add("seeds",
-            [ImageSpec(image_seed(config.seed, layer, unit, "seeds", i), seed_index=i)
-             for i in range(config.seed_count)],
-            seed_count=config.seed_count)
-    return jobs
+    where = Where(tuple(shape))
+    return [
+        Job(layer, unit, view.name, view.images(config, layer, unit, shape),
+            {**base, "view": view.name, **view.settings(config, shape)})
+        for view in OPTIMIZED if view.planned(config.views) and view.applies(where)
+    ]
 
 
 def joint_jobs(config: BuildConfig, common: dict[str, Any],
                parsed: Sequence[tuple[str, list[Term]]]) -> list[Job]:
     jobs = []
     for index, (expression, terms) in enumerate(parsed):
-        settings = {**common, "view": "joint", "expression": expression}
-        spec = ImageSpec(image_seed(config.seed, "joint", expression))
-        jobs.append(Job(None, index, "joint", [spec], settings, list(terms)))
+        name = VIEWS["joint"].name
+        settings = {**common, "view": name, "expression": expression}
+        spec = ImageSpec(image_seed(config.seed, name, expression))
+        jobs.append(Job(None, index, name, [spec], settings, list(terms)))
     return jobs
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 import atlas
 from atlas.fsio import write_bytes_atomic, write_text_atomic
+from atlas.manifest_types import FORMAT
 from atlas.site.links import site_path_parts
 from atlas.site.summary_view import joint_view, summary_view
 from atlas.site.unit_view import unit_view
@@ -27,7 +28,7 @@ from atlas.site.views import index_view, layer_view
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = FORMAT
 """The `format` of atlas.json this renderer reads (see docs/manifest.md)."""
 
 STATIC_SUFFIXES = (".css", ".js")

@@ -2,106 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import unit_branch
-from atlas.site.curve import loss_curve
-from atlas.site.frame import frame, image, link
+from atlas.site.frame import frame, link
 from atlas.site.links import relative_link
+from atlas.site.sections import SECTIONS, VIEW_TITLES, build_sections
 from atlas.site.views import settings_rows
 
-VIEW_ORDER = ("positive", "negative", "diversity", "neuron", "seeds", "evolution", "kernel")
-"""The order views appear on a unit page."""
-
-VIEW_TEXT = {
-    "positive": ("Positive", "An input optimized to make the unit's mean activation as large "
-                 "as possible."),
-    "negative": ("Negative", "An input optimized to make the unit's mean activation as small "
-                 "as possible: what the unit responds against."),
-    "diversity": ("Diversity", "A batch optimized together for high activation and for "
-                  "differing from one another, so distinct things the unit likes can show."),
-    "neuron": ("Neuron", "Optimized for the unit at a single spatial position instead of its "
-               "mean over the whole feature map."),
-    "seeds": ("Seeds", "The positive optimization repeated from different random starts. "
-              "Where they disagree, the unit may respond to more than one thing."),
-    "evolution": ("Evolution", "Snapshots of the positive optimization while it runs, and the "
-                  "objective it maximizes at every step."),
-    "kernel": ("Kernel", "The unit's filter weights drawn as an image, scaled from the lowest "
-               "to the highest weight."),
+SCORE_LABELS = {
+    "colour": "Colour (eta² share)",
+    "polysemanticity": "Polysemanticity (seeds)",
+    "example_polysemanticity": "Polysemanticity (dataset examples)",
+    "faithfulness": "Faithfulness",
+    "faithfulness_baseline": "Faithfulness of random images (baseline)",
+    "super_stimulus": "Super-stimulus ratio",
+    "positive_value": "Positive view's value",
 }
-
-VIEW_TITLES = {name: title for name, (title, _) in VIEW_TEXT.items()}
-
-SCORE_LABELS = {"polysemanticity": "Polysemanticity", "colour": "Colour"}
 
 Neighbour = tuple[int, int]
 """A unit's position in the manifest: (layer position, unit position)."""
-
-
-def _at(values: list[Any] | None, i: int) -> Any:
-    return values[i] if values is not None and i < len(values) else None
-
-
-def _activation(value: float | None) -> str:
-    return f"activation {fmt.sig3(value)}"
-
-
-def _note_makers(data: dict[str, Any]) -> dict[str, Callable[[int], str | None]]:
-    """Per-view note of image i: what distinguishes it from the others in its view.
-
-    A seed or step the manifest does not give (list too short, or null) means
-    no note rather than "seed None".
-    """
-
-    def position(i: int) -> str:
-        pos = _at(data.get("positions"), i)
-        if isinstance(pos, (list, tuple)) and len(pos) == 2 and None not in pos:
-            return f"at ({pos[0]}, {pos[1]})"
-        return f"position {i + 1}"
-
-    def numbered(key: str, word: str) -> Callable[[int], str | None]:
-        def note(i: int) -> str | None:
-            value = _at(data.get(key), i)
-            return None if value is None else f"{word} {value}"
-        return note
-
-    return {"neuron": position, "seeds": numbered("seeds", "seed"),
-            "evolution": numbered("steps", "step")}
-
-
-def _view(page: str, label: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """One view section: title, explanation, captioned images, and (evolution) the curve."""
-    title, about = VIEW_TEXT[name]
-    images = data.get("images") or []
-    activations = data.get("activations") or []
-    note_of = _note_makers(data).get(name)
-    entries = [
-        image(
-            page, path, f"{label}, {name} image {i + 1}",
-            caption=(f"weights {fmt.value_range(data.get('weight_range'))}" if name == "kernel"
-                     else _activation(_at(activations, i))),
-            note=note_of(i) if note_of else None,
-        )
-        for i, path in enumerate(images)
-    ]
-    curve = None
-    if name == "evolution" and data.get("loss"):
-        steps = [s for s in data.get("steps") or [] if isinstance(s, int)]
-        curve = loss_curve(data["loss"], marks=steps)
-    caption = f"{title} view of {label}. {about}"
-    if name == "kernel" and data.get("weight_range"):
-        caption += f" Weight range {fmt.value_range(data['weight_range'])}."
-    return {
-        "id": name,
-        "title": title,
-        "caption": caption,
-        "images": entries,
-        "layout": "large" if len(entries) == 1 else "strip",
-        "curve": curve,
-    }
 
 
 def neighbours(
@@ -139,12 +61,16 @@ def _neighbour_link(
 
 
 def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[str, Any]:
-    """A unit page: views in `VIEW_ORDER`, scores, metadata, prev/next/up links."""
+    """A unit page: its views in page order, labels, scores, metadata, prev/next/up links."""
     layer = manifest["layers"][layer_pos]
     unit = layer["units"][unit_pos]
     page = unit["page"]
     label = unit.get("label") or f"{layer['name']}:{unit['index']}"
-    present = unit.get("views") or {}
+    labels = [
+        {"label": f"Top examples: {key}",
+         "value": f"{share.get('value')} · {share.get('count')}/{share.get('of')}"}
+        for key, share in (unit.get("labels") or {}).items() if isinstance(share, dict)
+    ]
     scores = [
         {"label": SCORE_LABELS.get(key, fmt.title_case(key)), "value": fmt.sig3(value)}
         for key, value in (unit.get("scores") or {}).items()
@@ -173,9 +99,11 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
         "failed": status.is_failed(unit),
         "dead": status.is_dead(unit),
         "dead_title": status.DEAD_TITLE,
-        "notices": status.notices(unit, VIEW_TITLES, VIEW_ORDER),
-        "views": [_view(page, label, name, present[name]) for name in VIEW_ORDER
-                  if name in present],
+        "notices": status.notices(unit, VIEW_TITLES, list(SECTIONS)),
+        "views": build_sections(page, label, unit, manifest.get("views")),
+        "labels": labels,
+        "label_line": " · ".join(f"{key} {share.get('value')}" for key, share in
+                                 (unit.get("labels") or {}).items() if isinstance(share, dict)),
         "scores": scores,
         "metadata": metadata,
         "settings": settings_rows(manifest),

@@ -1,0 +1,128 @@
+"""A folder of image files, optionally sorted into class subfolders (torchvision's ImageFolder layout).
+
+Images are found recursively by suffix (SUFFIXES, any letter case). Hidden
+files and folders (name starting with ".") are ignored, and symlinked folders
+are not entered, so a link back up the tree cannot loop. Items are ordered by
+their '/'-joined path relative to the folder, the same on every machine.
+
+When any image lies in a subfolder, each image's class is the name of the
+top-level subfolder it lies under, however deep; a loose file at the top then
+has no label. A folder with no subfolder images has no labels at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from atlas.datasets.base import Dataset, fingerprint_of, plural, sample_indices
+from atlas.datasets.decode import read_rgb
+from atlas.errors import AtlasError
+
+SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+_WHAT_TO_GIVE = "give --dataset a folder of images (class subfolders optional) or colored-digits"
+
+
+class FolderDataset(Dataset):
+    """Image files under one folder, selected and ordered once when opened."""
+
+    def __init__(
+        self, spec: str, image_size: int, limit: Optional[int], seed: int, resize: str
+    ) -> None:
+        root = _checked_root(spec)
+        found = find_images(root, spec)
+        chosen = sample_indices(len(found), limit, seed)
+        self._paths = [found[i] for i in chosen]
+        self._total = len(found)
+        self._resize = resize
+        has_classes = any("/" in path for path in found)
+        stats = [_size_and_mtime(root / path) for path in self._paths]
+        fingerprint = fingerprint_of(
+            ["folder", [[p, *s] for p, s in zip(self._paths, stats)], image_size, resize, limit,
+             seed]
+        )
+        super().__init__(spec, root, image_size, ("class",) if has_classes else (), fingerprint)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def source(self, index: int) -> str:
+        return self._paths[self._checked(index)]
+
+    def labels(self, index: int) -> dict[str, str]:
+        path = self.source(index)
+        if not self.label_keys or "/" not in path:
+            return {}
+        return {"class": path.split("/", 1)[0]}
+
+    def describe(self) -> str:
+        count = len(self)
+        images = plural(count, "image")
+        if count < self._total:
+            images = f"{count:,} of {self._total:,} images (seeded sample)"
+        if self.label_keys:
+            labelled = [self.labels(i) for i in range(count)]
+            classes = {item["class"] for item in labelled if item}
+            images += f" in {plural(len(classes), 'class', 'classes')}"
+            loose = sum(1 for item in labelled if not item)
+            if loose:
+                images += f" ({loose:,} unlabelled)"
+        how = "centre-cropped to" if self._resize == "crop" else "stretched to"
+        return f"folder {self.spec}: {images}, {how} {self.image_size} px"
+
+    def _read(self, index: int) -> np.ndarray:
+        assert self.root is not None
+        return read_rgb(self.root / self._paths[index], self.image_size, self._resize)
+
+
+def find_images(root: Path, spec: str) -> list[str]:
+    """Every image under `root` as a '/'-joined relative path, sorted.
+
+    Raises AtlasError when `root` cannot be listed or holds no images.
+    """
+    found: list[str] = []
+    pending = [("", root)]  # (relative prefix ending in '/', folder)
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((f"{prefix}{entry.name}/", Path(entry.path)))
+                    elif entry.name.lower().endswith(SUFFIXES) and entry.is_file():
+                        found.append(prefix + entry.name)
+        except OSError as error:
+            if folder == root:
+                raise AtlasError(
+                    f"cannot read dataset folder {spec!r} ({error.strerror}); check its permissions"
+                ) from error
+            # An unreadable subfolder is left out rather than failing the whole dataset.
+    if not found:
+        raise AtlasError(
+            f"dataset folder {spec!r} holds no images ({', '.join(SUFFIXES)}); "
+            "put image files in it or in class subfolders"
+        )
+    return sorted(found)
+
+
+def _checked_root(spec: str) -> Path:
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise AtlasError(f"dataset folder {spec!r} does not exist; {_WHAT_TO_GIVE}")
+    if not path.is_dir():
+        raise AtlasError(f"dataset {spec!r} is a file, not a folder; {_WHAT_TO_GIVE}")
+    return path.resolve()
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    """What the fingerprint knows of a file, without reading it; (-1, -1) if it vanished."""
+    try:
+        status = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (status.st_size, status.st_mtime_ns)

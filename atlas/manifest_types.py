@@ -1,0 +1,196 @@
+"""The manifest `atlas.json`: the one contract between compute and pages.
+
+`atlas.pipeline.manifest` writes it, `atlas.site` reads it; both import these
+types, so a field is declared once. docs/manifest.md explains each field.
+Every path is relative to the site root with '/' separators; text that came
+from users (module names, file names, class names) is untrusted and must be
+escaped wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, TypedDict
+
+MANIFEST = "atlas.json"
+# 2: views listed in page order, the dataset, examples and spectrum views,
+# data-based labels and measurements. Stored results keep their cache keys.
+FORMAT = 2
+
+
+class ViewEntry(TypedDict, total=False):
+    images: list[str]
+    activations: list[Optional[float]]  # the target's activation on each image
+    positions: list[list[int]]  # neuron: (h, w) in the layer's output grid
+    seeds: list[int]  # seeds: the seed index of each image
+    steps: list[int]  # evolution: the step of each snapshot
+    loss: list[float]  # evolution: the objective at every step
+    weight_range: list[float]  # kernel: min and max raw weight of the filter
+
+
+class Example(TypedDict):
+    image: str  # the crop (conv unit) or whole image (linear unit)
+    source: str  # the original's path relative to the dataset root, or its index
+    value: float  # the unit's value on the image: its extreme over positions
+    position: Optional[list[int]]  # (h, w) of that extreme; None for a linear unit
+    labels: dict[str, str]  # e.g. {"class": "3", "colour": "red"}
+
+
+class Histogram(TypedDict):
+    edges: list[float]  # bins + 1 edges
+    counts: list[int]
+
+
+class ExamplesEntry(TypedDict):
+    max: list[Example]  # highest value first
+    min: list[Example]  # lowest value first
+    below: list[Example]  # just below the threshold, closest first
+    above: list[Example]  # at or just above the threshold, closest first
+    threshold: float
+    histogram: Histogram
+    stats: dict[str, Any]  # mean, min, max, quantiles {"0.5": ...}
+
+
+class SpectrumItem(TypedDict, total=False):
+    image: str
+    value: Optional[float]
+    source: str
+    position: Optional[list[int]]
+    labels: dict[str, str]
+
+
+class SpectrumColumn(TypedDict):
+    name: str  # negative, min, below, above, max, positive
+    items: list[SpectrumItem]
+
+
+class SpectrumEntry(TypedDict):
+    columns: list[SpectrumColumn]
+    threshold: float
+
+
+class LabelShare(TypedDict):
+    value: str  # the dominant label among the top examples
+    count: int  # how many of them carry it
+    of: int  # how many top examples there are
+
+
+class UnitScores(TypedDict, total=False):
+    polysemanticity: Optional[float]  # from the seeds view
+    colour: Optional[float]  # eta² colour share (colored digits)
+    faithfulness: Optional[float]
+    faithfulness_baseline: Optional[float]
+    super_stimulus: Optional[float]  # positive_value / the data maximum
+    positive_value: Optional[float]  # the unit's value on its positive image (extreme over positions)
+    example_polysemanticity: Optional[float]
+
+
+class UnitEntry(TypedDict, total=False):
+    index: int
+    page: str
+    label: str
+    branch: Optional[str]
+    status: str  # "ok" or "failed"
+    dead: bool
+    failed_views: dict[str, str]  # view -> reason (only on failed units)
+    views: dict[str, Any]  # view name -> ViewEntry, ExamplesEntry or SpectrumEntry
+    scores: UnitScores
+    labels: dict[str, LabelShare]  # label key ("class", "colour") -> dominant value
+
+
+class Branch(TypedDict):
+    label: str
+    start: int
+    stop: int
+
+
+class LayerEntry(TypedDict):
+    name: str
+    slug: str
+    page: str
+    type: str
+    shape: list[int]
+    channels: int
+    branches: list[Branch]
+    receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
+    units: list[UnitEntry]
+
+
+class JointEntry(TypedDict):
+    label: str
+    terms: list[dict[str, Any]]
+    images: list[str]
+    activations: list[list[float]]
+
+
+class DatasetInfo(TypedDict):
+    spec: str
+    description: str
+    images: int  # images scanned
+    skipped: int  # files that could not be read
+    skipped_sources: list[str]  # the first few of them
+    label_keys: list[str]
+    fingerprint: str
+
+
+class ColourRow(TypedDict, total=False):
+    name: str
+    colour_score: Optional[float]  # eta² colour share, mean over units
+    shape_score: Optional[float]
+    saturation: Optional[float]
+    verdict: Optional[str]  # "colour" or "shape"
+    top_colour_share: Optional[float]  # mean share of a unit's top examples wearing one colour
+    top_class_share: Optional[float]  # mean share of a unit's top examples of one class
+    examples_verdict: Optional[str]  # "colour" or "shape", from the top examples
+
+
+class ShortcutClass(TypedDict, total=False):
+    class_: int  # serialized as "class": the logit's class index
+    layer: str
+    unit_page: str
+    image: Optional[str]  # the logit's positive visualization
+    class_colour: str  # "#rrggbb": the class's training colour
+    image_colour: str
+    matches: bool  # the visualization wears the class colour
+    top_count: int  # the logit's top dataset examples
+    top_of_class: int  # how many of them are of its class
+    top_in_class_colour: int  # how many of them wear its class's training colour
+    top_images: list[str]
+
+
+class PolysemanticUnit(TypedDict, total=False):
+    label: str
+    page: str
+    score: float  # the score the section ranks by (see its method)
+    seeds_score: Optional[float]  # cross-check: the seeds view's spread
+    diversity_score: Optional[float]  # cross-check: the diversity view's spread
+    labels: dict[str, LabelShare]
+    images: list[str]  # seed images
+    examples: list[str]  # top dataset examples
+
+
+class FaithfulnessRow(TypedDict):
+    name: str
+    faithfulness: Optional[float]  # mean over the layer's units
+    baseline: Optional[float]  # the same measure for random dataset images
+    super_stimulus: Optional[float]  # mean positive value / data maximum
+
+
+class Summary(TypedDict, total=False):
+    colour: dict[str, Any]  # {"method", "examples_method", "layers": [ColourRow]}
+    shortcut: Optional[dict[str, Any]]  # {"method", ..., "classes": [ShortcutClass]}
+    polysemantic: dict[str, Any]  # {"method", "source": "examples" | "seeds", "units": [...]}
+    faithfulness: Optional[dict[str, Any]]  # {"method", "layers": [FaithfulnessRow]}
+
+
+class Manifest(TypedDict):
+    format: int
+    atlas_version: str
+    generated_at: str
+    model: dict[str, Any]
+    settings: dict[str, Any]
+    views: list[str]  # the views of this build, in page order
+    dataset: Optional[DatasetInfo]
+    pages: dict[str, str]
+    layers: list[LayerEntry]
+    joint: list[JointEntry]
+    summary: Summary

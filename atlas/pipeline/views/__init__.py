@@ -1,0 +1,24 @@
+"""Every view atlas computes, declared once. The planner, the executor and
+the manifest iterate over `VIEWS`; the site has one section builder per name
+(`atlas.site.sections`). The order is the order of a unit page."""
+
+from __future__ import annotations
+
+from atlas.pipeline.views.base import (COMPOSED, DATASET, JOINT, OPTIMIZE, SNAPSHOTS, WEIGHTS,
+                                       View, Where)
+from atlas.pipeline.views.dataset import EXAMPLES, SPECTRUM
+from atlas.pipeline.views.joint import JOINT_VIEW
+from atlas.pipeline.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
+                                            SEEDS, OptimizedView)
+from atlas.pipeline.views.weights import KERNEL
+
+VIEWS: dict[str, View] = {view.name: view for view in (
+    SPECTRUM, POSITIVE, NEGATIVE, DIVERSITY, NEURON, SEEDS, EVOLUTION, KERNEL, EXAMPLES,
+    JOINT_VIEW)}
+VIEW_NAMES = tuple(VIEWS)
+
+UNIT_VIEWS = tuple(view for view in VIEWS.values() if view.per_unit)
+OPTIMIZED = tuple(view for view in UNIT_VIEWS if isinstance(view, OptimizedView))
+
+__all__ = ["VIEWS", "VIEW_NAMES", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
+           "OPTIMIZE", "SNAPSHOTS", "WEIGHTS", "DATASET", "COMPOSED", "JOINT"]

@@ -1,0 +1,60 @@
+"""Views of real images: `examples` (chosen by the dataset pass, see
+`atlas.pipeline.examples`) and `spectrum` (the six-column row of the Distill
+appendix, assembled from the negative, examples and positive views)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from atlas.pipeline.views.base import COMPOSED, DATASET, View, Where
+
+# The four columns of dataset examples, from most inhibiting to most exciting
+# as the spectrum shows them.
+EXAMPLE_COLUMNS = ("min", "below", "above", "max")
+# How many examples of each dataset column the compact spectrum row repeats.
+SPECTRUM_EXAMPLES = 4
+
+
+@dataclass(frozen=True)
+class Examples(View):
+    produced_by: str = DATASET
+
+    def applies(self, where: Where) -> bool:
+        return where.dataset
+
+    def manifest_entry(self, record: dict[str, Any], views: Mapping[str, dict]) -> dict:
+        entry = {column: record["columns"][column] for column in EXAMPLE_COLUMNS}
+        entry.update(threshold=record["threshold"], histogram=record["histogram"],
+                     stats=record["stats"])
+        return entry
+
+
+def _optimized_item(entry: Optional[dict]) -> list[dict]:
+    if not entry or not entry.get("images"):
+        return []
+    return [{"image": entry["images"][0], "value": entry["activations"][0]}]
+
+
+@dataclass(frozen=True)
+class Spectrum(View):
+    produced_by: str = COMPOSED
+
+    def applies(self, where: Where) -> bool:
+        return where.dataset
+
+    def manifest_entry(self, record: Optional[dict], views: Mapping[str, dict]) -> Optional[dict]:
+        """Six columns: negative optimized, minimum, slightly negative, slightly
+        positive, maximum, positive optimized; None without dataset examples."""
+        examples = views.get("examples")
+        if examples is None:
+            return None
+        columns = [{"name": "negative", "items": _optimized_item(views.get("negative"))}]
+        columns += [{"name": column, "items": examples[column][:SPECTRUM_EXAMPLES]}
+                    for column in EXAMPLE_COLUMNS]
+        columns.append({"name": "positive", "items": _optimized_item(views.get("positive"))})
+        return {"columns": columns, "threshold": examples["threshold"]}
+
+
+EXAMPLES = Examples("examples")
+SPECTRUM = Spectrum("spectrum")

@@ -1,0 +1,144 @@
+"""Views whose images are optimized: each says which images a unit gets, what
+they maximize, which settings join their cache key and what their record adds.
+
+Objectives are built from `atlas.optvis.objectives`, imported when a batch is
+packed rather than here, so reading the declarations stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from atlas.pipeline.views.base import OPTIMIZE, SNAPSHOTS, View, Where
+from atlas.pipeline.views.images import ImageSpec, image_seed
+
+if TYPE_CHECKING:
+    from atlas.config import BuildConfig
+    from atlas.optvis.objectives import Objective
+    from atlas.pipeline.plan import Job
+
+# Measures an objective on images: one float per image (used by record extras).
+Measure = Callable[["Objective", Any], list]
+
+
+@dataclass(frozen=True)
+class OptimizedView(View):
+    produced_by: str = OPTIMIZE
+    snapshots: Optional[str] = None  # the view this run's snapshots are stored as
+
+    def planned(self, views: Sequence[str]) -> bool:
+        """Whether a build asking for `views` runs this view's optimization."""
+        return self.name in views or (self.snapshots is not None and self.snapshots in views)
+
+    def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
+        """Settings beyond the common ones that shape this view's pixels (cache key)."""
+        if self.snapshots is None:
+            return {}
+        return {"snapshot_every": config.snapshot_every if self.snapshots in config.views else 0}
+
+    def images(self, config: "BuildConfig", layer: str, unit: int,
+               shape: Sequence[int]) -> list[ImageSpec]:
+        return [ImageSpec(image_seed(config.seed, layer, unit, self.name))]
+
+    def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
+        """(what the optimizer maximizes, each image's reported activation) for
+        consecutive `jobs` of this view at `layer`, one unit per image."""
+        target = _target(layer, jobs)
+        return target, target
+
+    def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
+        return {}
+
+
+def _target(layer: str, jobs: Sequence["Job"]) -> "Objective":
+    from atlas.optvis import objectives as obj
+
+    return obj.channel(layer, [job.unit for job in jobs for _ in job.images])
+
+
+@dataclass(frozen=True)
+class Negative(OptimizedView):
+    def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
+        target = _target(layer, jobs)
+        return -target, target
+
+
+@dataclass(frozen=True)
+class Diversity(OptimizedView):
+    def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
+        return {"diversity_weight": config.diversity_weight,
+                "diversity_images": config.diversity_images}
+
+    def images(self, config: "BuildConfig", layer: str, unit: int,
+               shape: Sequence[int]) -> list[ImageSpec]:
+        return [ImageSpec(image_seed(config.seed, layer, unit, self.name, i))
+                for i in range(config.diversity_images)]
+
+    def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
+        from atlas.optvis import objectives as obj
+
+        target = _target(layer, jobs)
+        group = len(jobs[0].images)  # images optimized apart from each other
+        return obj.diverse(target, layer, group, jobs[0].settings["diversity_weight"]), target
+
+
+def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int]]:
+    """`count` (h, w) positions evenly spaced on the diagonal; for an odd count
+    the centre is among them."""
+    if count == 1:
+        return [(height // 2, width // 2)]
+    fractions = [(i + 1) / (count + 1) for i in range(count)]
+    return [(min(height - 1, int(f * height)), min(width - 1, int(f * width))) for f in fractions]
+
+
+@dataclass(frozen=True)
+class Neuron(OptimizedView):
+    def applies(self, where: Where) -> bool:
+        return len(where.shape) == 3  # linear units have no positions
+
+    def _positions(self, config: "BuildConfig", shape: Sequence[int]) -> list[tuple[int, int]]:
+        return neuron_positions(shape[1], shape[2], config.neuron_positions)
+
+    def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
+        return {"positions": [list(p) for p in self._positions(config, shape)]}
+
+    def images(self, config: "BuildConfig", layer: str, unit: int,
+               shape: Sequence[int]) -> list[ImageSpec]:
+        return [ImageSpec(image_seed(config.seed, layer, unit, self.name, i), position=p)
+                for i, p in enumerate(self._positions(config, shape))]
+
+    def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
+        from atlas.optvis import objectives as obj
+
+        specs = [spec for job in jobs for spec in job.images]
+        units = [job.unit for job in jobs for _ in job.images]
+        target = obj.neuron(layer, units, [s.position[0] for s in specs],
+                            [s.position[1] for s in specs])
+        return target, target
+
+    def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
+        return {"positions": [list(spec.position) for spec in job.images]}
+
+
+@dataclass(frozen=True)
+class Seeds(OptimizedView):
+    def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
+        return {"seed_count": config.seed_count}
+
+    def images(self, config: "BuildConfig", layer: str, unit: int,
+               shape: Sequence[int]) -> list[ImageSpec]:
+        return [ImageSpec(image_seed(config.seed, layer, unit, self.name, i), seed_index=i)
+                for i in range(config.seed_count)]
+
+    def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
+        return {"seed_indices": [spec.seed_index for spec in job.images]}
+
+
+POSITIVE = OptimizedView("positive", snapshots="evolution")
+NEGATIVE = Negative("negative")
+DIVERSITY = Diversity("diversity")
+NEURON = Neuron("neuron", manifest_fields={"positions": "positions"})
+SEEDS = Seeds("seeds", manifest_fields={"seed_indices": "seeds"})
+# Stored by the positive view's run: its snapshots, their steps and the objective per step.
+EVOLUTION = View("evolution", SNAPSHOTS, manifest_fields={"steps": "steps", "loss": "loss"})
