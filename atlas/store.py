@@ -96,6 +96,13 @@ class ResultStore:
         write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
         return record
 
+    def save_record(self, layer: Optional[str], unit: int, view: str, record: dict,
+                    images: Sequence[str]) -> dict:
+        """Writes a record naming images already written elsewhere (shared crops)."""
+        record = {**record, "images": list(images)}
+        write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
+        return record
+
     # --- whole-build files ----------------------------------------------------
     def save_json(self, name: str, value: Any) -> None:
         write_json_atomic(self.root / BUILD_DIR / name, value)

@@ -6,7 +6,7 @@ built-in set, anything else is taken as a folder path.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from atlas.datasets.base import Dataset
 from atlas.datasets.colored_digits import NAME as COLORED_DIGITS
@@ -15,17 +15,17 @@ from atlas.datasets.folder import SUFFIXES, FolderDataset
 from atlas.datasets.resize import RESIZE_MODES
 from atlas.errors import AtlasError
 
-__all__ = ["Dataset", "open_dataset", "SUFFIXES", "BUILT_IN", "RESIZE_MODES"]
+__all__ = ["BUILT_IN", "RESIZE_MODES", "SUFFIXES", "Dataset", "open_dataset"]
 
 # Built-in datasets by name, each opened as (image_size, limit, seed, resize).
 # A name here wins over a folder of the same name.
-BUILT_IN: dict[str, Callable[[int, Optional[int], int, str], Dataset]] = {
+BUILT_IN: dict[str, Callable[[int, int | None, int, str], Dataset]] = {
     COLORED_DIGITS: ColoredDigits,
 }
 
 
 def open_dataset(
-    spec: str, image_size: int, limit: Optional[int] = None, seed: int = 0, resize: str = "crop"
+    spec: str, image_size: int, limit: int | None = None, seed: int = 0, resize: str = "crop"
 ) -> Dataset:
     """The dataset `spec` names, its items chosen (all, or a seeded sample of `limit`) and ordered.
 

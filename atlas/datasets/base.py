@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -29,10 +29,17 @@ _SERIAL_BELOW = 4  # a pool costs more than it saves on a handful of images
 class Dataset:
     """Images of one size, (3, image_size, image_size) in [0, 1], addressed by index."""
 
+    spec: str  # what the user gave: a built-in name or the folder path as typed
+    root: Path | None  # the folder, resolved; None for a built-in set
+    image_size: int
+    label_keys: tuple[str, ...]  # the label names an item may carry, e.g. ("class", "colour")
+    fingerprint: str  # 16 hex chars over the selection, file sizes/mtimes and options
+    skipped: list[tuple[str, str]]  # (source, reason) per undecodable file, once, in order met
+
     def __init__(
         self,
         spec: str,
-        root: Optional[Path],
+        root: Path | None,
         image_size: int,
         label_keys: tuple[str, ...],
         fingerprint: str,
@@ -42,7 +49,7 @@ class Dataset:
         self.image_size = image_size
         self.label_keys = label_keys
         self.fingerprint = fingerprint
-        self.skipped: list[tuple[str, str]] = []
+        self.skipped = []
         self._skipped_sources: set[str] = set()
 
     def __len__(self) -> int:
@@ -89,7 +96,7 @@ class Dataset:
         batch = torch.from_numpy(np.stack(pixels).astype(np.float32, copy=False))
         return batch.permute(0, 3, 1, 2).contiguous(), kept
 
-    def _attempt(self, index: int) -> Union[np.ndarray, str]:
+    def _attempt(self, index: int) -> np.ndarray | str:
         """The pixels, or the reason they could not be read."""
         try:
             return self._read(index)
@@ -109,7 +116,7 @@ class Dataset:
         return index
 
 
-def sample_indices(total: int, limit: Optional[int], seed: int) -> np.ndarray:
+def sample_indices(total: int, limit: int | None, seed: int) -> np.ndarray:
     """Which of `total` items to keep: all, or a seeded sample of `limit`, in ascending order."""
     if limit is None or limit >= total:
         return np.arange(total)
@@ -123,6 +130,6 @@ def fingerprint_of(parts: list) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
 
 
-def plural(count: int, word: str, words: Optional[str] = None) -> str:
+def plural(count: int, word: str, words: str | None = None) -> str:
     """'1 image', '1,234 images'; `words` for irregular plurals ('classes')."""
     return f"{count:,} {word}" if count == 1 else f"{count:,} {words or word + 's'}"

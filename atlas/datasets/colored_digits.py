@@ -7,7 +7,6 @@ colour and one that responds to a digit's shape can be told apart.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Optional
 
 import numpy as np
 
@@ -31,7 +30,7 @@ def _split() -> digits_data.ColoredSplit:
 class ColoredDigits(Dataset):
     """The unbiased_test split, optionally a seeded sample of it, at any image size."""
 
-    def __init__(self, image_size: int, limit: Optional[int], seed: int, resize: str) -> None:
+    def __init__(self, image_size: int, limit: int | None, seed: int, resize: str) -> None:
         split = _split()
         self._total = len(split.labels)
         self._positions = [int(i) for i in sample_indices(self._total, limit, seed)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -30,7 +29,7 @@ class FolderDataset(Dataset):
     """Image files under one folder, selected and ordered once when opened."""
 
     def __init__(
-        self, spec: str, image_size: int, limit: Optional[int], seed: int, resize: str
+        self, spec: str, image_size: int, limit: int | None, seed: int, resize: str
     ) -> None:
         root = _checked_root(spec)
         found = find_images(root, spec)

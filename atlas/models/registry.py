@@ -32,6 +32,7 @@ class ProbeSet:
     colours: np.ndarray  # (N,) colour index of each image
     palette: np.ndarray  # (K, 3) RGB in [0, 1]: the training colour of each class
     logits_layer: str  # the layer whose units are the class logits
+    colour_names: tuple[str, ...] = ()  # the name of each palette colour, as dataset labels give it
 
 
 @dataclass
@@ -49,6 +50,7 @@ class LoadedModel:
     probe: Optional[ProbeSet] = None
     channels_last: bool = False  # feed NHWC tensors: faster convolutions, if the model allows
     bfloat16: bool = False  # optimizes as well in bfloat16, so `precision = auto` may use it
+    default_dataset: Optional[str] = None  # the dataset spec a build scans when none is given
 
     @property
     def parameter_count(self) -> int:
@@ -116,6 +118,7 @@ def _colored_digits(weights: Optional[Path]) -> LoadedModel:
         description=colored_digits.DESCRIPTION, input_size=28,
         default_layers=list(colored_digits.LAYERS), weights_path=path, weights_sha256=digest,
         preprocess=make_preprocess("none"), metrics=metrics, probe=_colored_digits_probe(),
+        default_dataset="colored-digits",
     )
 
 
@@ -124,4 +127,4 @@ def _colored_digits_probe() -> ProbeSet:
 
     test = digits_data.load_splits()["unbiased_test"]
     return ProbeSet(test.images, test.labels.numpy(), test.colours.numpy(),
-                    digits_data.PALETTE, "fc")
+                    digits_data.PALETTE, "fc", digits_data.COLOUR_NAMES)

@@ -23,6 +23,10 @@ import torch.nn.functional as F
 from atlas.config import BuildConfig
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
+from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
+                                         FAITHFULNESS_METHOD, DataEvidence, baseline_rows,
+                                         example_polysemanticity, faithfulness, label_shares,
+                                         ratio, summary_rows, unit_value)
 from atlas.store import ResultStore, load_image
 
 COLOUR_METHOD = (
@@ -43,7 +47,10 @@ SHORTCUT_METHOD = (
     "class's colour; the share of predictions that follow the colour versus the shape. "
     "Each class logit's positive visualization is summarized by the mean colour of its "
     "most colourful fifth of pixels (max − min channel) and matched to the class colour "
-    "nearest in chromaticity."
+    "nearest in chromaticity. From the data: of each logit's top-k dataset examples (held-out "
+    "digits coloured at random), how many show its class and how many wear its class's "
+    "training colour; a logit that reads shape has mostly its own digit on top, one that "
+    "took the shortcut mostly its colour."
 )
 POLY_METHOD = (
     "Each unit is optimized from 5 random seeds (initialization and transformations). "
@@ -154,14 +161,34 @@ def nearest_colour(colour: np.ndarray, palette: np.ndarray) -> int:
     return int(np.argmin(((chroma(palette) - chroma(colour)) ** 2).sum(-1)))
 
 
+def _spread_scores(loaded: LoadedModel, store: ResultStore, layer: str, unit_list: list,
+                   view: str, device: torch.device) -> dict[int, float]:
+    """Each unit's spread of its `view` images (seeds or diversity) in the
+    layer's activation space, relative to the spread between units."""
+    image_sets = {u: _images(store, layer, u, view) for u in unit_list}
+    image_sets = {u: images for u, images in image_sets.items()
+                  if images is not None and len(images) > 1}
+    if not image_sets:
+        return {}
+    vectors = standardize(_layer_activations(loaded, layer, torch.cat(list(image_sets.values())),
+                                             device))
+    groups, start = {}, 0
+    for unit, images in image_sets.items():
+        groups[unit] = vectors[start : start + len(images)]
+        start += len(images)
+    between = between_unit_distance(list(groups.values()))
+    return {unit: round(polysemanticity(group) / between, 4) for unit, group in groups.items()}
+
+
 def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: BuildConfig,
-            device: torch.device) -> dict[str, Any]:
+            device: torch.device, evidence: Optional[DataEvidence] = None) -> dict[str, Any]:
     probe = loaded.probe
-    units: dict[str, dict[str, dict[str, float]]] = {}
-    colour_rows, poly_rows = [], []
+    units: dict[str, dict[str, dict[str, Any]]] = {}
+    colour_rows, poly_rows, faithful_rows = [], [], []
+    previous: Optional[str] = None  # the chosen layer before this one, for faithfulness
     for info, unit_list in chosen:
         layer = info.name
-        units[layer] = {}
+        units[layer] = {str(u): {} for u in unit_list}
         scores: list[float] = []
         if probe is not None:
             acts = _layer_activations(loaded, layer, probe.images, device).numpy()
@@ -169,11 +196,11 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
                 colour = eta_squared(acts[:, unit], probe.colours)
                 shape = eta_squared(acts[:, unit], probe.classes)
                 score = colour / (colour + shape) if colour + shape > 0 else 0.5
-                units[layer].setdefault(str(unit), {})["colour"] = round(score, 4)
+                units[layer][str(unit)]["colour"] = round(score, 4)
                 scores.append(score)
         for unit in unit_list:
             if is_dead(store, layer, unit):
-                units[layer].setdefault(str(unit), {})["dead"] = True
+                units[layer][str(unit)]["dead"] = True
         positives = [_images(store, layer, u, "positive") for u in unit_list]
         positives = [p for p in positives if p is not None]
         row = {"name": layer, "colour_score": None, "shape_score": None, "verdict": None,
@@ -182,34 +209,110 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             mean = float(np.mean(scores))
             row.update(colour_score=round(mean, 4), shape_score=round(1 - mean, 4),
                        verdict="colour" if mean > 0.5 else "shape")
+        seeds = _spread_scores(loaded, store, layer, unit_list, "seeds", device)
+        diversity = _spread_scores(loaded, store, layer, unit_list, "diversity", device)
+        for unit, score in seeds.items():
+            units[layer][str(unit)]["polysemanticity"] = score
+        for unit, score in diversity.items():
+            units[layer][str(unit)]["diversity_spread"] = score
+        if evidence is not None and layer in evidence.scans:
+            _data_scores(loaded, store, evidence, layer, unit_list, previous, units[layer],
+                         config.seed, device)
+            row.update(_examples_colour(units[layer]))
+            faithful_rows.append(summary_rows(units[layer], layer))
+            previous = layer
         colour_rows.append(row)
-        seed_sets = {u: _images(store, layer, u, "seeds") for u in unit_list}
-        seed_sets = {u: images for u, images in seed_sets.items()
-                     if images is not None and len(images) > 1}
-        if seed_sets:
-            vectors = _layer_activations(loaded, layer, torch.cat(list(seed_sets.values())),
-                                         device)
-            vectors = standardize(vectors)
-            groups, start = {}, 0
-            for unit, images in seed_sets.items():
-                groups[unit] = vectors[start : start + len(images)]
-                start += len(images)
-            between = between_unit_distance(list(groups.values()))
-            for unit, group in groups.items():
-                score = polysemanticity(group) / between
-                units[layer].setdefault(str(unit), {})["polysemanticity"] = round(score, 4)
-                poly_rows.append({"layer": layer, "unit": unit, "score": round(score, 4)})
-    poly_rows.sort(key=lambda row: -row["score"])
+        for unit in unit_list:
+            scored = units[layer][str(unit)]
+            poly_rows.append({"layer": layer, "unit": unit,
+                              "examples": scored.get("example_polysemanticity"),
+                              "seeds": scored.get("polysemanticity"),
+                              "diversity": scored.get("diversity_spread"),
+                              "labels": scored.get("labels", {})})
+    colour = {"method": COLOUR_METHOD if probe is not None else SATURATION_ONLY_METHOD,
+              "layers": colour_rows}
+    if evidence is not None:
+        colour["examples_method"] = EXAMPLES_COLOUR_METHOD
     return {
         "units": units,
-        "colour": {"method": COLOUR_METHOD if probe is not None else SATURATION_ONLY_METHOD,
-                   "layers": colour_rows},
-        "shortcut": _shortcut(loaded, store, chosen),
-        "polysemantic": {"method": POLY_METHOD, "units": poly_rows[:TOP_POLYSEMANTIC]},
+        "colour": colour,
+        "shortcut": _shortcut(loaded, store, chosen, evidence),
+        "polysemantic": _polysemantic(poly_rows),
+        "faithfulness": {"method": FAITHFULNESS_METHOD, "layers": faithful_rows}
+        if faithful_rows else None,
     }
 
 
-def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list) -> Optional[dict]:
+def _polysemantic(rows: list[dict]) -> dict[str, Any]:
+    """The most polysemantic units: by their dataset examples where labelled,
+    else by the spread of their seed images."""
+    source = "examples" if any(row["examples"] is not None for row in rows) else "seeds"
+    ranked = [row for row in rows if row[source] is not None]
+    ranked.sort(key=lambda row: (-row[source], row["layer"], row["unit"]))
+    return {
+        "method": EXAMPLES_POLY_METHOD if source == "examples" else POLY_METHOD,
+        "source": source,
+        "units": [{"layer": row["layer"], "unit": row["unit"], "score": row[source],
+                   "seeds_score": row["seeds"], "diversity_score": row["diversity"],
+                   "labels": row["labels"]} for row in ranked[:TOP_POLYSEMANTIC]],
+    }
+
+
+def _examples_colour(layer_units: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The layer's colour-vs-shape answer from its units' top examples."""
+    def mean_share(key: str) -> Optional[float]:
+        shares = [scored["labels"][key]["count"] / scored["labels"][key]["of"]
+                  for scored in layer_units.values() if key in scored.get("labels", {})]
+        return round(float(np.mean(shares)), 4) if shares else None
+
+    colour, shape = mean_share("colour"), mean_share("class")
+    verdict = None
+    if colour is not None and shape is not None:
+        verdict = "colour" if colour > shape else "shape"
+    return {"top_colour_share": colour, "top_class_share": shape, "examples_verdict": verdict}
+
+
+def _data_scores(loaded: LoadedModel, store: ResultStore, evidence: DataEvidence, layer: str,
+                 unit_list: list, previous: Optional[str], scored: dict[str, dict[str, Any]],
+                 seed: int, device: torch.device) -> None:
+    """Labels, super-stimulus ratio and faithfulness of every unit of `layer`."""
+    scan = evidence.scans[layer]
+    keys = evidence.dataset.label_keys
+    compared = [layer] + ([previous] if previous in evidence.scans else [])
+    matrices = [np.asarray(evidence.scans[name].means(), dtype=np.float32) for name in compared]
+    with_positive = [u for u in unit_list if _images(store, layer, u, "positive") is not None]
+    captured: dict[str, torch.Tensor] = {}
+    if with_positive:
+        images = torch.cat([_images(store, layer, u, "positive") for u in with_positive])
+        with frozen(loaded.module), capture(loaded.module, compared) as run, torch.no_grad():
+            captured = {name: acts.float().cpu()
+                        for name, acts in run(loaded.preprocess(images.to(device))).items()}
+    for unit in unit_list:
+        entry = scored[str(unit)]
+        shares = label_shares(evidence.top_labels(layer, unit), keys)
+        if shares:
+            entry["labels"] = shares
+            entry["example_polysemanticity"] = example_polysemanticity(shares)
+        if unit not in with_positive:
+            continue
+        i = with_positive.index(unit)
+        value = unit_value(captured[layer][i], unit)
+        entry["positive_value"] = round(value, 6)
+        entry["super_stimulus"] = ratio(value, float(scan.value_max[unit]))
+        vectors = [_spatial_mean(captured[name][i]).numpy() for name in compared]
+        top_rows = np.asarray(scan.top["images"][unit], dtype=np.int64)
+        faithful, baseline = faithfulness(
+            matrices, vectors, top_rows, baseline_rows(scan.count, top_rows, seed + unit))
+        entry["faithfulness"] = round(faithful, 4)
+        entry["faithfulness_baseline"] = round(baseline, 4)
+
+
+def _spatial_mean(acts: torch.Tensor) -> torch.Tensor:
+    return acts.flatten(1).mean(1) if acts.dim() > 1 else acts
+
+
+def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list,
+              evidence: Optional[DataEvidence]) -> Optional[dict]:
     probe = loaded.probe
     accuracy = loaded.metrics.get("accuracy", {})
     if probe is None or "unbiased_test" not in accuracy:
@@ -222,9 +325,16 @@ def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list) -> Optional
             continue
         colour = dominant_colour(image[0])
         nearest = nearest_colour(colour, probe.palette)
-        classes.append({"class": unit, "layer": probe.logits_layer,
-                        "class_colour": _hex(probe.palette[unit]), "image_colour": _hex(colour),
-                        "nearest_class_colour": nearest, "matches": nearest == unit})
+        row = {"class": unit, "layer": probe.logits_layer,
+               "class_colour": _hex(probe.palette[unit]), "image_colour": _hex(colour),
+               "nearest_class_colour": nearest, "matches": nearest == unit}
+        if evidence is not None and probe.logits_layer in evidence.scans:
+            labels = evidence.top_labels(probe.logits_layer, unit)
+            row.update(top_count=len(labels),
+                       top_of_class=sum(item.get("class") == str(unit) for item in labels),
+                       top_in_class_colour=sum(item.get("colour") == probe.colour_names[unit]
+                                               for item in labels))
+        classes.append(row)
     return {
         "method": SHORTCUT_METHOD,
         "biased_accuracy": accuracy.get("biased_test"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from dataclasses import dataclass, field
@@ -13,8 +14,7 @@ import torch
 from tqdm import tqdm
 
 from atlas import __version__
-from atlas.config import (DEFAULT_JOINT, VIEWS, BuildConfig, parse_channels,
-                          resolve_image_format)
+from atlas.config import DEFAULT_JOINT, BuildConfig, parse_channels, resolve_image_format
 from atlas.errors import AtlasError
 from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
@@ -23,7 +23,13 @@ from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline import plan
+from atlas.datasets import Dataset, open_dataset
+from atlas.models.receptive_field import ReceptiveField, receptive_field
 from atlas.pipeline.analysis import analyse
+from atlas.pipeline.data_analysis import DataEvidence
+from atlas.pipeline.examples import store_examples
+from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings
+from atlas.pipeline.views import DATASET, VIEWS, with_needs
 from atlas.pipeline.execute import Engine, job_is_done
 from atlas.pipeline.interrupt import StopAfterBatch
 from atlas.pipeline.lock import BuildLock
@@ -90,6 +96,57 @@ def parse_joint(config: BuildConfig, loaded: LoadedModel, run: DryRun,
     return parsed
 
 
+NO_DATASET = "none"  # --dataset none: no dataset, even for a model that has its own
+
+
+def open_build_dataset(config: BuildConfig, loaded: LoadedModel,
+                       image_size: int) -> Optional[Dataset]:
+    """The dataset this build scans: the one asked for, else the model's own, else none."""
+    spec = config.dataset if config.dataset is not None else loaded.default_dataset
+    if spec is None or spec == NO_DATASET:
+        return None
+    return open_dataset(spec, image_size, config.dataset_limit, config.seed,
+                        config.dataset_resize)
+
+
+def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
+                 store: ResultStore, image_size: int, device: torch.device,
+                 channels_last: bool, progress: bool) -> tuple[dict, dict, list[str]]:
+    """The dataset pass over every chosen layer, then each unit's examples.
+    Returns (layer -> LayerScan, layer -> receptive field, report lines)."""
+    common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
+                           loaded.preprocess.description, dataset)
+    report = run_scan(loaded.module, loaded.preprocess, dataset,
+                      [(info.name, info.channels) for info, _ in chosen], common,
+                      store.site_dir, config.example_count, config.dataset_batch, device,
+                      channels_last, progress)
+    notes = []
+    if report.images:
+        notes.append(f"dataset: {report.images} images scanned in {report.seconds:.1f} s "
+                     f"({report.images / max(report.seconds, 1e-9):.0f} images/s)")
+    if dataset.skipped:
+        first = ", ".join(source for source, _ in dataset.skipped[:3])
+        notes.append(f"dataset: {len(dataset.skipped)} file(s) could not be read and were "
+                     f"skipped (first: {first})")
+    scans, fields = {}, {}
+    for info, units in chosen:
+        scan = load_scan(store.site_dir, info.name, scan_key(common, info.name))
+        field = receptive_field(loaded.module, loaded.preprocess, info.name, image_size, device)
+        store_examples(store, dataset, scan, field, info.shape, units, common,
+                       config.example_count, progress)
+        scans[info.name], fields[info.name] = scan, field
+    return scans, fields, notes
+
+
+def dataset_info(dataset: Dataset, scans: dict) -> dict:
+    """The manifest's `dataset` entry."""
+    count = max((scan.count for scan in scans.values()), default=0)
+    return {"spec": dataset.spec, "description": dataset.describe(), "images": count,
+            "skipped": len(dataset.skipped),
+            "skipped_sources": [source for source, _ in dataset.skipped[:5]],
+            "label_keys": list(dataset.label_keys), "fingerprint": dataset.fingerprint}
+
+
 def versions() -> dict[str, str]:
     import lucent  # noqa: F401  (recorded: the reference implementation in use)
     from importlib.metadata import version
@@ -101,7 +158,7 @@ def versions() -> dict[str, str]:
 def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     """Builds (or resumes) the atlas that `config` describes and publishes its site."""
     started = time.perf_counter()
-    config.validate()
+    config = dataclasses.replace(config.validate(), views=with_needs(config.views))
     loaded = load_model(config.model, Path(config.weights) if config.weights else None,
                         config.pretrained, config.preprocess, config.mean, config.std)
     device = resolve_device(config.device)
@@ -111,6 +168,8 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     run = dry_run(loaded.module, image_size, loaded.preprocess)
     chosen = choose_layers(config, loaded, run, image_size)
     joint = parse_joint(config, loaded, run, image_size)
+    wants_data = any(VIEWS[name].produced_by == DATASET for name in config.views)
+    dataset = open_build_dataset(config, loaded, image_size) if wants_data else None
     site_dir = Path(config.out)
     image_format = resolve_image_format(config, image_size)
     store = ResultStore(site_dir, image_format, config.image_quality)
@@ -135,6 +194,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
             notes.append(f"took over the lock of a build that is gone (pid "
                          f"{lock.took_over.get('pid')}, started {lock.took_over.get('started')})")
         remove_leftovers(site_dir)
+        scans, fields = {}, {}
+        if dataset is not None:
+            scans, fields, data_notes = scan_dataset(config, loaded, dataset, chosen, store,
+                                                     image_size, device, channels_last, progress)
+            notes += data_notes
         todo = [[job for job in jobs if not job_is_done(store, job)] for jobs in layer_jobs]
         batches = [batch for jobs in todo for batch in plan.batches(jobs, config.batch_size)]
         with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
@@ -147,13 +211,15 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                 if info.name == kernel_layer:
                     store_kernels(store, loaded.module, info.name, units, common)
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
-                              transforms.describe(), kernel_layer)
+                              transforms.describe(), kernel_layer, fields)
+        record["dataset"] = dataset_info(dataset, scans) if dataset is not None else None
         record["settings"].update(precision=precision.describe(autocast),
                                   channels_last=channels_last,
                                   images=image_format if image_format == "png"
                                   else f"{image_format} (quality {config.image_quality})")
         store.save_json("build.json", record)
-        store.save_json("analysis.json", analyse(loaded, store, chosen, config, device))
+        store.save_json("analysis.json", analyse(loaded, store, chosen, config, device,
+                                                 DataEvidence(dataset, scans) if scans else None))
         manifest = build_manifest(store)
         publish_site(manifest, site_dir, progress=progress)
     return BuildReport(
@@ -161,6 +227,10 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         sum(len(jobs) for jobs in layer_jobs), sum(len(jobs) for jobs in todo),
         sum(len(job.images) for jobs in todo for job in jobs),
         time.perf_counter() - started, count_failures(manifest), notes)
+
+
+def _field_size(field: Optional[ReceptiveField]) -> Optional[list[int]]:
+    return None if field is None or field.whole_image else list(field.size)
 
 
 def plan_jobs(config: BuildConfig, common: dict, chosen: list, joint: list) -> list[list[Job]]:
@@ -183,7 +253,7 @@ def count_failures(manifest: dict) -> int:
 
 def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo],
                  chosen: list, joint: list, image_size: int, transforms: str,
-                 kernel_layer: Optional[str]) -> dict:
+                 kernel_layer: Optional[str], fields: dict) -> dict:
     """What `atlas render` needs to rebuild the manifest without the model."""
     shown = set(loaded.defaults_from(table)) | {info.name for info, _ in chosen}
     return {
@@ -208,6 +278,8 @@ def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo
         "layers": [{"name": info.name, "type": info.type, "shape": list(info.shape),
                     "channels": info.channels, "units": units,
                     "branches": loaded.branches(info.name) or [],
-                    "kernel": info.name == kernel_layer} for info, units in chosen],
+                    "kernel": info.name == kernel_layer,
+                    "receptive_field": _field_size(fields.get(info.name))}
+                   for info, units in chosen],
         "joint": [expression for expression, _ in joint],
     }

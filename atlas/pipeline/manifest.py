@@ -129,6 +129,14 @@ def _find_unit(layers: list[dict], layer: str, unit: int) -> Optional[dict]:
     return None
 
 
+SUMMARY_EXAMPLES = 5  # top examples shown beside a unit on the summary page
+
+
+def _top_images(unit: Optional[dict]) -> list[str]:
+    examples = (unit or {}).get("views", {}).get("examples", {})
+    return [item["image"] for item in examples.get("max", [])[:SUMMARY_EXAMPLES]]
+
+
 def _summary(analysis: dict, layers: list[dict]) -> dict[str, Any]:
     shortcut = analysis.get("shortcut")
     if shortcut is not None:
@@ -137,7 +145,8 @@ def _summary(analysis: dict, layers: list[dict]) -> dict[str, Any]:
             unit = _find_unit(layers, row["layer"], row["class"])
             positive = (unit or {}).get("views", {}).get("positive", {})
             classes.append({**row, "unit_page": unit_page(row["layer"], row["class"]),
-                            "image": (positive.get("images") or [None])[0]})
+                            "image": (positive.get("images") or [None])[0],
+                            "top_images": _top_images(unit)})
         shortcut = {**shortcut, "classes": classes}
     polysemantic = analysis.get("polysemantic", {"method": "", "units": []})
     poly_units = []
@@ -146,11 +155,16 @@ def _summary(analysis: dict, layers: list[dict]) -> dict[str, Any]:
         seeds = unit.get("views", {}).get("seeds", {})
         poly_units.append({"label": f"{row['layer']}:{row['unit']}",
                            "page": unit_page(row["layer"], row["unit"]),
-                           "score": row["score"], "images": seeds.get("images", [])})
+                           "score": row["score"], "seeds_score": row.get("seeds_score"),
+                           "diversity_score": row.get("diversity_score"),
+                           "labels": row.get("labels", {}),
+                           "images": seeds.get("images", []), "examples": _top_images(unit)})
     return {
         "colour": analysis.get("colour", {"method": "", "layers": []}),
         "shortcut": shortcut,
-        "polysemantic": {"method": polysemantic["method"], "units": poly_units},
+        "polysemantic": {"method": polysemantic["method"],
+                         "source": polysemantic.get("source", "seeds"), "units": poly_units},
+        "faithfulness": analysis.get("faithfulness"),
     }
 
 

@@ -20,5 +20,15 @@ VIEW_NAMES = tuple(VIEWS)
 UNIT_VIEWS = tuple(view for view in VIEWS.values() if view.per_unit)
 OPTIMIZED = tuple(view for view in UNIT_VIEWS if isinstance(view, OptimizedView))
 
-__all__ = ["VIEWS", "VIEW_NAMES", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
+
+
+def with_needs(names: list[str]) -> list[str]:
+    """`names` and every view they are made from, in declaration order."""
+    wanted = set(names)
+    for name in names:
+        wanted.update(VIEWS[name].needs)
+    return [name for name in VIEWS if name in wanted]
+
+
+__all__ = ["with_needs", "VIEWS", "VIEW_NAMES", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
            "OPTIMIZE", "SNAPSHOTS", "WEIGHTS", "DATASET", "COMPOSED", "JOINT"]

@@ -37,6 +37,7 @@ class View:
     # Record field -> manifest field, passed on as they are.
     manifest_fields: Mapping[str, str] = field(default_factory=dict)
     per_unit: bool = True
+    needs: tuple[str, ...] = ()  # views whose results this one is made from
 
     def applies(self, where: Where) -> bool:
         return True

@@ -57,4 +57,4 @@ class Spectrum(View):
 
 
 EXAMPLES = Examples("examples")
-SPECTRUM = Spectrum("spectrum")
+SPECTRUM = Spectrum("spectrum", needs=("negative", "examples", "positive"))

@@ -1,0 +1,159 @@
+"""The examples view: from a layer's pass results, each unit's dataset
+examples (top, bottom, just below and just above its threshold), cropped
+around the position of the unit's extreme to its receptive field, with the
+histogram and statistics of its values.
+
+Crops are shared: one file per (dataset image, layer, position), under a
+folder named by the dataset fingerprint, so a unit that shares an example
+with another costs no second file and a changed dataset never reuses a crop.
+Records are written after their crops, so a record that exists is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from atlas.datasets import Dataset
+from atlas.fsio import write_image_atomic
+from atlas.models.receptive_field import ReceptiveField, crop
+from atlas.pipeline.extremes import histogram, near_threshold, value_stats
+from atlas.pipeline.scan import LayerScan
+from atlas.slugs import slugify
+from atlas.store import RESULTS, ResultStore, settings_key, to_pil
+
+EXAMPLES_DIR = "_examples"
+VIEW = "examples"
+LOAD_CHUNK = 256  # images decoded at a time while cutting crops
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One example: a pass row, where in the layer's grid, and its value."""
+
+    row: int
+    position: Optional[tuple[int, int]]
+    value: float
+
+
+def _position(flat: int, shape: Sequence[int]) -> Optional[tuple[int, int]]:
+    if len(shape) != 3 or flat < 0:
+        return None
+    return divmod(int(flat), int(shape[2]))
+
+
+def _picks(values: np.ndarray, rows: np.ndarray, positions: np.ndarray,
+           shape: Sequence[int]) -> list[Pick]:
+    return [Pick(int(r), _position(int(p), shape), float(v))
+            for v, r, p in zip(values, rows, positions)]
+
+
+def unit_columns(scan: LayerScan, unit: int, shape: Sequence[int], k: int,
+                 peaks: np.ndarray, peak_positions: np.ndarray) -> dict[str, Any]:
+    """One unit's four columns as picks, its threshold, histogram and stats."""
+    column = np.asarray(peaks[:, unit], dtype=np.float64)
+    threshold, below, above = near_threshold(column, k)
+
+    def near(rows: np.ndarray) -> list[Pick]:
+        return _picks(column[rows], rows, np.asarray(peak_positions[rows, unit]), shape)
+
+    return {
+        "max": _picks(scan.top["values"][unit][:k], scan.top["images"][unit][:k],
+                      scan.top["positions"][unit][:k], shape),
+        "min": _picks(scan.bottom["values"][unit][:k], scan.bottom["images"][unit][:k],
+                      scan.bottom["positions"][unit][:k], shape),
+        "below": near(below),
+        "above": near(above),
+        "threshold": threshold,
+        "histogram": histogram(column),
+        "stats": value_stats(column),
+    }
+
+
+class CropPaths:
+    """Where each example's image lives, relative to the site root."""
+
+    def __init__(self, store: ResultStore, dataset: Dataset, layer: str,
+                 field: ReceptiveField) -> None:
+        self.base = f"{RESULTS}/{EXAMPLES_DIR}/{dataset.fingerprint}"
+        self.layer, self.field, self.suffix = slugify(layer), field, store.image_format
+
+    def whole(self, position: Optional[tuple[int, int]]) -> bool:
+        return (position is None or self.field.whole_image
+                or min(self.field.size) >= self.field.image_size)
+
+    def __call__(self, index: int, position: Optional[tuple[int, int]]) -> str:
+        if self.whole(position):  # the whole image: shared by every layer
+            return f"{self.base}/images/{index}.{self.suffix}"
+        return f"{self.base}/{self.layer}/{index}-{position[0]}-{position[1]}.{self.suffix}"
+
+
+def _write_crops(store: ResultStore, dataset: Dataset, field: ReceptiveField,
+                 paths: CropPaths, wanted: dict[int, set]) -> None:
+    """Cuts and writes every crop in `wanted` (dataset index -> positions) not on disk."""
+    missing: dict[int, dict[str, Optional[tuple[int, int]]]] = {}
+    for index, positions in wanted.items():
+        for position in positions:  # one file per path: whole images serve every position
+            path = paths(index, position)
+            if not store.path(path).is_file():
+                missing.setdefault(index, {}).setdefault(path, position)
+    order = sorted(missing)
+    for start in range(0, len(order), LOAD_CHUNK):
+        images, loaded = dataset.load(order[start:start + LOAD_CHUNK])
+        for image, index in zip(images, loaded):
+            targets = missing[index]
+            cuts = crop(image[None].expand(len(targets), -1, -1, -1), field,
+                        list(targets.values()))
+            for path, cut in zip(targets, cuts):
+                write_image_atomic(store.path(path), to_pil(cut), store.image_format,
+                                   store.quality)
+
+
+def _example(dataset: Dataset, scan: LayerScan, paths: CropPaths, pick: Pick) -> dict[str, Any]:
+    index = int(scan.indices[pick.row])
+    return {"image": paths(index, pick.position), "source": dataset.source(index),
+            "value": round(pick.value, 6),
+            "position": list(pick.position) if pick.position is not None else None,
+            "labels": dataset.labels(index)}
+
+
+def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
+                   field: ReceptiveField, shape: Sequence[int], units: Sequence[int],
+                   common: dict[str, Any], k: int, progress: bool = True) -> int:
+    """Writes the examples record of every unit of `units` not already stored
+    with these settings; returns how many were written."""
+    settings = {unit: {**common, "layer": scan.layer, "unit": unit, "view": VIEW,
+                       "example_count": k, "images": store.image_format}
+                for unit in units}
+    todo = [unit for unit in units
+            if not store.is_done(scan.layer, unit, VIEW, settings_key(settings[unit]))]
+    if not todo:
+        return 0
+    paths = CropPaths(store, dataset, scan.layer, field)
+    peaks, peak_positions = scan.peaks(), scan.peak_positions()
+    columns = {unit: unit_columns(scan, unit, shape, k, peaks, peak_positions) for unit in todo}
+    wanted: dict[int, set] = {}
+    for found in columns.values():
+        for name in ("max", "min", "below", "above"):
+            for pick in found[name]:
+                wanted.setdefault(int(scan.indices[pick.row]), set()).add(pick.position)
+    _write_crops(store, dataset, field, paths, {i: sorted(p, key=_order) for i, p in
+                                                wanted.items()})
+    for unit in tqdm(todo, desc=f"examples {scan.layer}", unit="unit", disable=not progress,
+                     leave=False):
+        found = columns[unit]
+        lists = {name: [_example(dataset, scan, paths, pick) for pick in found[name]]
+                 for name in ("max", "min", "below", "above")}
+        record = {"key": settings_key(settings[unit]), "settings": settings[unit],
+                  "activations": [], "columns": lists, "threshold": round(found["threshold"], 6),
+                  "histogram": found["histogram"], "stats": found["stats"]}
+        images = sorted({item["image"] for column in lists.values() for item in column})
+        store.save_record(scan.layer, unit, VIEW, record, images)
+    return len(todo)
+
+
+def _order(position: Optional[tuple[int, int]]) -> tuple[int, int]:
+    return (-1, -1) if position is None else position
