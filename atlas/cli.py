@@ -25,6 +25,9 @@ BUILD_EXAMPLES = """examples:
   atlas build examples/inceptionv1.toml --weights inception5h.pth
   atlas build --model torchvision:resnet18 --weights resnet18.pth --layers layer1.0.conv1,fc
   atlas build --model my_model.py:build --weights ckpt.pt --image-size 32 --layers conv1
+  atlas build --model lucent:inceptionv1 --dataset photos/ --layers mixed3a --channels 0-7 \
+              --image-size 128                 # dataset examples from a folder of images
+  atlas build --dataset none                   # the default atlas without dataset examples
 """
 LAYERS_EXAMPLES = """examples:
   atlas layers                                 # layers of the default model
@@ -79,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="images per optimization batch (default 1024; halved on GPU OOM)")
     build.add_argument("--preprocess", help="input normalization: none, imagenet or "
                        "inceptionv1 (default: the model's own)")
+    build.add_argument("--dataset", help="real images for the examples and spectrum views: "
+                       "colored-digits, a folder of images (class subfolders optional), or none "
+                       "(default: the model's own dataset, if it has one)")
+    build.add_argument("--dataset-limit", type=int, dest="dataset_limit", metavar="N",
+                       help="scan a seeded random sample of N images of the dataset")
+    build.add_argument("--example-count", type=int, dest="example_count", metavar="K",
+                       help="dataset examples per column: max, min, below, above (default 10)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.add_argument("--strict", action="store_true",
                        help="exit 1 if any view failed (NaN or Inf), instead of 0")
@@ -135,7 +145,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     file_values = load_toml(args.config) if args.config else {}
     overrides = {key: getattr(args, key) for key in
                  ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
-                  "image_size", "seed", "device", "out", "batch_size", "preprocess")}
+                  "image_size", "seed", "device", "out", "batch_size", "preprocess", "dataset",
+                  "dataset_limit", "example_count")}
     config = make_config(file_values, overrides)
     report = build_atlas(config, progress=not args.quiet)
     for note in report.notes:

@@ -96,6 +96,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (folder / f"{name}.toml").write_text(toml_with(line))
     (folder / "a-file").write_text("a regular file, not a folder\n")
     (folder / "empty").mkdir()
+    (folder / "broken-images").mkdir()
+    for name in ("a.png", "b.jpg"):
+        (folder / "broken-images" / name).write_text("not an image\n")
     return folder
 
 
@@ -257,6 +260,25 @@ CASES = [
     # atlas: error: the layer list is empty; name at least one layer (see `atlas layers`)
     bad(*build("--layers", ","), id="empty-layer-list",
         says=("the layer list is empty", "`atlas layers`")),
+    # --- the dataset ------------------------------------------------------------------------
+    # atlas: error: dataset folder '{dir}/nowhere' does not exist; give --dataset a folder of
+    #   images (class subfolders optional) or colored-digits
+    bad(*build("--views", "positive,examples", "--dataset", "{dir}/nowhere"),
+        id="dataset-missing", says=("dataset folder '{dir}/nowhere' does not exist",)),
+    # atlas: error: dataset folder '{dir}/empty' holds no images (.png, .jpg, .jpeg, .webp,
+    #   .bmp); put image files in it or in class subfolders
+    bad(*build("--views", "positive,examples", "--dataset", "{dir}/empty"),
+        id="dataset-empty", says=("dataset folder '{dir}/empty' holds no images",)),
+    # atlas: error: dataset 'a-file' is a file, not a folder; give --dataset a folder …
+    bad(*build("--views", "positive,examples", "--dataset", "{dir}/a-file"),
+        id="dataset-is-a-file", says=("is a file, not a folder",)),
+    # atlas: error: none of the 2 image files of dataset '{dir}/broken-images' could be read
+    #   (e.g. a.png, b.jpg); check that they are images
+    bad(*build("--views", "positive,examples", "--dataset", "{dir}/broken-images"),
+        id="dataset-unreadable", says=("none of the 2 image files", "a.png, b.jpg")),
+    # atlas: error: dataset_limit must be at least 1, not 0
+    bad(*build("--dataset-limit", "0"), id="dataset-limit-0",
+        says=("dataset_limit must be at least 1, not 0",)),
     # --- the output directory ---------------------------------------------------------------
     # atlas: error: cannot write to output directory {dir}/a-file/site (Not a directory);
     #   choose another with --out

@@ -128,13 +128,17 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
         first = ", ".join(source for source, _ in dataset.skipped[:3])
         notes.append(f"dataset: {len(dataset.skipped)} file(s) could not be read and were "
                      f"skipped (first: {first})")
-    scans, fields = {}, {}
+    scans, fields, written = {}, {}, 0
     for info, units in chosen:
         scan = load_scan(store.site_dir, info.name, scan_key(common, info.name))
         field = receptive_field(loaded.module, loaded.preprocess, info.name, image_size, device)
-        store_examples(store, dataset, scan, field, info.shape, units, common,
-                       config.example_count, progress)
+        written += store_examples(store, dataset, scan, field, info.shape, units, common,
+                                  config.example_count, progress)
         scans[info.name], fields[info.name] = scan, field
+    total = sum(len(units) for _, units in chosen)
+    cached = f", pass cached for {len(report.cached)} layer(s)" if report.cached else ""
+    notes.append(f"dataset examples: {written} of {total} units written "
+                 f"({total - written} unchanged{cached})")
     return scans, fields, notes
 
 
