@@ -39,6 +39,8 @@ BENCH_EXAMPLES = """examples:
   atlas bench                                  # InceptionV1 mixed4a, 16 channels, 128px, 64 steps
   atlas bench --methods lucent,atlas,floor     # skip the slow one-call-per-channel baseline
   atlas bench --weights inception5h.pth --device cuda
+  atlas bench --dataset                        # the dataset pass vs a bare forward, InceptionV1
+  atlas bench --dataset photos/ --layer mixed3a,mixed4a --image-size 128
 """
 RENDER_EXAMPLES = """examples:
   atlas render                                 # re-render site/ from its stored results
@@ -105,10 +107,12 @@ def _parser() -> argparse.ArgumentParser:
                                 epilog=BENCH_EXAMPLES, formatter_class=raw)
     bench.add_argument("--model", default="lucent:inceptionv1", help="model spec")
     bench.add_argument("--weights", help="weights file (default: random weights)")
-    bench.add_argument("--layer", default="mixed4a", help="layer to optimize")
+    bench.add_argument("--layer", help="layer to optimize (default mixed4a); with --dataset, "
+                       "comma-separated layers to scan (default: all mixed layers)")
     bench.add_argument("--channels", type=int, default=16, help="number of channels (0..N-1)")
     bench.add_argument("--steps", type=int, default=64, help="optimization steps")
-    bench.add_argument("--image-size", type=int, default=128, dest="image_size")
+    bench.add_argument("--image-size", type=int, dest="image_size",
+                       help="pixels (default 128; 224 with --dataset)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--repeats", type=int, default=1, help="runs of each method (median)")
     bench.add_argument("--methods", type=_csv,
@@ -118,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--storage", type=Path, metavar="SITE",
                        help="instead: measure image and page sizes in a built SITE and "
                        "extrapolate to a full InceptionV1 atlas (all mixed layers)")
+    bench.add_argument("--dataset", nargs="?", const="photos", metavar="SPEC",
+                       help="instead: time the dataset pass against a bare forward pass over "
+                       "the same images (SPEC: a folder, colored-digits, or photos: crops of "
+                       "scikit-learn's sample photographs, the default)")
+    bench.add_argument("--dataset-images", type=int, default=128, dest="dataset_images",
+                       metavar="N", help="images for --dataset (default 128)")
+    bench.add_argument("--dataset-batch", type=int, default=32, dest="dataset_batch",
+                       metavar="B", help="batch size for --dataset (default 32)")
     bench.add_argument("--render-units", type=int, dest="render_units", metavar="N",
                        help="instead: time rendering a synthetic atlas of N units")
     bench.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -204,6 +216,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise AtlasError(f"{args.storage} holds no built atlas (no atlas.json)")
         print("\n".join(estimate(args.storage, inception_units())))
         return 0
+    if args.dataset:
+        from atlas.bench.dataset_pass import INCEPTION_MIXED, run_dataset_bench
+        from atlas.models.registry import load_model
+        from atlas.pipeline.build import resolve_device
+
+        if min(args.dataset_images, args.dataset_batch) < 1:
+            raise AtlasError("--dataset-images and --dataset-batch must be at least 1")
+        loaded = load_model(args.model, Path(args.weights) if args.weights else None)
+        layers = _csv(args.layer) if args.layer else _csv(INCEPTION_MIXED)
+        run_dataset_bench(loaded, args.dataset, layers, args.image_size or 224,
+                          args.dataset_images, args.dataset_batch, resolve_device(args.device),
+                          echo=lambda line: print(line, flush=True))
+        return 0
     if args.render_units:
         from atlas.bench.render_scale import time_render
 
@@ -219,13 +244,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise AtlasError(f"unknown method {unknown[0]!r}; methods: {', '.join(METHODS)}")
-    if min(args.channels, args.steps, args.image_size, args.repeats) < 1:
+    if min(args.channels, args.steps, args.image_size or 128, args.repeats) < 1:
         raise AtlasError("channels, steps, image size and repeats must be at least 1")
     from atlas.pipeline.build import resolve_device
 
     resolve_device(args.device)
-    run_bench(Workload(args.model, args.weights, args.layer, args.channels, args.steps,
-                       args.image_size, args.device, args.repeats), args.methods,
+    run_bench(Workload(args.model, args.weights, args.layer or "mixed4a", args.channels,
+                       args.steps, args.image_size or 128, args.device, args.repeats), args.methods,
               echo=lambda line: print(line, flush=True))
     return 0
 

@@ -349,3 +349,21 @@ def test_pack_regularizers_apply_to_every_image() -> None:
 def test_pack_rejects_views_that_are_not_optimized() -> None:
     with pytest.raises(ValueError, match="'kernel'"):
         pack([_unit_job("kernel", 0)], 0.0, 0.0)
+
+
+# Keys of results stored before views were declared in one place (conv1 unit 0 of the
+# default model at 28 px, 8 steps, fp32, png): the declarations must keep them.
+WEIGHTS_SHA256 = "643e7bb9ab99222cfd99e2f3a3e4d41a8d41af70047782c1e55fd0548ce0d46c"
+STANDARD_TRANSFORMS_28 = "pad 3, jitter 2, scale 0.9–1.1, rotate ±10°, jitter 1, fit 28"
+STORED_KEYS = {"positive": "3c2e4a5a30ad4be9", "negative": "01846f9d7d8cbffe",
+               "diversity": "25845562a7365504", "neuron": "4c62cb48111d9a0b",
+               "seeds": "0e6f4fa8802dd072"}
+
+
+def test_stored_results_keep_their_keys() -> None:
+    config = BuildConfig(steps=8)
+    common = plan.common_settings(config, "colored-digits", WEIGHTS_SHA256, 28,
+                                  STANDARD_TRANSFORMS_28)
+    common["atlas"] = "0.1.0"
+    jobs = plan.unit_jobs(config, common, "conv1", (8, 28, 28), 0)
+    assert {job.view: job.key for job in jobs} == STORED_KEYS

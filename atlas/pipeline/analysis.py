@@ -298,7 +298,8 @@ def _data_scores(loaded: LoadedModel, store: ResultStore, evidence: DataEvidence
         i = with_positive.index(unit)
         value = unit_value(captured[layer][i], unit)
         entry["positive_value"] = round(value, 6)
-        entry["super_stimulus"] = ratio(value, float(scan.value_max[unit]))
+        entry["super_stimulus"] = ratio(value, float(scan.value_max[unit]),
+                                        float(np.max(scan.value_max)))
         vectors = [_spatial_mean(captured[name][i]).numpy() for name in compared]
         top_rows = np.asarray(scan.top["images"][unit], dtype=np.int64)
         faithful, baseline = faithfulness(

@@ -38,7 +38,8 @@ FAITHFULNESS_METHOD = (
     "the same correlation for random dataset images. The super-stimulus ratio is the unit's "
     "value on its positive visualization (its maximum over positions) divided by its largest "
     "value over the dataset; above 1 the visualization excites the unit more than any real "
-    "image does."
+    "image does. A unit whose data maximum is below 1% of its layer's largest barely fires on "
+    "the data and gets no ratio."
 )
 EXAMPLES_COLOUR_METHOD = (
     "From the dataset examples: for each unit, the share of its top-k examples that wear its "
@@ -156,8 +157,14 @@ def unit_value(acts: torch.Tensor, unit: int) -> float:
     return float(channel.max()) if channel.dim() else float(channel)
 
 
-def ratio(value: Optional[float], reference: float) -> Optional[float]:
+SILENT_FRACTION = 0.01  # a data maximum below this share of the layer's: no ratio
+
+
+def ratio(value: Optional[float], reference: float, layer_scale: float) -> Optional[float]:
+    """value / reference, or None where the unit barely fires on the data."""
     if value is None or not np.isfinite(reference) or reference <= 0:
+        return None
+    if reference < SILENT_FRACTION * layer_scale:
         return None
     return round(value / reference, 4)
 
