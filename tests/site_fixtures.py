@@ -31,6 +31,21 @@ FAILED_REASON = ("the objective or image became NaN or infinite, also when retri
 """What the build records for a view that went non-finite twice (see pipeline/schedule.py)."""
 CLASS_COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231",
                  "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"]
+COLOUR_NAMES = ["red", "green", "yellow", "blue", "orange",
+                "purple", "cyan", "magenta", "lime", "pink"]
+DIGITS = tuple("0123456789")
+VIEW_ORDER = ("spectrum", "positive", "negative", "diversity", "neuron", "seeds", "evolution",
+              "kernel", "examples")
+"""Page order of the views (atlas.pipeline.views.VIEWS, less joint)."""
+DATASET_VIEWS = ("spectrum", "examples")
+DATASET_IMAGES = 24
+"""Images in the synthetic dataset: every unit ranks all of them."""
+EXAMPLE_COUNT = 10
+SPECTRUM_EXAMPLES = 4
+SKIPPED = 3
+"""Files the synthetic dataset could not read; the first two are named."""
+DATA_SCORES = ("faithfulness", "faithfulness_baseline", "super_stimulus", "positive_value",
+               "example_polysemanticity")
 
 
 def slugify(name: str) -> str:
@@ -92,6 +107,125 @@ def _unit_views(
     return {name: view for name, view in views.items() if name in wanted}
 
 
+class _Dataset:
+    """A tiny labelled dataset on disk: whole digit-like images, and crops of them
+    around a position, cut once per (image, layer, position) as the pipeline does."""
+
+    def __init__(self, site_dir: Path, size: int, class_names: Sequence[str],
+                 source_prefix: str) -> None:
+        self.site_dir, self.size = site_dir, size
+        self.base = "results/_examples/f00d"
+        rng = np.random.default_rng(SEED + 1)  # apart from the views' draws
+        self.labels = [{"class": str(class_names[i % len(class_names)]),
+                        "colour": COLOUR_NAMES[self.colour(i)]}
+                       for i in range(DATASET_IMAGES)]
+        self.sources = [f"{source_prefix}{i}.png" for i in range(DATASET_IMAGES)]
+        self.images = []
+        for i in range(DATASET_IMAGES):
+            colour = np.array([int(CLASS_COLOURS[self.colour(i)][k:k + 2], 16)
+                               for k in (1, 3, 5)])
+            mask = np.asarray(_blob(rng, size).convert("L"), dtype=np.float64)[..., None] / 255
+            pixels = (mask > 0.5) * colour + (mask <= 0.5) * 20
+            img = Image.fromarray(pixels.astype(np.uint8), "RGB")
+            self.images.append(img)
+            _write(site_dir, f"{self.base}/images/{i}.png", img)
+        self.crops: set[str] = set()
+
+    @staticmethod
+    def colour(i: int) -> int:
+        """Image i's colour: not tied to its class (i mod the class count)."""
+        return (7 * i + i // 5) % len(COLOUR_NAMES)
+
+    def example(self, slug: str, i: int, value: float, field: list[int] | None,
+                grid: int | None) -> dict[str, Any]:
+        """Image i as the example of a unit of layer `slug`: a crop of `field` pixels
+        around its position in a `grid`-wide layer, or the whole image (linear layer)."""
+        if field is None or grid is None:
+            path, position = f"{self.base}/images/{i}.png", None
+        else:
+            position = [(5 * i) % grid, (7 * i + 3) % grid]
+            path = f"{self.base}/{slug}/{i}-{position[0]}-{position[1]}.png"
+            if path not in self.crops:
+                scale = self.size / grid
+                top = min(max(int(position[0] * scale) - field[0] // 2, 0), self.size - field[0])
+                left = min(max(int(position[1] * scale) - field[1] // 2, 0), self.size - field[1])
+                cut = self.images[i].crop((left, top, left + field[1], top + field[0]))
+                _write(self.site_dir, path, cut)
+                self.crops.add(path)
+        return {"image": path, "source": self.sources[i], "value": round(value, 6),
+                "position": position, "labels": dict(self.labels[i])}
+
+
+def _examples_entry(data: _Dataset, rng: np.random.Generator, slug: str,
+                    field: list[int] | None, grid: int | None) -> dict[str, Any]:
+    """One unit's examples view: min, below, above and max over the whole dataset."""
+    values = rng.normal(0.4, 1.0, DATASET_IMAGES).round(4)
+    order = np.argsort(-values, kind="stable")
+    threshold = 0.0 if values.min() < 0 < values.max() else float(np.median(values))
+    below = [i for i in order if values[i] < threshold][:EXAMPLE_COUNT]
+    above = [i for i in order[::-1] if values[i] >= threshold][:EXAMPLE_COUNT]
+
+    def column(indices: Iterable[int]) -> list[dict[str, Any]]:
+        return [data.example(slug, int(i), float(values[i]), field, grid) for i in indices]
+
+    counts, edges = np.histogram(values, bins=8)
+    quantiles = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+    return {
+        "max": column(order[:EXAMPLE_COUNT]), "min": column(order[::-1][:EXAMPLE_COUNT]),
+        "below": column(below), "above": column(above), "threshold": threshold,
+        "histogram": {"edges": [round(float(e), 6) for e in edges],
+                      "counts": [int(c) for c in counts]},
+        "stats": {"mean": round(float(values.mean()), 6), "min": float(values.min()),
+                  "max": float(values.max()),
+                  "quantiles": {str(q): round(float(np.quantile(values, q)), 6)
+                                for q in quantiles}},
+    }
+
+
+def _spectrum_entry(views: Mapping[str, Any]) -> dict[str, Any]:
+    """The spectrum as the manifest composes it from the negative, examples and positive views."""
+    def optimized(name: str) -> list[dict[str, Any]]:
+        view = views.get(name) or {}
+        if not view.get("images"):
+            return []
+        return [{"image": view["images"][0], "value": view["activations"][0]}]
+
+    examples = views["examples"]
+    columns = [{"name": "negative", "items": optimized("negative")}]
+    columns += [{"name": name, "items": examples[name][:SPECTRUM_EXAMPLES]}
+                for name in ("min", "below", "above", "max")]
+    columns.append({"name": "positive", "items": optimized("positive")})
+    return {"columns": columns, "threshold": examples["threshold"]}
+
+
+def _label_shares(examples: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The dominant class and colour among a unit's top examples."""
+    top = [item["labels"] for item in examples["max"]]
+    shares = {}
+    for key in ("class", "colour"):
+        values = [labels[key] for labels in top if key in labels]
+        if values:
+            value = max(sorted(set(values)), key=values.count)
+            shares[key] = {"value": value, "count": values.count(value), "of": len(top)}
+    return shares
+
+
+def _data_scores(rng: np.random.Generator, unit: Mapping[str, Any]) -> dict[str, Any]:
+    """Faithfulness, super-stimulus and example polysemanticity of a unit with examples."""
+    views, labels = unit["views"], unit["labels"]
+    positive = views.get("positive")
+    data_max = views["examples"]["stats"]["max"]
+    value = round(float(data_max * rng.uniform(0.8, 3.0)), 6) if positive else None
+    shares = [share["count"] / share["of"] for share in labels.values()]
+    return {
+        "faithfulness": round(float(rng.uniform(0.3, 0.9)), 4) if positive else None,
+        "faithfulness_baseline": round(float(rng.uniform(-0.1, 0.2)), 4) if positive else None,
+        "super_stimulus": round(value / data_max, 4) if value is not None and data_max else None,
+        "positive_value": value,
+        "example_polysemanticity": round(1 - max(shares), 4) if shares else None,
+    }
+
+
 def _branch_ranges(widths: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
     """(label, width) pairs as consecutive channel ranges, stop exclusive."""
     ranges, start = [], 0
@@ -105,8 +239,45 @@ def _branch_label(ranges: list[dict[str, Any]], index: int) -> str | None:
     return next((r["label"] for r in ranges if r["start"] <= index < r["stop"]), None)
 
 
-def _summary(layer_entries: list[dict[str, Any]], probe: bool) -> dict[str, Any]:
-    """The manifest's summary; without `probe`, only saturation is measured."""
+def _mean(values: Iterable[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    return round(float(np.mean(found)), 4) if found else None
+
+
+def _examples_colour(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A colour row's data columns: the mean shares of the units' top examples."""
+    def share(unit: Mapping[str, Any], key: str) -> float | None:
+        found = unit.get("labels", {}).get(key)
+        return found["count"] / found["of"] if found else None
+
+    colour = _mean(share(u, "colour") for u in layer["units"])
+    shape = _mean(share(u, "class") for u in layer["units"])
+    verdict = None if colour is None or shape is None else "colour" if colour > shape else "shape"
+    return {"top_colour_share": colour, "top_class_share": shape, "examples_verdict": verdict}
+
+
+def _top_images(unit: Mapping[str, Any]) -> list[str]:
+    examples = unit.get("views", {}).get("examples")
+    return [item["image"] for item in examples["max"][:5]] if examples else []
+
+
+def _shortcut_counts(unit: Mapping[str, Any]) -> dict[str, Any]:
+    """How many of a class logit's top examples show its class and wear its colour."""
+    examples = unit.get("views", {}).get("examples")
+    if not examples:
+        return {}
+    labels = [item["labels"] for item in examples["max"]]
+    index = unit["index"]
+    return {"top_count": len(labels),
+            "top_of_class": sum(item.get("class") == str(index) for item in labels),
+            "top_in_class_colour": sum(item.get("colour") == COLOUR_NAMES[index % 10]
+                                       for item in labels),
+            "top_images": _top_images(unit)}
+
+
+def _summary(layer_entries: list[dict[str, Any]], probe: bool, dataset: bool) -> dict[str, Any]:
+    """The manifest's summary; without `probe`, only saturation is measured; with
+    `dataset`, the parts read from the dataset examples are there too."""
     first, last = layer_entries[0], layer_entries[-1]
     colour_rows = [{"name": layer["name"], "colour_score": 0.8 - 0.3 * i,
                     "shape_score": 0.2 + 0.3 * i, "saturation": 0.5,
@@ -115,12 +286,25 @@ def _summary(layer_entries: list[dict[str, Any]], probe: bool) -> dict[str, Any]
     if not probe:
         colour_rows = [{**row, "colour_score": None, "shape_score": None, "verdict": None,
                         "saturation": 0.25 + 0.125 * i} for i, row in enumerate(colour_rows)]
+    colour: dict[str, Any] = {
+        "method": ("Colour score: mean saturation-weighted hue agreement of the seeds."
+                   if probe else "Saturation: mean HSV saturation of the positive images."),
+        "layers": colour_rows,
+    }
+    if dataset:
+        colour["examples_method"] = "Top examples: the share wearing one colour or one class."
+        colour["layers"] = [{**row, **_examples_colour(layer)}
+                            for row, layer in zip(colour_rows, layer_entries)]
+    poly_units = [] if not probe and not dataset else [
+        {"label": u["label"], "page": u["page"], "score": 0.41 - 0.1 * k,
+         "images": u["views"].get("seeds", {}).get("images", [])}
+        for k, u in enumerate(first["units"][:2])]
+    if dataset:
+        poly_units = [{**row, "seeds_score": 0.2 + 0.05 * k, "diversity_score": None if k else 0.33,
+                       "labels": u["labels"], "examples": _top_images(u)}
+                      for k, (row, u) in enumerate(zip(poly_units, first["units"]))]
     return {
-        "colour": {
-            "method": ("Colour score: mean saturation-weighted hue agreement of the seeds."
-                       if probe else "Saturation: mean HSV saturation of the positive images."),
-            "layers": colour_rows,
-        },
+        "colour": colour,
         "shortcut": None if not probe else {
             "method": "Accuracy on test sets with and without the colour bias.",
             "biased_accuracy": 0.98, "unbiased_accuracy": 0.41,
@@ -128,15 +312,25 @@ def _summary(layer_entries: list[dict[str, Any]], probe: bool) -> dict[str, Any]
             "classes": [{"class": u["index"], "unit_page": u["page"],
                          "image": (u["views"].get("positive", {}).get("images") or [None])[0],
                          "class_colour": CLASS_COLOURS[u["index"] % 10],
-                         "image_colour": "#d02040", "matches": u["index"] % 2 == 0}
+                         "image_colour": "#d02040", "matches": u["index"] % 2 == 0,
+                         **_shortcut_counts(u)}
                         for u in last["units"]],
         },
         "polysemantic": {
-            "method": "One minus the mean pairwise similarity of the seed images.",
-            "units": [] if not probe else [
-                {"label": u["label"], "page": u["page"], "score": 0.41 - 0.1 * k,
-                 "images": u["views"].get("seeds", {}).get("images", [])}
-                for k, u in enumerate(first["units"][:2])],
+            "method": ("One minus the largest label share among the top examples." if dataset
+                       else "One minus the mean pairwise similarity of the seed images."),
+            "source": "examples" if dataset else "seeds",
+            "units": poly_units,
+        },
+        "faithfulness": None if not dataset else {
+            "method": "Rank correlation of the positive image with the top examples.",
+            "layers": [{"name": layer["name"],
+                        "faithfulness": _mean(u["scores"]["faithfulness"] for u in layer["units"]),
+                        "baseline": _mean(u["scores"]["faithfulness_baseline"]
+                                          for u in layer["units"]),
+                        "super_stimulus": _mean(u["scores"]["super_stimulus"]
+                                                for u in layer["units"])}
+                       for layer in layer_entries],
         },
     }
 
@@ -156,6 +350,9 @@ def make_manifest(
     joint: bool = True,
     preprocess: str | None = "none",
     views: Collection[str] = ALL_VIEWS,
+    dataset: bool = False,
+    class_names: Sequence[str] = DIGITS,
+    source_prefix: str = "test/",
 ) -> dict[str, Any]:
     """Write PNGs for a synthetic atlas into `site_dir` and return its manifest.
 
@@ -178,6 +375,14 @@ def make_manifest(
     leaves the joint list empty; `preprocess=None` leaves `model.preprocess`
     out (an older manifest). `views` limits the views written (only
     `{"positive"}` is fast enough for layers of hundreds of units).
+
+    `dataset=True` scans a synthetic dataset of `DATASET_IMAGES` digit-like
+    images (whole images for the classifier, crops of them at a receptive field
+    for conv layers, all real PNGs): every unit gets the examples and spectrum
+    views, its dominant labels and data scores, the manifest its `dataset`, and
+    the summary its data columns and faithfulness. Classes are `class_names`
+    (by image index), sources `<source_prefix><i>.png`: pass hostile text to
+    test escaping. A unit whose "examples" view fails has no spectrum either.
     """
     site_dir = Path(site_dir)
     rng = np.random.default_rng(SEED)
@@ -185,6 +390,9 @@ def make_manifest(
     failures = (dict(failed) if isinstance(failed, Mapping)
                 else {key: {"negative": FAILED_REASON} for key in failed})
     empty, dead_set = set(no_views), set(dead)
+    data = _Dataset(site_dir, image_size, class_names, source_prefix) if dataset else None
+    data_rng = np.random.default_rng(SEED + 2)
+    wanted = [v for v in VIEW_ORDER if v in views or (dataset and v in DATASET_VIEWS)]
     layer_entries = []
     architecture = []
     for pos, (spec, count) in enumerate(zip(layers, counts, strict=True)):
@@ -193,6 +401,7 @@ def make_manifest(
         channels = ranges[-1]["stop"] if ranges else count
         classifier = pos == len(layers) - 1
         shape = [channels] if classifier else [channels, image_size >> pos, image_size >> pos]
+        field = None if classifier else [min(image_size, 5 + 6 * pos)] * 2
         unit_entries = []
         for index in range(count):
             base = f"results/{slug}/{index}"
@@ -201,6 +410,12 @@ def make_manifest(
             poly = round(float(rng.uniform(0, 1)), 4)
             colour = None if classifier else round(float(rng.uniform(0, 1)), 4)
             lost = failures.get((name, index), {})
+            if data is not None:
+                unit_views["examples"] = _examples_entry(data, data_rng, slug,
+                                                         field, None if classifier else shape[1])
+            unit_views = {v: entry for v, entry in unit_views.items() if v not in lost}
+            if data is not None and "examples" in unit_views:
+                unit_views["spectrum"] = _spectrum_entry(unit_views)
             if (name, index) in empty:
                 unit_views = {}
             unit_entry = {
@@ -210,15 +425,21 @@ def make_manifest(
                 "branch": _branch_label(ranges, index),
                 "status": "failed" if lost or (name, index) in empty else "ok",
                 "dead": (name, index) in dead_set,
-                "views": {v: data for v, data in unit_views.items() if v not in lost},
-                "scores": {"polysemanticity": poly, "colour": colour if probe else None},
+                "views": {v: unit_views[v] for v in wanted if v in unit_views},
+                "scores": {"polysemanticity": poly, "colour": colour if probe else None,
+                           **dict.fromkeys(DATA_SCORES)},
+                "labels": {},
             }
+            if "examples" in unit_entry["views"]:
+                unit_entry["labels"] = _label_shares(unit_entry["views"]["examples"])
+                unit_entry["scores"].update(_data_scores(data_rng, unit_entry))
             if lost:
                 unit_entry["failed_views"] = dict(lost)
             unit_entries.append(unit_entry)
         layer_type = "Linear" if classifier else "Conv2d"
         entry = {"name": name, "slug": slug, "page": f"layers/{slug}.html", "type": layer_type,
-                 "shape": shape, "channels": channels, "units": unit_entries}
+                 "shape": shape, "channels": channels, "receptive_field": field,
+                 "units": unit_entries}
         if name in (branches or {}):
             entry["branches"] = ranges
         layer_entries.append(entry)
@@ -250,7 +471,15 @@ def make_manifest(
             "param": "fft+decorrelate, sigmoid",
             "transforms": "pad 3, jitter 2, scale 0.9–1.1, rotate ±10°, jitter 1",
             "tv_weight": 0.001, "l2_weight": 0.0001, "diversity_weight": 10.0,
-            "views": list(ALL_VIEWS),
+            "views": [v for v in VIEW_ORDER if v in ALL_VIEWS or (dataset and v in DATASET_VIEWS)],
+        },
+        "views": wanted,
+        "dataset": None if data is None else {
+            "spec": "colored-digits",
+            "description": f"colored-digits: {DATASET_IMAGES} held-out digits, coloured at random",
+            "images": DATASET_IMAGES, "skipped": SKIPPED,
+            "skipped_sources": [f"{source_prefix}broken-{i}.png" for i in range(2)],
+            "label_keys": ["class", "colour"], "fingerprint": "f00d",
         },
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
         "layers": layer_entries,
@@ -263,7 +492,7 @@ def make_manifest(
             "images": [joint_image],
             "activations": [[5.1, 4.3]],
         }],
-        "summary": _summary(layer_entries, probe),
+        "summary": _summary(layer_entries, probe, dataset),
     }
     if write_json:
         write_json_atomic(site_dir / "atlas.json", manifest)

@@ -146,3 +146,97 @@ def test_branched_site_without_probe_data_loads(browser: Any, inception_site: Pa
         assert result["errors"] == [] and result["remote"] == [], page
     layer = _visit(browser, (inception_site / "layers/mixed3a.html").as_uri())
     assert layer["images"]["count"] == 256
+
+
+@pytest.fixture(scope="module")
+def dataset_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site with dataset examples: spectrum and examples views, the layer switch."""
+    site_dir = tmp_path_factory.mktemp("browser-dataset")
+    manifest = make_manifest(site_dir, layers=["conv1", "conv2", "fc"], units=[6, 3, 10],
+                             dataset=True, failed={("conv1", 5): {"positive": "diverged"}})
+    render_site(manifest, site_dir, progress=False)
+    return site_dir
+
+
+# Where each spectrum column and each of its images lies, and whether the image loaded.
+SPECTRUM_LAYOUT = """() => {
+  const columns = Array.from(document.querySelectorAll(".spectrum-column"));
+  return columns.map(column => ({
+    title: column.querySelector(".spectrum-title").firstChild.textContent.trim(),
+    top: column.getBoundingClientRect().top,
+    images: Array.from(column.querySelectorAll("img")).map(img => {
+      const box = img.getBoundingClientRect();
+      return {loaded: img.complete && img.naturalWidth > 0, width: box.width,
+              left: box.left, right: box.right, top: box.top, bottom: box.bottom,
+              rendering: getComputedStyle(img).imageRendering};
+    }),
+  }));
+}"""
+
+# For each tile of a layer page: the src of the one image showing (positive or example).
+SHOWN_TILES = """() => Array.from(document.querySelectorAll(".unit-cell")).map(cell => {
+  const shown = Array.from(cell.querySelectorAll(".tile-positive, .tile-example"))
+    .filter(el => getComputedStyle(el).display !== "none");
+  return shown.map(el => el.tagName === "IMG" ? el.getAttribute("src") : "box:" + el.className);
+})"""
+
+
+def test_spectrum_fills_the_first_screen(browser: Any, dataset_site: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto((dataset_site / "units/conv1/0.html").as_uri(), wait_until="load")
+        columns = page.evaluate(SPECTRUM_LAYOUT)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "dataset-unit-first-screen.png"))
+    finally:
+        page.close()
+    assert [c["title"] for c in columns] == [
+        "Negative optimized", "Minimum activation", "Slightly negative", "Slightly positive",
+        "Maximum activation", "Positive optimized"]
+    assert len({round(c["top"]) for c in columns}) == 1  # one row, side by side
+    assert [len(c["images"]) for c in columns] == [1, 4, 4, 4, 4, 1]
+    lefts = [min(img["left"] for img in c["images"]) for c in columns]
+    assert lefts == sorted(lefts)
+    for column in columns:
+        for img in column["images"]:
+            assert img["loaded"], column["title"]
+            assert img["width"] >= 40, column["title"]  # tiny crops are scaled up...
+            assert img["rendering"] == "pixelated"  # ...without blurring
+            assert 0 <= img["left"] and img["right"] <= 1280, column["title"]
+            assert 0 <= img["top"] and img["bottom"] <= 800, column["title"]  # first screen
+
+
+def test_layer_switch_changes_every_tile(browser: Any, dataset_site: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto((dataset_site / "layers/conv1.html").as_uri(), wait_until="load")
+        before = page.evaluate(SHOWN_TILES)
+        page.click('label[for="tiles-example"]')
+        after = page.evaluate(SHOWN_TILES)
+        images = page.evaluate(CHECK_IMAGES)
+        page.click('label[for="tiles-positive"]')
+        back = page.evaluate(SHOWN_TILES)
+        checked = page.evaluate("() => document.querySelector('#tiles-positive').checked")
+    finally:
+        page.close()
+    assert len(before) == 6 and all(len(shown) == 1 for shown in before + after)
+    assert [s[0] for s in before[:5]] == [f"../results/conv1/{i}/positive-0.png" for i in range(5)]
+    assert before[5] == ["box:no-image tile-positive"]  # its positive view failed
+    assert all(s[0].startswith("../results/_examples/") for s in after)
+    assert all(a != b for a, b in zip(after, before, strict=True))
+    assert images["broken"] == []
+    assert back == before and checked
+
+
+def test_dataset_site_loads_offline(browser: Any, dataset_site: Path) -> None:
+    pages = sorted(dataset_site.rglob("*.html"))
+    assert len(pages) == 3 + 3 + 19
+    for path in pages:
+        result = _visit(browser, path.as_uri())
+        assert result["images"]["broken"] == [], path
+        assert result["errors"] == [] and result["remote"] == [], path
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, page in (("dataset-unit", "units/conv2/1.html"), ("dataset-linear", "units/fc/3.html"),
+                       ("dataset-summary", "summary.html"), ("dataset-index", "index.html")):
+        result = _visit(browser, (dataset_site / page).as_uri(), SHOTS / f"{name}.png")
+        assert result["images"]["broken"] == []

@@ -144,10 +144,18 @@ def test_near_threshold_of_a_positive_unit_is_the_median() -> None:
 
 def test_near_threshold_of_a_two_signed_unit_is_zero() -> None:
     values = np.array([-1, 2, -0.5, 0, 3, -0.5])
-    threshold, below, above = near_threshold(values, 5)
+    threshold, below, above = near_threshold(values, 3)
     assert threshold == 0.0
-    assert below.tolist() == [2, 5, 0]  # fewer than k below
+    assert below.tolist() == [2, 5, 0]
     assert above.tolist() == [3, 1, 4]  # 0 counts as at-or-above
+
+
+def test_near_threshold_needs_k_images_on_each_side_of_zero() -> None:
+    values = np.array([-1, 2, -0.5, 0, 3, -0.5])  # 3 below 0: too few for k = 4
+    threshold, below, above = near_threshold(values, 4)
+    assert threshold == -0.25  # the median
+    assert below.tolist() == [2, 5, 0]
+    assert above.tolist() == [3, 1, 4]
 
 
 def test_near_threshold_of_a_constant_unit() -> None:

@@ -65,7 +65,7 @@ def test_layer_page_groups_units_by_branch(site: Path) -> None:
         "pool proj branch — channels 224–255, 32 units",
     ]
     assert [units for _, units in sections] == [
-        list(range(0, 64)), list(range(64, 192)), list(range(192, 224)), list(range(224, 256))]
+        list(range(64)), list(range(64, 192)), list(range(192, 224)), list(range(224, 256))]
 
 
 def test_branch_heading_counts_units_shown(site: Path) -> None:

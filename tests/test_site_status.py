@@ -15,8 +15,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from site_fixtures import FAILED_REASON, make_manifest, page_refs
 
-from atlas.site import render_site
-from atlas.site import status
+from atlas.site import render_site, status
 from atlas.site.sections import SECTIONS, VIEW_TITLES
 
 VIEW_ORDER = list(SECTIONS)

@@ -128,13 +128,15 @@ def near_threshold(values: np.ndarray, k: int) -> tuple[float, np.ndarray, np.nd
     """The k images just below and the k just at or above one unit's threshold.
 
     `values` (N,) is the unit's value per image. The threshold is 0 when the
-    unit takes both signs over the data (where a ReLU would switch it on),
-    else the median. Closest to the threshold first, ties to the smaller index.
+    unit takes both signs over the data, at least k images on each side of 0
+    (where a ReLU after it would switch it on); else the median, so a unit
+    that is negative on all but a handful of images still gets two full
+    columns. Closest to the threshold first, ties to the smaller index.
     Returns (threshold, below, above)."""
     values = np.asarray(values, dtype=np.float64)
     finite = _finite(values)
-    low, high = finite.min(), finite.max()
-    threshold = 0.0 if low < 0 < high else float(np.median(finite))
+    both_signs = (finite < 0).sum() >= k and (finite >= 0).sum() >= k
+    threshold = 0.0 if both_signs else float(np.median(finite))
     below = np.flatnonzero(values < threshold)
     below = below[np.lexsort((below, -values[below]))][:k]
     above = np.flatnonzero(values >= threshold)

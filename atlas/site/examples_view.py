@@ -1,13 +1,20 @@
-"""Sections of real images: the six-column spectrum and the dataset examples
-with their histogram."""
+"""Sections of real images: the six-column spectrum at the top of a unit page,
+and the dataset examples (every example of the four columns, and the
+histogram of the unit's values) further down.
+
+Everything the pages say about one example comes from here: its value, its
+labels as a short caption ("3 · red"), and a tooltip naming the source file
+and the position of the unit's extreme. Sources and labels are untrusted
+text; they reach the page only through the autoescaping templates.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from atlas.site import formatting as fmt
-from atlas.site.frame import image
-from atlas.site.histogram import histogram_chart
+from atlas.site.histogram import Mark, histogram_chart
+from atlas.site.links import relative_link
 
 if TYPE_CHECKING:
     from atlas.site.sections import Section
@@ -21,70 +28,147 @@ COLUMN_TITLES = {
     "positive": "Positive optimized",
 }
 OPTIMIZED_COLUMNS = ("negative", "positive")
-EXAMPLE_COLUMNS = ("max", "above", "below", "min")
-"""The dataset columns in the order the examples section lists them."""
+EXAMPLE_COLUMNS = ("min", "below", "above", "max")
+"""The dataset columns, from most inhibiting to most exciting (as in the spectrum)."""
+
+COLUMN_NOTES = {
+    "min": "lowest values",
+    "below": "just below {threshold}",
+    "above": "at or just above {threshold}",
+    "max": "highest values",
+}
 
 
 def label_text(labels: Any) -> str:
-    """{"class": "3", "colour": "red"} -> "class 3 · red"... as one caption line."""
-    if not isinstance(labels, dict) or not labels:
+    """An example's labels as a short caption: {"class": "3", "colour": "red"} -> "3 · red"."""
+    if not isinstance(labels, dict):
         return ""
-    parts = []
-    for key, value in labels.items():
-        parts.append(f"{key} {value}")
-    return " · ".join(parts)
+    return " · ".join(str(value) for value in labels.values() if value not in (None, ""))
 
 
-def _example(page: str, label: str, column: str, item: dict[str, Any], i: int) -> dict[str, Any]:
-    where = item.get("position")
-    note = label_text(item.get("labels")) or None
-    entry = image(page, item["image"], f"{label}, {COLUMN_TITLES.get(column, column)} {i + 1}",
-                  caption=f"{fmt.sig3(item.get('value'))}", note=note)
+def label_title(labels: Any) -> str:
+    """The same labels with their keys, for a tooltip: "class 3, colour red"."""
+    if not isinstance(labels, dict):
+        return ""
+    return ", ".join(f"{key} {value}" for key, value in labels.items()
+                     if value not in (None, ""))
+
+
+def _where(position: Any) -> str:
+    if isinstance(position, (list, tuple)) and len(position) == 2:
+        return f" at ({position[0]}, {position[1]})"
+    return ""
+
+
+def example_entry(page: str, alt: str, item: dict[str, Any],
+                  prefix: str = "") -> dict[str, Any] | None:
+    """One example as the pages show it: image, value, labels and a tooltip.
+
+    `prefix` goes before the value ("mean" for an optimized image whose value
+    is its mean activation rather than its extreme). None without an image."""
+    path = item.get("image")
+    if not isinstance(path, str) or not path:
+        return None
+    value = fmt.sig3(item.get("value"))
+    labels = item.get("labels")
     source = item.get("source")
-    entry["title"] = f"{source}" + (f" at ({where[0]}, {where[1]})"
-                                    if isinstance(where, list) and len(where) == 2 else "")
-    return entry
+    title = [f"{source}{_where(item.get('position'))}" if source not in (None, "") else "",
+             label_title(labels), f"value {value}"]
+    return {"src": relative_link(page, path), "alt": alt,
+            "value": f"{prefix} {value}" if prefix else value,
+            "labels": label_text(labels), "title": " · ".join(t for t in title if t)}
 
 
-def spectrum_section(page: str, label: str, section: "Section", data: dict[str, Any],
+def _items(data: dict[str, Any], column: str) -> list[dict[str, Any]]:
+    items = data.get(column)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _spatial(columns: list[list[dict[str, Any]]]) -> bool:
+    """Whether the examples were taken at positions (a conv unit), not whole (linear)."""
+    return any(isinstance(item.get("position"), list) for items in columns for item in items)
+
+
+def spectrum_section(page: str, label: str, section: Section, data: dict[str, Any],
                      unit: dict[str, Any]) -> dict[str, Any]:
     """Six columns, from most inhibiting to most exciting."""
+    raw = [(column.get("name") or "", [item for item in column.get("items") or []
+                                       if isinstance(item, dict)])
+           for column in data.get("columns") or [] if isinstance(column, dict)]
+    spatial = _spatial([items for name, items in raw if name not in OPTIMIZED_COLUMNS])
+    threshold = fmt.sig3(data.get("threshold"))
     columns = []
-    for column in data.get("columns") or []:
-        name = column.get("name") or ""
+    for name, items in raw:
+        optimized = name in OPTIMIZED_COLUMNS
+        title = COLUMN_TITLES.get(name, name)
+        entries = [example_entry(page, f"{label}, {title.lower()} {i + 1}", item,
+                                 prefix="mean" if optimized and spatial else "")
+                   for i, item in enumerate(items)]
         columns.append({
-            "name": name,
-            "title": COLUMN_TITLES.get(name, name),
-            "optimized": name in OPTIMIZED_COLUMNS,
-            "images": [_example(page, label, name, item, i)
-                       for i, item in enumerate(column.get("items") or []) if item.get("image")],
+            "name": name, "title": title, "optimized": optimized,
+            "note": COLUMN_NOTES.get(name, "").format(threshold=threshold) or None,
+            "images": [entry for entry in entries if entry is not None],
         })
+    values = ("The value under a dataset example is the unit's strongest activation over "
+              "positions on it; under an optimized image, the mean activation it was "
+              "optimized for." if spatial else "Each value is the unit's activation.")
     return {"kind": "spectrum", "id": "spectrum", "title": section.title,
-            "caption": f"Activation spectrum of {label}. {section.about} Threshold "
-                       f"{fmt.sig3(data.get('threshold'))}.",
+            "caption": f"Activation spectrum of {label}. {section.about} {values} "
+                       f"Threshold {threshold}.",
             "columns": columns}
 
 
-def examples_section(page: str, label: str, section: "Section", data: dict[str, Any],
+def examples_section(page: str, label: str, section: Section, data: dict[str, Any],
                      unit: dict[str, Any]) -> dict[str, Any]:
-    """Every dataset example, one row per column, and the histogram of values
-    marking the threshold, the data maximum and the positive view's value."""
-    positive_value = (unit.get("scores") or {}).get("positive_value")
+    """Every dataset example, one column each for min, below, above and max, and
+    the histogram of values marking the threshold, the data maximum and the
+    positive view's value."""
+    scores = unit.get("scores") or {}
     histogram = data.get("histogram") or {}
     stats = data.get("stats") or {}
+    threshold = fmt.sig3(data.get("threshold"))
     chart = histogram_chart(
         histogram.get("edges") or [], histogram.get("counts") or [],
-        [("threshold", "threshold", data.get("threshold")),
-         ("data-max", "data max", stats.get("max")),
-         ("positive", "positive view", positive_value)])
-    rows = [{"name": column, "title": COLUMN_TITLES[column],
-             "images": [_example(page, label, column, item, i)
-                        for i, item in enumerate(data.get(column) or [])]}
-            for column in EXAMPLE_COLUMNS]
+        [Mark("threshold", "threshold", data.get("threshold")),
+         Mark("data-max", "data max", stats.get("max")),
+         Mark("positive", "positive view", scores.get("positive_value"))])
+    columns = []
+    for name in EXAMPLE_COLUMNS:
+        title = COLUMN_TITLES[name]
+        entries = [example_entry(page, f"{label}, {title.lower()} {i + 1}", item)
+                   for i, item in enumerate(_items(data, name))]
+        columns.append({"name": name, "title": title,
+                        "note": COLUMN_NOTES[name].format(threshold=threshold),
+                        "images": [entry for entry in entries if entry is not None]})
     return {"kind": "examples", "id": "examples", "title": section.title,
-            "caption": f"{section.title} of {label}. {section.about} Threshold "
-                       f"{fmt.sig3(data.get('threshold'))}: 0 where the unit takes both signs "
-                       "over the data, otherwise its median.",
-            "rows": rows, "histogram": chart,
-            "stats": [{"label": key, "value": fmt.sig3(stats.get(key))}
-                      for key in ("mean", "min", "max") if key in stats]}
+            "caption": f"{section.title} of {label}. {section.about} Threshold {threshold}: "
+                       "0 where the unit takes both signs over the data (at least as many images "
+                       "on each side of 0 as a column holds), otherwise its median. "
+                       "Hover over an example for its source file.",
+            "columns": columns, "histogram": chart,
+            "stats": value_stats(stats, scores.get("positive_value"))}
+
+
+def _quantile(key: Any) -> float | None:
+    try:
+        q = float(key)
+    except (TypeError, ValueError):
+        return None
+    return q if 0 < q < 1 else None
+
+
+def _percent(q: float) -> str:
+    return "median" if q == 0.5 else f"{100 * q:g}%"
+
+
+def value_stats(stats: dict[str, Any], positive_value: Any) -> list[dict[str, str]]:
+    """The unit's value statistics in increasing order (min, percentiles, max),
+    then the mean and the positive view's value; absent entries left out."""
+    quantiles = stats.get("quantiles") if isinstance(stats.get("quantiles"), dict) else {}
+    ranked = sorted((q, value) for q, value in ((_quantile(k), v) for k, v in quantiles.items())
+                    if q is not None)
+    rows = [("min", stats.get("min"))] + [(_percent(q), v) for q, v in ranked]
+    rows += [("max", stats.get("max")), ("mean", stats.get("mean")),
+             ("positive view", positive_value)]
+    return [{"label": label, "value": fmt.sig3(value)} for label, value in rows
+            if value is not None]

@@ -1,10 +1,13 @@
-"""View models for the summary page (the three questions) and the joint page."""
+"""View models for the summary page (the three questions, and the faithfulness
+of the visualizations to the data) and the joint page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site.dataset_notes import has_dataset
+from atlas.site.dataset_notes import note as dataset_note
 from atlas.site.frame import frame, href, image, layer_pages, unit_pages
 
 NO_PROBE = "No probe data for this model: colour vs shape is measured by saturation only."
@@ -15,46 +18,113 @@ NO_POLYSEMANTIC = ("No polysemanticity scores were recorded for this model (they
                    "seed images per unit).")
 """What the summary page says where a section has nothing measured, instead of an empty table."""
 
+NO_EXAMPLES_COLOUR = ("No dataset was scanned, so colour versus shape is not read from real "
+                      "images here (the share of each unit's top examples wearing one colour "
+                      "or showing one class).")
+NO_EXAMPLE_LABELS = ("The scanned dataset has no labels, so its top examples cannot tell colour "
+                     "from shape.")
+NO_SHORTCUT_EXAMPLES = ("No dataset was scanned, so the class logits' top dataset examples "
+                        "are not counted here.")
+POLY_FROM_SEEDS = ("Ranked by the spread of the seed images: no dataset was scanned, so the "
+                   "units' top examples could not be compared.")
+NO_FAITHFULNESS = ("Not measured: faithfulness compares each positive visualization with the "
+                   "unit's top dataset examples, and no dataset was scanned.")
+"""The notes of a build without a dataset; each goes with the command that adds one."""
+
 SWAP_LABELS = {
     "follows_colour": "Prediction follows the colour",
     "follows_shape": "Prediction follows the shape",
 }
+POLY_SCORE_HEADERS = {"examples": "Score (top examples)", "seeds": "Score (seeds)"}
+EXAMPLE_THUMBS = 5
+"""How many top examples the summary shows beside a unit."""
 
 
-def _colour_section(page: str, section: dict[str, Any], layers: dict[str, str]) -> dict[str, Any]:
+def _row_link(page: str, layers: dict[str, str], name: str) -> str | None:
+    return href(page, layers.get(name))
+
+
+def _cell(text: str, num: bool = False, verdict: bool = False,
+          is_colour: bool = False) -> dict[str, Any]:
+    return {"text": text, "num": num, "verdict": verdict, "is_colour": is_colour}
+
+
+def _verdict(value: Any) -> dict[str, Any]:
+    return _cell(value or fmt.MISSING, verdict=True, is_colour=value == "colour")
+
+
+def _colour_section(page: str, section: dict[str, Any], layers: dict[str, str],
+                    dataset: bool) -> dict[str, Any]:
     """Question 1: which layers respond to colour more than to shape.
 
-    `probe` is False when no row has a colour score, shape score or verdict (a
-    model without probe data): the page then shows saturation only, and `note`
-    says why.
+    Columns come in groups that are shown only where some row has a value: the
+    probe's eta² scores and verdict (absent for a model without probe data, which
+    `note` then explains), the saturation, and the shares of the top dataset
+    examples with their own verdict (absent without a dataset, which
+    `examples_note` explains).
     """
     source = [row for row in section.get("layers") or [] if isinstance(row, dict)]
-    rows = [
-        {
-            "name": row.get("name") or "",
-            "href": href(page, layers.get(row.get("name") or "")),
-            "colour_score": fmt.sig3(row.get("colour_score")),
-            "shape_score": fmt.sig3(row.get("shape_score")),
-            "saturation": fmt.sig3(row.get("saturation")),
-            "verdict": row.get("verdict") or fmt.MISSING,
-            "is_colour": row.get("verdict") == "colour",
-        }
-        for row in source
-    ]
-    probe = any(
-        row.get(key) is not None
-        for row in source for key in ("colour_score", "shape_score", "verdict")
-    )
+
+    def measured(*keys: str) -> bool:
+        return any(row.get(key) is not None for row in source for key in keys)
+
+    probe = measured("colour_score", "shape_score", "verdict")
+    examples = measured("top_colour_share", "top_class_share", "examples_verdict")
+    columns: list[dict[str, Any]] = []
+    if probe:
+        columns += [{"label": "Colour score", "num": True}, {"label": "Shape score", "num": True},
+                    {"label": "Verdict", "num": False}]
+    columns.append({"label": "Saturation", "num": True})
+    if examples:
+        columns += [{"label": "Top examples in one colour", "num": True},
+                    {"label": "Top examples of one class", "num": True},
+                    {"label": "Verdict from examples", "num": False}]
+    rows = []
+    for row in source:
+        cells = []
+        if probe:
+            cells += [_cell(fmt.sig3(row.get("colour_score")), num=True),
+                      _cell(fmt.sig3(row.get("shape_score")), num=True),
+                      _verdict(row.get("verdict"))]
+        cells.append(_cell(fmt.sig3(row.get("saturation")), num=True))
+        if examples:
+            cells += [_cell(fmt.percent(row.get("top_colour_share")), num=True),
+                      _cell(fmt.percent(row.get("top_class_share")), num=True),
+                      _verdict(row.get("examples_verdict"))]
+        name = row.get("name") or ""
+        rows.append({"name": name, "href": _row_link(page, layers, name), "cells": cells})
     note = NO_COLOUR_LAYERS if not rows else None if probe else NO_PROBE
-    return {"method": section.get("method") or "", "layers": rows, "probe": probe,
-            "note": note}
+    return {"method": section.get("method") or "",
+            "examples_method": (section.get("examples_method") or "") if examples else "",
+            "columns": columns, "layers": rows, "probe": probe,
+            "note": note,
+            "examples_note": None if examples or not rows
+            else dataset_note(NO_EXAMPLE_LABELS, with_command=False) if dataset
+            else dataset_note(NO_EXAMPLES_COLOUR)}
 
 
-def _shortcut_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
-    """Question 2: does the model take the colour shortcut instead of reading the digit?"""
+def _thumbs(page: str, paths: Any, alt: str, limit: int = EXAMPLE_THUMBS) -> list[dict[str, Any]]:
+    """Small images for a table cell: the first `limit` of `paths`."""
+    found = [p for p in paths if isinstance(p, str) and p] if isinstance(paths, list) else []
+    return [image(page, path, f"{alt} {i + 1}") for i, path in enumerate(found[:limit])]
+
+
+def _of(count: Any, total: Any) -> str:
+    if isinstance(count, int) and isinstance(total, int):
+        return f"{count} of {total}"
+    return fmt.MISSING
+
+
+def _shortcut_section(page: str, section: dict[str, Any], dataset: bool) -> dict[str, Any]:
+    """Question 2: does the model take the colour shortcut instead of reading the digit?
+
+    With a dataset, each class logit's row also counts how many of its top
+    dataset examples show its class and how many wear its class's colour."""
     swap = section.get("colour_swap") or {}
+    source = [row for row in section.get("classes") or [] if isinstance(row, dict)]
+    examples = any(row.get("top_count") is not None for row in source)
     classes = []
-    for row in section.get("classes") or []:
+    for row in source:
         name = "" if row.get("class") is None else str(row["class"])
         classes.append({
             "name": name,
@@ -67,6 +137,10 @@ def _shortcut_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
             "image_colour_text": row.get("image_colour") or fmt.MISSING,
             "matches": fmt.yes_no(row.get("matches")),
             "is_match": row.get("matches") is True,
+            "top_of_class": _of(row.get("top_of_class"), row.get("top_count")),
+            "top_in_colour": _of(row.get("top_in_class_colour"), row.get("top_count")),
+            "top_images": _thumbs(page, row.get("top_images"),
+                                  f"class {name} logit, top dataset example"),
         })
     return {
         "method": section.get("method") or "",
@@ -79,44 +153,102 @@ def _shortcut_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
             for key, value in swap.items()
         ],
         "classes": classes,
+        "examples": examples,
+        "examples_note": None if examples or dataset or not classes
+        else dataset_note(NO_SHORTCUT_EXAMPLES),
     }
 
 
-def _polysemantic_section(page: str, section: dict[str, Any]) -> dict[str, Any]:
-    """Question 3: which units look like they respond to several unrelated things."""
+def share_lines(labels: Any) -> list[str]:
+    """A unit's dominant labels with their shares: ["class 3 · 4/10", "colour red · 5/10"]."""
+    if not isinstance(labels, dict):
+        return []
+    parts = []
+    for key, share in labels.items():
+        if isinstance(share, dict) and share.get("value") not in (None, ""):
+            counted = (f" · {share['count']}/{share['of']}"
+                       if isinstance(share.get("count"), int) and isinstance(share.get("of"), int)
+                       else "")
+            parts.append(f"{key} {share['value']}{counted}")
+    return parts
+
+
+def _polysemantic_section(page: str, section: dict[str, Any], dataset: bool) -> dict[str, Any]:
+    """Question 3: which units look like they respond to several unrelated things.
+
+    Ranked by the spread of the top dataset examples' labels where a dataset
+    was scanned (`source` "examples"), with the seeds and diversity spreads as
+    cross-checks; otherwise by the seeds' spread."""
+    source = section.get("source") if section.get("source") in POLY_SCORE_HEADERS else "seeds"
+    rows = [row for row in section.get("units") or [] if isinstance(row, dict)]
     units = []
-    for row in section.get("units") or []:
+    for row in rows:
         label = row.get("label") or ""
         units.append({
             "label": label,
             "href": href(page, row.get("page")),
             "score": fmt.sig3(row.get("score")),
-            "images": [
-                image(page, path, f"{label}, seed image {i + 1}")
-                for i, path in enumerate(row.get("images") or [])
-            ],
+            "seeds_score": fmt.sig3(row.get("seeds_score")),
+            "diversity_score": fmt.sig3(row.get("diversity_score")),
+            "labels": share_lines(row.get("labels")) or [fmt.MISSING],
+            "examples": _thumbs(page, row.get("examples"), f"{label}, top dataset example"),
+            "images": _thumbs(page, row.get("images"), f"{label}, seed image", limit=10**6),
         })
-    return {"method": section.get("method") or "", "units": units,
-            "note": None if units else NO_POLYSEMANTIC}
+    return {
+        "method": section.get("method") or "",
+        "source": source,
+        "score_header": POLY_SCORE_HEADERS[source],
+        "cross_checks": source == "examples",
+        "diversity": any(row.get("diversity_score") is not None for row in rows),
+        "examples": any(unit["examples"] for unit in units),
+        "units": units,
+        "note": None if units else NO_POLYSEMANTIC,
+        "seeds_note": dataset_note(POLY_FROM_SEEDS) if units and source == "seeds"
+        and not dataset else None,
+    }
+
+
+def _faithfulness_section(page: str, section: dict[str, Any] | None,
+                          layers: dict[str, str]) -> dict[str, Any]:
+    """Question 4: do the visualizations show what the units see in real images?"""
+    if not isinstance(section, dict):
+        return {"method": "", "layers": [], "note": dataset_note(NO_FAITHFULNESS)}
+    rows = []
+    for row in section.get("layers") or []:
+        if not isinstance(row, dict):
+            continue
+        name = row.get("name") or ""
+        rows.append({"name": name, "href": _row_link(page, layers, name),
+                     "faithfulness": fmt.sig3(row.get("faithfulness")),
+                     "baseline": fmt.sig3(row.get("baseline")),
+                     "super_stimulus": fmt.sig3(row.get("super_stimulus"))})
+    return {"method": section.get("method") or "", "layers": rows,
+            "note": None if rows else dataset_note(NO_FAITHFULNESS)}
 
 
 def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The summary page: colour vs shape by layer, shortcut evidence, polysemantic units.
+    """The summary page: colour vs shape by layer, shortcut evidence, polysemantic
+    units, faithfulness of the visualizations to the data.
 
-    A section the build did not measure comes through as None, and the page
-    says so instead of showing an empty table.
+    A section the build did not measure comes through as None (or with a note),
+    and the page says so instead of showing an empty table; where a dataset
+    would have measured it, the note says how to add one.
     """
     page = manifest["pages"]["summary"]
     summary = manifest.get("summary") or {}
+    dataset = has_dataset(manifest)
+    layers = layer_pages(manifest)
     colour = summary.get("colour")
     shortcut = summary.get("shortcut")
     polysemantic = summary.get("polysemantic")
     return {
         "page": frame(manifest, page, "Summary", current="summary"),
-        "colour": _colour_section(page, colour, layer_pages(manifest)) if colour else None,
-        "shortcut": _shortcut_section(page, shortcut) if shortcut else None,
+        "colour": _colour_section(page, colour, layers, dataset) if colour else None,
+        "shortcut": _shortcut_section(page, shortcut, dataset) if shortcut else None,
         "shortcut_note": NO_SHORTCUT,
-        "polysemantic": _polysemantic_section(page, polysemantic) if polysemantic else None,
+        "polysemantic": _polysemantic_section(page, polysemantic, dataset)
+        if polysemantic else None,
+        "faithfulness": _faithfulness_section(page, summary.get("faithfulness"), layers),
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import unit_branch
+from atlas.site.dataset_notes import NO_DATASET, has_dataset, note
 from atlas.site.frame import frame, link
 from atlas.site.links import relative_link
 from atlas.site.sections import SECTIONS, VIEW_TITLES, build_sections
@@ -60,6 +61,44 @@ def _neighbour_link(
     return link(page, unit["page"], unit.get("label") or f"{layer['name']}:{unit['index']}")
 
 
+def label_parts(labels: Any) -> list[dict[str, str]]:
+    """The unit's dominant labels among its top examples, for the line under its
+    title: [{"key": "class", "value": "3", "share": "9/10"}, ...]."""
+    if not isinstance(labels, dict):
+        return []
+    parts = []
+    for key, share in labels.items():
+        if not isinstance(share, dict) or share.get("value") in (None, ""):
+            continue
+        count, of = share.get("count"), share.get("of")
+        parts.append({"key": str(key), "value": str(share["value"]),
+                      "share": f"{count}/{of}" if isinstance(count, int) and isinstance(of, int)
+                      else ""})
+    return parts
+
+
+def measures(unit: dict[str, Any]) -> list[dict[str, str]]:
+    """The unit's data-based measurements for the line under its title: faithfulness
+    beside its random-image baseline, and the super-stimulus ratio beside the two
+    values it divides. Unmeasured ones are left out."""
+    scores = unit.get("scores") or {}
+    found = []
+    if scores.get("faithfulness") is not None:
+        baseline = scores.get("faithfulness_baseline")
+        found.append({"label": "faithfulness", "value": fmt.sig3(scores["faithfulness"]),
+                      "detail": f"random images {fmt.sig3(baseline)}"
+                      if baseline is not None else ""})
+    if scores.get("super_stimulus") is not None:
+        stats = ((unit.get("views") or {}).get("examples") or {}).get("stats") or {}
+        detail = [f"positive view {fmt.sig3(scores.get('positive_value'))}"
+                  if scores.get("positive_value") is not None else "",
+                  f"data max {fmt.sig3(stats.get('max'))}" if stats.get("max") is not None
+                  else ""]
+        found.append({"label": "super-stimulus ratio", "value": fmt.sig3(scores["super_stimulus"]),
+                      "detail": " / ".join(d for d in detail if d)})
+    return found
+
+
 def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[str, Any]:
     """A unit page: its views in page order, labels, scores, metadata, prev/next/up links."""
     layer = manifest["layers"][layer_pos]
@@ -102,8 +141,9 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
         "notices": status.notices(unit, VIEW_TITLES, list(SECTIONS)),
         "views": build_sections(page, label, unit, manifest.get("views")),
         "labels": labels,
-        "label_line": " · ".join(f"{key} {share.get('value')}" for key, share in
-                                 (unit.get("labels") or {}).items() if isinstance(share, dict)),
+        "label_parts": label_parts(unit.get("labels")),
+        "measures": measures(unit),
+        "dataset_note": None if has_dataset(manifest) else note(NO_DATASET),
         "scores": scores,
         "metadata": metadata,
         "settings": settings_rows(manifest),

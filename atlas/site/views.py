@@ -12,6 +12,7 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import branch_anchor, branch_list, group_units, heading, split_text
+from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.links import relative_link
 
@@ -27,23 +28,58 @@ ACCURACY_LABELS = {
 }
 
 
+def top_example(unit: dict[str, Any]) -> str | None:
+    """The path of the unit's top dataset example (highest value), or None."""
+    examples = (unit.get("views") or {}).get("examples") or {}
+    top = examples.get("max") if isinstance(examples, dict) else None
+    if isinstance(top, list) and top and isinstance(top[0], dict):
+        path = top[0].get("image")
+        return path if isinstance(path, str) and path else None
+    return None
+
+
+def dominant_labels(unit: dict[str, Any]) -> tuple[str, str]:
+    """The unit's dominant labels as a tile shows them ("3 · red") and as its
+    tooltip says them ("class 3 (9 of 10 top examples), colour red (10 of 10)")."""
+    short, long = [], []
+    for key, share in (unit.get("labels") or {}).items():
+        if not isinstance(share, dict) or share.get("value") in (None, ""):
+            continue
+        short.append(str(share["value"]))
+        counted = (f" ({share.get('count')} of {share.get('of')} top examples)"
+                   if isinstance(share.get("count"), int) and isinstance(share.get("of"), int)
+                   else "")
+        long.append(f"{key} {share['value']}{counted}")
+    return " · ".join(short), ", ".join(long)
+
+
 def _unit_cell(
-    page: str, layer: dict[str, Any], unit: dict[str, Any], with_kernel: bool = True
+    page: str, layer: dict[str, Any], unit: dict[str, Any], with_kernel: bool = True,
+    with_data: bool = True,
 ) -> dict[str, Any]:
-    """One unit as a grid cell: link, positive image, optional kernel, failed and dead marks.
+    """One unit as a grid cell: link, positive image, optional kernel, failed and
+    dead marks, and (`with_data`, the layer pages) its top dataset example and
+    dominant labels; the tooltip names the labels with their shares.
 
     Without a positive image the cell shows a placeholder box instead, whose
     text (`placeholder`) says "failed" for a failed unit; that box is then the
-    failed mark, so `failed_badge` is False.
+    failed mark, so `failed_badge` is False. A layer page shows either the
+    positive images or the top examples (a CSS-only switch); a unit without a
+    top example shows a "no example" box there.
     """
     label = unit.get("label") or f"{layer['name']}:{unit['index']}"
     positive = first_image(unit, "positive")
     kernel = first_image(unit, "kernel") if with_kernel else None
+    example = top_example(unit) if with_data else None
     failed = status.is_failed(unit)
+    short, long = dominant_labels(unit)
+    title = status.cell_title(label, unit)
     return {
         "href": relative_link(page, unit["page"]),
         "label": label,
-        "title": status.cell_title(label, unit),
+        "title": f"{title}: {long}" if long else title,
+        "labels": (short or None) if with_data else None,
+        "example": image(page, example, f"{label}, top dataset example") if example else None,
         "index": str(unit["index"]),
         "image": image(page, positive, f"{label}, positive") if positive else None,
         "placeholder": None if positive else ("failed" if failed else "no image"),
@@ -87,7 +123,8 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
             "unit_count": fmt.integer(len(units)),
             "status_note": status.counts_note(units),
             "thumbnails": [
-                _unit_cell(page, layer, unit, with_kernel=False) for unit in units[:THUMBNAILS]
+                _unit_cell(page, layer, unit, with_kernel=False, with_data=False)
+                for unit in units[:THUMBNAILS]
             ],
             "more": len(units) > THUMBNAILS,
         })
@@ -111,11 +148,12 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
         "accuracy": accuracy,
         "accuracy_note": None if accuracy else NO_ACCURACY,
         "settings": settings_rows(manifest),
+        "dataset": dataset_line(manifest),
         "layers": layers,
         "questions": [
             entry for entry in (
                 link(page, pages.get("summary"), "Summary: colour or shape, shortcuts, "
-                     "polysemantic units"),
+                     "polysemantic units, faithfulness"),
                 link(page, pages.get("joint"), "Joint optimizations of several units"),
             ) if entry
         ],
@@ -137,13 +175,18 @@ def settings_rows(manifest: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _grid_caption(about: str, has_kernels: bool) -> str:
+def _grid_caption(about: str, has_kernels: bool, has_examples: bool = False) -> str:
     """The caption of a unit grid showing `about` ("every unit of conv1")."""
     kernels = "; beside each, the unit's filter weights" if has_kernels else ""
+    if has_examples:
+        return (f"Positive feature visualization or top dataset example (switch above the "
+                f"grid) of {about}, labelled with the unit index and the most common labels "
+                f"of its top examples{kernels}.")
     return f"Positive feature visualization of {about}, labelled with the unit index{kernels}."
 
 
-def _branch_groups(page: str, layer: dict[str, Any], has_kernels: bool) -> list[dict[str, Any]]:
+def _branch_groups(page: str, layer: dict[str, Any], has_kernels: bool,
+                   has_examples: bool) -> list[dict[str, Any]]:
     """The layer's unit cells grouped by branch, with headings; [] without branches."""
     branches = branch_list(layer)
     if not branches:
@@ -165,7 +208,7 @@ def _branch_groups(page: str, layer: dict[str, Any], has_kernels: bool) -> list[
             "heading": title,
             "units": [_unit_cell(page, layer, unit) for unit in units],
             "caption": _grid_caption(f"every unit of {about} of {layer['name']}",
-                                     has_kernels),
+                                     has_kernels, has_examples),
         })
     return groups
 
@@ -184,7 +227,8 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     prev_layer = layers[layer_pos - 1] if layer_pos > 0 else None
     next_layer = layers[layer_pos + 1] if layer_pos + 1 < len(layers) else None
     has_kernels = any(first_image(u, "kernel") for u in units)
-    groups = _branch_groups(page, layer, has_kernels)
+    has_examples = any(top_example(u) for u in units)
+    groups = _branch_groups(page, layer, has_kernels, has_examples)
     return {
         "page": frame(manifest, page, layer["name"]),
         "name": layer["name"],
@@ -193,10 +237,11 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
         "has_kernels": has_kernels,
+        "switch": has_examples,
         "branches": split_text(branch_list(layer)),
         "groups": groups,
         "units": [] if groups else [_unit_cell(page, layer, unit) for unit in units],
-        "caption": _grid_caption(f"every unit of {layer['name']}", has_kernels),
+        "caption": _grid_caption(f"every unit of {layer['name']}", has_kernels, has_examples),
         "up": link(page, manifest["pages"]["index"], "Atlas home"),
         "prev": link(page, prev_layer["page"], prev_layer["name"]) if prev_layer else None,
         "next": link(page, next_layer["page"], next_layer["name"]) if next_layer else None,
