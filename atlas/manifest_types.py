@@ -150,6 +150,7 @@ class ShortcutClass(TypedDict, total=False):
     image: Optional[str]  # the logit's positive visualization
     class_colour: str  # "#rrggbb": the class's training colour
     image_colour: str
+    nearest_class_colour: int  # the class whose training colour the visualization is nearest
     matches: bool  # the visualization wears the class colour
     top_count: int  # the logit's top dataset examples
     top_of_class: int  # how many of them are of its class

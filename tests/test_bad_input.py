@@ -244,10 +244,11 @@ CASES = [
         says=("cannot read config {dir}/nope.toml", "No such file")),
         bad(*config_build("binary.toml"), id="config-not-utf8", says=("binary.toml",)),
     # --- other settings ---------------------------------------------------------------------
-    # atlas: error: unknown view 'postive' (did you mean 'positive'?); views are: positive,
-    #   negative, diversity, neuron, seeds, evolution, kernel, joint
+    # atlas: error: unknown view 'postive' (did you mean 'positive'?); views are: spectrum,
+    #   positive, negative, diversity, neuron, seeds, evolution, kernel, examples, joint
     bad(*build("--views", "positive,postive"), id="unknown-view",
-        says=("unknown view 'postive' (did you mean 'positive'?)", "views are: positive")),
+        says=("unknown view 'postive' (did you mean 'positive'?)",
+              "views are: spectrum, positive, negative")),
     # atlas: error: steps must be at least 1, not 0
     bad(*build("--steps", "0"), id="steps-0", says=("steps must be at least 1, not 0",)),
     # atlas: error: steps must be at least 1, not -1

@@ -32,7 +32,7 @@ def measured_sizes(site: Path) -> dict[str, float]:
             units += 1
             pages += (site / unit["page"]).stat().st_size
             for view, entry in unit["views"].items():
-                for index, rel in enumerate(entry["images"]):
+                for index, rel in enumerate(entry.get("images", [])):  # examples: see below
                     key = "evolution-start" if view == "evolution" and index == 0 else view
                     sizes.setdefault(key, []).append((site / rel).stat().st_size)
                 loss = entry.get("loss", [])
@@ -47,6 +47,10 @@ def measured_sizes(site: Path) -> dict[str, float]:
     measured["records"] = (records - loss_bytes) / units
     measured["manifest"] = ((site / "atlas.json").stat().st_size - loss_bytes) / units
     measured["loss value"] = per_value
+    crops = [path.stat().st_size for path in (site / "results" / "_examples").rglob("*")
+             if path.is_file()]
+    if crops:  # dataset examples: crops are shared between units, so per unit overall
+        measured["examples"] = sum(crops) / units
     return measured
 
 
@@ -76,6 +80,8 @@ def estimate(site: Path, units: dict[str, int], steps: int = 512,
             rows.append(("evolution", count - 1, measured.get("evolution", 0.0)))
         elif count and view in measured:
             rows.append((view, count, measured[view]))
+    if "examples" in measured:
+        rows.append(("examples (all)", 1, measured["examples"]))
     rows += [("pages", 1, measured["pages"]), ("records", 1, measured["records"]),
              ("manifest", 1, measured["manifest"]),
              ("loss curves", 2 * steps, measured["loss value"])]  # in record and manifest
