@@ -59,6 +59,9 @@ class Dataset:
         """Where item `index` comes from, as text to show (untrusted: escape it when rendering)."""
         raise NotImplementedError
 
+    # Files are decoded in threads; a dataset already in memory skips the pool.
+    decodes_files = True
+
     def labels(self, index: int) -> dict[str, str]:
         """Item `index`'s labels, keyed by some of `label_keys`."""
         raise NotImplementedError
@@ -78,7 +81,7 @@ class Dataset:
         `skipped` (once each), never raised.
         """
         wanted = [self._checked(index) for index in indices]
-        if len(wanted) < _SERIAL_BELOW:
+        if len(wanted) < _SERIAL_BELOW or not self.decodes_files:
             outcomes = [self._attempt(index) for index in wanted]
         else:
             with ThreadPoolExecutor(max_workers=_DECODE_THREADS) as pool:

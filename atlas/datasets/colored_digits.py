@@ -30,6 +30,8 @@ def _split() -> digits_data.ColoredSplit:
 class ColoredDigits(Dataset):
     """The unbiased_test split, optionally a seeded sample of it, at any image size."""
 
+    decodes_files = False  # the digits are tensors in memory already
+
     def __init__(self, image_size: int, limit: int | None, seed: int, resize: str) -> None:
         split = _split()
         self._total = len(split.labels)
