@@ -24,7 +24,8 @@ from atlas.config import BuildConfig
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
-                                         FAITHFULNESS_METHOD, DataEvidence, baseline_rows,
+                                         FAITHFULNESS_METHOD, DataEvidence, Standardizer,
+                                         baseline_rows,
                                          example_polysemanticity, faithfulness, label_shares,
                                          ratio, summary_rows, unit_value)
 from atlas.store import ResultStore, load_image
@@ -280,6 +281,7 @@ def _data_scores(loaded: LoadedModel, store: ResultStore, evidence: DataEvidence
     keys = evidence.dataset.label_keys
     compared = [layer] + ([previous] if previous in evidence.scans else [])
     matrices = [np.asarray(evidence.scans[name].means(), dtype=np.float32) for name in compared]
+    standardized = [Standardizer.of(matrix) for matrix in matrices]  # once per layer
     with_positive = [u for u in unit_list if _images(store, layer, u, "positive") is not None]
     captured: dict[str, torch.Tensor] = {}
     if with_positive:
@@ -303,7 +305,7 @@ def _data_scores(loaded: LoadedModel, store: ResultStore, evidence: DataEvidence
         vectors = [_spatial_mean(captured[name][i]).numpy() for name in compared]
         top_rows = np.asarray(scan.top["images"][unit], dtype=np.int64)
         faithful, baseline = faithfulness(
-            matrices, vectors, top_rows, baseline_rows(scan.count, top_rows, seed + unit))
+            matrices, standardized, vectors, top_rows, baseline_rows(scan.count, top_rows, seed + unit))
         entry["faithfulness"] = round(faithful, 4)
         entry["faithfulness_baseline"] = round(baseline, 4)
 

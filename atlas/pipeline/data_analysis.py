@@ -127,14 +127,14 @@ class Standardizer:
         return (np.asarray(vectors, dtype=np.float64) - self.mean) / self.std
 
 
-def faithfulness(layer_means: Sequence[np.ndarray], positive: Sequence[np.ndarray],
-                 top_rows: np.ndarray, baseline_rows: np.ndarray) -> tuple[float, float]:
+def faithfulness(layer_means: Sequence[np.ndarray], standardized: Sequence[Standardizer],
+                 positive: Sequence[np.ndarray], top_rows: np.ndarray,
+                 baseline_rows: np.ndarray) -> tuple[float, float]:
     """(faithfulness, baseline) of one unit.
 
-    `layer_means`: the (N, C_l) spatial-mean matrices of the layers compared;
-    `positive`: the visualization's (C_l,) vector at each of them; rows index
-    the matrices."""
-    standardized = [Standardizer.of(means) for means in layer_means]
+    `layer_means`: the (N, C_l) spatial-mean matrices of the layers compared,
+    `standardized` their z-scorings; `positive`: the visualization's (C_l,)
+    vector at each of them; rows index the matrices."""
     top = np.concatenate([z(np.asarray(m[top_rows], dtype=np.float64)).mean(0)
                           for z, m in zip(standardized, layer_means)])
     image = np.concatenate([z(v) for z, v in zip(standardized, positive)])

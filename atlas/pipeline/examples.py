@@ -28,6 +28,9 @@ from atlas.store import RESULTS, ResultStore, settings_key, to_pil
 EXAMPLES_DIR = "_examples"
 VIEW = "examples"
 LOAD_CHUNK = 256  # images decoded at a time while cutting crops
+# Units whose values are read from the (images x units) matrix together: one
+# read of the memory-mapped file serves them all instead of one per unit.
+UNITS_AT_ONCE = 64
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ def _picks(values: np.ndarray, rows: np.ndarray, positions: np.ndarray,
 
 
 def unit_columns(scan: LayerScan, unit: int, shape: Sequence[int], k: int,
-                 peaks: np.ndarray, peak_positions: np.ndarray) -> dict[str, Any]:
-    """One unit's four columns as picks, its threshold, histogram and stats."""
-    column = np.asarray(peaks[:, unit], dtype=np.float64)
+                 column: np.ndarray, peak_positions: np.ndarray) -> dict[str, Any]:
+    """One unit's four columns as picks, its threshold, histogram and stats;
+    `column` holds the unit's value on every image of the pass."""
     threshold, below, above = near_threshold(column, k)
 
     def near(rows: np.ndarray) -> list[Pick]:
@@ -134,7 +137,12 @@ def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
         return 0
     paths = CropPaths(store, dataset, scan.layer, field)
     peaks, peak_positions = scan.peaks(), scan.peak_positions()
-    columns = {unit: unit_columns(scan, unit, shape, k, peaks, peak_positions) for unit in todo}
+    columns = {}
+    for start in range(0, len(todo), UNITS_AT_ONCE):  # a block of columns per read
+        block = todo[start:start + UNITS_AT_ONCE]
+        values = np.asarray(peaks[:, block], dtype=np.float64)
+        for i, unit in enumerate(block):
+            columns[unit] = unit_columns(scan, unit, shape, k, values[:, i], peak_positions)
     wanted: dict[int, set] = {}
     for found in columns.values():
         for name in ("max", "min", "below", "above"):
