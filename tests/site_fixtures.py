@@ -2,7 +2,8 @@
 
 `make_manifest` needs no model and no torch, so the renderer can be tested
 (and its pages looked at) on any machine. `page_refs` and `css_urls` pull the
-URLs out of rendered files for link checks.
+URLs out of rendered files for link checks. The dataset half of the manifest
+(`dataset=True`) is fabricated in `dataset_fixtures`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dataset_fixtures import (
+    CLASS_COLOURS,
+    DATA_SCORES,
+    DATASET_IMAGES,  # noqa: F401 - tests import it from here
+    DATASET_VIEWS,
+    DIGITS,
+    EXAMPLE_COUNT,  # noqa: F401 - tests import it from here
+    _data_scores,
+    _Dataset,
+    _examples_colour,
+    _examples_entry,
+    _label_shares,
+    _shortcut_counts,
+    _spectrum_entry,
+    _top_images,
+)
+from fixture_common import SEED, _blob, _mean, _write
 from PIL import Image
 
-from atlas.fsio import write_json_atomic, write_png_atomic
+from atlas.fsio import write_json_atomic
 from atlas.manifest_types import FORMAT
 
-SEED = 0
 LOSS_STEPS = 64
 EVOLUTION_STEPS = [0, 16, 32, 48, 63]
 MIXED3A = (("1x1", 64), ("3x3", 128), ("5x5", 32), ("pool proj", 32))
@@ -29,23 +46,9 @@ ALL_VIEWS = ("positive", "negative", "diversity", "neuron", "seeds", "evolution"
 FAILED_REASON = ("the objective or image became NaN or infinite, also when retried with "
                  "learning rate 0.025")
 """What the build records for a view that went non-finite twice (see pipeline/schedule.py)."""
-CLASS_COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231",
-                 "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"]
-COLOUR_NAMES = ["red", "green", "yellow", "blue", "orange",
-                "purple", "cyan", "magenta", "lime", "pink"]
-DIGITS = tuple("0123456789")
 VIEW_ORDER = ("spectrum", "positive", "negative", "diversity", "neuron", "seeds", "evolution",
               "kernel", "examples")
 """Page order of the views (atlas.pipeline.views.VIEWS, less joint)."""
-DATASET_VIEWS = ("spectrum", "examples")
-DATASET_IMAGES = 24
-"""Images in the synthetic dataset: every unit ranks all of them."""
-EXAMPLE_COUNT = 10
-SPECTRUM_EXAMPLES = 4
-SKIPPED = 3
-"""Files the synthetic dataset could not read; the first two are named."""
-DATA_SCORES = ("faithfulness", "faithfulness_baseline", "super_stimulus", "positive_value",
-               "example_polysemanticity")
 
 
 def slugify(name: str) -> str:
@@ -54,19 +57,8 @@ def slugify(name: str) -> str:
     return slug or "layer"
 
 
-def _blob(rng: np.random.Generator, size: int) -> Image.Image:
-    """A smooth random colour image, roughly what a feature visualization looks like."""
-    coarse = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
-    return Image.fromarray(coarse, "RGB").resize((size, size), Image.BILINEAR)
-
-
 def _kernel(rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, size=(5, 5, 3), dtype=np.uint8), "RGB")
-
-
-def _write(site_dir: Path, path: str, img: Image.Image) -> str:
-    write_png_atomic(site_dir / path, img)
-    return path
 
 
 def _unit_views(
@@ -107,125 +99,6 @@ def _unit_views(
     return {name: view for name, view in views.items() if name in wanted}
 
 
-class _Dataset:
-    """A tiny labelled dataset on disk: whole digit-like images, and crops of them
-    around a position, cut once per (image, layer, position) as the pipeline does."""
-
-    def __init__(self, site_dir: Path, size: int, class_names: Sequence[str],
-                 source_prefix: str) -> None:
-        self.site_dir, self.size = site_dir, size
-        self.base = "results/_examples/f00d"
-        rng = np.random.default_rng(SEED + 1)  # apart from the views' draws
-        self.labels = [{"class": str(class_names[i % len(class_names)]),
-                        "colour": COLOUR_NAMES[self.colour(i)]}
-                       for i in range(DATASET_IMAGES)]
-        self.sources = [f"{source_prefix}{i}.png" for i in range(DATASET_IMAGES)]
-        self.images = []
-        for i in range(DATASET_IMAGES):
-            colour = np.array([int(CLASS_COLOURS[self.colour(i)][k:k + 2], 16)
-                               for k in (1, 3, 5)])
-            mask = np.asarray(_blob(rng, size).convert("L"), dtype=np.float64)[..., None] / 255
-            pixels = (mask > 0.5) * colour + (mask <= 0.5) * 20
-            img = Image.fromarray(pixels.astype(np.uint8), "RGB")
-            self.images.append(img)
-            _write(site_dir, f"{self.base}/images/{i}.png", img)
-        self.crops: set[str] = set()
-
-    @staticmethod
-    def colour(i: int) -> int:
-        """Image i's colour: not tied to its class (i mod the class count)."""
-        return (7 * i + i // 5) % len(COLOUR_NAMES)
-
-    def example(self, slug: str, i: int, value: float, field: list[int] | None,
-                grid: int | None) -> dict[str, Any]:
-        """Image i as the example of a unit of layer `slug`: a crop of `field` pixels
-        around its position in a `grid`-wide layer, or the whole image (linear layer)."""
-        if field is None or grid is None:
-            path, position = f"{self.base}/images/{i}.png", None
-        else:
-            position = [(5 * i) % grid, (7 * i + 3) % grid]
-            path = f"{self.base}/{slug}/{i}-{position[0]}-{position[1]}.png"
-            if path not in self.crops:
-                scale = self.size / grid
-                top = min(max(int(position[0] * scale) - field[0] // 2, 0), self.size - field[0])
-                left = min(max(int(position[1] * scale) - field[1] // 2, 0), self.size - field[1])
-                cut = self.images[i].crop((left, top, left + field[1], top + field[0]))
-                _write(self.site_dir, path, cut)
-                self.crops.add(path)
-        return {"image": path, "source": self.sources[i], "value": round(value, 6),
-                "position": position, "labels": dict(self.labels[i])}
-
-
-def _examples_entry(data: _Dataset, rng: np.random.Generator, slug: str,
-                    field: list[int] | None, grid: int | None) -> dict[str, Any]:
-    """One unit's examples view: min, below, above and max over the whole dataset."""
-    values = rng.normal(0.4, 1.0, DATASET_IMAGES).round(4)
-    order = np.argsort(-values, kind="stable")
-    threshold = 0.0 if values.min() < 0 < values.max() else float(np.median(values))
-    below = [i for i in order if values[i] < threshold][:EXAMPLE_COUNT]
-    above = [i for i in order[::-1] if values[i] >= threshold][:EXAMPLE_COUNT]
-
-    def column(indices: Iterable[int]) -> list[dict[str, Any]]:
-        return [data.example(slug, int(i), float(values[i]), field, grid) for i in indices]
-
-    counts, edges = np.histogram(values, bins=8)
-    quantiles = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
-    return {
-        "max": column(order[:EXAMPLE_COUNT]), "min": column(order[::-1][:EXAMPLE_COUNT]),
-        "below": column(below), "above": column(above), "threshold": threshold,
-        "histogram": {"edges": [round(float(e), 6) for e in edges],
-                      "counts": [int(c) for c in counts]},
-        "stats": {"mean": round(float(values.mean()), 6), "min": float(values.min()),
-                  "max": float(values.max()),
-                  "quantiles": {str(q): round(float(np.quantile(values, q)), 6)
-                                for q in quantiles}},
-    }
-
-
-def _spectrum_entry(views: Mapping[str, Any]) -> dict[str, Any]:
-    """The spectrum as the manifest composes it from the negative, examples and positive views."""
-    def optimized(name: str) -> list[dict[str, Any]]:
-        view = views.get(name) or {}
-        if not view.get("images"):
-            return []
-        return [{"image": view["images"][0], "value": view["activations"][0]}]
-
-    examples = views["examples"]
-    columns = [{"name": "negative", "items": optimized("negative")}]
-    columns += [{"name": name, "items": examples[name][:SPECTRUM_EXAMPLES]}
-                for name in ("min", "below", "above", "max")]
-    columns.append({"name": "positive", "items": optimized("positive")})
-    return {"columns": columns, "threshold": examples["threshold"]}
-
-
-def _label_shares(examples: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The dominant class and colour among a unit's top examples."""
-    top = [item["labels"] for item in examples["max"]]
-    shares = {}
-    for key in ("class", "colour"):
-        values = [labels[key] for labels in top if key in labels]
-        if values:
-            value = max(sorted(set(values)), key=values.count)
-            shares[key] = {"value": value, "count": values.count(value), "of": len(top)}
-    return shares
-
-
-def _data_scores(rng: np.random.Generator, unit: Mapping[str, Any]) -> dict[str, Any]:
-    """Faithfulness, super-stimulus and example polysemanticity of a unit with examples."""
-    views, labels = unit["views"], unit["labels"]
-    positive = views.get("positive")
-    data_max = views["examples"]["stats"]["max"]
-    value = round(float(data_max * rng.uniform(0.8, 3.0)), 6) if positive else None
-    shares = [share["count"] / share["of"] for share in labels.values()]
-    return {
-        "faithfulness": round(float(rng.uniform(0.3, 0.9)), 4) if positive else None,
-        "faithfulness_baseline": round(float(rng.uniform(-0.1, 0.2)), 4) if positive else None,
-        "super_stimulus": round(value / data_max, 4) if value is not None and data_max else None,
-        "positive_value": value,
-        "example_polysemanticity": round(1 - max(shares), 4) if shares else None,
-    }
-
-
 def _branch_ranges(widths: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
     """(label, width) pairs as consecutive channel ranges, stop exclusive."""
     ranges, start = [], 0
@@ -237,42 +110,6 @@ def _branch_ranges(widths: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
 
 def _branch_label(ranges: list[dict[str, Any]], index: int) -> str | None:
     return next((r["label"] for r in ranges if r["start"] <= index < r["stop"]), None)
-
-
-def _mean(values: Iterable[float | None]) -> float | None:
-    found = [v for v in values if v is not None]
-    return round(float(np.mean(found)), 4) if found else None
-
-
-def _examples_colour(layer: Mapping[str, Any]) -> dict[str, Any]:
-    """A colour row's data columns: the mean shares of the units' top examples."""
-    def share(unit: Mapping[str, Any], key: str) -> float | None:
-        found = unit.get("labels", {}).get(key)
-        return found["count"] / found["of"] if found else None
-
-    colour = _mean(share(u, "colour") for u in layer["units"])
-    shape = _mean(share(u, "class") for u in layer["units"])
-    verdict = None if colour is None or shape is None else "colour" if colour > shape else "shape"
-    return {"top_colour_share": colour, "top_class_share": shape, "examples_verdict": verdict}
-
-
-def _top_images(unit: Mapping[str, Any]) -> list[str]:
-    examples = unit.get("views", {}).get("examples")
-    return [item["image"] for item in examples["max"][:5]] if examples else []
-
-
-def _shortcut_counts(unit: Mapping[str, Any]) -> dict[str, Any]:
-    """How many of a class logit's top examples show its class and wear its colour."""
-    examples = unit.get("views", {}).get("examples")
-    if not examples:
-        return {}
-    labels = [item["labels"] for item in examples["max"]]
-    index = unit["index"]
-    return {"top_count": len(labels),
-            "top_of_class": sum(item.get("class") == str(index) for item in labels),
-            "top_in_class_colour": sum(item.get("colour") == COLOUR_NAMES[index % 10]
-                                       for item in labels),
-            "top_images": _top_images(unit)}
 
 
 def _summary(layer_entries: list[dict[str, Any]], probe: bool, dataset: bool) -> dict[str, Any]:
@@ -474,13 +311,7 @@ def make_manifest(
             "views": [v for v in VIEW_ORDER if v in ALL_VIEWS or (dataset and v in DATASET_VIEWS)],
         },
         "views": wanted,
-        "dataset": None if data is None else {
-            "spec": "colored-digits",
-            "description": f"colored-digits: {DATASET_IMAGES} held-out digits, coloured at random",
-            "images": DATASET_IMAGES, "skipped": SKIPPED,
-            "skipped_sources": [f"{source_prefix}broken-{i}.png" for i in range(2)],
-            "label_keys": ["class", "colour"], "fingerprint": "f00d",
-        },
+        "dataset": None if data is None else data.entry(),
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
         "layers": layer_entries,
         "joint": [] if not joint else [{
