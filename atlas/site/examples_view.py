@@ -138,7 +138,7 @@ def examples_section(page: str, label: str, section: Section, data: dict[str, An
         entries = [example_entry(page, f"{label}, {title.lower()} {i + 1}", item)
                    for i, item in enumerate(_items(data, name))]
         columns.append({"name": name, "title": title,
-                        "note": COLUMN_NOTES[name].format(threshold=threshold),
+                        "note": COLUMN_NOTES[name].format(threshold=threshold), "optimized": False,
                         "images": [entry for entry in entries if entry is not None]})
     return {"kind": "examples", "id": "examples", "title": section.title,
             "caption": f"{section.title} of {label}. {section.about} Threshold {threshold}: "
