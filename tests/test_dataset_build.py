@@ -278,3 +278,13 @@ def test_build_killed_during_the_pass_resumes(tmp_path: Path, data: Path) -> Non
     resumed = json.loads((out / "atlas.json").read_text())
     expected = json.loads((clean / "atlas.json").read_text())
     assert resumed["layers"] == expected["layers"]
+
+
+def test_more_examples_per_column_rescan(tmp_path: Path, data: Path) -> None:
+    out = tmp_path / "site"
+    build_atlas(config(out, data, views=["examples"], example_count=2), progress=False)
+    build_atlas(config(out, data, views=["examples"], example_count=4), progress=False)
+    manifest = json.loads((out / "atlas.json").read_text())
+    examples = _unit(manifest, "red", 0)["views"]["examples"]
+    assert [len(examples[c]) for c in ("max", "min", "below", "above")] == [4, 4, 4, 4]
+    assert len(list((out / "results" / "_dataset").iterdir())) == 3  # the k=2 results replaced

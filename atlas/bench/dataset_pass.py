@@ -33,6 +33,7 @@ from atlas.pipeline.scan import run_scan, scan_settings
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000
 RATIO_TARGET = 0.8
+EXAMPLES = 10  # per column, the build's default
 INCEPTION_MIXED = ("mixed3a,mixed3b,mixed4a,mixed4b,mixed4c,mixed4d,mixed4e,mixed5a,mixed5b")
 
 
@@ -144,13 +145,13 @@ def run_dataset_bench(loaded: LoadedModel, spec: Optional[str], layers: list[str
         shapes = _channels(loaded, layers, image_size, device)
         _warm_up(loaded, dataset, batch, device)
         common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
-                               loaded.preprocess.description, dataset)
+                               loaded.preprocess.description, dataset, EXAMPLES)
         rows = {}
         rows["decode"] = _timed(lambda: decode_only(dataset, batch))
         rows["bare"] = _timed(lambda: bare_forward(loaded, dataset, layers, batch, device))
         rows["pass"] = _timed(lambda: run_scan(
             loaded.module, loaded.preprocess, dataset, [(n, shapes[n]) for n in layers], common,
-            folder / "site", 10, batch, device, progress=False).images)
+            folder / "site", EXAMPLES, batch, device, progress=False).images)
     return _report(rows, echo)
 
 

@@ -115,7 +115,7 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
     """The dataset pass over every chosen layer, then each unit's examples.
     Returns (layer -> LayerScan, layer -> receptive field, report lines)."""
     common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
-                           loaded.preprocess.description, dataset)
+                           loaded.preprocess.description, dataset, config.example_count)
     report = run_scan(loaded.module, loaded.preprocess, dataset,
                       [(info.name, info.channels) for info, _ in chosen], common,
                       store.site_dir, config.example_count, config.dataset_batch, device,

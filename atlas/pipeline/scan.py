@@ -75,10 +75,12 @@ def scan_key(common: dict[str, Any], layer: str) -> str:
 
 
 def scan_settings(version: str, spec: str, weights_sha256: Optional[str], image_size: int,
-                  preprocess: str, dataset: Dataset) -> dict[str, Any]:
-    """What shapes a layer's pass results: its cache key without the layer."""
+                  preprocess: str, dataset: Dataset, example_count: int) -> dict[str, Any]:
+    """What shapes a layer's pass results: its cache key without the layer
+    (the pass keeps the top and bottom `example_count` images of every unit)."""
     return {"atlas": version, "model": spec, "weights_sha256": weights_sha256,
-            "image_size": image_size, "preprocess": preprocess, "dataset": dataset.fingerprint}
+            "image_size": image_size, "preprocess": preprocess, "dataset": dataset.fingerprint,
+            "example_count": example_count}
 
 
 def _root(site_dir: Path) -> Path:
@@ -166,8 +168,11 @@ class _Writer:
                           {"key": self.key, "layer": self.layer, "count": result.count,
                            "seconds": round(seconds, 3)})
         del self.peaks, self.positions, self.means  # release the memory maps
-        for stale in self.final.parent.glob(f"{slugify(self.layer)}-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # older keys of this layer
+        slug = slugify(self.layer)
+        for stale in self.final.parent.iterdir():  # older keys of this layer only
+            name, _, key = stale.name.rpartition("-")
+            if name == slug and len(key) == len(self.key):
+                shutil.rmtree(stale, ignore_errors=True)
         os.replace(self.partial, self.final)
 
 
