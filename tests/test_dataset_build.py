@@ -175,6 +175,9 @@ def test_rebuild_skips_the_pass_and_the_examples(built, data: Path) -> None:
                for note in report.notes), report.notes
     after = {p: p.stat().st_mtime_ns for p in before}
     assert after == before
+    manifest = json.loads((site / "atlas.json").read_text())  # the field read back, not measured
+    assert next(layer for layer in manifest["layers"] if layer["name"] == "box")[
+        "receptive_field"] == [3, 3]
 
 
 def test_interrupted_pass_leaves_no_result_and_resumes(tmp_path: Path, data: Path,

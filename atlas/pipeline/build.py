@@ -28,7 +28,7 @@ from atlas.models.receptive_field import ReceptiveField, receptive_field
 from atlas.pipeline.analysis import analyse
 from atlas.pipeline.data_analysis import DataEvidence
 from atlas.pipeline.examples import store_examples
-from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings
+from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
 from atlas.pipeline.views import DATASET, VIEWS, with_needs
 from atlas.pipeline.execute import Engine, job_is_done
 from atlas.pipeline.interrupt import StopAfterBatch
@@ -131,7 +131,8 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
     scans, fields, written = {}, {}, 0
     for info, units in chosen:
         scan = load_scan(store.site_dir, info.name, scan_key(common, info.name))
-        field = receptive_field(loaded.module, loaded.preprocess, info.name, image_size, device)
+        field = stored_field(scan, lambda name=info.name: receptive_field(
+            loaded.module, loaded.preprocess, name, image_size, device))
         written += store_examples(store, dataset, scan, field, info.shape, units, common,
                                   config.example_count, progress)
         scans[info.name], fields[info.name] = scan, field

@@ -17,13 +17,14 @@ build deletes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from tqdm import tqdm
 from atlas.datasets import Dataset
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
+from atlas.models.receptive_field import ReceptiveField
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.extremes import ExtremesResult, RunningExtremes, spatial_extremes
 from atlas.slugs import slugify
@@ -68,6 +70,20 @@ class LayerScan:
     def means(self) -> np.ndarray:
         """(count, C) float16: each image's spatial-mean activation (for the analyses)."""
         return np.load(self.folder / "means.npy", mmap_mode="r")[: self.count]
+
+
+def stored_field(scan: LayerScan, measure: Callable[[], ReceptiveField]) -> ReceptiveField:
+    """The layer's receptive field, measured once and kept beside its pass
+    results (it depends only on the model and the image size, which the pass
+    key covers): a rebuild does not pay the backward passes again."""
+    path = scan.folder / "receptive_field.json"
+    try:
+        return ReceptiveField(**{key: tuple(value) if isinstance(value, list) else value
+                                 for key, value in json.loads(path.read_text()).items()})
+    except (OSError, ValueError, TypeError):
+        field = measure()
+        write_json_atomic(path, dataclasses.asdict(field))
+        return field
 
 
 def scan_key(common: dict[str, Any], layer: str) -> str:
