@@ -45,6 +45,9 @@ class BuildConfig:
     l2_weight: float = 0.0
     diversity_weight: float = 4.0  # relative to the unit's activation (see objectives.diverse)
     diversity_images: int = 4
+    # Each diversity image is pushed apart only while it keeps this share of its group's best
+    # activation so far (see objectives.diverse): 0.9 keeps every image above half the positive.
+    diversity_keep: float = 0.9
     neuron_positions: int = 3
     seed_count: int = 5
     snapshot_every: int = 50
@@ -80,6 +83,9 @@ class BuildConfig:
         if self.example_count > MAX_EXAMPLES:
             raise AtlasError(f"example_count must be at most {MAX_EXAMPLES}, not "
                              f"{self.example_count}")
+        if not 0 <= self.diversity_keep < 1:
+            raise AtlasError(f"diversity_keep must be at least 0 and below 1, not "
+                             f"{self.diversity_keep}")
         if self.dataset_limit is not None and self.dataset_limit < 1:
             raise AtlasError(f"dataset_limit must be at least 1, not {self.dataset_limit}")
         if self.dataset_resize not in ("crop", "stretch"):
@@ -141,7 +147,7 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
         "dataset_batch"}
-FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight"}
+FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep"}
 BOOLS = {"fft", "decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
 FLOAT_LISTS = {"mean", "std"}

@@ -317,10 +317,22 @@ def test_diversity_packed_with_on_images() -> None:
 def test_diverse_scales_the_push_by_the_targets_size() -> None:
     fc = torch.tensor([[2.0, 0.0], [2.0, 0.0], [-3.0, 0.0], [-3.0, 0.0]])
     objective = obj.diverse(obj.channel("fc", 0), "fc", 2, weight=0.5)
-    # target + 0.5 * |target| * (-1) for identical pairs
-    assert_close(objective({"fc": fc}), torch.tensor([1.0, 1.0, -4.5, -4.5]))
+    # target + 0.5 * max(target, 0) * (-1) for identical pairs; no push below zero
+    assert_close(objective({"fc": fc}), torch.tensor([1.0, 1.0, -3.0, -3.0]))
     assert objective.layers == frozenset({"fc"})
-    assert objective.description == "(channel(fc, 0) + 0.5·|·|·diversity(fc, groups of 2))"
+    assert objective.description == "(channel(fc, 0) + 0.5·max(·,0)·diversity(fc, groups of 2))"
+
+
+def test_diverse_keep_stops_pushing_images_that_fall_behind() -> None:
+    objective = obj.diverse(obj.channel("fc", 0), "fc", 2, weight=0.5, keep=0.9)
+    assert objective.description.endswith("groups of 2), keep 0.9)")
+    first = torch.tensor([[10.0, 0.0], [10.0, 0.0]])  # both at the group's best: pushed
+    assert_close(objective({"fc": first}), torch.tensor([5.0, 5.0]))
+    # Later the pair drops to 8 and 9.5: below 0.9 x the best so far (10), the
+    # 8 is no longer pushed; the 9.5 still is.
+    later = torch.tensor([[8.0, 0.0], [9.5, 0.0]])
+    similarity = float(torch.nn.functional.cosine_similarity(later[0:1], later[1:2]))
+    assert_close(objective({"fc": later}), torch.tensor([8.0, 9.5 - 0.5 * 9.5 * similarity]))
 
 
 def test_diverse_orthogonal_images_keep_the_target() -> None:

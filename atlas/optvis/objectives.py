@@ -269,18 +269,37 @@ def from_terms(terms: Sequence[Term]) -> Objective:
     return sum((term.weight * channel(term.layer, term.unit) for term in terms), 0)
 
 
-def diverse(target: Objective, layer: str, group_size: int, weight: float) -> Objective:
+def diverse(target: Objective, layer: str, group_size: int, weight: float,
+            keep: float = 0.0) -> Objective:
     """`target` plus a diversity push that scales with the target's own size:
-    score = target + weight * |target| * diversity, with |target| held constant
-    for the gradient. One weight then suits a conv channel of magnitude 2 and a
-    logit of magnitude 40 alike."""
+    score = target + weight * max(target, 0) * diversity, with the size held
+    constant for the gradient. One weight then suits a conv channel of
+    magnitude 2 and a logit of magnitude 40 alike, and an image that stops
+    exciting the unit is not pushed any further.
+
+    `keep` > 0 keeps every image firing: an image's push applies only while
+    its target stays at or above `keep` times the best value its group has
+    reached so far in this run; below that, only the target acts on it and
+    pulls it back up. The best so far is state of this objective, which is
+    made afresh for every optimization run."""
     spread = diversity(layer, group_size)
+    best: dict[str, torch.Tensor] = {}
 
     def fn(acts: Activations) -> torch.Tensor:
         value = target(acts)
-        return value + weight * value.detach().abs() * spread(acts)
+        size = value.detach()
+        push = weight * size.clamp_min(0) * spread(acts)
+        if keep <= 0:
+            return value + push
+        group_best = size.view(-1, group_size).amax(1, keepdim=True)
+        if "value" in best and best["value"].shape == group_best.shape:
+            group_best = torch.maximum(group_best, best["value"])
+        best["value"] = group_best
+        firing = size.view(-1, group_size) >= keep * group_best
+        return value + push * firing.reshape(-1).to(push.dtype)
 
+    kept = f", keep {keep:g}" if keep > 0 else ""
     return Objective(
-        fn, f"({target.description} + {weight:g}·|·|·{spread.description})",
+        fn, f"({target.description} + {weight:g}·max(·,0)·{spread.description}{kept})",
         target.layers | spread.layers,
     )

@@ -68,7 +68,8 @@ class Negative(OptimizedView):
 class Diversity(OptimizedView):
     def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
         return {"diversity_weight": config.diversity_weight,
-                "diversity_images": config.diversity_images}
+                "diversity_images": config.diversity_images,
+                "diversity_keep": config.diversity_keep}
 
     def images(self, config: "BuildConfig", layer: str, unit: int,
                shape: Sequence[int]) -> list[ImageSpec]:
@@ -80,7 +81,9 @@ class Diversity(OptimizedView):
 
         target = _target(layer, jobs)
         group = len(jobs[0].images)  # images optimized apart from each other
-        return obj.diverse(target, layer, group, jobs[0].settings["diversity_weight"]), target
+        settings = jobs[0].settings
+        return obj.diverse(target, layer, group, settings["diversity_weight"],
+                           settings["diversity_keep"]), target
 
 
 def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int]]:
