@@ -40,6 +40,11 @@ class Histogram(TypedDict):
     counts: list[int]
 
 
+# The four columns of dataset examples, from most inhibiting to most exciting,
+# in the order the spectrum and the examples section show them.
+EXAMPLE_COLUMNS = ("min", "below", "above", "max")
+
+
 class ExamplesEntry(TypedDict):
     max: list[Example]  # highest value first
     min: list[Example]  # lowest value first

@@ -24,11 +24,11 @@ from atlas.site.examples_view import (
     COLUMN_TITLES,
     example_entry,
     examples_section,
-    label_text,
     spectrum_section,
     value_stats,
 )
 from atlas.site.formatting import sig3
+from atlas.site.labels import example_caption as label_text
 from atlas.site.histogram import Mark, histogram_chart, nice_step, tick_values
 from atlas.site.sections import SECTIONS
 from atlas.site.summary_view import (

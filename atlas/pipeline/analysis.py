@@ -25,9 +25,9 @@ from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
                                          FAITHFULNESS_METHOD, DataEvidence, Standardizer,
-                                         baseline_rows,
-                                         example_polysemanticity, faithfulness, label_shares,
-                                         ratio, summary_rows, unit_value)
+                                         baseline_rows, example_polysemanticity, faithfulness,
+                                         label_shares, ratio, summary_rows)
+from atlas.pipeline.extremes import Extremes, spatial_extremes
 from atlas.store import ResultStore, load_image
 
 COLOUR_METHOD = (
@@ -202,10 +202,11 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
         for unit in unit_list:
             if is_dead(store, layer, unit):
                 units[layer][str(unit)]["dead"] = True
-        positives = [_images(store, layer, u, "positive") for u in unit_list]
-        positives = [p for p in positives if p is not None]
+        positives = {u: _images(store, layer, u, "positive") for u in unit_list}
+        positives = {u: images for u, images in positives.items() if images is not None}
         row = {"name": layer, "colour_score": None, "shape_score": None, "verdict": None,
-               "saturation": round(saturation(torch.cat(positives)), 4) if positives else None}
+               "saturation": round(saturation(torch.cat(list(positives.values()))), 4)
+               if positives else None}
         if scores:
             mean = float(np.mean(scores))
             row.update(colour_score=round(mean, 4), shape_score=round(1 - mean, 4),
@@ -217,7 +218,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
         for unit, score in diversity.items():
             units[layer][str(unit)]["diversity_spread"] = score
         if evidence is not None and layer in evidence.scans:
-            _data_scores(loaded, store, evidence, layer, unit_list, previous, units[layer],
+            _data_scores(loaded, evidence, layer, unit_list, positives, previous, units[layer],
                          config.seed, device)
             row.update(_examples_colour(units[layer]))
             faithful_rows.append(summary_rows(units[layer], layer))
@@ -273,21 +274,23 @@ def _examples_colour(layer_units: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"top_colour_share": colour, "top_class_share": shape, "examples_verdict": verdict}
 
 
-def _data_scores(loaded: LoadedModel, store: ResultStore, evidence: DataEvidence, layer: str,
-                 unit_list: list, previous: Optional[str], scored: dict[str, dict[str, Any]],
-                 seed: int, device: torch.device) -> None:
-    """Labels, super-stimulus ratio and faithfulness of every unit of `layer`."""
+def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_list: list,
+                 positives: dict[int, torch.Tensor], previous: Optional[str],
+                 scored: dict[str, dict[str, Any]], seed: int, device: torch.device) -> None:
+    """Labels, super-stimulus ratio and faithfulness of every unit of `layer`;
+    `positives` holds the positive images of the units that have one."""
     scan = evidence.scans[layer]
     keys = evidence.dataset.label_keys
     compared = [layer] + ([previous] if previous in evidence.scans else [])
     matrices = [np.asarray(evidence.scans[name].means(), dtype=np.float32) for name in compared]
     standardized = [Standardizer.of(matrix) for matrix in matrices]  # once per layer
-    with_positive = [u for u in unit_list if _images(store, layer, u, "positive") is not None]
-    captured: dict[str, torch.Tensor] = {}
-    if with_positive:
-        images = torch.cat([_images(store, layer, u, "positive") for u in with_positive])
+    rows = {unit: i for i, unit in enumerate(positives)}
+    measured: dict[str, Extremes] = {}
+    if positives:
+        images = torch.cat(list(positives.values()))
         with frozen(loaded.module), capture(loaded.module, compared) as run, torch.no_grad():
-            captured = {name: acts.float().cpu()
+            # The same value and spatial means as the dataset pass gives real images.
+            measured = {name: spatial_extremes(acts.cpu())
                         for name, acts in run(loaded.preprocess(images.to(device))).items()}
     for unit in unit_list:
         entry = scored[str(unit)]
@@ -295,23 +298,19 @@ def _data_scores(loaded: LoadedModel, store: ResultStore, evidence: DataEvidence
         if shares:
             entry["labels"] = shares
             entry["example_polysemanticity"] = example_polysemanticity(shares)
-        if unit not in with_positive:
+        if unit not in rows:
             continue
-        i = with_positive.index(unit)
-        value = unit_value(captured[layer][i], unit)
+        i = rows[unit]
+        value = float(measured[layer].max_values[i, unit])
         entry["positive_value"] = round(value, 6)
         entry["super_stimulus"] = ratio(value, float(scan.value_max[unit]),
                                         float(np.max(scan.value_max)))
-        vectors = [_spatial_mean(captured[name][i]).numpy() for name in compared]
+        vectors = [measured[name].means[i].numpy() for name in compared]
         top_rows = np.asarray(scan.top["images"][unit], dtype=np.int64)
-        faithful, baseline = faithfulness(
-            matrices, standardized, vectors, top_rows, baseline_rows(scan.count, top_rows, seed + unit))
+        faithful, baseline = faithfulness(matrices, standardized, vectors, top_rows,
+                                          baseline_rows(scan.count, top_rows, seed + unit))
         entry["faithfulness"] = round(faithful, 4)
         entry["faithfulness_baseline"] = round(baseline, 4)
-
-
-def _spatial_mean(acts: torch.Tensor) -> torch.Tensor:
-    return acts.flatten(1).mean(1) if acts.dim() > 1 else acts
 
 
 def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list,

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
-import torch
 
 from atlas.datasets import Dataset
 from atlas.pipeline.scan import LayerScan
@@ -149,12 +148,6 @@ def baseline_rows(count: int, exclude: Sequence[int], seed: int) -> np.ndarray:
     allowed = np.setdiff1d(np.arange(count), np.asarray(exclude, dtype=np.int64))
     size = min(BASELINE_IMAGES, len(allowed))
     return np.sort(generator.choice(allowed, size=size, replace=False)) if size else allowed
-
-
-def unit_value(acts: torch.Tensor, unit: int) -> float:
-    """A unit's value on one image: its maximum over positions (its activation if linear)."""
-    channel = acts[unit]
-    return float(channel.max()) if channel.dim() else float(channel)
 
 
 SILENT_FRACTION = 0.01  # a data maximum below this share of the layer's: no ratio

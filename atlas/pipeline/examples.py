@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from atlas.datasets import Dataset
 from atlas.fsio import write_image_atomic
+from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.models.receptive_field import ReceptiveField, crop
 from atlas.pipeline.extremes import histogram, near_threshold, value_stats
 from atlas.pipeline.scan import LayerScan
@@ -95,15 +96,12 @@ class CropPaths:
 
 
 def _write_crops(store: ResultStore, dataset: Dataset, field: ReceptiveField,
-                 paths: CropPaths, wanted: dict[int, set]) -> None:
-    """Cuts and writes every crop in `wanted` (dataset index -> positions) not on disk."""
-    missing: dict[int, dict[str, Optional[tuple[int, int]]]] = {}
-    for index, positions in wanted.items():
-        for position in positions:  # one file per path: whole images serve every position
-            path = paths(index, position)
-            if not store.path(path).is_file():
-                missing.setdefault(index, {}).setdefault(path, position)
-    order = sorted(missing)
+                 wanted: dict[int, dict[str, Optional[tuple[int, int]]]]) -> None:
+    """Cuts and writes every crop in `wanted` (dataset index -> path -> position)
+    that is not on disk yet, a chunk of images at a time."""
+    missing = {index: {path: position for path, position in targets.items()
+                       if not store.path(path).is_file()} for index, targets in wanted.items()}
+    order = sorted(index for index, targets in missing.items() if targets)
     for start in range(0, len(order), LOAD_CHUNK):
         images, loaded = dataset.load(order[start:start + LOAD_CHUNK])
         for image, index in zip(images, loaded):
@@ -143,18 +141,18 @@ def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
         values = np.asarray(peaks[:, block], dtype=np.float64)
         for i, unit in enumerate(block):
             columns[unit] = unit_columns(scan, unit, shape, k, values[:, i], peak_positions)
-    wanted: dict[int, set] = {}
-    for found in columns.values():
-        for name in ("max", "min", "below", "above"):
+    wanted: dict[int, dict[str, Optional[tuple[int, int]]]] = {}
+    for found in columns.values():  # one file per path: whole images serve every position
+        for name in EXAMPLE_COLUMNS:
             for pick in found[name]:
-                wanted.setdefault(int(scan.indices[pick.row]), set()).add(pick.position)
-    _write_crops(store, dataset, field, paths, {i: sorted(p, key=_order) for i, p in
-                                                wanted.items()})
+                index = int(scan.indices[pick.row])
+                wanted.setdefault(index, {}).setdefault(paths(index, pick.position), pick.position)
+    _write_crops(store, dataset, field, wanted)
     for unit in tqdm(todo, desc=f"examples {scan.layer}", unit="unit", disable=not progress,
                      leave=False):
         found = columns[unit]
         lists = {name: [_example(dataset, scan, paths, pick) for pick in found[name]]
-                 for name in ("max", "min", "below", "above")}
+                 for name in EXAMPLE_COLUMNS}
         record = {"key": settings_key(settings[unit]), "settings": settings[unit],
                   "activations": [], "columns": lists, "threshold": round(found["threshold"], 6),
                   "histogram": found["histogram"], "stats": found["stats"]}
@@ -162,6 +160,3 @@ def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
         store.save_record(scan.layer, unit, VIEW, record, images)
     return len(todo)
 
-
-def _order(position: Optional[tuple[int, int]]) -> tuple[int, int]:
-    return (-1, -1) if position is None else position

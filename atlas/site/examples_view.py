@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.site import formatting as fmt
 from atlas.site.histogram import Mark, histogram_chart
+from atlas.site.labels import example_caption, example_title
 from atlas.site.links import relative_link
 
 if TYPE_CHECKING:
@@ -28,8 +30,6 @@ COLUMN_TITLES = {
     "positive": "Positive optimized",
 }
 OPTIMIZED_COLUMNS = ("negative", "positive")
-EXAMPLE_COLUMNS = ("min", "below", "above", "max")
-"""The dataset columns, from most inhibiting to most exciting (as in the spectrum)."""
 
 COLUMN_NOTES = {
     "min": "lowest values",
@@ -37,21 +37,6 @@ COLUMN_NOTES = {
     "above": "at or just above {threshold}",
     "max": "highest values",
 }
-
-
-def label_text(labels: Any) -> str:
-    """An example's labels as a short caption: {"class": "3", "colour": "red"} -> "3 · red"."""
-    if not isinstance(labels, dict):
-        return ""
-    return " · ".join(str(value) for value in labels.values() if value not in (None, ""))
-
-
-def label_title(labels: Any) -> str:
-    """The same labels with their keys, for a tooltip: "class 3, colour red"."""
-    if not isinstance(labels, dict):
-        return ""
-    return ", ".join(f"{key} {value}" for key, value in labels.items()
-                     if value not in (None, ""))
 
 
 def _where(position: Any) -> str:
@@ -73,10 +58,10 @@ def example_entry(page: str, alt: str, item: dict[str, Any],
     labels = item.get("labels")
     source = item.get("source")
     title = [f"{source}{_where(item.get('position'))}" if source not in (None, "") else "",
-             label_title(labels), f"value {value}"]
+             example_title(labels), f"value {value}"]
     return {"src": relative_link(page, path), "alt": alt,
             "value": f"{prefix} {value}" if prefix else value,
-            "labels": label_text(labels), "title": " · ".join(t for t in title if t)}
+            "labels": example_caption(labels), "title": " · ".join(t for t in title if t)}
 
 
 def _items(data: dict[str, Any], column: str) -> list[dict[str, Any]]:
@@ -89,6 +74,17 @@ def _spatial(columns: list[list[dict[str, Any]]]) -> bool:
     return any(isinstance(item.get("position"), list) for items in columns for item in items)
 
 
+def _column(page: str, label: str, name: str, items: list[dict[str, Any]], threshold: str,
+            prefix: str = "") -> dict[str, Any]:
+    """One column of examples (or of an optimized image): title, note, images."""
+    title = COLUMN_TITLES.get(name, name)
+    entries = [example_entry(page, f"{label}, {title.lower()} {i + 1}", item, prefix)
+               for i, item in enumerate(items)]
+    return {"name": name, "title": title, "optimized": name in OPTIMIZED_COLUMNS,
+            "note": COLUMN_NOTES.get(name, "").format(threshold=threshold) or None,
+            "images": [entry for entry in entries if entry is not None]}
+
+
 def spectrum_section(page: str, label: str, section: Section, data: dict[str, Any],
                      unit: dict[str, Any]) -> dict[str, Any]:
     """Six columns, from most inhibiting to most exciting."""
@@ -97,18 +93,9 @@ def spectrum_section(page: str, label: str, section: Section, data: dict[str, An
            for column in data.get("columns") or [] if isinstance(column, dict)]
     spatial = _spatial([items for name, items in raw if name not in OPTIMIZED_COLUMNS])
     threshold = fmt.sig3(data.get("threshold"))
-    columns = []
-    for name, items in raw:
-        optimized = name in OPTIMIZED_COLUMNS
-        title = COLUMN_TITLES.get(name, name)
-        entries = [example_entry(page, f"{label}, {title.lower()} {i + 1}", item,
-                                 prefix="mean" if optimized and spatial else "")
-                   for i, item in enumerate(items)]
-        columns.append({
-            "name": name, "title": title, "optimized": optimized,
-            "note": COLUMN_NOTES.get(name, "").format(threshold=threshold) or None,
-            "images": [entry for entry in entries if entry is not None],
-        })
+    columns = [_column(page, label, name, items, threshold,
+                       prefix="mean" if name in OPTIMIZED_COLUMNS and spatial else "")
+               for name, items in raw]
     values = ("The value under a dataset example is the unit's strongest activation over "
               "positions on it; under an optimized image, the mean activation it was "
               "optimized for." if spatial else "Each value is the unit's activation.")
@@ -132,14 +119,8 @@ def examples_section(page: str, label: str, section: Section, data: dict[str, An
         [Mark("threshold", "threshold", data.get("threshold")),
          Mark("data-max", "data max", stats.get("max")),
          Mark("positive", "positive view", scores.get("positive_value"))])
-    columns = []
-    for name in EXAMPLE_COLUMNS:
-        title = COLUMN_TITLES[name]
-        entries = [example_entry(page, f"{label}, {title.lower()} {i + 1}", item)
-                   for i, item in enumerate(_items(data, name))]
-        columns.append({"name": name, "title": title,
-                        "note": COLUMN_NOTES[name].format(threshold=threshold), "optimized": False,
-                        "images": [entry for entry in entries if entry is not None]})
+    columns = [_column(page, label, name, _items(data, name), threshold)
+               for name in EXAMPLE_COLUMNS]
     return {"kind": "examples", "id": "examples", "title": section.title,
             "caption": f"{section.title} of {label}. {section.about} Threshold {threshold}: "
                        "0 where the unit takes both signs over the data (at least as many images "

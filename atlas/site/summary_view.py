@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site.labels import dominant
 from atlas.site.dataset_notes import has_dataset
 from atlas.site.dataset_notes import note as dataset_note
 from atlas.site.frame import frame, href, image, layer_pages, unit_pages
@@ -161,16 +162,8 @@ def _shortcut_section(page: str, section: dict[str, Any], dataset: bool) -> dict
 
 def share_lines(labels: Any) -> list[str]:
     """A unit's dominant labels with their shares: ["class 3 · 4/10", "colour red · 5/10"]."""
-    if not isinstance(labels, dict):
-        return []
-    parts = []
-    for key, share in labels.items():
-        if isinstance(share, dict) and share.get("value") not in (None, ""):
-            counted = (f" · {share['count']}/{share['of']}"
-                       if isinstance(share.get("count"), int) and isinstance(share.get("of"), int)
-                       else "")
-            parts.append(f"{key} {share['value']}{counted}")
-    return parts
+    return [f"{s.key} {s.value}" + (f" · {s.fraction}" if s.fraction else "")
+            for s in dominant(labels)]
 
 
 def _polysemantic_section(page: str, section: dict[str, Any], dataset: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from atlas.site import status
 from atlas.site.branches import unit_branch
 from atlas.site.dataset_notes import NO_DATASET, has_dataset, note
 from atlas.site.frame import frame, link
+from atlas.site.labels import dominant
 from atlas.site.links import relative_link
 from atlas.site.sections import SECTIONS, VIEW_TITLES, build_sections
 from atlas.site.views import settings_rows
@@ -64,17 +65,7 @@ def _neighbour_link(
 def label_parts(labels: Any) -> list[dict[str, str]]:
     """The unit's dominant labels among its top examples, for the line under its
     title: [{"key": "class", "value": "3", "share": "9/10"}, ...]."""
-    if not isinstance(labels, dict):
-        return []
-    parts = []
-    for key, share in labels.items():
-        if not isinstance(share, dict) or share.get("value") in (None, ""):
-            continue
-        count, of = share.get("count"), share.get("of")
-        parts.append({"key": str(key), "value": str(share["value"]),
-                      "share": f"{count}/{of}" if isinstance(count, int) and isinstance(of, int)
-                      else ""})
-    return parts
+    return [{"key": s.key, "value": s.value, "share": s.fraction} for s in dominant(labels)]
 
 
 def measures(unit: dict[str, Any]) -> list[dict[str, str]]:
@@ -105,11 +96,9 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
     unit = layer["units"][unit_pos]
     page = unit["page"]
     label = unit.get("label") or f"{layer['name']}:{unit['index']}"
-    labels = [
-        {"label": f"Top examples: {key}",
-         "value": f"{share.get('value')} · {share.get('count')}/{share.get('of')}"}
-        for key, share in (unit.get("labels") or {}).items() if isinstance(share, dict)
-    ]
+    labels = [{"label": f"Top examples: {share.key}",
+               "value": share.value + (f" · {share.fraction}" if share.fraction else "")}
+              for share in dominant(unit.get("labels"))]
     scores = [
         {"label": SCORE_LABELS.get(key, fmt.title_case(key)), "value": fmt.sig3(value)}
         for key, value in (unit.get("scores") or {}).items()

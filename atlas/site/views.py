@@ -14,6 +14,7 @@ from atlas.site import status
 from atlas.site.branches import branch_anchor, branch_list, group_units, heading, split_text
 from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
+from atlas.site.labels import dominant
 from atlas.site.links import relative_link
 
 THUMBNAILS = 16
@@ -41,16 +42,10 @@ def top_example(unit: dict[str, Any]) -> str | None:
 def dominant_labels(unit: dict[str, Any]) -> tuple[str, str]:
     """The unit's dominant labels as a tile shows them ("3 · red") and as its
     tooltip says them ("class 3 (9 of 10 top examples), colour red (10 of 10)")."""
-    short, long = [], []
-    for key, share in (unit.get("labels") or {}).items():
-        if not isinstance(share, dict) or share.get("value") in (None, ""):
-            continue
-        short.append(str(share["value"]))
-        counted = (f" ({share.get('count')} of {share.get('of')} top examples)"
-                   if isinstance(share.get("count"), int) and isinstance(share.get("of"), int)
-                   else "")
-        long.append(f"{key} {share['value']}{counted}")
-    return " · ".join(short), ", ".join(long)
+    shares = dominant(unit.get("labels"))
+    long = [f"{s.key} {s.value}" + (f" ({s.count} of {s.of} top examples)" if s.fraction else "")
+            for s in shares]
+    return " · ".join(s.value for s in shares), ", ".join(long)
 
 
 def _unit_cell(

@@ -7,11 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.pipeline.views.base import COMPOSED, DATASET, View, Where
 
-# The four columns of dataset examples, from most inhibiting to most exciting
-# as the spectrum shows them.
-EXAMPLE_COLUMNS = ("min", "below", "above", "max")
 # How many examples of each dataset column the compact spectrum row repeats.
 SPECTRUM_EXAMPLES = 4
 
