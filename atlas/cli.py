@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Optional, Sequence
@@ -41,6 +42,9 @@ BENCH_EXAMPLES = """examples:
   atlas bench --weights inception5h.pth --device cuda
   atlas bench --dataset                        # the dataset pass vs a bare forward, InceptionV1
   atlas bench --dataset photos/ --layer mixed3a,mixed4a --image-size 128
+  atlas bench --quality                        # image quality per parameterization, default model
+  atlas bench --quality --model lucent:inceptionv1 --dataset photos --layer mixed3a \
+              --channels 4 --image-size 96 --steps 128
 """
 RENDER_EXAMPLES = """examples:
   atlas render                                 # re-render site/ from its stored results
@@ -105,12 +109,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time atlas against torch-lucent in one run",
                                 epilog=BENCH_EXAMPLES, formatter_class=raw)
-    bench.add_argument("--model", default="lucent:inceptionv1", help="model spec")
+    bench.add_argument("--model", help="model spec (default lucent:inceptionv1; with "
+                       "--quality, the default model)")
     bench.add_argument("--weights", help="weights file (default: random weights)")
     bench.add_argument("--layer", help="layer to optimize (default mixed4a); with --dataset, "
-                       "comma-separated layers to scan (default: all mixed layers)")
-    bench.add_argument("--channels", type=int, default=16, help="number of channels (0..N-1)")
-    bench.add_argument("--steps", type=int, default=64, help="optimization steps")
+                       "comma-separated layers to scan (default: all mixed layers); with "
+                       "--quality, comma-separated layers (default: the model's own)")
+    bench.add_argument("--channels", type=int, help="number of channels (0..N-1; default 16, "
+                       "with --quality all)")
+    bench.add_argument("--steps", type=int, help="optimization steps (default 64; with "
+                       "--quality, the build's default)")
     bench.add_argument("--image-size", type=int, dest="image_size",
                        help="pixels (default 128; 224 with --dataset)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -130,6 +138,12 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="N", help="images for --dataset (default 128)")
     bench.add_argument("--dataset-batch", type=int, default=32, dest="dataset_batch",
                        metavar="B", help="batch size for --dataset (default 32)")
+    bench.add_argument("--quality", action="store_true",
+                       help="instead: build the positive, diversity and seeds views with each "
+                       "parameterization (pixel, fourier, maco) and torch-lucent, and measure "
+                       "activation, super-stimulus, faithfulness, saturation, diversity "
+                       "retention and distinctness against the dataset (--dataset SPEC, "
+                       "default: the model's own; photos: scikit-learn's sample photographs)")
     bench.add_argument("--render-units", type=int, dest="render_units", metavar="N",
                        help="instead: time rendering a synthetic atlas of N units")
     bench.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -209,6 +223,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.quality:
+        return _bench_quality(args)
+    args.model = args.model or "lucent:inceptionv1"
+    args.channels = 16 if args.channels is None else args.channels
+    args.steps = 64 if args.steps is None else args.steps
     if args.storage:
         from atlas.bench.storage import estimate, inception_units
 
@@ -252,6 +271,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run_bench(Workload(args.model, args.weights, args.layer or "mixed4a", args.channels,
                        args.steps, args.image_size or 128, args.device, args.repeats), args.methods,
               echo=lambda line: print(line, flush=True))
+    return 0
+
+
+def _bench_quality(args: argparse.Namespace) -> int:
+    from atlas.bench.quality import QualityWork, run_quality
+
+    if any(value is not None and value < 1 for value in (args.channels, args.steps,
+                                                         args.image_size)):
+        raise AtlasError("channels, steps and image size must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="atlas-photos-") as folder:
+        dataset = args.dataset
+        if dataset == "photos":
+            from atlas.bench.dataset_pass import sample_photos
+
+            dataset = str(sample_photos(Path(folder), args.dataset_images))
+        work = QualityWork(args.model, args.weights, dataset,
+                           _csv(args.layer) if args.layer else None,
+                           f"0-{args.channels - 1}" if args.channels else None, args.steps,
+                           args.image_size, args.device)
+        run_quality(work, echo=lambda line: print(line, flush=True))
     return 0
 
 

@@ -20,6 +20,7 @@ FORMAT = 2
 class ViewEntry(TypedDict, total=False):
     images: list[str]
     activations: list[Optional[float]]  # the target's activation on each image
+    transparency: list[str]  # param "maco": each image's transparency map (greyscale PNG)
     positions: list[list[int]]  # neuron: (h, w) in the layer's output grid
     seeds: list[int]  # seeds: the seed index of each image
     steps: list[int]  # evolution: the step of each snapshot
@@ -81,6 +82,7 @@ class LabelShare(TypedDict):
 
 class UnitScores(TypedDict, total=False):
     polysemanticity: Optional[float]  # from the seeds view
+    diversity_spread: Optional[float]  # the same spread, of the diversity images
     colour: Optional[float]  # eta² colour share (colored digits)
     faithfulness: Optional[float]
     faithfulness_baseline: Optional[float]

@@ -37,6 +37,12 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(array.astype(np.uint8), mode="RGB")
 
 
+def to_grey(values: torch.Tensor) -> Image.Image:
+    """(H, W) in [0, 1] -> 8-bit greyscale image."""
+    array = (values.detach().cpu().clamp(0, 1).numpy() * 255.0).round()
+    return Image.fromarray(array.astype(np.uint8), mode="L")
+
+
 def load_image(path: Path) -> torch.Tensor:
     """A stored image back as (3, H, W) in [0, 1]."""
     with Image.open(path) as image:
@@ -80,19 +86,28 @@ class ResultStore:
         return (
             record is not None
             and record.get("key") == key
-            and all(self.path(rel).is_file() for rel in record.get("images", []))
+            and all(self.path(rel).is_file()
+                    for rel in record.get("images", []) + record.get("transparency", []))
         )
 
     def save_view(
         self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
         record: dict, image_format: Optional[str] = None,
+        transparency: Optional[Sequence[torch.Tensor]] = None,
     ) -> dict:
-        """Writes the images, then the record naming them (the commit point)."""
+        """Writes the images (and their transparency maps, always lossless PNG),
+        then the record naming them (the commit point)."""
         image_format = image_format or self.image_format
         rels = [self.image_rel(layer, unit, view, i, image_format) for i in range(len(images))]
         for rel, image in zip(rels, images):
             write_image_atomic(self.path(rel), to_pil(image), image_format, self.quality)
         record = {**record, "images": rels}
+        if transparency is not None:
+            maps = [self.image_rel(layer, unit, f"{view}-alpha", i, "png")
+                    for i in range(len(transparency))]
+            for rel, alpha in zip(maps, transparency):
+                write_image_atomic(self.path(rel), to_grey(alpha), "png")
+            record["transparency"] = maps
         write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
         return record
 

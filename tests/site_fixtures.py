@@ -264,6 +264,7 @@ def make_manifest(
                 "dead": (name, index) in dead_set,
                 "views": {v: unit_views[v] for v in wanted if v in unit_views},
                 "scores": {"polysemanticity": poly, "colour": colour if probe else None,
+                           "diversity_spread": round(poly * 20, 4) if poly is not None else None,
                            **dict.fromkeys(DATA_SCORES)},
                 "labels": {},
             }

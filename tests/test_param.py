@@ -91,7 +91,7 @@ def test_fourier_image_matches_lucent(size: int) -> None:
 @pytest.mark.parametrize("decorrelate", [True, False])
 @pytest.mark.parametrize("size", SIZES)
 def test_fft_image_param_matches_lucent_to_valid_rgb(size: int, decorrelate: bool) -> None:
-    ours = ImageParam(size, image_seeds(2), fft=True, decorrelate=decorrelate, sd=0.5)
+    ours = ImageParam(size, image_seeds(2), param="fourier", decorrelate=decorrelate, sd=0.5)
     ours = ours.to(LUCENT_DEVICE)
     reference, reference_f = _lucent_fft(ours.spatial.spectrum)
     expected_f = lucent_color.to_valid_rgb(reference_f, decorrelate=decorrelate)
@@ -107,7 +107,7 @@ def test_fft_image_param_matches_lucent_to_valid_rgb(size: int, decorrelate: boo
 
 @pytest.mark.parametrize("decorrelate", [True, False])
 def test_pixel_image_param_matches_lucent_to_valid_rgb(decorrelate: bool) -> None:
-    ours = ImageParam(8, image_seeds(3), fft=False, decorrelate=decorrelate, sd=1.0)
+    ours = ImageParam(8, image_seeds(3), param="pixel", decorrelate=decorrelate, sd=1.0)
     ours = ours.to(LUCENT_DEVICE)
     assert ours.spatial.pixels.shape == (3, 3, 8, 8)
     reference, reference_f = _lucent_pixels(ours.spatial.pixels)
@@ -144,12 +144,11 @@ def test_pixel_image_init_scale() -> None:
     assert 0.008 < float(pixels.std()) < 0.012
 
 
-@pytest.mark.parametrize("fft", [True, False])
-def test_each_image_depends_only_on_its_own_seed(fft: bool) -> None:
-    pair = ImageParam(8, [SEED + 1, SEED + 2], fft=fft)
-    alone = ImageParam(8, [SEED + 2], fft=fft)
-    pair_tensor = pair.spatial.spectrum if fft else pair.spatial.pixels
-    alone_tensor = alone.spatial.spectrum if fft else alone.spatial.pixels
+@pytest.mark.parametrize("param", ["fourier", "pixel", "maco"])
+def test_each_image_depends_only_on_its_own_seed(param: str) -> None:
+    pair = ImageParam(8, [SEED + 1, SEED + 2], param=param)
+    alone = ImageParam(8, [SEED + 2], param=param)
+    pair_tensor, alone_tensor = (next(p.spatial.parameters()) for p in (pair, alone))
     assert torch.equal(pair_tensor[1], alone_tensor[0])
     assert not torch.equal(pair_tensor[0], pair_tensor[1])
     assert_close(pair()[1], alone()[0], rtol=0, atol=1e-7)
@@ -164,11 +163,11 @@ def test_same_seeds_give_the_same_images_regardless_of_global_rng() -> None:
 
 
 @pytest.mark.parametrize("valid", ["sigmoid", "clamp"])
-@pytest.mark.parametrize("fft", [True, False])
-def test_output_is_in_unit_range(fft: bool, valid: str) -> None:
+@pytest.mark.parametrize("param", ["fourier", "pixel", "maco"])
+def test_output_is_in_unit_range(param: str, valid: str) -> None:
     # a large sd drives many values beyond the valid range before squashing
     with torch.no_grad():
-        image = ImageParam(16, image_seeds(2), fft=fft, valid=valid, sd=5.0)()
+        image = ImageParam(16, image_seeds(2), param=param, valid=valid, sd=5.0)()
     assert image.shape == (2, 3, 16, 16)
     assert float(image.min()) >= 0.0
     assert float(image.max()) <= 1.0
@@ -176,14 +175,14 @@ def test_output_is_in_unit_range(fft: bool, valid: str) -> None:
 
 
 def test_sigmoid_of_zero_is_grey() -> None:
-    param = ImageParam(4, [SEED], fft=False, decorrelate=True, valid="sigmoid")
+    param = ImageParam(4, [SEED], param="pixel", decorrelate=True, valid="sigmoid")
     with torch.no_grad():
         param.spatial.pixels.zero_()
     assert torch.equal(param(), torch.full((1, 3, 4, 4), 0.5))
 
 
 def test_clamp_adds_the_mean_colour_and_clips() -> None:
-    param = ImageParam(2, [SEED], fft=False, decorrelate=False, valid="clamp")
+    param = ImageParam(2, [SEED], param="pixel", decorrelate=False, valid="clamp")
     with torch.no_grad():
         param.spatial.pixels.zero_()
         param.spatial.pixels[0, :, 0, 0] = 1.0  # -> clipped to 1
@@ -197,7 +196,7 @@ def test_clamp_adds_the_mean_colour_and_clips() -> None:
 
 
 def test_clamp_passes_no_gradient_where_clipped() -> None:
-    param = ImageParam(2, [SEED], fft=False, decorrelate=False, valid="clamp")
+    param = ImageParam(2, [SEED], param="pixel", decorrelate=False, valid="clamp")
     with torch.no_grad():
         param.spatial.pixels.zero_()
         param.spatial.pixels[0, :, 0, 0] = 5.0
@@ -234,5 +233,5 @@ def test_to_device_moves_buffers() -> None:
 
 
 def test_describe_param() -> None:
-    assert describe_param(True, True, "sigmoid") == "fft+decorrelate, sigmoid"
-    assert describe_param(False, False, "clamp") == "pixel, clamp"
+    assert describe_param("fourier", True, "sigmoid") == "fft+decorrelate, sigmoid"
+    assert describe_param("pixel", False, "clamp") == "pixel, clamp"

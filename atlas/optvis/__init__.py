@@ -1,2 +1,6 @@
 """Feature-visualization engine: image parameterizations, transforms, objectives,
 scoped hooks and a pure optimization loop. Nothing here writes files or HTML."""
+
+# The image parameterizations, by their name in the `param` setting (optvis/param.py);
+# here so that reading settings does not import torch.
+PARAMS = ("pixel", "fourier", "maco")

@@ -7,11 +7,13 @@ own seed, so an image does not depend on which other images share its batch.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from atlas.optvis import PARAMS
 
 # Square root of the colour correlation of ImageNet, as used by Lucid/Lucent:
 # optimizing in this decorrelated space gives natural colour statistics.
@@ -24,7 +26,7 @@ COLOR_MEAN = (0.48, 0.46, 0.41)
 FOURIER_MAGIC = 4.0
 
 
-def _seeded_normal(shape: Sequence[int], seeds: Sequence[int], sd: float) -> torch.Tensor:
+def seeded_normal(shape: Sequence[int], seeds: Sequence[int], sd: float) -> torch.Tensor:
     """One standard-normal draw per image, each from its own generator."""
     draws = []
     for seed in seeds:
@@ -45,7 +47,7 @@ class PixelImage(nn.Module):
 
     def __init__(self, size: int, seeds: Sequence[int], sd: float = 0.01) -> None:
         super().__init__()
-        self.pixels = nn.Parameter(_seeded_normal((3, size, size), seeds, sd))
+        self.pixels = nn.Parameter(seeded_normal((3, size, size), seeds, sd))
 
     def forward(self) -> torch.Tensor:
         return self.pixels
@@ -64,7 +66,7 @@ class FourierImage(nn.Module):
         super().__init__()
         self.size = size
         freqs = fourier_frequencies(size, size)
-        self.spectrum = nn.Parameter(_seeded_normal((3, *freqs.shape, 2), seeds, sd))
+        self.spectrum = nn.Parameter(seeded_normal((3, *freqs.shape, 2), seeds, sd))
         scale = 1.0 / np.maximum(freqs, 1.0 / size) ** decay_power
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32)[None, None, ..., None])
 
@@ -89,10 +91,25 @@ class ColorDecorrelation(nn.Module):
         return torch.einsum("nchw,dc->ndhw", image, self.matrix)
 
 
+def spatial_image(param: str, size: int, seeds: Sequence[int], sd: float,
+                  magnitude: Optional[torch.Tensor]) -> nn.Module:
+    if param == "pixel":
+        return PixelImage(size, seeds, sd)
+    if param == "fourier":
+        return FourierImage(size, seeds, sd)
+    if param == "maco":
+        from atlas.optvis.maco import MacoImage, power_law_magnitude
+
+        return MacoImage(size, seeds, magnitude if magnitude is not None
+                         else power_law_magnitude(size))
+    raise ValueError(f"param must be one of {', '.join(PARAMS)}, not {param!r}")
+
+
 class ImageParam(nn.Module):
     """A batch of optimizable RGB images in [0, 1].
 
-    fft: Fourier parameterization (else raw pixels).
+    param: "fourier" (spectrum scaled by 1/frequency), "pixel" (raw pixels) or
+    "maco" (fixed `magnitude`, optimized phase; see maco.py).
     decorrelate: optimize in decorrelated colour space.
     valid: "sigmoid" squashes into (0, 1); "clamp" adds the mean colour and clips.
     """
@@ -101,15 +118,16 @@ class ImageParam(nn.Module):
         self,
         size: int,
         seeds: Sequence[int],
-        fft: bool = True,
+        param: str = "fourier",
         decorrelate: bool = True,
         valid: str = "sigmoid",
         sd: float = 0.01,
+        magnitude: Optional[torch.Tensor] = None,
     ) -> None:
         super().__init__()
         if valid not in ("sigmoid", "clamp"):
             raise ValueError(f"valid must be 'sigmoid' or 'clamp', not {valid!r}")
-        self.spatial = FourierImage(size, seeds, sd) if fft else PixelImage(size, seeds, sd)
+        self.spatial = spatial_image(param, size, seeds, sd, magnitude)
         self.color = ColorDecorrelation() if decorrelate else nn.Identity()
         self.valid = valid
         self.register_buffer("color_mean", torch.tensor(COLOR_MEAN).view(1, 3, 1, 1))
@@ -121,8 +139,8 @@ class ImageParam(nn.Module):
         return torch.clamp(image + self.color_mean, 0.0, 1.0)
 
 
-def describe_param(fft: bool, decorrelate: bool, valid: str) -> str:
-    parts = ["fft" if fft else "pixel"]
+def describe_param(param: str, decorrelate: bool, valid: str) -> str:
+    parts = ["fft" if param == "fourier" else param]
     if decorrelate:
         parts.append("decorrelate")
     return "+".join(parts) + f", {valid}"

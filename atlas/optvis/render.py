@@ -20,6 +20,7 @@ class RenderResult:
     images: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU
     history: torch.Tensor  # (steps, N): each image's objective at every step
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, images)
+    transparency: Optional[torch.Tensor] = None  # (N, H, W) in [0, 1], when asked for
 
 
 def optimize(
@@ -35,6 +36,7 @@ def optimize(
     on_step: Optional[Callable[[int], None]] = None,
     channels_last: bool = False,
     autocast: Optional[torch.dtype] = None,
+    transparency: bool = False,
 ) -> RenderResult:
     """Maximizes `objective` (summed over the batch) by Adam on `image`'s parameters.
 
@@ -45,7 +47,10 @@ def optimize(
     `snapshot_every` steps, and at the end. `channels_last` feeds the model
     NHWC tensors (faster convolutions on CPU; put the model in that format too).
     `autocast` (e.g. torch.bfloat16) runs the model in that precision; the
-    objective is always computed in float32.
+    objective is always computed in float32. `transparency` also returns each
+    image's transparency map (MACO's): the gradient magnitude of the objective
+    with respect to each pixel, summed over colours and steps, divided by the
+    image's largest value. Pixels that never moved the objective are 0.
     """
     preprocess = preprocess if preprocess is not None else nn.Identity()
     with torch.no_grad():
@@ -53,6 +58,7 @@ def optimize(
     draws = Draws(transform_seeds if transform_seeds is not None else range(batch), steps)
     optimizer = torch.optim.Adam(image.parameters(), lr=lr)
     history, snapshots = [], []
+    saliency = None
     layers = sorted(objective.layers - {INPUT})
     with frozen(model), capture(model, layers) as run:
         for step in range(steps):
@@ -60,6 +66,8 @@ def optimize(
                 snapshots.append((step, image().detach().cpu()))
             optimizer.zero_grad(set_to_none=True)
             pixels = image()
+            if transparency:
+                pixels.retain_grad()
             model_input = preprocess(transforms(pixels, draws.at(step)))
             if channels_last:
                 model_input = model_input.contiguous(memory_format=torch.channels_last)
@@ -69,6 +77,9 @@ def optimize(
             acts[INPUT] = pixels
             scores = objective(acts)
             (-scores.sum()).backward()
+            if transparency:
+                step_map = pixels.grad.detach().abs().sum(1)
+                saliency = step_map if saliency is None else saliency + step_map
             optimizer.step()
             history.append(scores.detach().cpu())
             if on_step is not None:
@@ -78,7 +89,11 @@ def optimize(
     if snapshot_every:
         snapshots.append((steps, final))
     empty = torch.zeros(0, final.shape[0])
-    return RenderResult(final, torch.stack(history) if history else empty, snapshots)
+    maps = None
+    if transparency:
+        maps = (saliency if saliency is not None else torch.zeros_like(final[:, 0])).cpu()
+        maps = maps / maps.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)
+    return RenderResult(final, torch.stack(history) if history else empty, snapshots, maps)
 
 
 def measure(

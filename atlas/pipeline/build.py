@@ -14,13 +14,15 @@ import torch
 from tqdm import tqdm
 
 from atlas import __version__
-from atlas.config import DEFAULT_JOINT, BuildConfig, parse_channels, resolve_image_format
+from atlas.config import (DEFAULT_JOINT, BuildConfig, parse_channels, resolve_image_format,
+                          with_sized_defaults)
 from atlas.errors import AtlasError
 from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
 from atlas.models.specs import DEFAULT_SPEC
 from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
+from atlas.optvis.param import describe_param
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline import plan
 from atlas.datasets import Dataset, open_dataset
@@ -33,6 +35,7 @@ from atlas.pipeline.views import DATASET, VIEWS, with_needs
 from atlas.pipeline.execute import Engine, job_is_done
 from atlas.pipeline.interrupt import StopAfterBatch
 from atlas.pipeline.lock import BuildLock
+from atlas.pipeline.magnitude import maco_magnitude
 from atlas.pipeline.plan import Job
 from atlas.pipeline.publish import publish_site, remove_leftovers
 from atlas.pipeline.schedule import run_batches
@@ -168,14 +171,19 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                         config.pretrained, config.preprocess, config.mean, config.std)
     device = resolve_device(config.device)
     image_size = config.image_size or loaded.input_size
+    config = with_sized_defaults(config, image_size)
     loaded.module.to(device)
     loaded.preprocess.to(device)
     run = dry_run(loaded.module, image_size, loaded.preprocess)
     chosen = choose_layers(config, loaded, run, image_size)
     joint = parse_joint(config, loaded, run, image_size)
     wants_data = any(VIEWS[name].produced_by == DATASET for name in config.views)
-    dataset = open_build_dataset(config, loaded, image_size) if wants_data else None
+    # MACO reads its magnitude spectrum from the dataset even without dataset views.
+    dataset = (open_build_dataset(config, loaded, image_size)
+               if wants_data or config.param == "maco" else None)
     site_dir = Path(config.out)
+    magnitude, magnitude_name = (maco_magnitude(dataset, image_size)
+                                 if config.param == "maco" else (None, None))
     image_format = resolve_image_format(config, image_size)
     store = ResultStore(site_dir, image_format, config.image_quality)
 
@@ -184,15 +192,15 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     autocast = precision.autocast_dtype(config.precision, device, loaded.bfloat16)
     common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
                                   transforms.describe(), precision.describe(autocast),
-                                  image_format)
+                                  image_format, magnitude_name)
     layer_jobs = plan_jobs(config, common, chosen, joint)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:
         loaded.module.to(memory_format=torch.channels_last)
     engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
-                    config.steps, config.lr, config.fft, config.decorrelate,
+                    config.steps, config.lr, config.param, config.decorrelate,
                     config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
-                    autocast)
+                    autocast, magnitude)
     notes = []
     with BuildLock(site_dir) as lock, StopAfterBatch() as stop:
         if lock.took_over:
@@ -200,7 +208,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                          f"{lock.took_over.get('pid')}, started {lock.took_over.get('started')})")
         remove_leftovers(site_dir)
         scans, fields = {}, {}
-        if dataset is not None:
+        if dataset is not None and wants_data:
             scans, fields, data_notes = scan_dataset(config, loaded, dataset, chosen, store,
                                                      image_size, device, channels_last, progress)
             notes += data_notes
@@ -217,7 +225,8 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     store_kernels(store, loaded.module, info.name, units, common)
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
                               transforms.describe(), kernel_layer, fields)
-        record["dataset"] = dataset_info(dataset, scans) if dataset is not None else None
+        record["dataset"] = dataset_info(dataset, scans) if wants_data and dataset else None
+        record["settings"]["magnitude"] = magnitude_name
         record["settings"].update(precision=precision.describe(autocast),
                                   channels_last=channels_last,
                                   images=image_format if image_format == "png"
@@ -274,8 +283,8 @@ def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo
         },
         "settings": {
             "steps": config.steps, "image_size": image_size, "seed": config.seed,
-            "lr": config.lr, "param": f"{'fft' if config.fft else 'pixel'}"
-            f"{'+decorrelate' if config.decorrelate else ''}, {config.valid}",
+            "lr": config.lr, "param": describe_param(config.param, config.decorrelate,
+                                                     config.valid),
             "transforms": transforms, "tv_weight": config.tv_weight,
             "l2_weight": config.l2_weight, "diversity_weight": config.diversity_weight,
             "views": list(config.views),

@@ -29,7 +29,7 @@ class Engine:
     image_size: int
     steps: int
     lr: float
-    fft: bool
+    param: str
     decorrelate: bool
     valid: str
     tv_weight: float
@@ -37,6 +37,12 @@ class Engine:
     versions: dict
     channels_last: bool = False
     autocast: Optional[torch.dtype] = None
+    magnitude: Optional[torch.Tensor] = None  # MACO's magnitude spectrum
+
+    @property
+    def transparency(self) -> bool:
+        """Whether images get a transparency map (MACO's: where the gradient went)."""
+        return self.param == "maco"
 
 
 def transform_seed(image_seed: int) -> int:
@@ -56,12 +62,13 @@ def run_batch(
     Returns the jobs whose images or objective went NaN or infinite (not saved)."""
     packed = pack(jobs, engine.tv_weight, engine.l2_weight)
     seeds = [spec.seed for job in jobs for spec in job.images]
-    image = ImageParam(engine.image_size, seeds, engine.fft, engine.decorrelate, engine.valid)
+    image = ImageParam(engine.image_size, seeds, engine.param, engine.decorrelate, engine.valid,
+                       magnitude=engine.magnitude)
     snapshot_every = max(job.settings.get("snapshot_every", 0) for job in jobs)
     result = optimize(
         engine.model, packed.objective, image.to(engine.device), engine.transforms,
         engine.steps, engine.lr, [transform_seed(seed) for seed in seeds], engine.preprocess,
-        snapshot_every, on_step, engine.channels_last, engine.autocast,
+        snapshot_every, on_step, engine.channels_last, engine.autocast, engine.transparency,
     )
 
     def activations(images: torch.Tensor) -> torch.Tensor:
@@ -91,7 +98,10 @@ def run_batch(
             "lr_used": engine.lr,
         }
         record.update(VIEWS[job.view].record_extras(job, result.images[start:stop], measured))
-        store.save_view(job.layer, job.unit, job.view, list(result.images[start:stop]), record)
+        maps = (list(result.transparency[start:stop]) if result.transparency is not None
+                else None)
+        store.save_view(job.layer, job.unit, job.view, list(result.images[start:stop]), record,
+                        transparency=maps)
         snapshots = VIEWS[job.view].snapshots
         if snapshots and job.settings.get("snapshot_every"):
             evolution = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from atlas import __version__
-from atlas.config import BuildConfig
+from atlas.config import BuildConfig, with_sized_defaults
 from atlas.optvis.objectives import Term
 from atlas.pipeline.views import OPTIMIZED, VIEWS, Where
 from atlas.pipeline.views.images import ImageSpec, image_seed
@@ -39,7 +39,10 @@ class Job:
 
 def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Optional[str],
                     image_size: int, transforms: str, precision: str = "fp32",
-                    image_format: str = "png") -> dict[str, Any]:
+                    image_format: str = "png", magnitude: Optional[str] = None
+                    ) -> dict[str, Any]:
+    """`magnitude` names MACO's magnitude spectrum (see `param_settings`)."""
+    config = with_sized_defaults(config, image_size)
     settings = {
         "atlas": __version__,
         "model": model_spec,
@@ -48,7 +51,7 @@ def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Option
         "steps": config.steps,
         "lr": config.lr,
         "seed": config.seed,
-        "param": {"fft": config.fft, "decorrelate": config.decorrelate, "valid": config.valid},
+        "param": param_settings(config, magnitude),
         "transforms": transforms,
         "tv_weight": config.tv_weight,
         "l2_weight": config.l2_weight,
@@ -60,6 +63,16 @@ def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Option
     if image_format != "png":
         settings["image_format"] = f"{image_format} q{config.image_quality}"
     return settings
+
+
+def param_settings(config: BuildConfig, magnitude: Optional[str]) -> dict[str, Any]:
+    """The parameterization as it joins the key: pixel and Fourier as they always
+    have (stored results keep their keys), MACO with the hash of its magnitude
+    spectrum, so another dataset's spectrum makes other images."""
+    shape = {"decorrelate": config.decorrelate, "valid": config.valid}
+    if config.param == "maco":
+        return {"maco": magnitude, **shape}
+    return {"fft": config.param == "fourier", **shape}
 
 
 def unit_jobs(

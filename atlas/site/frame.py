@@ -46,14 +46,17 @@ def frame(
 
 
 def image(
-    page: str, path: str, alt: str, caption: str | None = None, note: str | None = None
+    page: str, path: str, alt: str, caption: str | None = None, note: str | None = None,
+    alpha: str | None = None,
 ) -> dict[str, Any]:
-    """An image entry: src as seen from `page`, alt text, optional caption and note.
+    """An image entry: src as seen from `page`, alt text, optional caption and note,
+    and the path of its transparency map where it has one (shown as an overlay).
 
     The note is what tells images of one figure apart (a seed, a step, a
     position); the caption is the measured value.
     """
-    return {"src": relative_link(page, path), "alt": alt, "caption": caption, "note": note}
+    return {"src": relative_link(page, path), "alt": alt, "caption": caption, "note": note,
+            "alpha": relative_link(page, alpha) if alpha else None}
 
 
 def href(page: str, target: str | None) -> str | None:

@@ -58,15 +58,17 @@ def image_section(page: str, label: str, section: Section, data: dict[str, Any],
     images = data.get("images") or []
     activations = data.get("activations") or []
     note_of = _image_notes(name, data)
+    maps = data.get("transparency")
     entries = [
         image(page, path, f"{label}, {name} image {i + 1}",
-              caption=f"activation {fmt.sig3(_at(activations, i))}", note=note_of(i))
+              caption=f"activation {fmt.sig3(_at(activations, i))}", note=note_of(i),
+              alpha=_at(maps, i))
         for i, path in enumerate(images)
     ]
     return {"kind": "images", "id": name, "title": section.title,
             "caption": f"{section.title} view of {label}. {section.about}",
             "images": entries, "layout": "large" if len(entries) == 1 else "strip",
-            "curve": None}
+            "curve": None, "transparency": any(entry["alpha"] for entry in entries)}
 
 
 def evolution_section(page: str, label: str, section: Section, data: dict[str, Any],

@@ -17,6 +17,7 @@ from atlas.site.views import settings_rows
 SCORE_LABELS = {
     "colour": "Colour (eta² share)",
     "polysemanticity": "Polysemanticity (seeds)",
+    "diversity_spread": "Spread of the diversity images",
     "example_polysemanticity": "Polysemanticity (dataset examples)",
     "faithfulness": "Faithfulness",
     "faithfulness_baseline": "Faithfulness of random images (baseline)",

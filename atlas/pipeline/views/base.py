@@ -46,6 +46,8 @@ class View:
         """The unit's `views[name]` entry in atlas.json, from its stored record.
         `views` holds the unit's entries made so far (composed views read them)."""
         entry = {"images": record["images"], "activations": record["activations"]}
+        if "transparency" in record:  # MACO's maps, one per image
+            entry["transparency"] = record["transparency"]
         for source, target in self.manifest_fields.items():
             if source in record:
                 entry[target] = record[source]

@@ -1,0 +1,190 @@
+"""`atlas bench --quality`: which images a researcher can trust, measured
+against the data, for every parameterization and for torch-lucent, in one run.
+
+Each atlas parameterization (pixel, Fourier + decorrelated, MACO) is a real
+build of the positive, diversity, seeds and examples views with the model's
+defaults for everything else. torch-lucent's `render_vis` gets the same
+steps and image size (its own standard transforms, Fourier + decorrelated
+parameterization, and its diversity objective); its images are stored the
+same way and measured by the same analysis. Per layer:
+
+- activation: mean over units of the positive image's channel mean;
+- super-stimulus: mean of (positive image's peak / the data's peak);
+- faithfulness: mean Spearman correlation between the positive image's
+  activation pattern and that of the unit's top dataset examples;
+- saturation: share of the positive images' 8-bit channel values at 0 or 255;
+- retention: the worst diversity image's activation over the positive
+  image's, minimum over units, and the share of units at 0.5 or more;
+- distinctness: mean spread of a unit's diversity images in the layer's
+  activation space, as a fraction of the spread between units (seeds: the
+  same for the seeds view, the images diversity must differ more than).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from atlas.bench.dataset_pass import cpu_name
+from atlas.config import BuildConfig, make_config
+from atlas.store import ResultStore
+
+VIEWS = ["positive", "diversity", "seeds", "examples"]
+# The parameterizations compared: name -> the settings that select it.
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "pixel": {"param": "pixel"},
+    "fourier": {"param": "fourier"},
+    "maco": {"param": "maco"},
+}
+LUCENT = "lucent"
+LUCENT_DIVERSITY = 1e2  # the weight of lucent's diversity term in its own examples
+RETAINED = 0.5  # a diversity image must keep half the positive activation
+
+
+@dataclass
+class QualityWork:
+    model: Optional[str] = None  # None: the default model
+    weights: Optional[str] = None
+    dataset: Optional[str] = None  # None: the model's own
+    layers: Optional[list[str]] = None
+    channels: Optional[str] = None  # e.g. "0-3"; None: all
+    steps: Optional[int] = None  # None: the build default
+    image_size: Optional[int] = None
+    device: str = "auto"
+    dataset_limit: Optional[int] = None
+
+    def config(self, out: Path, overrides: dict[str, Any]) -> BuildConfig:
+        chosen = {key: value for key, value in dataclasses.asdict(self).items()}
+        return make_config({}, {**chosen, "views": VIEWS, "out": str(out), **overrides})
+
+
+@dataclass
+class LayerQuality:
+    method: str
+    layer: str
+    units: int
+    activation: float
+    super_stimulus: Optional[float]
+    faithfulness: Optional[float]
+    saturation: float
+    retention_min: Optional[float]
+    retained_share: Optional[float]
+    distinctness: Optional[float]
+    seeds_spread: Optional[float]
+
+
+def saturated_share(paths: list[Path]) -> float:
+    """Share of 8-bit channel values at 0 or 255 over the images at `paths`."""
+    values = np.concatenate([np.asarray(Image.open(p).convert("RGB")).ravel() for p in paths])
+    return float(((values == 0) | (values == 255)).mean())
+
+
+def _mean(values: list[Optional[float]]) -> Optional[float]:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQuality]:
+    """The quality rows of one stored atlas (a build, or lucent's images stored alike)."""
+    rows = []
+    for layer, units in analysis["units"].items():
+        activations, retentions, positives = [], [], []
+        for unit in units:
+            positive = store.load_view(layer, int(unit), "positive")
+            diversity = store.load_view(layer, int(unit), "diversity")
+            if not positive or not positive.get("images"):
+                continue
+            value = positive["activations"][0]
+            activations.append(value)
+            positives.append(store.path(positive["images"][0]))
+            if diversity and diversity.get("activations") and value > 0:
+                retentions.append(min(diversity["activations"]) / value)
+        if not activations:
+            continue
+        scores = list(units.values())
+        rows.append(LayerQuality(
+            method, layer, len(activations), float(np.mean(activations)),
+            _mean([s.get("super_stimulus") for s in scores]),
+            _mean([s.get("faithfulness") for s in scores]),
+            saturated_share(positives),
+            min(retentions) if retentions else None,
+            float(np.mean([r >= RETAINED for r in retentions])) if retentions else None,
+            _mean([s.get("diversity_spread") for s in scores]),
+            _mean([s.get("polysemanticity") for s in scores])))
+    return rows
+
+
+def build_candidate(work: QualityWork, name: str, overrides: dict[str, Any],
+                    folder: Path) -> list[LayerQuality]:
+    from atlas.pipeline.build import build_atlas
+
+    config = work.config(folder / name, overrides)
+    build_atlas(config, progress=False)
+    store = ResultStore(folder / name)
+    return measure_site(name, store, store.load_json("analysis.json"))
+
+
+def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDIDATES,
+                lucent: bool = True, echo: Callable[[str], None] = print,
+                folder: Optional[Path] = None) -> list[LayerQuality]:
+    """Builds every candidate (and lucent's images) and prints the table."""
+    rows: list[LayerQuality] = []
+    settings = work.config(Path("."), {})
+    layers = ",".join(settings.layers) if settings.layers else "the model's own"
+    echo(f"atlas bench --quality: model {settings.model}, dataset "
+         f"{settings.dataset or 'its own'}, layers {layers}, channels "
+         f"{settings.channels or 'all'}, {settings.steps} steps, image size "
+         f"{settings.image_size or 'native'}")
+    echo(f"machine: {platform.machine()} ({cpu_name()}), {torch.get_num_threads()} torch "
+         f"threads, torch {torch.__version__}")
+    with tempfile.TemporaryDirectory(prefix="atlas-quality-") as scratch:
+        root = Path(folder or scratch)
+        for name, overrides in candidates.items():
+            echo(f"  building {name} …")
+            rows += build_candidate(work, name, overrides, root)
+        if lucent:
+            from atlas.bench.quality_lucent import lucent_site
+
+            echo(f"  running torch-lucent's render_vis …")
+            store, analysis = lucent_site(work, root / LUCENT)
+            rows += measure_site(LUCENT, store, analysis)
+    for line in table(rows):
+        echo(line)
+    return rows
+
+
+def _number(value: Optional[float], digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+COLUMNS = ("method", "layer", "units", "activation", "super-stimulus", "faithfulness",
+           "saturated", "retention min", f"units ≥ {RETAINED:g}", "distinctness",
+           "seeds spread")
+
+
+def table(rows: list[LayerQuality]) -> list[str]:
+    cells = [COLUMNS] + [(
+        row.method, row.layer, str(row.units), _number(row.activation),
+        _number(row.super_stimulus), _number(row.faithfulness), _percent(row.saturation),
+        _number(row.retention_min), _percent(row.retained_share), _number(row.distinctness),
+        _number(row.seeds_spread)) for row in rows]
+    widths = [max(len(cell[i]) for cell in cells) for i in range(len(COLUMNS))]
+
+    def line(cell: tuple) -> str:
+        return "  ".join(text.ljust(widths[i]) if i < 2 else text.rjust(widths[i])
+                         for i, text in enumerate(cell))
+
+    return ["", line(cells[0]), "  ".join("-" * w for w in widths)] + [
+        line(cell) for cell in cells[1:]]

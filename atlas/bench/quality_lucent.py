@@ -1,0 +1,89 @@
+"""torch-lucent's images for the quality table: `render_vis` as its users call
+it, at the steps and image size of the atlas candidates, stored in the
+atlas's layout so the same analysis measures them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from atlas.bench.methods import _from_lucent, _lucent_layer, _lucent_transforms, lucent_as_shipped
+from atlas.bench.quality import LUCENT_DIVERSITY, QualityWork
+from atlas.optvis import objectives
+from atlas.optvis.render import measure
+from atlas.store import ResultStore
+
+CHUNK = 64  # units per render_vis call for the positive images
+
+
+def _render(model, loaded, objective, size: int, batch: int, steps: int) -> torch.Tensor:
+    from lucent.optvis import param, render
+
+    images = render.render_vis(
+        model, objective, lambda: param.image(size, batch=batch),
+        transforms=_lucent_transforms(loaded), thresholds=(steps,), progress=False,
+        show_image=False, preprocess=False, fixed_image_size=size)
+    return _from_lucent(images)
+
+
+def _activations(loaded, layer: str, units: list[int], images: torch.Tensor,
+                 device: torch.device) -> list[float]:
+    scores = measure(loaded.module, objectives.channel(layer, units), images.to(device),
+                     loaded.preprocess)
+    return [round(float(s), 6) for s in scores]
+
+
+def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str, Any]]:
+    """Stores lucent's positive and diversity images of every chosen unit under
+    `folder`, scans the dataset there, and returns the store and its analysis.
+    lucent's diversity objective needs spatial activations: a linear layer
+    gets no diversity images."""
+    from lucent.optvis import objectives as lucent_objectives
+
+    from atlas.models.layers import dry_run
+    from atlas.models.registry import load_model
+    from atlas.pipeline.analysis import analyse
+    from atlas.pipeline.build import (choose_layers, open_build_dataset, resolve_device,
+                                      scan_dataset)
+    from atlas.pipeline.data_analysis import DataEvidence
+
+    config = work.config(folder, {})
+    loaded = load_model(config.model, Path(config.weights) if config.weights else None)
+    device = resolve_device(config.device)
+    loaded.module.to(device)
+    loaded.preprocess.to(device)
+    size = config.image_size or loaded.input_size
+    chosen = choose_layers(config, loaded, dry_run(loaded.module, size, loaded.preprocess), size)
+    model = lucent_as_shipped(loaded)
+    store = ResultStore(folder)
+    record = {"key": "torch-lucent render_vis", "steps": config.steps}
+    for info, units in chosen:
+        name = _lucent_layer(info.name)
+        for start in range(0, len(units), CHUNK):
+            chunk = units[start:start + CHUNK]
+            objective = sum(lucent_objectives.channel(name, unit, batch=i)
+                            for i, unit in enumerate(chunk))
+            images = _render(model, loaded, objective, size, len(chunk), config.steps)
+            values = _activations(loaded, info.name, chunk, images, device)
+            for i, unit in enumerate(chunk):
+                store.save_view(info.name, unit, "positive", [images[i]],
+                                {**record, "activations": [values[i]]})
+        if len(info.shape) != 3:
+            continue
+        count = config.diversity_images
+        for unit in units:
+            objective = (lucent_objectives.channel(name, unit)
+                         - LUCENT_DIVERSITY * lucent_objectives.diversity(name))
+            images = _render(model, loaded, objective, size, count, config.steps)
+            store.save_view(info.name, unit, "diversity", list(images), {
+                **record, "activations": _activations(loaded, info.name, [unit] * count,
+                                                      images, device)})
+    dataset = open_build_dataset(config, loaded, size)
+    evidence = None
+    if dataset is not None:
+        scans, _, _ = scan_dataset(config, loaded, dataset, chosen, store, size, device,
+                                   False, False)
+        evidence = DataEvidence(dataset, scans)
+    return store, analyse(loaded, store, chosen, config, device, evidence)

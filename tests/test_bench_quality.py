@@ -1,0 +1,44 @@
+"""`atlas bench --quality` on a tiny workload: every parameterization is built
+and measured, torch-lucent's images are measured the same way, and the
+table's figures are what the stored images and records say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from atlas.bench.quality import CANDIDATES, LUCENT, saturated_share
+from atlas.cli import main
+
+
+def _png(path: Path, values: list[int]) -> Path:
+    array = np.asarray(values, dtype=np.uint8).reshape(1, len(values) // 3, 3)
+    Image.fromarray(array, mode="RGB").save(path)
+    return path
+
+
+def test_saturated_share_counts_values_at_0_and_255(tmp_path: Path) -> None:
+    first = _png(tmp_path / "a.png", [0, 1, 254, 255, 128, 0])  # 3 of 6
+    second = _png(tmp_path / "b.png", [10, 20, 30, 40, 50, 60])  # 0 of 6
+    assert saturated_share([first]) == pytest.approx(0.5)
+    assert saturated_share([first, second]) == pytest.approx(0.25)
+
+
+def test_quality_bench_builds_every_parameterization_and_lucent(capsys) -> None:
+    assert main(["bench", "--quality", "--layer", "conv2", "--channels", "2",
+                 "--steps", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    assert "faithfulness" in lines[header] and "saturated" in lines[header]
+    rows = [line.split() for line in lines[header + 2:] if line.strip()]
+    assert [row[0] for row in rows] == [*CANDIDATES, LUCENT]
+    for row in rows:
+        assert row[1] == "conv2" and row[2] == "2"
+        float(row[3])  # activation
+        float(row[5])  # faithfulness: the default model has its own dataset
+        assert row[6].endswith("%")
+        float(row[7])  # retention: every method made diversity images of a conv layer
+    assert lines[0].startswith("atlas bench --quality: model colored-digits")
