@@ -37,7 +37,7 @@ class BuildConfig:
     seed: int = 0
     device: str = "auto"
     out: str = "site"
-    lr: Optional[float] = None  # None: the image size's default (SIZED_DEFAULTS)
+    lr: Optional[float] = None  # None: the parameterization's default (LR_BY_PARAM)
     param: Optional[str] = None  # pixel, fourier or maco (optvis/param.py); None: by size
     decorrelate: bool = True
     valid: str = "sigmoid"
@@ -108,25 +108,23 @@ class BuildConfig:
 
 MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
 
-# Optimization defaults that depend on the image size, chosen by measurement with
-# `atlas bench --quality` (README, "Which images to trust"). On small images (the
-# 28-pixel default model) raw pixels at a higher learning rate beat the Fourier basis
-# on faithfulness in every layer, reach more activation, and do not saturate; the
-# Fourier basis there puts 6-13% of the values at 0 or 255. At ImageNet sizes the
-# Fourier basis with decorrelated colour stays the default.
-SMALL_IMAGE = 64  # pixels: up to this size the "small" defaults apply
-SIZED_DEFAULTS: dict[str, dict[str, Any]] = {
-    "small": {"param": "pixel", "lr": 0.12},
-    "large": {"param": "fourier", "lr": 0.05},
-}
+# The parameterization's default depends on the image size, and the learning rate's on
+# the parameterization; both chosen by measurement with `atlas bench --quality` (README,
+# "Which images to trust"). On small images (the 28-pixel default model) raw pixels at
+# lr 0.12 beat the Fourier basis on faithfulness in every layer, reach more activation
+# and do not saturate, where the Fourier basis puts 6-13% of the values at 0 or 255.
+# At ImageNet sizes the Fourier basis with decorrelated colour stays the default.
+SMALL_IMAGE = 64  # pixels: up to this size an image is small
+PARAM_BY_SIZE = {"small": "pixel", "large": "fourier"}
+LR_BY_PARAM = {"pixel": 0.12, "fourier": 0.05, "maco": 0.05}
 
 
 def with_sized_defaults(config: BuildConfig, image_size: int) -> BuildConfig:
-    """`config` with each unset size-dependent setting at its default for `image_size`."""
-    size = "small" if image_size <= SMALL_IMAGE else "large"
-    unset = {key: value for key, value in SIZED_DEFAULTS[size].items()
-             if getattr(config, key) is None}
-    return dataclasses.replace(config, **unset)
+    """`config` with an unset parameterization at the default for `image_size`,
+    and an unset learning rate at the parameterization's."""
+    param = config.param or PARAM_BY_SIZE["small" if image_size <= SMALL_IMAGE else "large"]
+    lr = config.lr if config.lr is not None else LR_BY_PARAM[param]
+    return dataclasses.replace(config, param=param, lr=lr)
 
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
 # Settings that were replaced, with what to write instead.

@@ -39,6 +39,12 @@ def test_settings_given_are_kept_whatever_the_size() -> None:
     assert (config.param, config.lr) == ("maco", 0.3)
 
 
+@pytest.mark.parametrize(("param", "lr"), [("pixel", 0.12), ("fourier", 0.05), ("maco", 0.05)])
+def test_an_unset_learning_rate_is_the_parameterizations(param: str, lr: float) -> None:
+    for size in (28, 224):
+        assert with_sized_defaults(make_config({}, {"param": param}), size).lr == lr
+
+
 def test_precedence_defaults_then_file_then_flags(tmp_path: Path) -> None:
     path = _write(tmp_path, 'steps = 10\nseed = 3\nviews = ["positive", "seeds"]\nlr = 0.1\n')
     config = make_config(load_toml(path), {"steps": 20, "seed": None, "out": "public"})
