@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from atlas.bench.quality import saturated_share
 from atlas.config import make_config
@@ -58,3 +59,34 @@ def test_positive_images_are_not_saturated(built) -> None:
         paths = [site / unit["views"]["positive"]["images"][0] for unit in layer["units"]]
         share = saturated_share(paths)
         assert share <= SATURATED, (layer["name"], share)
+
+
+MODELS = Path(__file__).parent / "models"
+TEST_MODELS = [  # every test model whose units can all be optimized (faulty.py goes NaN)
+    (f"{MODELS / 'two_heads.py'}:build", None),
+    (f"{MODELS / 'conv_only.py'}:build", None),
+    (f"{MODELS / 'colour_probe.py'}:build", None),
+    (f"{MODELS / 'untrusted_names.py'}:build", None),
+    ("lucent:inceptionv1", ["conv2d0", "mixed3a"]),
+]
+
+
+@pytest.mark.parametrize(("model", "layers"), TEST_MODELS,
+                         ids=lambda value: Path(str(value).split(":")[0]).stem
+                         if isinstance(value, str) else "")
+def test_diversity_keeps_the_units_of_every_test_model_firing(tmp_path: Path, model: str,
+                                                                layers) -> None:
+    out = tmp_path / "site"
+    settings = {"model": model, "dataset": "none", "out": str(out),
+                "views": ["positive", "diversity"]}
+    if layers:  # InceptionV1: a few units of two layers at a small size, to stay fast
+        settings.update(layers=layers, channels="0-3", image_size=64, steps=64)
+    torch.manual_seed(0)  # the test models draw random weights: the same ones every run
+    build_atlas(make_config({}, settings), progress=False)
+    manifest = json.loads((out / "atlas.json").read_text())
+    for layer in manifest["layers"]:
+        for unit in layer["units"]:
+            positive = unit["views"]["positive"]["activations"][0]
+            worst = min(unit["views"]["diversity"]["activations"])
+            if positive > 0:
+                assert worst >= RETENTION * positive, (unit["label"], positive, worst)

@@ -326,13 +326,41 @@ def test_diverse_scales_the_push_by_the_targets_size() -> None:
 def test_diverse_keep_stops_pushing_images_that_fall_behind() -> None:
     objective = obj.diverse(obj.channel("fc", 0), "fc", 2, weight=0.5, keep=0.9)
     assert objective.description.endswith("groups of 2), keep 0.9)")
-    first = torch.tensor([[10.0, 0.0], [10.0, 0.0]])  # both at the group's best: pushed
+    first = torch.tensor([[10.0, 0.0], [10.0, 0.0]])
+    for _ in range(obj.PLATEAU_STEPS):  # the group's best has not had time to stop climbing
+        assert_close(objective({"fc": first}), torch.tensor([10.0, 10.0]))
+    # Flat for PLATEAU_STEPS steps: both at the group's best are pushed.
     assert_close(objective({"fc": first}), torch.tensor([5.0, 5.0]))
     # Later the pair drops to 8 and 9.5: below 0.9 x the best so far (10), the
     # 8 is no longer pushed; the 9.5 still is.
     later = torch.tensor([[8.0, 0.0], [9.5, 0.0]])
     similarity = float(torch.nn.functional.cosine_similarity(later[0:1], later[1:2]))
     assert_close(objective({"fc": later}), torch.tensor([8.0, 9.5 - 0.5 * 9.5 * similarity]))
+
+
+def test_diverse_waits_while_the_group_climbs() -> None:
+    objective = obj.diverse(obj.channel("fc", 0), "fc", 2, weight=0.5, keep=0.9)
+    for step in range(3 * obj.PLATEAU_STEPS):  # 10% more every step: never a plateau
+        value = 1.1 ** step
+        acts = torch.tensor([[value, 0.0], [value, 0.0]])
+        assert_close(objective({"fc": acts}), torch.tensor([value, value]))
+
+
+def test_diverse_pushes_only_within_its_steps() -> None:
+    objective = obj.diverse(obj.channel("fc", 0), "fc", 2, weight=0.5, keep=0.9,
+                            push_steps=(1, obj.PLATEAU_STEPS + 1))
+    acts = torch.tensor([[10.0, 0.0], [10.0, 0.0]])
+    scores = [objective({"fc": acts}) for _ in range(obj.PLATEAU_STEPS + 3)]
+    assert_close(scores[obj.PLATEAU_STEPS], torch.tensor([5.0, 5.0]))  # the last push step
+    assert_close(scores[-1], torch.tensor([10.0, 10.0]))  # after it, the target alone
+    assert "push at steps 1-11" in objective.description
+
+
+def test_a_diversity_score_moves_only_its_own_image() -> None:
+    fc = torch.tensor([[3.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    obj.diversity("fc", 2)({"fc": fc})[1].backward()  # the second image's score only
+    assert torch.equal(fc.grad[0], torch.zeros(2))
+    assert float(fc.grad[1].abs().sum()) > 0
 
 
 def test_diverse_orthogonal_images_keep_the_target() -> None:

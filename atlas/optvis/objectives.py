@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -182,7 +182,10 @@ def diversity(layer: str, group_size: int) -> Objective:
     The batch is cut into consecutive groups of `group_size` images (one
     group per unit). Conv outputs are compared by their normalized Gram
     matrices (style, not position); linear outputs by cosine similarity.
-    Adding `w * diversity(...)` pushes the images of a group apart.
+    Adding `w * diversity(...)` pushes the images of a group apart. Each
+    image's score moves only that image (the others enter it as constants),
+    so weighting or switching off one image's score (see `diverse`) really
+    stops the push on it.
     """
 
     def fn(acts: Activations) -> torch.Tensor:
@@ -196,7 +199,7 @@ def diversity(layer: str, group_size: int) -> Objective:
         else:
             features = t
         features = F.normalize(features, dim=1).view(batch // group_size, group_size, -1)
-        similarity = torch.matmul(features, features.transpose(1, 2))
+        similarity = torch.matmul(features, features.detach().transpose(1, 2))
         others = similarity.sum(2) - torch.diagonal(similarity, dim1=1, dim2=2)
         return (-others / max(1, group_size - 1)).reshape(batch)
 
@@ -269,8 +272,12 @@ def from_terms(terms: Sequence[Term]) -> Objective:
     return sum((term.weight * channel(term.layer, term.unit) for term in terms), 0)
 
 
+PLATEAU_STEPS = 10  # a group's push waits until its best gained less than
+PLATEAU_GAIN = 0.05  # this share over that many steps
+
+
 def diverse(target: Objective, layer: str, group_size: int, weight: float,
-            keep: float = 0.0) -> Objective:
+            keep: float = 0.0, push_steps: Optional[tuple[int, int]] = None) -> Objective:
     """`target` plus a diversity push that scales with the target's own size:
     score = target + weight * max(target, 0) * diversity, with the size held
     constant for the gradient. One weight then suits a conv channel of
@@ -281,24 +288,49 @@ def diverse(target: Objective, layer: str, group_size: int, weight: float,
     its target stays at or above `keep` times the best value its group has
     reached so far in this run; below that, only the target acts on it and
     pulls it back up. The best so far is state of this objective, which is
-    made afresh for every optimization run."""
+    made afresh for every optimization run.
+
+    A group's push also waits until its best has stopped climbing (less than
+    PLATEAU_GAIN over PLATEAU_STEPS steps): pushing images that barely fire
+    yet knocks them back to where they climb too slowly to recover, or into a
+    dead ReLU.
+
+    `push_steps` (first, last) limits the push to those calls (steps, from 1);
+    after the last, the target alone acts, so every image ends firing (a push
+    step can drop an image far below its group's best, and the last step may
+    be one)."""
     spread = diversity(layer, group_size)
-    best: dict[str, torch.Tensor] = {}
+    state: dict[str, Any] = {}
+    calls = [0]
 
     def fn(acts: Activations) -> torch.Tensor:
         value = target(acts)
+        calls[0] += 1
+        if push_steps is not None and not push_steps[0] <= calls[0] <= push_steps[1]:
+            return value
         size = value.detach()
         push = weight * size.clamp_min(0) * spread(acts)
         if keep <= 0:
             return value + push
         group_best = size.view(-1, group_size).amax(1, keepdim=True)
-        if "value" in best and best["value"].shape == group_best.shape:
-            group_best = torch.maximum(group_best, best["value"])
-        best["value"] = group_best
+        if "best" in state and state["best"].shape == group_best.shape:
+            group_best = torch.maximum(group_best, state["best"])
+        state["best"] = group_best
+        bests = state.setdefault("bests", [])
+        bests.append(group_best)
+        plateau = torch.zeros_like(group_best, dtype=torch.bool)
+        if len(bests) > PLATEAU_STEPS:
+            before = bests.pop(0)
+            plateau = (group_best > 0) & (group_best <= before * (1 + PLATEAU_GAIN))
+        pushing = state.get("pushing", plateau) | plateau
+        state["pushing"] = pushing
         firing = size.view(-1, group_size) >= keep * group_best
-        return value + push * firing.reshape(-1).to(push.dtype)
+        gate = (firing & pushing).to(push.dtype)
+        return value + push * gate.reshape(-1)
 
     kept = f", keep {keep:g}" if keep > 0 else ""
+    kept += (f", push at steps {push_steps[0]}-{push_steps[1]}" if push_steps is not None
+             else "")
     return Objective(
         fn, f"({target.description} + {weight:g}·max(·,0)·{spread.description}{kept})",
         target.layers | spread.layers,

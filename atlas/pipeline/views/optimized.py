@@ -67,9 +67,12 @@ class Negative(OptimizedView):
 @dataclass(frozen=True)
 class Diversity(OptimizedView):
     def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
-        return {"diversity_weight": config.diversity_weight,
-                "diversity_images": config.diversity_images,
-                "diversity_keep": config.diversity_keep}
+        settings = {"diversity_weight": config.diversity_weight,
+                    "diversity_images": config.diversity_images,
+                    "diversity_keep": config.diversity_keep}
+        if config.diversity_window != [0.0, 1.0]:  # only then in the key: older results keep theirs
+            settings["diversity_window"] = config.diversity_window
+        return settings
 
     def images(self, config: "BuildConfig", layer: str, unit: int,
                shape: Sequence[int]) -> list[ImageSpec]:
@@ -82,8 +85,12 @@ class Diversity(OptimizedView):
         target = _target(layer, jobs)
         group = len(jobs[0].images)  # images optimized apart from each other
         settings = jobs[0].settings
+        push_steps = None
+        if "diversity_window" in settings:
+            start, end = settings["diversity_window"]
+            push_steps = (round(settings["steps"] * start) + 1, round(settings["steps"] * end))
         return obj.diverse(target, layer, group, settings["diversity_weight"],
-                           settings["diversity_keep"]), target
+                           settings["diversity_keep"], push_steps), target
 
 
 def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int]]:
