@@ -281,16 +281,18 @@ def _bench_quality(args: argparse.Namespace) -> int:
                                                          args.image_size)):
         raise AtlasError("channels, steps and image size must be at least 1")
     with tempfile.TemporaryDirectory(prefix="atlas-photos-") as folder:
-        dataset = args.dataset
+        dataset, label = args.dataset, None
         if dataset == "photos":
             from atlas.bench.dataset_pass import sample_photos
 
             dataset = str(sample_photos(Path(folder), args.dataset_images))
+            label = (f"photos ({args.dataset_images} crops of scikit-learn's sample "
+                     f"photographs)")
         work = QualityWork(args.model, args.weights, dataset,
                            _csv(args.layer) if args.layer else None,
                            f"0-{args.channels - 1}" if args.channels else None, args.steps,
                            args.image_size, args.device)
-        run_quality(work, echo=lambda line: print(line, flush=True))
+        run_quality(work, echo=lambda line: print(line, flush=True), dataset_label=label)
     return 0
 
 

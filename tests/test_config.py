@@ -208,3 +208,13 @@ def test_parse_channels_reversed_range_is_an_error(text: str) -> None:
     # '1--2' reads as the range 1 to -2
     with pytest.raises(AtlasError, match="runs backwards"):
         parse_channels(text, 10, "conv")
+
+
+def test_the_spelled_out_default_config_matches_the_defaults() -> None:
+    path = Path(__file__).parent.parent / "examples" / "colored-digits.toml"
+    values = load_toml(path)
+    spelled = with_sized_defaults(make_config(values, {}), 28)
+    default = with_sized_defaults(make_config({}, {}), 28)
+    for key in values:
+        if key not in ("layers", "views", "joint"):  # lists the model and the build choose
+            assert getattr(spelled, key) == getattr(default, key), key

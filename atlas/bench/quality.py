@@ -134,13 +134,15 @@ def build_candidate(work: QualityWork, name: str, overrides: dict[str, Any],
 
 def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDIDATES,
                 lucent: bool = True, echo: Callable[[str], None] = print,
-                folder: Optional[Path] = None) -> list[LayerQuality]:
-    """Builds every candidate (and lucent's images) and prints the table."""
+                folder: Optional[Path] = None,
+                dataset_label: Optional[str] = None) -> list[LayerQuality]:
+    """Builds every candidate (and lucent's images) and prints the table;
+    `dataset_label` names the dataset in the header instead of its path."""
     rows: list[LayerQuality] = []
     settings = work.config(Path("."), {})
     layers = ",".join(settings.layers) if settings.layers else "the model's own"
     echo(f"atlas bench --quality: model {settings.model}, dataset "
-         f"{settings.dataset or 'its own'}, layers {layers}, channels "
+         f"{dataset_label or settings.dataset or 'its own'}, layers {layers}, channels "
          f"{settings.channels or 'all'}, {settings.steps} steps, image size "
          f"{settings.image_size or 'native'}")
     echo(f"machine: {platform.machine()} ({cpu_name()}), {torch.get_num_threads()} torch "
@@ -178,8 +180,8 @@ def table(rows: list[LayerQuality]) -> list[str]:
     cells = [COLUMNS] + [(
         row.method, row.layer, str(row.units), _number(row.activation),
         _number(row.super_stimulus), _number(row.faithfulness), _percent(row.saturation),
-        _number(row.retention_min), _percent(row.retained_share), _number(row.distinctness),
-        _number(row.seeds_spread)) for row in rows]
+        _number(row.retention_min), _percent(row.retained_share), _number(row.distinctness, 4),
+        _number(row.seeds_spread, 4)) for row in rows]
     widths = [max(len(cell[i]) for cell in cells) for i in range(len(COLUMNS))]
 
     def line(cell: tuple) -> str:
