@@ -219,3 +219,16 @@ def test_inceptionv1_uses_the_fast_relu() -> None:
     kinds = {type(m).__name__ for m in loaded.module.modules()}
     assert "RedirectedReLU" in kinds
     assert not any(isinstance(m, RedirectedReluLayer) for m in loaded.module.modules())
+
+
+@pytest.mark.parametrize("spec", [f"{USER_MODEL}:build", "lucent:inceptionv1"])
+def test_random_weights_are_the_same_on_every_load(spec: str) -> None:
+    torch.manual_seed(123)  # whatever the global random state, the weights do not follow it
+    first = load_model(spec).module.state_dict()
+    torch.manual_seed(456)
+    second = load_model(spec).module.state_dict()
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    draw = torch.rand(1)
+    torch.manual_seed(456)
+    assert torch.equal(draw, torch.rand(1))  # loading leaves the global random state alone

@@ -14,7 +14,9 @@ same way and measured by the same analysis. Per layer:
   activation pattern and that of the unit's top dataset examples;
 - saturation: share of the positive images' 8-bit channel values at 0 or 255;
 - retention: the worst diversity image's activation over the positive
-  image's, minimum over units, and the share of units at 0.5 or more;
+  image's, minimum over units, and the share of units at 0.5 or more (units
+  whose positive activation is under 1% of the layer's strongest barely fire
+  and are left out);
 - distinctness: mean spread of a unit's diversity images in the layer's
   activation space, as a fraction of the spread between units (seeds: the
   same for the seeds view, the images diversity must differ more than).
@@ -35,6 +37,7 @@ from PIL import Image
 
 from atlas.bench.dataset_pass import cpu_name
 from atlas.config import BuildConfig, make_config
+from atlas.pipeline.data_analysis import SILENT_FRACTION
 from atlas.store import ResultStore
 
 VIEWS = ["positive", "diversity", "seeds", "examples"]
@@ -96,7 +99,7 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
     """The quality rows of one stored atlas (a build, or lucent's images stored alike)."""
     rows = []
     for layer, units in analysis["units"].items():
-        activations, retentions, positives = [], [], []
+        activations, positives, worst = [], [], []
         for unit in units:
             positive = store.load_view(layer, int(unit), "positive")
             diversity = store.load_view(layer, int(unit), "diversity")
@@ -105,8 +108,12 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
             value = positive["activations"][0]
             activations.append(value)
             positives.append(store.path(positive["images"][0]))
-            if diversity and diversity.get("activations") and value > 0:
-                retentions.append(min(diversity["activations"]) / value)
+            if diversity and diversity.get("activations"):
+                worst.append((value, min(diversity["activations"])))
+        # A unit that barely fires (below 1% of the layer's strongest) has no retention
+        # to speak of: its seed images are as silent as its diversity images.
+        floor = SILENT_FRACTION * max(activations)
+        retentions = [low / value for value, low in worst if value > max(floor, 0)]
         if not activations:
             continue
         scores = list(units.values())

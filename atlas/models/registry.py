@@ -76,6 +76,9 @@ class LoadedModel:
         return chosen or [info.name for info in table[-1:]]
 
 
+RANDOM_WEIGHTS_SEED = 0
+
+
 def load_model(
     spec: str = DEFAULT_SPEC,
     weights: Optional[Path] = None,
@@ -90,7 +93,12 @@ def load_model(
         if preprocess or mean or std:
             loaded.preprocess = make_preprocess(preprocess or "none", mean, std)
         return loaded
-    built = build_module(spec, pretrained)
+    # A model without a weights file keeps the random weights it is built with: drawn
+    # from a fixed seed, so they are the same on every load (the cache key, which has no
+    # weights hash for them, and every comparison between builds depend on that).
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        built = build_module(spec, pretrained)
     path = Path(weights) if weights else None
     digest = load_weights(built.module, path) if path else None
     return LoadedModel(
