@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from atlas.config import VIEWS, load_toml, make_config
+from atlas.optvis import PARAMS
 from atlas.errors import AtlasError
 from atlas.pipeline.interrupt import BuildInterrupted
 
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--channels", help="units of every layer, e.g. 0-7,12 (default: all)")
     build.add_argument("--views", type=_csv, help=f"comma-separated, from: {', '.join(VIEWS)}")
     build.add_argument("--steps", type=int, help="optimization steps (default 256)")
+    build.add_argument("--param", choices=PARAMS, help="image parameterization (default: pixel "
+                       "up to 64 px, fourier above; maco adds transparency maps)")
     build.add_argument("--image-size", type=int, dest="image_size",
                        help="pixels (default: the model's input size)")
     build.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -170,7 +173,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     file_values = load_toml(args.config) if args.config else {}
     overrides = {key: getattr(args, key) for key in
-                 ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
+                 ("model", "weights", "pretrained", "layers", "channels", "views", "steps", "param",
                   "image_size", "seed", "device", "out", "batch_size", "preprocess", "dataset",
                   "dataset_limit", "example_count")}
     config = make_config(file_values, overrides)

@@ -62,8 +62,8 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
 
 
 # Per-unit scores the analysis measures, passed on to the pages (null where not measured).
-SCORES = ("polysemanticity", "diversity_spread", "colour", "example_polysemanticity", "faithfulness",
-          "faithfulness_baseline", "super_stimulus", "positive_value")
+SCORES = ("polysemanticity", "diversity_spread", "colour", "example_polysemanticity",
+          "faithfulness", "faithfulness_baseline", "super_stimulus", "positive_value")
 
 
 def _layer_views(build: dict, layer: dict) -> list[View]:
