@@ -40,12 +40,12 @@ class _NHWC:
         self.loaded.module.to(memory_format=torch.contiguous_format)
 
 
-def _lucent_layer(layer: str) -> str:
+def lucent_layer(layer: str) -> str:
     # lucent names nested modules by joining their path with "_"
     return layer.replace(".", "_")
 
 
-def _lucent_transforms(loaded: LoadedModel) -> list:
+def lucent_transforms(loaded: LoadedModel) -> list:
     """lucent's standard transforms, then atlas's preprocessing of the model, so
     every method feeds the model the same normalization (render_vis is called
     with preprocess=False; for InceptionV1 and torchvision models this is exactly
@@ -55,7 +55,7 @@ def _lucent_transforms(loaded: LoadedModel) -> list:
     return [*transform.standard_transforms, loaded.preprocess]
 
 
-def _from_lucent(images) -> torch.Tensor:
+def from_lucent(images) -> torch.Tensor:
     array = images[-1] if isinstance(images, list) else images
     return torch.as_tensor(array).permute(0, 3, 1, 2).float()
 
@@ -68,9 +68,9 @@ def lucent_seed_way(work: Workload, loaded: LoadedModel) -> Result:
     model = lucent_as_shipped(loaded)
 
     def one(unit: int):
-        return lambda: _from_lucent(render.render_vis(
-            model, f"{_lucent_layer(work.layer)}:{unit}",
-            lambda: param.image(work.image_size), transforms=_lucent_transforms(loaded),
+        return lambda: from_lucent(render.render_vis(
+            model, f"{lucent_layer(work.layer)}:{unit}",
+            lambda: param.image(work.image_size), transforms=lucent_transforms(loaded),
             thresholds=(work.steps,), progress=False, show_image=False, preprocess=False))
 
     times, images = [], []
@@ -93,14 +93,14 @@ def lucent_best(work: Workload, loaded: LoadedModel, model=None,
     from lucent.optvis import param, render
 
     model = model if model is not None else lucent_as_shipped(loaded)
-    layer = _lucent_layer(work.layer)
+    layer = lucent_layer(work.layer)
     objective = sum(lucent_objectives.channel(layer, unit, batch=index)
                     for index, unit in enumerate(work.units))
 
     def run() -> torch.Tensor:
-        return _from_lucent(render.render_vis(
+        return from_lucent(render.render_vis(
             model, objective, lambda: param.image(work.image_size, batch=work.channels),
-            transforms=_lucent_transforms(loaded), thresholds=(work.steps,), progress=False,
+            transforms=lucent_transforms(loaded), thresholds=(work.steps,), progress=False,
             show_image=False, preprocess=False, fixed_image_size=work.image_size))
 
     times, images = timed(run, work.repeats)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from atlas.bench.methods import _from_lucent, _lucent_layer, _lucent_transforms, lucent_as_shipped
+from atlas.bench.methods import from_lucent, lucent_layer, lucent_transforms, lucent_as_shipped
 from atlas.bench.quality import LUCENT_DIVERSITY, QualityWork
 from atlas.optvis import objectives
 from atlas.optvis.render import measure
@@ -23,9 +23,9 @@ def _render(model, loaded, objective, size: int, batch: int, steps: int) -> torc
 
     images = render.render_vis(
         model, objective, lambda: param.image(size, batch=batch),
-        transforms=_lucent_transforms(loaded), thresholds=(steps,), progress=False,
+        transforms=lucent_transforms(loaded), thresholds=(steps,), progress=False,
         show_image=False, preprocess=False, fixed_image_size=size)
-    return _from_lucent(images)
+    return from_lucent(images)
 
 
 def _activations(loaded, layer: str, units: list[int], images: torch.Tensor,
@@ -60,7 +60,7 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     store = ResultStore(folder)
     record = {"key": "torch-lucent render_vis", "steps": config.steps}
     for info, units in chosen:
-        name = _lucent_layer(info.name)
+        name = lucent_layer(info.name)
         for start in range(0, len(units), CHUNK):
             chunk = units[start:start + CHUNK]
             objective = sum(lucent_objectives.channel(name, unit, batch=i)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import operator
 import re
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -287,8 +288,8 @@ def diverse(target: Objective, layer: str, group_size: int, weight: float,
     `keep` > 0 keeps every image firing: an image's push applies only while
     its target stays at or above `keep` times the best value its group has
     reached so far in this run; below that, only the target acts on it and
-    pulls it back up. The best so far is state of this objective, which is
-    made afresh for every optimization run.
+    pulls it back up. The group's best at each recent step is state of this
+    objective, which is made afresh for every optimization run.
 
     A group's push also waits until its best has stopped climbing (less than
     PLATEAU_GAIN over PLATEAU_STEPS steps): pushing images that barely fire
@@ -300,32 +301,30 @@ def diverse(target: Objective, layer: str, group_size: int, weight: float,
     step can drop an image far below its group's best, and the last step may
     be one)."""
     spread = diversity(layer, group_size)
-    state: dict[str, Any] = {}
-    calls = [0]
+    bests: deque = deque(maxlen=PLATEAU_STEPS + 1)  # the group's best so far, recent steps
+    pushing: list[torch.Tensor] = []  # per group: has its best stopped climbing yet
+    calls = 0
 
     def fn(acts: Activations) -> torch.Tensor:
+        nonlocal calls
         value = target(acts)
-        calls[0] += 1
-        if push_steps is not None and not push_steps[0] <= calls[0] <= push_steps[1]:
+        calls += 1
+        if push_steps is not None and not push_steps[0] <= calls <= push_steps[1]:
             return value
         size = value.detach()
         push = weight * size.clamp_min(0) * spread(acts)
         if keep <= 0:
             return value + push
         group_best = size.view(-1, group_size).amax(1, keepdim=True)
-        if "best" in state and state["best"].shape == group_best.shape:
-            group_best = torch.maximum(group_best, state["best"])
-        state["best"] = group_best
-        bests = state.setdefault("bests", [])
+        if bests:
+            group_best = torch.maximum(group_best, bests[-1])
         bests.append(group_best)
         plateau = torch.zeros_like(group_best, dtype=torch.bool)
-        if len(bests) > PLATEAU_STEPS:
-            before = bests.pop(0)
-            plateau = (group_best > 0) & (group_best <= before * (1 + PLATEAU_GAIN))
-        pushing = state.get("pushing", plateau) | plateau
-        state["pushing"] = pushing
+        if len(bests) > PLATEAU_STEPS:  # bests[0]: the best PLATEAU_STEPS steps ago
+            plateau = (group_best > 0) & (group_best <= bests[0] * (1 + PLATEAU_GAIN))
+        pushing[:] = [pushing[0] | plateau if pushing else plateau]
         firing = size.view(-1, group_size) >= keep * group_best
-        gate = (firing & pushing).to(push.dtype)
+        gate = (firing & pushing[0]).to(push.dtype)
         return value + push * gate.reshape(-1)
 
     kept = f", keep {keep:g}" if keep > 0 else ""

@@ -181,6 +181,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     # MACO reads its magnitude spectrum from the dataset even without dataset views.
     dataset = (open_build_dataset(config, loaded, image_size)
                if wants_data or config.param == "maco" else None)
+    scanned = dataset if wants_data else None  # the dataset the pass and the pages use
     site_dir = Path(config.out)
     magnitude, magnitude_name = (maco_magnitude(dataset, image_size)
                                  if config.param == "maco" else (None, None))
@@ -208,8 +209,8 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                          f"{lock.took_over.get('pid')}, started {lock.took_over.get('started')})")
         remove_leftovers(site_dir)
         scans, fields = {}, {}
-        if dataset is not None and wants_data:
-            scans, fields, data_notes = scan_dataset(config, loaded, dataset, chosen, store,
+        if scanned is not None:
+            scans, fields, data_notes = scan_dataset(config, loaded, scanned, chosen, store,
                                                      image_size, device, channels_last, progress)
             notes += data_notes
         todo = [[job for job in jobs if not job_is_done(store, job)] for jobs in layer_jobs]
@@ -225,7 +226,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     store_kernels(store, loaded.module, info.name, units, common)
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
                               transforms.describe(), kernel_layer, fields)
-        record["dataset"] = dataset_info(dataset, scans) if wants_data and dataset else None
+        record["dataset"] = dataset_info(scanned, scans) if scanned is not None else None
         record["settings"]["magnitude"] = magnitude_name
         record["settings"].update(precision=precision.describe(autocast),
                                   channels_last=channels_last,
@@ -233,7 +234,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                                   else f"{image_format} (quality {config.image_quality})")
         store.save_json("build.json", record)
         store.save_json("analysis.json", analyse(loaded, store, chosen, config, device,
-                                                 DataEvidence(dataset, scans) if scans else None))
+                                                 DataEvidence(scanned, scans) if scans else None))
         manifest = build_manifest(store)
         publish_site(manifest, site_dir, progress=progress)
     return BuildReport(
