@@ -30,6 +30,7 @@ BUILD_EXAMPLES = """examples:
   atlas build --model lucent:inceptionv1 --dataset photos/ --layers mixed3a --channels 0-7 \
               --image-size 128                 # dataset examples from a folder of images
   atlas build --dataset none                   # the default atlas without dataset examples
+  atlas build --objective top_k:20             # maximize each unit's 20 strongest positions
 """
 LAYERS_EXAMPLES = """examples:
   atlas layers                                 # layers of the default model
@@ -82,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--steps", type=int, help="optimization steps (default 256)")
     build.add_argument("--param", choices=PARAMS, help="image parameterization (default: pixel "
                        "up to 64 px, fourier above; maco adds transparency maps)")
+    build.add_argument("--objective", help="what the optimized views maximize: channel (the "
+                       "mean, default), neuron (the centre position), top_k:K (the K strongest "
+                       "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
     build.add_argument("--image-size", type=int, dest="image_size",
                        help="pixels (default: the model's input size)")
     build.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -174,7 +178,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     file_values = load_toml(args.config) if args.config else {}
     overrides = {key: getattr(args, key) for key in
                  ("model", "weights", "pretrained", "layers", "channels", "views", "steps", "param",
-                  "image_size", "seed", "device", "out", "batch_size", "preprocess", "dataset",
+                  "objective", "image_size", "seed", "device", "out", "batch_size", "preprocess", "dataset",
                   "dataset_limit", "example_count")}
     config = make_config(file_values, overrides)
     report = build_atlas(config, progress=not args.quiet)

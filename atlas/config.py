@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,14 @@ class BuildConfig:
     transforms: str = "standard"  # "standard" or "none"
     tv_weight: float = 0.05
     l2_weight: float = 0.0
+    # What the positive, negative, diversity, seeds (and evolution) views maximize, for the
+    # whole build: channel (the mean over positions), neuron (the centre position), top_k:K
+    # (the mean of the K strongest positions) or class:C[:λ] (the channel mean plus λ times
+    # the logit of class C). See `parse_objective`.
+    objective: str = "channel"
+    class_weight: float = 0.1  # λ of class-conditional objectives (unit + λ·logit)
+    logits_layer: Optional[str] = None  # the class output; None: found from the model
+    compare_units: int = 3  # units per layer on the compare page: each layer's first ones
     # The diversity push (objectives.diverse) scales with the unit's activation and moves
     # each image only while it keeps `diversity_keep` of its group's best so far, after the
     # group stopped climbing, and within `diversity_window` (shares of the steps: the last
@@ -77,7 +86,7 @@ class BuildConfig:
                 f"views are: {', '.join(VIEWS)}"
             )
         for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size",
-                     "example_count", "dataset_batch"):
+                     "example_count", "dataset_batch", "compare_units"):
             if getattr(self, name) < 1:
                 raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size is not None and self.image_size < 1:
@@ -111,7 +120,18 @@ class BuildConfig:
             raise AtlasError(f"valid must be 'sigmoid' or 'clamp', not {self.valid!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise AtlasError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        parse_objective(self.objective)
         return self
+
+    def objective_spec(self) -> dict[str, Any]:
+        """The build's objective as it joins cache keys: `parse_objective`'s dict,
+        a class objective completed with its weight (`class_weight` unless the text
+        gives one) and its class output (`logits_layer`, which the build resolves)."""
+        spec = parse_objective(self.objective)
+        if spec["kind"] == "class":
+            spec.setdefault("weight", self.class_weight)
+            spec["logits"] = self.logits_layer
+        return spec
 
 
 MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
@@ -181,8 +201,8 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 # The kind of value each setting takes (a config file can hold anything).
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
-        "dataset_batch"}
-FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep"}
+        "dataset_batch", "compare_units"}
+FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight"}
 BOOLS = {"decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
 FLOAT_LISTS = {"mean", "std", "diversity_window"}
@@ -216,6 +236,49 @@ def _checked(key: str, value: Any) -> Any:
     elif not isinstance(value, str):
         raise wrong("a string")
     return value
+
+
+def _whole(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+OBJECTIVES = ("channel", "neuron", "top_k:K", "class:C", "class:C:λ")
+"""The `objective` setting's forms: the names and arguments `parse_objective` reads."""
+
+
+def parse_objective(text: str) -> dict[str, Any]:
+    """'top_k:20' -> {"kind": "top_k", "k": 20}, 'class:3:0.5' -> {"kind": "class",
+    "class": 3, "weight": 0.5}, 'channel' -> {"kind": "channel"}: the form the
+    objective takes in cache keys and in `views.optimized.unit_objective`."""
+    name, _, rest = text.strip().partition(":")
+    args = rest.split(":") if rest else []
+
+    def bad(why: str) -> AtlasError:
+        return AtlasError(f"objective {text!r} {why}; objectives are: {', '.join(OBJECTIVES)}")
+
+    if name in ("channel", "neuron"):
+        if args:
+            raise bad("takes no argument")
+        return {"kind": name}
+    if name == "top_k":
+        if len(args) != 1 or not _whole(args[0]) or int(args[0]) < 1:
+            raise bad("needs K, a whole number of positions of at least 1, e.g. top_k:20")
+        return {"kind": "top_k", "k": int(args[0])}
+    if name == "class":
+        if len(args) not in (1, 2) or not _whole(args[0]):
+            raise bad("needs C, a class index, e.g. class:3 or class:3:0.5")
+        spec: dict[str, Any] = {"kind": "class", "class": int(args[0])}
+        if len(args) == 2:
+            try:
+                spec["weight"] = float(args[1])
+            except ValueError:
+                raise bad(f"has a weight {args[1]!r} that is not a number") from None
+            if not math.isfinite(spec["weight"]):
+                raise bad("needs a finite weight")
+        return spec
+    kinds = [form.split(":")[0] for form in OBJECTIVES]
+    raise AtlasError(f"unknown objective {text!r}{_did_you_mean(name, kinds)}; objectives are: "
+                     f"{', '.join(OBJECTIVES)}")
 
 
 AUTO_PNG_UP_TO = 64  # pixels: small images stay lossless; larger ones would be too big

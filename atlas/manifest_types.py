@@ -102,12 +102,21 @@ class UnitEntry(TypedDict, total=False):
     views: dict[str, Any]  # view name -> ViewEntry, ExamplesEntry or SpectrumEntry
     scores: UnitScores
     labels: dict[str, LabelShare]  # label key ("class", "colour") -> dominant value
+    family: Optional[int]  # the number of its family in the layer's `families`, or None
 
 
 class Branch(TypedDict):
     label: str
     start: int
     stop: int
+
+
+class Family(TypedDict):
+    number: int  # from 1, largest family first
+    name: str  # its units' most common top-examples label, "class 3 (7 of 9)", or "family N"
+    units: list[int]  # unit indices
+    share: float  # of the layer's units
+    correlation: float  # mean correlation between its members
 
 
 class LayerEntry(TypedDict):
@@ -119,6 +128,7 @@ class LayerEntry(TypedDict):
     channels: int
     branches: list[Branch]
     receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
+    families: list[Family]  # units grouped by correlated activations (pipeline/families.py)
     units: list[UnitEntry]
 
 
@@ -127,6 +137,46 @@ class JointEntry(TypedDict):
     terms: list[dict[str, Any]]
     images: list[str]
     activations: list[list[float]]
+
+
+class CompareUnit(TypedDict):
+    label: str  # "conv2:5"
+    layer: str
+    unit: int
+    page: str  # the unit's page
+
+
+class CompareCell(TypedDict):
+    image: Optional[str]  # None where the choice does not apply (see skipped)
+    activation: Optional[float]  # the target's channel mean on the final image
+    reference: bool  # the build's own setting on this axis
+    target: Optional[str]  # the unit optimized for ("conv1:5" on the depth axis)
+    note: Optional[str]  # what the caption adds: a class, k, weights, a learning rate
+    skipped: Optional[str]  # why there is no image
+
+
+class CompareChoice(TypedDict):
+    name: str  # e.g. "fourier+decorrelate", or a layer name on the depth axis
+    label: str  # the column heading
+
+
+class CompareRow(TypedDict):
+    unit: int  # index into CompareEntry.units
+    cells: list[CompareCell]  # one per choice, in the choices' order
+
+
+class CompareAxis(TypedDict):
+    name: str  # param, transforms, objective, regularization, depth
+    title: str
+    about: str
+    choices: list[CompareChoice]
+    rows: list[CompareRow]  # one per unit, in the units' order
+
+
+class CompareEntry(TypedDict):
+    method: str
+    units: list[CompareUnit]
+    axes: list[CompareAxis]  # in the order of atlas.pipeline.compare_axes.AXES
 
 
 class DatasetInfo(TypedDict):
@@ -198,7 +248,9 @@ class Manifest(TypedDict):
     settings: dict[str, Any]
     views: list[str]  # the views of this build, in page order
     dataset: Optional[DatasetInfo]
+    families_method: Optional[str]  # how the layers' families were found
     pages: dict[str, str]
     layers: list[LayerEntry]
     joint: list[JointEntry]
+    compare: Optional[CompareEntry]  # the compare page; None: the build has no compare results
     summary: Summary

@@ -277,7 +277,7 @@ def make_manifest(
         layer_type = "Linear" if classifier else "Conv2d"
         entry = {"name": name, "slug": slug, "page": f"layers/{slug}.html", "type": layer_type,
                  "shape": shape, "channels": channels, "receptive_field": field,
-                 "units": unit_entries}
+                 "families": _families(unit_entries), "units": unit_entries}
         if name in (branches or {}):
             entry["branches"] = ranges
         layer_entries.append(entry)
@@ -314,6 +314,7 @@ def make_manifest(
         "views": wanted,
         "dataset": None if data is None else data.entry(),
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
+        "families_method": FAMILIES_METHOD,
         "layers": layer_entries,
         "joint": [] if not joint else [{
             "label": f"{last['name']}:0 + {first['name']}:1",
@@ -329,6 +330,23 @@ def make_manifest(
     if write_json:
         write_json_atomic(site_dir / "atlas.json", manifest)
     return manifest
+
+
+FAMILIES_METHOD = "Units are grouped by how their activations correlate (a fixture)."
+
+
+def _families(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One family of the first half of a layer's units (at least two), named by the
+    first member's class label where it has one; its members get "family": 1."""
+    members = units[: len(units) // 2]
+    for position, unit in enumerate(units):
+        unit["family"] = 1 if position < len(members) and len(members) >= 2 else None
+    if len(members) < 2:
+        return []
+    label = (members[0].get("labels") or {}).get("class")
+    name = f"class {label['value']} (1 of {len(members)})" if label else "family 1"
+    return [{"number": 1, "name": name, "units": [u["index"] for u in members],
+             "share": round(len(members) / len(units), 4), "correlation": 0.75}]
 
 
 class _RefParser(HTMLParser):

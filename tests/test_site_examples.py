@@ -291,26 +291,28 @@ def test_unit_page_top(site: tuple) -> None:
 def test_layer_page_switch(site: tuple) -> None:
     site_dir, manifest = site
     view = layer_view(manifest, 0)
-    assert view["switch"] is True
-    cell = view["units"][0]
+    assert [c["value"] for c in view["choices"]] == ["positive", "negative", "example"]
+    cell = view["sections"][0]["tiles"][0]
     top = _unit(manifest, 0, 0)["views"]["examples"]["max"][0]["image"]
-    assert cell["example"]["src"] == "../" + top
-    assert cell["labels"] == dominant_labels(_unit(manifest, 0, 0))[0]
+    shown = {entry["name"]: entry for entry in cell["images"]}
+    assert shown["example"]["image"]["src"] == "../" + top
+    assert cell["label"] == dominant_labels(_unit(manifest, 0, 0))[0]
     html = _read(site_dir, "layers/conv1.html")
-    assert html.count('type="radio" name="tiles"') == 2
+    assert html.count('type="radio" name="tiles"') == 3
     assert html.index('id="tiles-example"') < html.index('class="unit-grid')
     assert html.count('class="pixel tile-positive"') == 2  # unit 2's positive view failed
     assert html.count('<span class="no-image tile-positive">failed</span>') == 1
     assert html.count('class="pixel tile-example"') == 3
     assert html.count('class="unit-label"') == 3
-    assert "<script" not in html
 
 
-def test_layer_page_without_dataset_has_no_switch(tmp_path: Path) -> None:
+def test_layer_page_without_dataset_switches_positive_and_negative(tmp_path: Path) -> None:
     manifest = make_manifest(tmp_path, layers=["conv1", "fc"], units=2)
     render_site(manifest, tmp_path, progress=False)
     html = _read(tmp_path, "layers/conv1.html")
-    assert "tiles" not in html and "tile-" not in html and "unit-label" not in html
+    assert html.count('type="radio" name="tiles"') == 2
+    assert "tiles-example" not in html and "tile-example" not in html
+    assert "unit-label" not in html  # no dataset, no labels
 
 
 def test_index_dataset_line(site: tuple) -> None:

@@ -30,6 +30,7 @@ FAILED = {
 NO_VIEWS = [("fc", 1)]
 DEAD = [("conv1", 0), ("conv2", 1), ("conv2", 2)]
 DEAD_BADGE = '<span class="badge-dead" title="constant activation">dead</span>'
+TILE_PLACEHOLDER = '<span class="no-image tile-positive">failed</span>'  # on a layer page
 PLACEHOLDER = '<span class="no-image">failed</span>'
 FAILED_BADGE = '<span class="badge-failed">failed</span>'
 
@@ -59,7 +60,7 @@ def test_layer_page_marks(site: Path) -> None:
     html = _read(site, "layers/conv1.html")
     assert html.count('class="unit-cell') == 3
     assert html.count(" is-failed") == 2 and html.count(" is-dead") == 1
-    assert html.count(FAILED_BADGE) == 1 and html.count(PLACEHOLDER) == 1
+    assert html.count(FAILED_BADGE) == 1 and html.count(TILE_PLACEHOLDER) == 1
     assert html.count(DEAD_BADGE) == 1
     assert "of which 2 failed to optimize and 1 is dead (constant activation)." in html
     dead = _cell(html, "../units/conv1/0.html")
@@ -74,10 +75,11 @@ def test_layer_page_marks(site: Path) -> None:
 
 def test_placeholder_instead_of_missing_positive(site: Path) -> None:
     cell = _cell(_read(site, "layers/conv1.html"), "../units/conv1/2.html")
-    assert PLACEHOLDER in cell and FAILED_BADGE not in cell  # the box is the mark
-    assert "positive" not in cell and 'class="pixel kernel"' in cell  # kernel still shown
+    assert TILE_PLACEHOLDER in cell and FAILED_BADGE not in cell  # the box is the mark
+    assert "positive-" not in cell and 'class="pixel kernel"' in cell  # kernel still shown
     fc = _read(site, "layers/fc.html")
-    assert fc.count(PLACEHOLDER) == 2 and fc.count("<img") == 2  # fc:2 and fc:3 only
+    assert fc.count(TILE_PLACEHOLDER) == 2
+    assert fc.count('<img class="pixel tile-positive"') == 2  # fc:2 and fc:3 only
     assert "of which 2 failed to optimize." in fc
     index = _read(site, "index.html")
     assert index.count(PLACEHOLDER) == 3  # thumbnails: conv1:2, fc:0, fc:1

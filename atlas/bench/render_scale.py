@@ -1,5 +1,6 @@
 """How long the site takes to render for a large atlas: a synthetic manifest of
-many units (HTML only; the images it names need not exist)."""
+many units (HTML only; the images it names need not exist), with what a full
+build gives each unit: labels, scores, families, and the search index."""
 
 from __future__ import annotations
 
@@ -8,9 +9,29 @@ import time
 from pathlib import Path
 
 from atlas import __version__
+from atlas.manifest_types import FORMAT
 
 VIEW_IMAGES = {"positive": 1, "negative": 1, "diversity": 4, "neuron": 3, "seeds": 5,
                "evolution": 12}
+FAMILY_SIZE = 16  # units per synthetic family: a layer of 1,000 has 62 of them
+DEAD_EVERY = 97  # every 97th unit is dead
+
+
+def _score(layer: int, unit: int, salt: int) -> float:
+    """A deterministic number in [0, 1) that varies from unit to unit."""
+    return ((layer * 7919 + unit * 104729 + salt * 1299709) % 10007) / 10007
+
+
+def _families(units: list[dict]) -> list[dict]:
+    families = []
+    for number, start in enumerate(range(0, len(units) - 1, FAMILY_SIZE), start=1):
+        members = units[start:start + FAMILY_SIZE]
+        for unit in members:
+            unit["family"] = number
+        families.append({"number": number, "name": f"class {number % 10} ({len(members)} of "
+                         f"{len(members)})", "units": [u["index"] for u in members],
+                         "share": round(len(members) / len(units), 4), "correlation": 0.7})
+    return families
 
 
 def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> dict:
@@ -29,13 +50,19 @@ def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> d
             views["evolution"]["steps"] = [min(steps, 50 * i) for i in range(12)]
             views["evolution"]["loss"] = [i / steps for i in range(steps)]
             units.append({"index": u, "page": f"units/{name}/{u}.html", "label": f"{name}:{u}",
-                          "branch": None, "status": "ok", "dead": False, "views": views,
-                          "scores": {"polysemanticity": 0.1, "colour": None}})
+                          "branch": None, "status": "ok", "dead": u % DEAD_EVERY == 5,
+                          "views": views,
+                          "scores": {"polysemanticity": round(_score(l, u, 1), 4),
+                                     "colour": round(_score(l, u, 2), 4),
+                                     "faithfulness": round(_score(l, u, 3), 4)},
+                          "labels": {"class": {"value": str(u % 10), "count": 7, "of": 10}}})
+        families = _families(units)
         layer_entries.append({"name": name, "slug": name, "page": f"layers/{name}.html",
                               "type": "CatLayer", "shape": [units_per_layer, 14, 14],
-                              "channels": units_per_layer, "branches": [], "units": units})
+                              "channels": units_per_layer, "branches": [], "families": families,
+                              "units": units})
     return {
-        "format": 1, "atlas_version": __version__, "generated_at": "2026-01-01T00:00:00Z",
+        "format": FORMAT, "atlas_version": __version__, "generated_at": "2026-01-01T00:00:00Z",
         "model": {"spec": "synthetic", "title": "Synthetic", "description": "x",
                   "weights": None, "weights_sha256": None, "input_size": 128,
                   "parameters": 1, "preprocess": "none",
@@ -47,6 +74,7 @@ def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> d
                      "tv_weight": 0.0, "l2_weight": 0.0, "diversity_weight": 4.0,
                      "views": list(VIEW_IMAGES)},
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
+        "families_method": "Synthetic families of 16 consecutive units.",
         "layers": layer_entries, "joint": [],
         "summary": {"colour": {"method": "m", "layers": []}, "shortcut": None,
                     "polysemantic": {"method": "m", "units": []}},

@@ -28,6 +28,7 @@ from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_
                                          baseline_rows, example_polysemanticity, faithfulness,
                                          label_shares, ratio, summary_rows)
 from atlas.pipeline.extremes import Extremes, spatial_extremes
+from atlas.pipeline.families import FAMILIES_METHOD, families
 from atlas.store import ResultStore, load_image
 
 COLOUR_METHOD = (
@@ -186,6 +187,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
     probe = loaded.probe
     units: dict[str, dict[str, dict[str, Any]]] = {}
     colour_rows, poly_rows, faithful_rows = [], [], []
+    layer_families: dict[str, list[dict[str, Any]]] = {}
     previous: Optional[str] = None  # the chosen layer before this one, for faithfulness
     for info, unit_list in chosen:
         layer = info.name
@@ -223,6 +225,8 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             row.update(_examples_colour(units[layer]))
             faithful_rows.append(summary_rows(units[layer], layer))
             previous = layer
+        layer_families[layer] = _families(loaded, evidence, layer, unit_list, positives,
+                                          units[layer], device)
         colour_rows.append(row)
         for unit in unit_list:
             scored = units[layer][str(unit)]
@@ -242,7 +246,26 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
         "polysemantic": _polysemantic(poly_rows),
         "faithfulness": {"method": FAITHFULNESS_METHOD, "layers": faithful_rows}
         if faithful_rows else None,
+        "families": {"method": FAMILIES_METHOD.format(
+            over="the dataset (each unit's strongest value on each image)" if evidence is not None
+            else "the layer's positive visualizations (each unit's mean on each image)"),
+            "layers": layer_families},
     }
+
+
+def _families(loaded: LoadedModel, evidence: Optional[DataEvidence], layer: str, unit_list: list,
+              positives: dict[int, torch.Tensor], scored: dict[str, dict[str, Any]],
+              device: torch.device) -> list[dict[str, Any]]:
+    """The layer's families, over the dataset where it was scanned, else over the
+    positive images of its units."""
+    if evidence is not None and layer in evidence.scans:
+        samples = np.asarray(evidence.scans[layer].peaks(), dtype=np.float32)[:, unit_list]
+    elif len(positives) >= 2:
+        images = torch.cat(list(positives.values()))
+        samples = _layer_activations(loaded, layer, images, device).numpy()[:, unit_list]
+    else:
+        return []
+    return families(unit_list, samples, scored)
 
 
 def _polysemantic(rows: list[dict]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Optional
 
 import numpy
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from atlas import __version__
@@ -28,6 +29,8 @@ from atlas.pipeline import plan
 from atlas.datasets import Dataset, open_dataset
 from atlas.models.receptive_field import ReceptiveField, receptive_field
 from atlas.pipeline.analysis import analyse
+from atlas.pipeline.compare_plan import compare_plans
+from atlas.pipeline.compare_run import run_compare
 from atlas.pipeline.data_analysis import DataEvidence
 from atlas.pipeline.examples import store_examples
 from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
@@ -97,6 +100,43 @@ def parse_joint(config: BuildConfig, loaded: LoadedModel, run: DryRun,
             parse_channels(str(term.unit), info.channels, term.layer)
         parsed.append((expression, terms))
     return parsed
+
+
+def class_output(config: BuildConfig, loaded: LoadedModel, run: DryRun,
+                 image_size: int) -> tuple[Optional[str], str]:
+    """The layer whose units are the class logits (class-conditional objectives):
+    `logits_layer` where given, the model's own (the default model's fc), else the
+    last linear layer the forward pass reaches at this size. None, with the reason,
+    where there is none."""
+    if config.logits_layer:
+        info = resolve_layers(loaded.module, image_size, loaded.preprocess,
+                              [config.logits_layer], run)[0]
+        if len(info.shape) != 1:
+            raise AtlasError(f"logits_layer {info.name!r} outputs {list(info.shape)} per image, "
+                             "not one value per class; name a linear layer")
+        return info.name, ""
+    if loaded.probe is not None:
+        return loaded.probe.logits_layer, ""
+    modules = dict(loaded.module.named_modules())
+    for info in reversed(run.layers):
+        if len(info.shape) == 1 and isinstance(modules.get(info.name), nn.Linear):
+            return info.name, ""
+    where = ("the model has no linear layer for its classes" if run.ok else
+             f"the forward pass at {image_size} px stops before the model's class output")
+    return None, f"{where} (logits_layer names one)"
+
+
+def check_objective(config: BuildConfig, run: DryRun, no_logits: str) -> None:
+    """A class objective needs a class output with that class."""
+    spec = config.objective_spec()
+    if spec["kind"] != "class":
+        return
+    if spec["logits"] is None:
+        raise AtlasError(f"objective {config.objective!r} needs a class output, but {no_logits}")
+    count = next(info.channels for info in run.layers if info.name == spec["logits"])
+    if spec["class"] >= count:
+        raise AtlasError(f"objective {config.objective!r}: class {spec['class']} is out of range "
+                         f"for {spec['logits']!r}, which has {count} units (0-{count - 1})")
 
 
 NO_DATASET = "none"  # --dataset none: no dataset, even for a model that has its own
@@ -177,6 +217,9 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     run = dry_run(loaded.module, image_size, loaded.preprocess)
     chosen = choose_layers(config, loaded, run, image_size)
     joint = parse_joint(config, loaded, run, image_size)
+    logits, no_logits = class_output(config, loaded, run, image_size)
+    config = dataclasses.replace(config, logits_layer=logits)
+    check_objective(config, run, no_logits)
     wants_data = any(VIEWS[name].produced_by == DATASET for name in config.views)
     # MACO reads its magnitude spectrum from the dataset even without dataset views.
     dataset = (open_build_dataset(config, loaded, image_size)
@@ -195,6 +238,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                                   transforms.describe(), precision.describe(autocast),
                                   image_format, magnitude_name)
     layer_jobs = plan_jobs(config, common, chosen, joint)
+    compared = compare_plans(config, chosen, image_size, no_logits, common)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:
         loaded.module.to(memory_format=torch.channels_last)
@@ -218,6 +262,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
                   disable=not progress, dynamic_ncols=True) as bar:
             run_batches(engine, batches, store, bar, stop)
+        if compared:
+            with tqdm(total=0, unit="step", desc="compare", disable=not progress,
+                      dynamic_ncols=True) as bar:
+                notes.append(run_compare(engine, compared, store, config.batch_size, bar,
+                                         stop).note())
 
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:
@@ -227,6 +276,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
                               transforms.describe(), kernel_layer, fields)
         record["dataset"] = dataset_info(scanned, scans) if scanned is not None else None
+        if compared:
+            record["compare"] = {"units": [[plan.layer, plan.unit] for plan in compared]}
+            record["settings"].update(compare_units=config.compare_units,
+                                      class_weight=config.class_weight,
+                                      logits_layer=config.logits_layer)
         record["settings"]["magnitude"] = magnitude_name
         record["settings"].update(precision=precision.describe(autocast),
                                   channels_last=channels_last,
@@ -287,7 +341,8 @@ def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo
             "lr": config.lr, "param": describe_param(config.param, config.decorrelate,
                                                      config.valid),
             "transforms": transforms, "tv_weight": config.tv_weight,
-            "l2_weight": config.l2_weight, "diversity_weight": config.diversity_weight,
+            "l2_weight": config.l2_weight, "objective": config.objective,
+            "diversity_weight": config.diversity_weight,
             "views": list(config.views),
         },
         "layers": [{"name": info.name, "type": info.type, "shape": list(info.shape),

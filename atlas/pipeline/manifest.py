@@ -55,6 +55,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         "views": entries,
         "scores": {key: scores.get(key) for key in SCORES},
         "labels": scores.get("labels", {}),
+        "family": scores.get("family"),
     }
     if failures:
         unit_entry["failed_views"] = failures
@@ -89,11 +90,13 @@ def build_manifest(store: ResultStore) -> Manifest:
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
             "branches": layer.get("branches", []),
             "receptive_field": layer.get("receptive_field"),
+            "families": (analysis.get("families") or {}).get("layers", {}).get(name, []),
             "units": [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
                             branch_of(layer.get("branches"), u))
                       for u in layer["units"]],
         })
     requested = build["settings"]["views"]
+    compare = _compare(store, build.get("compare"))
     manifest: Manifest = {
         "format": FORMAT,
         "atlas_version": __version__,
@@ -102,10 +105,13 @@ def build_manifest(store: ResultStore) -> Manifest:
         "settings": build["settings"],
         "views": [name for name in VIEWS if name in requested],
         "dataset": build.get("dataset"),
-        "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
+        "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html",
+                  **({"compare": COMPARE_PAGE} if compare else {})},
         "layers": layers,
         "joint": _joint(store, build["joint"]),
+        "compare": compare,
         "summary": _summary(analysis, layers),
+        "families_method": (analysis.get("families") or {}).get("method"),
     }
     return manifest
 
@@ -118,6 +124,23 @@ def _joint(store: ResultStore, expressions: list[str]) -> list[dict]:
             continue
         entries.append(joint.joint_entry(expression, record))
     return entries
+
+
+COMPARE_PAGE = "compare.html"
+
+
+def _compare(store: ResultStore, spec: Optional[dict]) -> Optional[dict]:
+    """The compare page's entry from the records of the build's compare units
+    (`build.json`'s `compare`); None when the build has none stored."""
+    view, units, records = VIEWS["compare"], [], []
+    for layer, unit in (spec or {}).get("units", []):
+        record = store.load_view(layer, unit, view.name)
+        if record is None or record.get("status") == "failed":
+            continue
+        units.append({"label": f"{layer}:{unit}", "layer": layer, "unit": unit,
+                      "page": unit_page(layer, unit)})
+        records.append(record)
+    return view.compare_entry(units, records)
 
 
 def _find_unit(layers: list[dict], layer: str, unit: int) -> Optional[dict]:

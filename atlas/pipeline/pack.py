@@ -31,7 +31,8 @@ def _optimized(name: str) -> OptimizedView:
     return view
 
 
-def _regularized(objective: Objective, tv_weight: float, l2_weight: float) -> Objective:
+def regularized(objective: Objective, tv_weight: float, l2_weight: float) -> Objective:
+    """`objective` less the image penalties (total variation, L2) at their weights."""
     if tv_weight:
         objective = objective - tv_weight * obj.total_variation()
     if l2_weight:
@@ -43,7 +44,7 @@ def job_objective(job: Job, tv_weight: float, l2_weight: float) -> Objective:
     """The objective one job's images are optimized for, as if it ran alone:
     its readable description goes into the job's record."""
     objective, _ = _optimized(job.view).objective(job.layer, [job])
-    return _regularized(objective, tv_weight, l2_weight)
+    return regularized(objective, tv_weight, l2_weight)
 
 
 def pack(jobs: list[Job], tv_weight: float, l2_weight: float) -> PackedBatch:
@@ -59,5 +60,5 @@ def pack(jobs: list[Job], tv_weight: float, l2_weight: float) -> PackedBatch:
         pieces.append(objective.on_images(start, stop))
         measures.append(measure.on_images(start, stop))
         start = stop
-    total = _regularized(sum(pieces, 0), tv_weight, l2_weight)
+    total = regularized(sum(pieces, 0), tv_weight, l2_weight)
     return PackedBatch(list(jobs), total, sum(measures, 0), offsets)

@@ -10,20 +10,32 @@ from typing import Any
 
 from atlas.site.links import relative_link
 
-STYLESHEETS = ("static/atlas.css", "static/figures.css")
+STYLESHEETS = ("static/atlas.css", "static/figures.css", "static/controls.css",
+               "static/unit.css", "static/compare.css")
 """Site-root paths of the stylesheets every page links, in cascade order."""
 
-NAV = (("index", "Atlas home"), ("summary", "Summary"), ("joint", "Joint"))
+NAV = (("index", "Atlas home"), ("summary", "Summary"), ("joint", "Joint"),
+       ("compare", "Techniques"))
 """Header nav entries: (key in manifest["pages"], label)."""
+
+SCRIPT = "static/atlas.js"
+"""Site-root path of the script every page loads: keys, search, weight maps."""
+
+SEARCH_INDEX = "search-index.js"
+"""Site-root path of the search index (a script, so it loads from file:// too)."""
 
 
 def frame(
-    manifest: dict[str, Any], page: str, title: str, current: str | None = None
+    manifest: dict[str, Any], page: str, title: str, current: str | None = None,
+    kind: str = "page", scripts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The frame view for `page`: `<title>`, stylesheet hrefs, header nav and footer.
+    """The frame view for `page`: `<title>`, stylesheet and script hrefs, header nav
+    with the search box, and footer.
 
     `current` names the nav entry (a key of `NAV`) this page is, so it can be
-    marked as the current one rather than linked to itself.
+    marked as the current one rather than linked to itself. `kind` (index,
+    layer, unit, ...) becomes the body's class; `scripts` are site-root paths of
+    scripts this kind of page loads after the shared one.
     """
     model = manifest.get("model", {})
     pages = manifest.get("pages", {})
@@ -38,6 +50,10 @@ def frame(
         "site_title": site_title,
         "full_title": title if title == site_title else f"{title} · {site_title}",
         "stylesheets": [relative_link(page, sheet) for sheet in STYLESHEETS],
+        "scripts": [relative_link(page, script) for script in (SCRIPT, *scripts)],
+        "search_index": relative_link(page, SEARCH_INDEX),
+        "root": "../" * (len(page.split("/")) - 1),
+        "kind": kind,
         "nav": nav,
         "home": relative_link(page, pages.get("index", "index.html")),
         "atlas_version": str(manifest.get("atlas_version") or ""),

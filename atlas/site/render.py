@@ -20,7 +20,10 @@ from tqdm import tqdm
 import atlas
 from atlas.fsio import write_bytes_atomic, write_text_atomic
 from atlas.manifest_types import FORMAT
+from atlas.site.compare_view import compare_view
+from atlas.site.frame import SEARCH_INDEX
 from atlas.site.links import site_path_parts
+from atlas.site.search_index import search_script
 from atlas.site.summary_view import joint_view, summary_view
 from atlas.site.unit_view import unit_view
 from atlas.site.views import index_view, layer_view
@@ -93,6 +96,11 @@ def joint_page(env: jinja2.Environment, manifest: Manifest) -> str:
     return env.get_template("joint.html").render(view=joint_view(manifest))
 
 
+def compare_page(env: jinja2.Environment, manifest: Manifest) -> str:
+    """The page of units optimized with one technique changed at a time."""
+    return env.get_template("compare.html").render(view=compare_view(manifest))
+
+
 def _page_plan(
     env: jinja2.Environment, manifest: Manifest
 ) -> Iterator[tuple[str, Callable[[], str]]]:
@@ -103,6 +111,8 @@ def _page_plan(
         yield pages["summary"], partial(summary_page, env, manifest)
     if pages.get("joint"):
         yield pages["joint"], partial(joint_page, env, manifest)
+    if pages.get("compare"):
+        yield pages["compare"], partial(compare_page, env, manifest)
     for lp, layer in enumerate(manifest.get("layers", [])):
         yield layer["page"], partial(layer_page, env, manifest, lp)
         for up, unit in enumerate(layer.get("units", [])):
@@ -120,9 +130,9 @@ def render_site(manifest: Manifest, site_dir: Path, progress: bool = True) -> li
     """Write the HTML site for `manifest` into `site_dir`; return the pages written.
 
     The images the manifest names must already be in `site_dir`. Returns the
-    absolute paths of the HTML pages, in writing order. Also writes the
-    stylesheets to `static/` and an empty `.nojekyll` (so GitHub Pages serves
-    the files as they are). Raises ValueError for a manifest of another format
+    absolute paths of the HTML pages, in writing order. Also writes the search
+    index (`search-index.js`), the stylesheets and scripts to `static/`, and an
+    empty `.nojekyll` (so GitHub Pages serves the files as they are). Raises ValueError for a manifest of another format
     or a page path that is absolute, climbs out with `..`, or repeats.
     """
     if manifest.get("format") != MANIFEST_FORMAT:
@@ -144,6 +154,7 @@ def render_site(manifest: Manifest, site_dir: Path, progress: bool = True) -> li
         target = site_dir.joinpath(*path.split("/"))
         write_text_atomic(target, make())
         written.append(target)
+    write_text_atomic(site_dir / SEARCH_INDEX, search_script(manifest))
     _copy_static(templates, site_dir)
     write_bytes_atomic(site_dir / ".nojekyll", b"")
     return written

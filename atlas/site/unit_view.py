@@ -25,6 +25,11 @@ SCORE_LABELS = {
     "positive_value": "Positive view's value",
 }
 
+LEAD = ("spectrum",)
+"""The view a unit page opens with where the build has it: the first screen."""
+LEAD_WITHOUT_DATA = ("positive", "negative", "diversity")
+"""What a unit page opens with instead, side by side, without a dataset."""
+
 Neighbour = tuple[int, int]
 """A unit's position in the manifest: (layer position, unit position)."""
 
@@ -120,8 +125,14 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
         {"label": "Layer output shape", "value": fmt.shape(layer.get("shape")), "href": None},
         {"label": "Status", "value": status.status_text(unit), "href": None},
     ]
+    views = build_sections(page, label, unit, manifest.get("views"))
+    lead_names = LEAD if any(v["id"] in LEAD for v in views) else LEAD_WITHOUT_DATA
+    toc = [{"id": v["id"], "title": v["title"]} for v in views]
+    toc += [{"id": anchor, "title": title} for anchor, title, present in (
+        ("labels", "Labels", bool(labels)), ("scores", "Scores", bool(scores)),
+        ("about", "About", True)) if present]
     return {
-        "page": frame(manifest, page, label),
+        "page": frame(manifest, page, label, kind="unit"),
         "label": label,
         "layer": layer["name"],
         "branch": branch["sentence"] if branch else None,
@@ -129,7 +140,10 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
         "dead": status.is_dead(unit),
         "dead_title": status.DEAD_TITLE,
         "notices": status.notices(unit, VIEW_TITLES, list(SECTIONS)),
-        "views": build_sections(page, label, unit, manifest.get("views")),
+        "views": views,
+        "lead": [v for v in views if v["id"] in lead_names],
+        "rest": [v for v in views if v["id"] not in lead_names],
+        "toc": toc,
         "labels": labels,
         "label_parts": label_parts(unit.get("labels")),
         "measures": measures(unit),

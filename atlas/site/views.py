@@ -11,10 +11,12 @@ from typing import Any
 
 from atlas.site import formatting as fmt
 from atlas.site import status
-from atlas.site.branches import branch_anchor, branch_list, group_units, heading, split_text
+from atlas.site.branches import branch_list, split_text
 from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.labels import dominant
+from atlas.site.layer_table import (STATUSES, TILE_IMAGES, branch_groups, family_groups,
+                                    layer_scores, tile, tile_choices)
 from atlas.site.links import relative_link
 
 THUMBNAILS = 16
@@ -29,16 +31,6 @@ ACCURACY_LABELS = {
 }
 
 
-def top_example(unit: dict[str, Any]) -> str | None:
-    """The path of the unit's top dataset example (highest value), or None."""
-    examples = (unit.get("views") or {}).get("examples") or {}
-    top = examples.get("max") if isinstance(examples, dict) else None
-    if isinstance(top, list) and top and isinstance(top[0], dict):
-        path = top[0].get("image")
-        return path if isinstance(path, str) and path else None
-    return None
-
-
 def dominant_labels(unit: dict[str, Any]) -> tuple[str, str]:
     """The unit's dominant labels as a tile shows them ("3 · red") and as its
     tooltip says them ("class 3 (9 of 10 top examples), colour red (10 of 10)")."""
@@ -48,37 +40,19 @@ def dominant_labels(unit: dict[str, Any]) -> tuple[str, str]:
     return " · ".join(s.value for s in shares), ", ".join(long)
 
 
-def _unit_cell(
-    page: str, layer: dict[str, Any], unit: dict[str, Any], with_kernel: bool = True,
-    with_data: bool = True,
-) -> dict[str, Any]:
-    """One unit as a grid cell: link, positive image, optional kernel, failed and
-    dead marks, and (`with_data`, the layer pages) its top dataset example and
-    dominant labels; the tooltip names the labels with their shares.
-
-    Without a positive image the cell shows a placeholder box instead, whose
-    text (`placeholder`) says "failed" for a failed unit; that box is then the
-    failed mark, so `failed_badge` is False. A layer page shows either the
-    positive images or the top examples (a CSS-only switch); a unit without a
-    top example shows a "no example" box there.
-    """
+def _unit_cell(page: str, layer: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
+    """One unit as a thumbnail of the index page: link, positive image (or a
+    placeholder box saying "failed" or "no image"), index, failed and dead marks."""
     label = unit.get("label") or f"{layer['name']}:{unit['index']}"
     positive = first_image(unit, "positive")
-    kernel = first_image(unit, "kernel") if with_kernel else None
-    example = top_example(unit) if with_data else None
     failed = status.is_failed(unit)
-    short, long = dominant_labels(unit)
-    title = status.cell_title(label, unit)
     return {
         "href": relative_link(page, unit["page"]),
         "label": label,
-        "title": f"{title}: {long}" if long else title,
-        "labels": (short or None) if with_data else None,
-        "example": image(page, example, f"{label}, top dataset example") if example else None,
+        "title": status.cell_title(label, unit),
         "index": str(unit["index"]),
         "image": image(page, positive, f"{label}, positive") if positive else None,
         "placeholder": None if positive else ("failed" if failed else "no image"),
-        "kernel": image(page, kernel, f"{label}, kernel") if kernel else None,
         "failed": failed,
         "failed_badge": failed and bool(positive),
         "dead": status.is_dead(unit),
@@ -118,14 +92,15 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
             "unit_count": fmt.integer(len(units)),
             "status_note": status.counts_note(units),
             "thumbnails": [
-                _unit_cell(page, layer, unit, with_kernel=False, with_data=False)
+                _unit_cell(page, layer, unit)
                 for unit in units[:THUMBNAILS]
             ],
             "more": len(units) > THUMBNAILS,
         })
     pages = manifest.get("pages", {})
     return {
-        "page": frame(manifest, page, model.get("title") or "Atlas", current="index"),
+        "page": frame(manifest, page, model.get("title") or "Atlas", current="index",
+                      kind="index"),
         "model": {
             "title": model.get("title") or model.get("spec") or "Atlas",
             "description": model.get("description") or "",
@@ -170,50 +145,30 @@ def settings_rows(manifest: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _grid_caption(about: str, has_kernels: bool, has_examples: bool = False) -> str:
+def _grid_caption(about: str, has_kernels: bool, choices: tuple[str, ...]) -> str:
     """The caption of a unit grid showing `about` ("every unit of conv1")."""
     kernels = "; beside each, the unit's filter weights" if has_kernels else ""
-    if has_examples:
-        return (f"Positive feature visualization or top dataset example (switch above the "
-                f"grid) of {about}, labelled with the unit index and the most common labels "
-                f"of its top examples{kernels}.")
-    return f"Positive feature visualization of {about}, labelled with the unit index{kernels}."
+    shows = " or ".join(label.lower() for name, label in TILE_IMAGES if name in choices)
+    return (f"{shows[:1].upper()}{shows[1:]} (switch above the grid) of {about}, labelled with "
+            f"the unit index, the most common labels of its top examples where the build "
+            f"scanned a dataset, and its scores{kernels}.")
 
 
-def _branch_groups(page: str, layer: dict[str, Any], has_kernels: bool,
-                   has_examples: bool) -> list[dict[str, Any]]:
-    """The layer's unit cells grouped by branch, with headings; [] without branches."""
-    branches = branch_list(layer)
-    if not branches:
-        return []
-    groups = []
-    for pos, units in group_units(layer, branches):
-        if pos is None:
-            title = f"Other units — in no branch, {fmt.integer(len(units))} shown"
-            anchor, label = "branch-other", "Other units"
-            about = "units in no branch"
-        else:
-            branch = branches[pos]
-            title = heading(branch, len(units))
-            anchor, label = branch_anchor(branch["label"], pos), f"{branch['label']} branch"
-            about = f"the {branch['label']} branch"
-        groups.append({
-            "id": anchor,
-            "label": label,
-            "heading": title,
-            "units": [_unit_cell(page, layer, unit) for unit in units],
-            "caption": _grid_caption(f"every unit of {about} of {layer['name']}",
-                                     has_kernels, has_examples),
-        })
-    return groups
+LAYER_SCRIPT = "static/layer.js"
+"""Site-root path of the layer pages' script: sort, filter, group."""
+
+GROUPINGS = (("none", "No grouping"), ("branch", "Branch"), ("family", "Family"))
+"""How a layer page can group its tiles: (value, label). A layer offers those it has."""
 
 
 def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
-    """One layer: a grid of every unit's positive image (and kernel), with prev/next layer.
+    """One layer as a table you can work with: a tile per unit (images, index,
+    label, scores), controls to sort, filter, group and switch what the tiles
+    show, the layer's families, and prev/next layer.
 
-    A layer with branches gets one grid per branch (`groups`), each under a
-    heading that gives the branch's channels; without branches `groups` is []
-    and `units` is the one grid.
+    The tiles come in index order, under their branches' headings where the
+    layer has branches (the page without its script reads the same); the
+    families' headings follow, hidden until the script groups by family.
     """
     layers = manifest["layers"]
     layer = layers[layer_pos]
@@ -222,21 +177,42 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     prev_layer = layers[layer_pos - 1] if layer_pos > 0 else None
     next_layer = layers[layer_pos + 1] if layer_pos + 1 < len(layers) else None
     has_kernels = any(first_image(u, "kernel") for u in units)
-    has_examples = any(top_example(u) for u in units)
-    groups = _branch_groups(page, layer, has_kernels, has_examples)
+    scores = layer_scores(units)
+    choices = tile_choices(units)
+    branches = branch_groups(layer)
+    families = family_groups(page, layer)
+    branch_ids = {pos: group["id"] for pos, group in enumerate(branches)}
+    tiles = {unit["index"]: tile(page, layer, unit, scores, choices, branch_ids, has_kernels)
+             for unit in units}
+    if branches:
+        sections = [{"group": group, "tiles": [tiles[i] for i in group["units"]]}
+                    for group in branches]
+    else:
+        sections = [{"group": None, "tiles": list(tiles.values())}]
+    groupings = [{"value": value, "label": label} for value, label in GROUPINGS
+                 if value == "none" or (value == "branch" and branches)
+                 or (value == "family" and families)]
     return {
-        "page": frame(manifest, page, layer["name"]),
+        "page": frame(manifest, page, layer["name"], kind="layer", scripts=(LAYER_SCRIPT,)),
         "name": layer["name"],
         "type": layer.get("type") or fmt.MISSING,
         "shape": fmt.shape(layer.get("shape")),
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
         "has_kernels": has_kernels,
-        "switch": has_examples,
         "branches": split_text(branch_list(layer)),
-        "groups": groups,
-        "units": [] if groups else [_unit_cell(page, layer, unit) for unit in units],
-        "caption": _grid_caption(f"every unit of {layer['name']}", has_kernels, has_examples),
+        "branch_groups": branches,
+        "families": families,
+        "families_method": manifest.get("families_method"),
+        "sections": sections,
+        "sorts": [{"value": "index", "label": "Unit index"}]
+        + [{"value": s.key, "label": s.title} for s in scores],
+        "statuses": [{"value": value, "label": label} for value, label in STATUSES],
+        "groupings": groupings,
+        "grouping": "branch" if branches else "none",
+        "choices": [{"value": name, "label": label} for name, label in TILE_IMAGES
+                    if name in choices],
+        "caption": _grid_caption(f"every unit of {layer['name']}", has_kernels, choices),
         "up": link(page, manifest["pages"]["index"], "Atlas home"),
         "prev": link(page, prev_layer["page"], prev_layer["name"]) if prev_layer else None,
         "next": link(page, next_layer["page"], next_layer["name"]) if next_layer else None,

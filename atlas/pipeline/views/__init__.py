@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from atlas.pipeline.views.base import (COMPOSED, DATASET, JOINT, OPTIMIZE, SNAPSHOTS, WEIGHTS,
                                        View, Where)
+from atlas.pipeline.views.compare import COMPARE, COMPARE_VIEW
 from atlas.pipeline.views.dataset import EXAMPLES, SPECTRUM
 from atlas.pipeline.views.joint import JOINT_VIEW
 from atlas.pipeline.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
@@ -14,7 +15,7 @@ from atlas.pipeline.views.weights import KERNEL
 
 VIEWS: dict[str, View] = {view.name: view for view in (
     SPECTRUM, POSITIVE, NEGATIVE, DIVERSITY, NEURON, SEEDS, EVOLUTION, KERNEL, EXAMPLES,
-    JOINT_VIEW)}
+    JOINT_VIEW, COMPARE_VIEW)}
 VIEW_NAMES = tuple(VIEWS)
 
 UNIT_VIEWS = tuple(view for view in VIEWS.values() if view.per_unit)
@@ -31,4 +32,4 @@ def with_needs(names: list[str]) -> list[str]:
 
 
 __all__ = ["with_needs", "VIEWS", "VIEW_NAMES", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
-           "OPTIMIZE", "SNAPSHOTS", "WEIGHTS", "DATASET", "COMPOSED", "JOINT"]
+           "OPTIMIZE", "SNAPSHOTS", "WEIGHTS", "DATASET", "COMPOSED", "JOINT", "COMPARE"]

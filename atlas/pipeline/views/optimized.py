@@ -34,8 +34,9 @@ class OptimizedView(View):
     def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
         """Settings beyond the common ones that shape this view's pixels (cache key)."""
         if self.snapshots is None:
-            return {}
-        return {"snapshot_every": config.snapshot_every if self.snapshots in config.views else 0}
+            return objective_setting(config)
+        return {"snapshot_every": config.snapshot_every if self.snapshots in config.views else 0,
+                **objective_setting(config)}
 
     def images(self, config: "BuildConfig", layer: str, unit: int,
                shape: Sequence[int]) -> list[ImageSpec]:
@@ -44,24 +45,56 @@ class OptimizedView(View):
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
         """(what the optimizer maximizes, each image's reported activation) for
         consecutive `jobs` of this view at `layer`, one unit per image."""
-        target = _target(layer, jobs)
-        return target, target
+        return _target(layer, jobs), _measure(layer, jobs)
 
     def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
         return {}
 
 
-def _target(layer: str, jobs: Sequence["Job"]) -> "Objective":
+def objective_setting(config: "BuildConfig") -> dict[str, Any]:
+    """The build's `objective` as it joins the keys of the views that maximize it:
+    nothing for the channel mean (the original objective: older results keep their keys)."""
+    spec = config.objective_spec()
+    return {} if spec["kind"] == "channel" else {"objective": spec}
+
+
+def unit_objective(spec: Optional[dict[str, Any]], layer: str, units: Any) -> "Objective":
+    """The objective `spec` (`config.parse_objective`'s form; None: the channel mean) for
+    `units` of `layer`, one unit per image. A class objective's class may be one per image."""
     from atlas.optvis import objectives as obj
 
-    return obj.channel(layer, [job.unit for job in jobs for _ in job.images])
+    kind = spec["kind"] if spec else "channel"
+    if kind == "neuron":
+        return obj.neuron(layer, units)
+    if kind == "top_k":
+        return obj.top_k(layer, units, spec["k"])
+    channel = obj.channel(layer, units)
+    if kind == "class":
+        return obj.class_conditional(channel, spec["logits"], spec["class"], spec["weight"])
+    return channel
+
+
+def _units(jobs: Sequence["Job"]) -> list[int]:
+    return [job.unit for job in jobs for _ in job.images]
+
+
+def _target(layer: str, jobs: Sequence["Job"]) -> "Objective":
+    """What `jobs` maximize: the build's objective (their settings say which)."""
+    return unit_objective(jobs[0].settings.get("objective"), layer, _units(jobs))
+
+
+def _measure(layer: str, jobs: Sequence["Job"]) -> "Objective":
+    """What their records report, whatever the objective: the unit's channel mean,
+    so every view's activations stay comparable."""
+    from atlas.optvis import objectives as obj
+
+    return obj.channel(layer, _units(jobs))
 
 
 @dataclass(frozen=True)
 class Negative(OptimizedView):
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
-        target = _target(layer, jobs)
-        return -target, target
+        return -_target(layer, jobs), _measure(layer, jobs)
 
 
 @dataclass(frozen=True)
@@ -72,7 +105,7 @@ class Diversity(OptimizedView):
                     "diversity_keep": config.diversity_keep}
         if config.diversity_window != [0.0, 1.0]:  # only then in the key: older results keep theirs
             settings["diversity_window"] = config.diversity_window
-        return settings
+        return {**settings, **objective_setting(config)}
 
     def images(self, config: "BuildConfig", layer: str, unit: int,
                shape: Sequence[int]) -> list[ImageSpec]:
@@ -90,7 +123,7 @@ class Diversity(OptimizedView):
             start, end = settings["diversity_window"]
             push_steps = (round(settings["steps"] * start) + 1, round(settings["steps"] * end))
         return obj.diverse(target, layer, group, settings["diversity_weight"],
-                           settings["diversity_keep"], push_steps), target
+                           settings["diversity_keep"], push_steps), _measure(layer, jobs)
 
 
 def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int]]:
@@ -134,7 +167,7 @@ class Neuron(OptimizedView):
 @dataclass(frozen=True)
 class Seeds(OptimizedView):
     def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
-        return {"seed_count": config.seed_count}
+        return {"seed_count": config.seed_count, **objective_setting(config)}
 
     def images(self, config: "BuildConfig", layer: str, unit: int,
                shape: Sequence[int]) -> list[ImageSpec]:

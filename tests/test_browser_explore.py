@@ -1,0 +1,305 @@
+"""Working with the site in headless Chromium: keys, sorting, filtering, switching
+tiles, search; phone and desktop widths; file:// and an HTTP server under a
+sub-path (as GitHub Pages serves a project site); and the speed of search over
+10,000 units and of sorting a 1,024-unit layer, measured in the browser.
+
+Screenshots and the measured timings go to /tmp/atlas-shots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from site_fixtures import MIXED3A, make_manifest
+from test_browser import SHOTS, browser  # noqa: F401  (the headless Chromium fixture)
+
+from atlas.bench.render_scale import synthetic_manifest
+from atlas.fsio import write_text_atomic
+from atlas.site import render_site
+from atlas.site.frame import SEARCH_INDEX
+from atlas.site.render import _copy_static, layer_page, make_environment, templates_dir
+from atlas.site.search_index import search_script
+
+pytestmark = pytest.mark.browser
+
+SEARCH_BUDGET_MS = 50  # per keystroke, 10,000 units
+LAYER_BUDGET_MS = 200  # per sort or filter, 1,024 tiles
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Dataset examples (labels, scores, families), a dead and a failed unit,
+    and a branched layer."""
+    site_dir = tmp_path_factory.mktemp("explore") / "site"
+    manifest = make_manifest(site_dir, layers=["conv1", "mixed3a", "fc"], units=[8, 12, 10],
+                             dataset=True, branches={"mixed3a": MIXED3A},
+                             failed={("conv1", 5): {"positive": "diverged"}},
+                             dead=[("conv1", 2)])
+    render_site(manifest, site_dir, progress=False)
+    return site_dir
+
+
+class _Page:
+    """A browser page that records console errors and failed requests."""
+
+    def __init__(self, browser: Any, width: int = 1280, height: int = 800) -> None:  # noqa: F811
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.page.on("console",
+                     lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # A load cut short by leaving the page (ERR_ABORTED) is not a missing file.
+        self.page.on("requestfailed", lambda req: None if "ERR_ABORTED" in (req.failure or "")
+                     else self.errors.append(f"failed: {req.url} ({req.failure})"))
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.page.close()
+
+
+def _tiles(page: Any) -> list[dict[str, Any]]:
+    """The layer page's tiles in page order, with whether each shows."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.unit-tile')).map(t => ({
+        index: +t.dataset.index, shown: !t.hidden && t.offsetParent !== null,
+        status: t.dataset.status, text: t.dataset.text,
+        poly: t.dataset.sPolysemanticity === '' ? null : +t.dataset.sPolysemanticity}))""")
+
+
+def test_keys_walk_units_layers_and_focus_search(browser: Any, site: Path) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        p.page.goto((site / "units/conv1/3.html").as_uri())
+        p.page.keyboard.press("ArrowRight")
+        p.page.wait_for_url("**/units/conv1/4.html")
+        p.page.keyboard.press("ArrowLeft")
+        p.page.wait_for_url("**/units/conv1/3.html")
+        p.page.keyboard.press("ArrowUp")
+        p.page.wait_for_url("**/layers/conv1.html")
+        p.page.keyboard.press("ArrowRight")  # layer pages walk the layers
+        p.page.wait_for_url("**/layers/mixed3a.html")
+        p.page.keyboard.press("/")
+        focused = p.page.evaluate("() => document.activeElement.id")
+        p.page.keyboard.type("x")  # typing in the box is not a key command
+        assert p.page.url.endswith("layers/mixed3a.html")
+        assert p.errors == []
+    assert focused == "site-search-input"
+
+
+def test_every_view_has_an_anchor(browser: Any, site: Path) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        p.page.goto((site / "units/conv1/1.html").as_uri() + "#negative")
+        top = p.page.evaluate("() => document.getElementById('negative').getBoundingClientRect().top")
+        links = p.page.evaluate("""() => Array.from(document.querySelectorAll('nav.toc a'))
+            .map(a => a.getAttribute('href').slice(1))""")
+        missing = p.page.evaluate("""ids => ids.filter(id => !document.getElementById(id))""", links)
+    assert abs(top) < 2  # the browser scrolled to the negative view
+    assert {"spectrum", "positive", "negative", "examples", "scores", "about"} <= set(links)
+    assert missing == []
+
+
+def test_sort_filter_and_group_a_layer(browser: Any, site: Path) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        p.page.goto((site / "layers/conv1.html").as_uri())
+        assert [t["index"] for t in _tiles(p.page)] == list(range(8))
+        p.page.select_option('select[name="sort"]', "polysemanticity")
+        tiles = _tiles(p.page)
+        values = [t["poly"] for t in tiles if t["poly"] is not None]
+        assert values == sorted(values, reverse=True) and len(values) >= 6
+        p.page.click('button[name="direction"]')
+        values = [t["poly"] for t in _tiles(p.page) if t["poly"] is not None]
+        assert values == sorted(values)
+        p.page.select_option('select[name="status"]', "dead")
+        assert [t["index"] for t in _tiles(p.page) if t["shown"]] == [2]
+        p.page.select_option('select[name="status"]', "all")
+        word = _tiles(p.page)[0]["text"].split()[1]  # a label word of some tile
+        p.page.fill('input[name="text"]', word)
+        shown = [t for t in _tiles(p.page) if t["shown"]]
+        assert shown and all(word in t["text"] for t in shown)
+        count = p.page.inner_text(".shown-count")
+        assert count == f"{len(shown)} of 8 units" or (len(shown) == 8 and count == "all 8 units")
+        p.page.fill('input[name="text"]', "no unit says this")
+        assert not any(t["shown"] for t in _tiles(p.page))
+        assert p.page.inner_text(".shown-count") == "0 of 8 units"
+        p.page.fill('input[name="text"]', "")
+        p.page.select_option('select[name="group"]', "family")
+        heads = p.page.evaluate("""() => Array.from(document.querySelectorAll('.grid-group'))
+            .filter(h => !h.hidden).map(h => h.dataset.group)""")
+        assert heads[0] == "1"
+        p.page.select_option('select[name="sort"]', "index")
+        p.page.select_option('select[name="group"]', "none")
+        assert [t["index"] for t in _tiles(p.page)] == list(range(8))
+        p.page.screenshot(path=str(SHOTS / "explore-layer-sorted.png"), full_page=True)
+        assert p.errors == []
+
+
+def test_tile_switch_shows_negative_images(browser: Any, site: Path) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        p.page.goto((site / "layers/conv1.html").as_uri())
+        p.page.click('label[for="tiles-negative"]')
+        shown = p.page.evaluate("""() => Array.from(document.querySelectorAll('.unit-tile'))
+            .map(t => Array.from(t.querySelectorAll('.unit-images > img, .unit-images > .no-image'))
+            .filter(el => getComputedStyle(el).display !== 'none' && !el.classList.contains('kernel'))
+            .map(el => el.getAttribute('src') || 'box'))""")
+        assert p.errors == []
+    assert all(len(images) == 1 for images in shown)
+    assert all("negative-" in images[0] for images in shown)
+
+
+def test_search_finds_units_by_id_label_and_family(browser: Any, site: Path) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        p.page.goto((site / "units/fc/3.html").as_uri())
+        p.page.keyboard.press("/")
+        p.page.keyboard.type("conv1:4")
+        p.page.wait_for_selector("#site-search-results li")
+        first = p.page.get_attribute("#site-search-results li a", "href")
+        assert first == "../../units/conv1/4.html"
+        p.page.fill("#site-search-input", "family")
+        p.page.wait_for_function("() => document.getElementById('site-search-status').textContent")
+        assert "match" in p.page.inner_text("#site-search-status")
+        p.page.fill("#site-search-input", "zzz nothing")
+        p.page.wait_for_function(
+            "() => document.getElementById('site-search-status').textContent === 'No unit matches.'")
+        p.page.fill("#site-search-input", "mixed3a:7")
+        p.page.keyboard.press("Enter")
+        p.page.wait_for_url("**/units/mixed3a/7.html")
+        assert p.errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_pages_fit_the_screen(browser: Any, site: Path, width: int) -> None:  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, page in (("index", "index.html"), ("layer", "layers/mixed3a.html"),
+                       ("unit", "units/conv1/3.html")):
+        with _Page(browser, width=width, height=800 if width > 400 else 844) as p:
+            p.page.goto((site / page).as_uri())
+            p.page.screenshot(path=str(SHOTS / f"explore-{name}-{width}.png"), full_page=True)
+            scroll = p.page.evaluate("() => document.documentElement.scrollWidth")
+            assert scroll <= width, (name, width, scroll)  # no horizontal scrolling
+            assert p.errors == []
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    """The site served over HTTP under /atlas-project/, as GitHub Pages serves a project."""
+    root = site.parent / "served"
+    shutil.copytree(site, root / "atlas-project")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/atlas-project/"
+    finally:
+        server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_served_under_a_sub_path(browser: Any, served: str) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        failed: list[str] = []
+        # Chromium asks every server for /favicon.ico (the site has none): not a broken link.
+        p.page.on("response", lambda r: failed.append(r.url)
+                  if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        p.page.goto(served)
+        p.page.keyboard.press("/")
+        p.page.keyboard.type("conv1:2")
+        p.page.wait_for_selector("#site-search-results li")
+        p.page.keyboard.press("Enter")
+        p.page.wait_for_url(served + "units/conv1/2.html")
+        p.page.keyboard.press("ArrowUp")
+        p.page.wait_for_url(served + "layers/conv1.html")
+        p.page.select_option('select[name="sort"]', "polysemanticity")
+        assert failed == []
+        assert [e for e in p.errors if "404" not in e] == []  # the favicon's 404, reported again
+
+
+@pytest.fixture(scope="module")
+def large_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 10,000-unit search index (10 layers of 1,000) and one 1,024-unit layer page
+    with families, written by the real generators (pages of the rest are not needed)."""
+    site_dir = tmp_path_factory.mktemp("large")
+    templates = templates_dir()
+    _copy_static(templates, site_dir)
+    atlas = synthetic_manifest(10, 1000)
+    write_text_atomic(site_dir / SEARCH_INDEX, search_script(atlas))
+    layer = synthetic_manifest(1, 1024)
+    write_text_atomic(site_dir / layer["layers"][0]["page"],
+                      layer_page(make_environment(templates), layer, 0))
+    # The images the pages show: one tiny PNG, linked under every name (fast to write).
+    png = site_dir / "tile.png"
+    Image.new("RGB", (8, 8), (200, 40, 40)).save(png)
+    for manifest in (atlas, layer):
+        for entry in manifest["layers"]:
+            for unit in entry["units"]:
+                for view in ("positive", "negative"):
+                    target = site_dir / unit["views"][view]["images"][0]
+                    if not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.link(png, target)
+    return site_dir
+
+
+def test_search_is_fast_over_10000_units(browser: Any, large_site: Path) -> None:  # noqa: F811
+    page_path = next((large_site / "layers").glob("*.html"))
+    with _Page(browser) as p:
+        p.page.goto(page_path.as_uri())
+        p.page.focus("#site-search-input")
+        p.page.wait_for_function("() => window.ATLAS_SEARCH && window.ATLAS_SEARCH.units.length")
+        assert p.page.evaluate("() => window.ATLAS_SEARCH.units.length") == 10000
+        p.page.evaluate("() => { window.atlasSearchTimings = []; }")
+        for text in ("m", "mi", "mix", "mixed", "mixed3", "mixed3:", "mixed3:5", "mixed3:51",
+                     "mixed3:512", "mixed3:51", "mixed3:5", "class", "class 7", "family"):
+            p.page.fill("#site-search-input", text)
+        timings = p.page.evaluate("() => window.atlasSearchTimings")
+        first = p.page.get_attribute("#site-search-results li a", "href")
+        assert p.errors == []
+    _record("search_ms_per_keystroke_10000_units", timings)
+    assert len(timings) == 14
+    assert max(timings) < SEARCH_BUDGET_MS, timings
+    assert first is not None
+
+
+def test_large_layer_sorts_and_filters_fast(browser: Any, large_site: Path) -> None:  # noqa: F811
+    page_path = next((large_site / "layers").glob("*.html"))
+    with _Page(browser) as p:
+        p.page.goto(page_path.as_uri())
+        assert p.page.evaluate("() => document.querySelectorAll('.unit-tile').length") == 1024
+        p.page.evaluate("() => { window.atlasLayerTimings = []; }")
+        p.page.select_option('select[name="sort"]', "polysemanticity")
+        p.page.click('button[name="direction"]')
+        p.page.select_option('select[name="sort"]', "colour")
+        p.page.fill('input[name="text"]', "class 3")
+        p.page.fill('input[name="text"]', "")
+        p.page.select_option('select[name="status"]', "dead")
+        p.page.select_option('select[name="status"]', "all")
+        p.page.select_option('select[name="group"]', "family")
+        timings = p.page.evaluate("() => window.atlasLayerTimings")
+        assert p.errors == []
+    _record("layer_ms_per_update_1024_units", timings)
+    assert len(timings) == 8
+    assert max(timings) < LAYER_BUDGET_MS, timings
+
+
+def _record(name: str, timings: list[float]) -> None:
+    """Keep the browser's timings beside the screenshots, for the record."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / "timings.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known[name] = {"max": round(max(timings), 2), "median": round(sorted(timings)[len(timings) // 2], 2),
+                   "all": [round(t, 2) for t in timings]}
+    path.write_text(json.dumps(known, indent=1))

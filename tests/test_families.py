@@ -1,0 +1,59 @@
+"""Families: correlation, clustering and naming on small hand-made matrices."""
+
+import numpy as np
+import pytest
+
+from atlas.pipeline.families import (FAMILY_CORRELATION, cluster, correlation, families,
+                                     family_name, top_label)
+
+
+def test_correlation_matches_numpy_and_dead_units_correlate_zero():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(50, 4))
+    samples[:, 3] = 2.0  # a dead unit: constant
+    matrix = correlation(samples)
+    assert np.allclose(matrix[:3, :3], np.corrcoef(samples[:, :3].T))
+    assert matrix[3, 3] == 1.0
+    assert np.all(matrix[3, :3] == 0.0) and np.all(matrix[:3, 3] == 0.0)
+
+
+def test_cluster_joins_correlated_units_and_leaves_loners():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 200))
+    noise = lambda: 0.1 * rng.normal(size=200)  # noqa: E731
+    samples = np.stack([a + noise(), b + noise(), a + noise(), rng.normal(size=200),
+                        b + noise(), a + noise()], axis=1)
+    assert cluster(correlation(samples)) == [[0, 2, 5], [1, 4]]
+
+
+def test_cluster_threshold_is_the_mean_correlation():
+    # Two units correlating just above / just below the threshold.
+    for r, joined in ((FAMILY_CORRELATION + 0.02, True), (FAMILY_CORRELATION - 0.02, False)):
+        matrix = np.array([[1.0, r], [r, 1.0]])
+        assert (cluster(matrix) == [[0, 1]]) is joined
+
+
+def test_families_names_numbers_and_marks_members():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=100)
+    samples = np.stack([a, a + 0.01 * rng.normal(size=100), rng.normal(size=100)], axis=1)
+    labels = lambda v, n: {"class": {"value": v, "count": n, "of": 10}}  # noqa: E731
+    scored = {"4": {"labels": labels("7", 9)}, "9": {"labels": labels("7", 6)},
+              "12": {"labels": labels("1", 10)}}
+    found = families([4, 9, 12], samples, scored)
+    assert len(found) == 1
+    family = found[0]
+    assert family["number"] == 1 and family["units"] == [4, 9]
+    assert family["name"] == "class 7 (2 of 2)"
+    assert family["share"] == pytest.approx(2 / 3, abs=1e-4)
+    assert family["correlation"] > 0.99
+    assert scored["4"]["family"] == 1 and scored["9"]["family"] == 1
+    assert "family" not in scored["12"]
+
+
+def test_names_without_labels_and_top_label_choice():
+    assert family_name([{}, {"labels": {}}], 3) == "family 3"
+    labels = {"class": {"value": "3", "count": 6, "of": 10},
+              "colour": {"value": "red", "count": 9, "of": 10}}
+    assert top_label(labels) == "colour red"
+    assert top_label(None) is None
