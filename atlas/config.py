@@ -53,6 +53,9 @@ class BuildConfig:
     class_weight: float = 0.1  # λ of class-conditional objectives (unit + λ·logit)
     logits_layer: Optional[str] = None  # the class output; None: found from the model
     compare_units: int = 3  # units per layer on the compare page: each layer's first ones
+    # Circuits: each unit's strongest connections to the chosen layer before it and the
+    # one after it, by their expanded weights (pipeline/circuits.py); 0: none, at most 50.
+    connections: int = 12
     # The diversity push (objectives.diverse) scales with the unit's activation and moves
     # each image only while it keeps `diversity_keep` of its group's best so far, after the
     # group stopped climbing, and within `diversity_window` (shares of the steps: the last
@@ -121,6 +124,9 @@ class BuildConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise AtlasError(f"device must be auto, cpu or cuda, not {self.device!r}")
         parse_objective(self.objective)
+        if not 0 <= self.connections <= MAX_CONNECTIONS:
+            raise AtlasError(f"connections must be from 0 (none) to {MAX_CONNECTIONS}, "
+                             f"not {self.connections}")
         return self
 
     def objective_spec(self) -> dict[str, Any]:
@@ -135,6 +141,7 @@ class BuildConfig:
 
 
 MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
+MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
 
 # The parameterization's default depends on the image size, and the learning rate's on
 # the parameterization; both chosen by measurement with `atlas bench --quality` (README,
@@ -201,7 +208,7 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 # The kind of value each setting takes (a config file can hold anything).
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
-        "dataset_batch", "compare_units"}
+        "dataset_batch", "compare_units", "connections"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight"}
 BOOLS = {"decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}

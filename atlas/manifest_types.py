@@ -91,6 +91,14 @@ class UnitScores(TypedDict, total=False):
     example_polysemanticity: Optional[float]
 
 
+class Connection(TypedDict):
+    layer: str  # the connected unit's layer
+    unit: int
+    weight: float  # L2 norm of the expanded weights (pipeline/circuits.py)
+    scale: float  # what one step of `map` is worth (shared by one list's entries)
+    map: list[list[int]]  # the spatial weights, ints in [-99, 99]; map x scale = weights
+
+
 class UnitEntry(TypedDict, total=False):
     index: int
     page: str
@@ -103,6 +111,7 @@ class UnitEntry(TypedDict, total=False):
     scores: UnitScores
     labels: dict[str, LabelShare]  # label key ("class", "colour") -> dominant value
     family: Optional[int]  # the number of its family in the layer's `families`, or None
+    connections: dict[str, list[Connection]]  # "in": from the layer before, "out": to the next
 
 
 class Branch(TypedDict):

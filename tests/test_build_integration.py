@@ -56,7 +56,7 @@ def test_every_manifest_page_exists(built) -> None:
     for layer in manifest["layers"]:
         pages.append(layer["page"])
         pages.extend(unit["page"] for unit in layer["units"])
-    assert len(pages) == 3 + 4 + 4 * 3
+    assert len(pages) == 4 + 4 + 4 * 3  # index, summary, joint, compare
     for page in pages:
         assert (site / page).is_file(), page
     assert (site / ".nojekyll").is_file()

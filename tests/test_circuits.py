@@ -17,9 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlas.models.fast_relu import RedirectedReLU
-from atlas.pipeline.circuits import (MAP_LEVELS, MAX_MAP_SIZE, LayerConnections,
-                                     compute_connections, expanded_weights, layer_connections,
-                                     linearized)
+from atlas.models.linearize import linearized
+from atlas.pipeline.circuits import (
+    MAP_LEVELS,
+    MAX_MAP_SIZE,
+    LayerConnections,
+    compute_connections,
+    expanded_weights,
+    layer_connections,
+)
 
 MODELS = Path(__file__).parent / "models"
 SIZE = 8  # tests/models/linear_chain.py's input size
@@ -162,7 +168,8 @@ def test_linearizing_leaves_the_model_as_it_was(chain: nn.Module) -> None:
     image = torch.rand(1, 3, SIZE, SIZE, dtype=torch.float64)
     assert torch.relu(torch.tensor(-1.0)) == 0 and chain.eval()(image).shape == (1, 3)
     with linearized(chain):
-        assert torch.relu(torch.tensor(-1.0)) == -1
+        assert torch.relu(torch.tensor(-1.0)) == -1 and torch.tensor(-1.0).relu() == -1
+        assert F.relu(torch.tensor(-1.0), inplace=True) == -1
     assert torch.relu(torch.tensor(-1.0)) == 0
 
 
@@ -170,6 +177,26 @@ def test_chunks_give_the_same_weights_as_one_pass(chain: nn.Module) -> None:
     whole = expanded_weights(chain, None, SIZE, "conv3", "fc")
     one_unit_a_chunk = expanded_weights(chain, None, SIZE, "conv3", "fc", chunk_elements=1)
     assert torch.equal(whole, one_unit_a_chunk)
+
+
+class _DenseSkip(nn.Module):
+    """DenseNet's pattern: the head concatenates features from before `first`
+    with those after it, which a batch-1 prefix cannot broadcast into."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.first = nn.Conv2d(3, 2, 1), nn.Conv2d(2, 2, 1)
+        self.second, self.head = nn.Conv2d(2, 2, 1), nn.Conv2d(4, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stem = self.stem(x)
+        return self.head(torch.cat([stem, self.second(self.first(stem))], dim=1))
+
+
+def test_a_concatenation_with_earlier_features_runs_the_prefix_per_copy() -> None:
+    model = _negative_biases(_DenseSkip())
+    expected = model.head.weight[:, 2:, 0, 0] @ model.second.weight[:, :, 0, 0]
+    _same(_pair(model, "first", "head", size=3).maps, expected[..., None, None])
 
 
 def test_layers_out_of_forward_order_are_refused(chain: nn.Module) -> None:

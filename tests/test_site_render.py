@@ -298,9 +298,9 @@ def test_percent() -> None:
 def test_loss_curve_geometry() -> None:
     curve = loss_curve([0.0, 1.0, 2.0], marks=[1, 7])
     assert curve is not None
-    assert curve["points"] == "56,132 262,72 468,12"  # rising values go up
+    assert curve["points"] == "56.0,132.0 262.0,72.0 468.0,12.0"  # rising values go up
     assert curve["marks"] == [{"cx": "262", "cy": "72"}]
     assert curve["y_max"]["text"] == "2.00" and curve["y_min"]["text"] == "0.00"
     flat = loss_curve([1.0, 1.0, float("nan")])
-    assert flat is not None and flat["points"] == "56,72 262,72"
+    assert flat is not None and flat["points"] == "56.0,72.0 262.0,72.0"
     assert loss_curve([]) is None and loss_curve([None]) is None

@@ -42,6 +42,7 @@ from atlas.pipeline.magnitude import maco_magnitude
 from atlas.pipeline.plan import Job
 from atlas.pipeline.publish import publish_site, remove_leftovers
 from atlas.pipeline.schedule import run_batches
+from atlas.pipeline.connections import store_connections
 from atlas.pipeline.kernels import first_conv_layer, store_kernels
 from atlas.pipeline.manifest import build_manifest
 from atlas.store import ResultStore
@@ -273,8 +274,17 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
             for info, units in chosen:
                 if info.name == kernel_layer:
                     store_kernels(store, loaded.module, info.name, units, common)
+        order = {info.name: i for i, info in enumerate(run.layers)}  # forward order
+        forward = sorted(((info.name, units) for info, units in chosen),
+                         key=lambda item: order.get(item[0], len(order)))
+        pairs, computed = store_connections(store, loaded.module, loaded.preprocess,
+                                            image_size, forward, config.connections, common,
+                                            device)
+        if computed:
+            notes.append(f"connections: {computed} of {len(pairs)} layer pairs computed")
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
                               transforms.describe(), kernel_layer, fields)
+        record["connections"] = {"top": config.connections, "pairs": pairs}
         record["dataset"] = dataset_info(scanned, scans) if scanned is not None else None
         if compared:
             record["compare"] = {"units": [[plan.layer, plan.unit] for plan in compared]}

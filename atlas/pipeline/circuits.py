@@ -15,27 +15,27 @@ linear operations remain, so the grey image the forward pass starts from does
 not matter there. Where a nonlinearity survives (local response normalization,
 sigmoid, softmax), the Jacobian is taken at the grey image's activations.
 
-Every Jacobian comes from one backward pass per chunk of later units: the
-earlier layer's output is replaced by a leaf tensor repeated once per unit, and
-each copy backpropagates from its own unit, so the layers before the earlier
-one run once, at batch 1.
+One forward pass serves a layer pair: the earlier layer's output is replaced
+by a leaf repeated once per unit of a chunk, and each chunk of later units is
+one backward pass through that retained graph, each copy seeded at its own
+unit. The layers before the earlier one run once, at batch 1.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Optional
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
-from atlas.models.fast_relu import RedirectedReLU
+from atlas.models.linearize import linearized
 from atlas.optvis.hooks import capture, find_modules, frozen, tensor_output
 
 CPU = torch.device("cpu")
@@ -45,86 +45,6 @@ MAX_MAP_SIZE = 11  # a map with a longer side is block-averaged down to at most 
 MAP_LEVELS = 99  # maps are stored as ints in [-MAP_LEVELS, MAP_LEVELS]
 SUPPORT_TOLERANCE = 1e-6  # relative to the pair's largest |weight|: what counts as zero
 CHUNK_ELEMENTS = 1 << 23  # earlier-layer activations held per backward (32 MiB in float32)
-
-# Elementwise nonlinearities that the linearized model replaces by the identity.
-# nn.ReLU6 calls hardtanh; the in-place forms return their input, as they would.
-_IDENTITY_FUNCTIONS = frozenset({
-    F.relu, F.relu_, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_,
-    F.relu6, F.hardtanh, F.hardtanh_, F.leaky_relu, F.leaky_relu_, F.gelu, F.silu,
-})
-_MAX_POOLS = frozenset({F.max_pool2d, torch.max_pool2d})
-
-
-class _Linearized(TorchFunctionMode):
-    """While active, ReLUs are the identity and 2-D max-pools average.
-
-    A function mode sees `F.relu` called from a model's own `forward` (lucent's
-    InceptionV1 does that) as well as from `nn.ReLU`, in-place or not."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in _IDENTITY_FUNCTIONS:
-            return args[0] if args else kwargs["input"]
-        if func in _MAX_POOLS:
-            pooled = _average_in_place_of_max(*args, **kwargs)
-            if pooled is not None:
-                return pooled
-        if func is F.adaptive_max_pool2d and not _returns_indices(args, kwargs, 2):
-            return F.adaptive_avg_pool2d(args[0], args[1] if len(args) > 1
-                                         else kwargs["output_size"])
-        return func(*args, **kwargs)
-
-
-def _returns_indices(args: tuple, kwargs: dict, position: int) -> bool:
-    return bool(args[position] if len(args) > position else kwargs.get("return_indices", False))
-
-
-def _average_in_place_of_max(input: torch.Tensor, kernel_size: Any, stride: Any = None,
-                             padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
-                             return_indices: bool = False) -> Optional[torch.Tensor]:
-    """The mean over each max-pool window of its entries that are not padding.
-
-    Max-pooling never picks its own padding, nor the -inf a model pads with
-    (lucent's InceptionV1 does `F.pad(x, ..., value=-inf)` before pooling), so
-    neither counts: the analogue of `count_include_pad=False`. None where the
-    pool asks for indices or dilation, which this does not linearize."""
-    if return_indices or dilation not in (1, (1, 1), [1, 1]):
-        return None
-    window = dict(kernel_size=kernel_size, stride=stride or kernel_size, padding=padding,
-                  ceil_mode=ceil_mode, count_include_pad=True, divisor_override=1)
-    real = torch.isfinite(input)
-    sums = F.avg_pool2d(torch.where(real, input, torch.zeros_like(input)), **window)
-    counts = F.avg_pool2d(real.to(input.dtype), **window)
-    return sums / counts.clamp_min(1)
-
-
-def _autograd_relu_types() -> tuple[type, ...]:
-    """ReLU modules whose forward is a custom autograd Function: a function mode
-    cannot see through them, so a forward hook returns their input instead."""
-    types: list[type] = [RedirectedReLU]
-    try:
-        from lucent.modelzoo.inceptionv1.helper_layers import RedirectedReluLayer
-    except ImportError:
-        pass
-    else:
-        types.append(RedirectedReluLayer)
-    return tuple(types)
-
-
-@contextmanager
-def linearized(model: nn.Module) -> Iterator[nn.Module]:
-    """`model` with ReLUs as identities and max-pools as average pools, for the
-    duration; hooks are removed and the mode left on exit."""
-    relus = _autograd_relu_types()
-    handles = [module.register_forward_hook(lambda _module, inputs, _output: inputs[0])
-               for module in model.modules() if isinstance(module, relus)]
-    try:
-        with _Linearized():
-            yield model
-    finally:
-        for handle in handles:
-            handle.remove()
-
 
 class _StopForward(Exception):
     """Raised once the later layer is captured: deeper layers are not needed."""
@@ -136,7 +56,7 @@ class _Chunk:
     jacobian: torch.Tensor  # (len(units), C_earlier, H, W) or (len(units), C_earlier)
 
 
-def _jacobian_chunks(model: nn.Module, preprocess: Optional[nn.Module], image_size: int,
+def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                      earlier: str, later: str, device: torch.device,
                      chunk_elements: int) -> Iterator[_Chunk]:
     """The linearized Jacobian of every unit of `later` (at its centre) with
@@ -166,7 +86,8 @@ def _jacobian_chunks(model: nn.Module, preprocess: Optional[nn.Module], image_si
     for start in range(0, len(units), size):
         chunk = units[start:start + size]
         seed = torch.zeros_like(output)
-        seed[(torch.arange(len(chunk)), torch.tensor(chunk), *centre)] = 1
+        rows = torch.arange(len(chunk), device=seed.device)
+        seed[(rows, torch.tensor(chunk, device=seed.device), *centre)] = 1
         with torch.enable_grad():
             (gradient,) = torch.autograd.grad(output, leaf, seed, retain_graph=True,
                                               allow_unused=True)
@@ -175,14 +96,13 @@ def _jacobian_chunks(model: nn.Module, preprocess: Optional[nn.Module], image_si
         yield _Chunk(chunk, gradient[:len(chunk)].detach())
 
 
-def _grey_input(model: nn.Module, preprocess: Optional[nn.Module], image_size: int,
+def _grey_input(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                 device: torch.device) -> torch.Tensor:
     """A mid-grey image as the model takes it: preprocessed, in the model's dtype."""
     image = torch.full((1, 3, image_size, image_size), 0.5, device=device)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     with torch.no_grad():
-        inputs = preprocess.to(device)(image) if preprocess is not None else image
-    return inputs.to(dtype)
+        return (preprocess.to(device)(image) if preprocess is not None else image).to(dtype)
 
 
 class _RepeatedForward:
@@ -192,8 +112,8 @@ class _RepeatedForward:
 
     def __init__(self, model: nn.Module, earlier: str, later: str, copies: int) -> None:
         self.model, self.earlier, self.later, self.copies = model, earlier, later, copies
-        self.leaf: Optional[torch.Tensor] = None
-        self.output: Optional[torch.Tensor] = None
+        self.leaf: torch.Tensor | None = None
+        self.output: torch.Tensor | None = None
 
     @contextmanager
     def hooked(self) -> Iterator[None]:
@@ -206,7 +126,7 @@ class _RepeatedForward:
             for handle in handles:
                 handle.remove()
 
-    def _replace(self, module: nn.Module, inputs: tuple, output: object) -> Optional[torch.Tensor]:
+    def _replace(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor | None:
         if self.leaf is not None:
             return None  # a module called twice: only its first output is the layer
         if not isinstance(output, torch.Tensor):
@@ -241,7 +161,7 @@ class _RepeatedForward:
             raise ValueError(f"the forward pass never reached layer {self.later!r}")
 
 
-def expanded_weights(model: nn.Module, preprocess: Optional[nn.Module], image_size: int,
+def expanded_weights(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                      earlier: str, later: str, device: torch.device = CPU,
                      chunk_elements: int = CHUNK_ELEMENTS) -> torch.Tensor:
     """The whole linearized Jacobian, uncropped: (C_later, C_earlier, H, W) for a
@@ -272,20 +192,28 @@ class LayerConnections:
     box: Box
     block: int = 1
 
-    def incoming(self, unit: int, top: int = DEFAULT_TOP) -> list[dict[str, Any]]:
-        """The `top` units of `earlier` that `later`'s `unit` reads most, strongest first."""
-        strongest = _strongest(self.norms[unit], top)
+    def incoming(self, unit: int, top: int = DEFAULT_TOP,
+                 among: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """The `top` units of `earlier` (of those `among`, default all) that
+        `later`'s `unit` reads most, strongest first."""
+        strongest = _strongest(self.norms[unit], top, among)
         return _entries(self.earlier, strongest, self.norms[unit], self.maps[unit])
 
-    def outgoing(self, unit: int, top: int = DEFAULT_TOP) -> list[dict[str, Any]]:
-        """The `top` units of `later` that read `earlier`'s `unit` most, strongest first."""
-        strongest = _strongest(self.norms[:, unit], top)
+    def outgoing(self, unit: int, top: int = DEFAULT_TOP,
+                 among: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """The `top` units of `later` (of those `among`, default all) that read
+        `earlier`'s `unit` most, strongest first."""
+        strongest = _strongest(self.norms[:, unit], top, among)
         return _entries(self.later, strongest, self.norms[:, unit], self.maps[:, unit])
 
 
-def _strongest(norms: np.ndarray, top: int) -> list[int]:
-    """Indices of the `top` largest non-zero norms, ties broken by the lower index."""
-    order = np.argsort(-norms, kind="stable")[:top]
+def _strongest(norms: np.ndarray, top: int, among: Sequence[int] | None = None) -> list[int]:
+    """Indices of the `top` largest non-zero norms (of the indices `among`, default
+    all), ties broken by the lower index."""
+    candidates = np.arange(len(norms)) if among is None else np.asarray(sorted(among), dtype=int)
+    if len(candidates) == 0:
+        return []
+    order = candidates[np.argsort(-norms[candidates], kind="stable")[:top]]
     return [int(i) for i in order if norms[i] > 0]
 
 
@@ -295,10 +223,8 @@ def _entries(layer: str, units: list[int], norms: np.ndarray,
     `scale` the weight of one step: `map * scale` is the map. Every entry of a list
     shares one scale, so maps compare by eye (the strongest value is ±MAP_LEVELS),
     and a 11x11 map costs ~400 bytes of JSON instead of ~900 as decimals."""
-    if not units:
-        return []
     chosen = maps[units]
-    peak = float(np.abs(chosen).max())
+    peak = float(np.abs(chosen).max()) if units else 0.0
     scale = _significant(peak / MAP_LEVELS, 4) if peak > 0 else 0.0
     steps = np.zeros(chosen.shape, dtype=int) if scale == 0 else np.clip(
         np.rint(chosen / scale), -MAP_LEVELS, MAP_LEVELS).astype(int)
@@ -310,7 +236,7 @@ def _significant(value: float, digits: int) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def layer_connections(model: nn.Module, preprocess: Optional[nn.Module], image_size: int,
+def layer_connections(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                       earlier: str, later: str, device: torch.device = CPU,
                       chunk_elements: int = CHUNK_ELEMENTS) -> LayerConnections:
     """Norms and cropped maps of the expanded weights from `earlier` to `later`.
@@ -321,11 +247,13 @@ def layer_connections(model: nn.Module, preprocess: Optional[nn.Module], image_s
     for chunk in _jacobian_chunks(model, preprocess, image_size, earlier, later, device,
                                   chunk_elements):
         spatial = chunk.jacobian if chunk.jacobian.dim() == 4 else chunk.jacobian[..., None, None]
+        spatial = spatial if spatial.dtype == torch.float64 else spatial.float()  # numpy-able
         norms.append(spatial.flatten(2).norm(dim=2).cpu())
         magnitude = spatial.abs().amax(dim=(0, 1))  # (H, W)
         peak = magnitude if peak is None else torch.maximum(peak, magnitude)
-        box = _support(magnitude)
-        pieces.append((box, _crop(spatial, box).cpu().clone()))  # a copy: frees the chunk
+        top, left, height, width = box = _support(magnitude)
+        piece = spatial[..., top:top + height, left:left + width]
+        pieces.append((box, piece.cpu().clone()))  # a copy, so the chunk itself is freed
     final = _support(peak)
     maps = torch.cat([_place(piece, box, final) for box, piece in pieces])
     maps, block = _fit(maps)
@@ -340,11 +268,6 @@ def _support(magnitude: torch.Tensor) -> Box:
         return 0, 0, magnitude.shape[0], magnitude.shape[1]
     low, high = inside.min(dim=0).values.tolist(), inside.max(dim=0).values.tolist()
     return low[0], low[1], high[0] - low[0] + 1, high[1] - low[1] + 1
-
-
-def _crop(maps: torch.Tensor, box: Box) -> torch.Tensor:
-    top, left, height, width = box
-    return maps[..., top:top + height, left:left + width]
 
 
 def _place(piece: torch.Tensor, box: Box, final: Box) -> torch.Tensor:
@@ -379,7 +302,7 @@ def _fit(maps: torch.Tensor) -> tuple[torch.Tensor, int]:
 Connections = dict[str, dict[int, dict[str, list[dict[str, Any]]]]]
 
 
-def compute_connections(model: nn.Module, preprocess: Optional[nn.Module], image_size: int,
+def compute_connections(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                         layers: list[str], device: torch.device = CPU, top: int = DEFAULT_TOP,
                         chunk_elements: int = CHUNK_ELEMENTS) -> Connections:
     """Every unit's strongest connections to the visualized layer before it ("in")
@@ -391,7 +314,7 @@ def compute_connections(model: nn.Module, preprocess: Optional[nn.Module], image
         raise ValueError(f"top must be a whole number of connections from 1 to {MAX_TOP}, "
                          f"got {top!r}")
     result: Connections = {layer: {} for layer in layers}
-    for earlier, later in zip(layers, layers[1:]):
+    for earlier, later in pairwise(layers):
         pair = layer_connections(model, preprocess, image_size, earlier, later, device,
                                  chunk_elements)
         for unit in range(pair.norms.shape[0]):

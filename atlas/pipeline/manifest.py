@@ -11,6 +11,7 @@ from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.manifest_types import FORMAT, MANIFEST, LayerEntry, Manifest, UnitEntry
 from atlas.models.branches import branch_of
+from atlas.pipeline.connections import unit_connections
 from atlas.pipeline.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.slugs import slugify
 from atlas.store import ResultStore
@@ -27,7 +28,7 @@ def layer_page(layer: str) -> str:
 
 
 def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: dict,
-          branch: Optional[str]) -> UnitEntry:
+          branch: Optional[str], connections: dict) -> UnitEntry:
     entries: dict[str, Any] = {}
     failures = {}
     for view in views:  # stored views first: composed ones read their entries
@@ -56,6 +57,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         "scores": {key: scores.get(key) for key in SCORES},
         "labels": scores.get("labels", {}),
         "family": scores.get("family"),
+        "connections": connections,  # {"in": [...], "out": [...]}: see pipeline/connections.py
     }
     if failures:
         unit_entry["failed_views"] = failures
@@ -81,6 +83,7 @@ def build_manifest(store: ResultStore) -> Manifest:
         raise AtlasError(f"no stored results in {store.site_dir}; run `atlas build` first")
     analysis = store.load_json("analysis.json") or {}
     unit_scores = analysis.get("units", {})
+    links = unit_connections(store, (build.get("connections") or {}).get("pairs", []))
     layers: list[LayerEntry] = []
     for layer in build["layers"]:
         name = layer["name"]
@@ -92,7 +95,8 @@ def build_manifest(store: ResultStore) -> Manifest:
             "receptive_field": layer.get("receptive_field"),
             "families": (analysis.get("families") or {}).get("layers", {}).get(name, []),
             "units": [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
-                            branch_of(layer.get("branches"), u))
+                            branch_of(layer.get("branches"), u),
+                            links.get(name, {}).get(u, {}))
                       for u in layer["units"]],
         })
     requested = build["settings"]["views"]

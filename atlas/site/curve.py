@@ -60,11 +60,18 @@ def loss_curve(
         return TOP + plot_h * (high - value) / span
 
     by_step = dict(finite)
+    # The line's points: a tenth of a pixel is finer than any screen shows, and one
+    # format per point keeps a 10,000-unit atlas quick to render.
+    x_scale, y_scale = plot_w / last_step, (plot_h / span if high != low else 0.0)
+    y_flat = TOP + plot_h / 2
+    points = " ".join(
+        "%.1f,%.1f" % (LEFT + x_scale * s, TOP + y_scale * (high - v) if y_scale else y_flat)
+        for s, v in finite)
     return {
         "view_box": f"0 0 {WIDTH} {HEIGHT}",
         "width": str(WIDTH),
         "height": str(HEIGHT),
-        "points": " ".join(f"{_num(x(s))},{_num(y(v))}" for s, v in finite),
+        "points": points,
         "marks": [
             {"cx": _num(x(s)), "cy": _num(y(by_step[s]))} for s in marks if s in by_step
         ],

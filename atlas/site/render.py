@@ -21,6 +21,7 @@ import atlas
 from atlas.fsio import write_bytes_atomic, write_text_atomic
 from atlas.manifest_types import FORMAT
 from atlas.site.compare_view import compare_view
+from atlas.site.connections_view import unit_targets
 from atlas.site.frame import SEARCH_INDEX
 from atlas.site.links import site_path_parts
 from atlas.site.search_index import search_script
@@ -80,9 +81,12 @@ def layer_page(env: jinja2.Environment, manifest: Manifest, layer_pos: int) -> s
     return env.get_template("layer.html").render(view=layer_view(manifest, layer_pos))
 
 
-def unit_page(env: jinja2.Environment, manifest: Manifest, layer_pos: int, unit_pos: int) -> str:
-    """The page of one unit, addressed by its positions in the manifest's lists."""
-    view = unit_view(manifest, layer_pos, unit_pos)
+def unit_page(env: jinja2.Environment, manifest: Manifest, layer_pos: int, unit_pos: int,
+              targets: dict | None = None) -> str:
+    """The page of one unit, addressed by its positions in the manifest's lists.
+    `targets` (from `unit_targets`) resolves its connections; made here if not given."""
+    view = unit_view(manifest, layer_pos, unit_pos,
+                     targets if targets is not None else unit_targets(manifest))
     return env.get_template("unit.html").render(view=view)
 
 
@@ -106,6 +110,7 @@ def _page_plan(
 ) -> Iterator[tuple[str, Callable[[], str]]]:
     """Every page of the site as (site path, function making its HTML)."""
     pages = manifest["pages"]
+    targets = unit_targets(manifest)  # once: every unit page links its connections
     yield pages["index"], partial(index_page, env, manifest)
     if pages.get("summary"):
         yield pages["summary"], partial(summary_page, env, manifest)
@@ -116,7 +121,7 @@ def _page_plan(
     for lp, layer in enumerate(manifest.get("layers", [])):
         yield layer["page"], partial(layer_page, env, manifest, lp)
         for up, unit in enumerate(layer.get("units", [])):
-            yield unit["page"], partial(unit_page, env, manifest, lp, up)
+            yield unit["page"], partial(unit_page, env, manifest, lp, up, targets)
 
 
 def _copy_static(templates: Traversable, site_dir: Path) -> None:
@@ -152,7 +157,7 @@ def render_site(manifest: Manifest, site_dir: Path, progress: bool = True) -> li
     written = []
     for path, make in tqdm(plan, desc="pages", unit="page", disable=not progress):
         target = site_dir.joinpath(*path.split("/"))
-        write_text_atomic(target, make())
+        write_text_atomic(target, make(), durable=False)  # `atlas render` remakes pages
         written.append(target)
     write_text_atomic(site_dir / SEARCH_INDEX, search_script(manifest))
     _copy_static(templates, site_dir)

@@ -7,6 +7,7 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import unit_branch
+from atlas.site.connections_view import Target, connection_groups, unit_targets
 from atlas.site.dataset_notes import NO_DATASET, has_dataset, note
 from atlas.site.frame import frame, link
 from atlas.site.labels import dominant
@@ -96,7 +97,8 @@ def measures(unit: dict[str, Any]) -> list[dict[str, str]]:
     return found
 
 
-def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[str, Any]:
+def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
+              targets: dict[tuple[str, int], Target] | None = None) -> dict[str, Any]:
     """A unit page: its views in page order, labels, scores, metadata, prev/next/up links."""
     layer = manifest["layers"][layer_pos]
     unit = layer["units"][unit_pos]
@@ -127,8 +129,11 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
     ]
     views = build_sections(page, label, unit, manifest.get("views"))
     lead_names = LEAD if any(v["id"] in LEAD for v in views) else LEAD_WITHOUT_DATA
+    connections = connection_groups(
+        page, unit, targets if targets is not None else unit_targets(manifest))
     toc = [{"id": v["id"], "title": v["title"]} for v in views]
     toc += [{"id": anchor, "title": title} for anchor, title, present in (
+        ("connections", "Connections", bool(connections)),
         ("labels", "Labels", bool(labels)), ("scores", "Scores", bool(scores)),
         ("about", "About", True)) if present]
     return {
@@ -144,6 +149,7 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int) -> dict[s
         "lead": [v for v in views if v["id"] in lead_names],
         "rest": [v for v in views if v["id"] not in lead_names],
         "toc": toc,
+        "connections": connections,
         "labels": labels,
         "label_parts": label_parts(unit.get("labels")),
         "measures": measures(unit),

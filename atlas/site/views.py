@@ -157,6 +157,9 @@ def _grid_caption(about: str, has_kernels: bool, choices: tuple[str, ...]) -> st
 LAYER_SCRIPT = "static/layer.js"
 """Site-root path of the layer pages' script: sort, filter, group."""
 
+LARGE_LAYER = 200
+"""Units from which a layer page lets the browser skip the tiles off screen."""
+
 GROUPINGS = (("none", "No grouping"), ("branch", "Branch"), ("family", "Family"))
 """How a layer page can group its tiles: (value, label). A layer offers those it has."""
 
@@ -200,6 +203,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
         "has_kernels": has_kernels,
+        "large": len(units) >= LARGE_LAYER,
         "branches": split_text(branch_list(layer)),
         "branch_groups": branches,
         "families": families,

@@ -1,0 +1,74 @@
+"""The connections between the build's layers, computed once and kept.
+
+For each pair of consecutive chosen layers (in forward order), every chosen
+unit of the later layer gets its strongest connections from the chosen units
+of the earlier one ("in") and every chosen unit of the earlier layer the units
+of the later one it feeds most ("out"), by the expanded weights of
+`atlas.pipeline.circuits`. A pair's lists are one JSON file under
+results/_build/, keyed by everything that shapes them, so a rebuild with the
+same model and layers computes nothing.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any, Optional, Sequence
+
+import torch
+from torch import nn
+
+from atlas.pipeline.circuits import MAX_TOP, layer_connections
+from atlas.slugs import slugify
+from atlas.store import ResultStore, settings_key
+
+
+def pair_file(earlier: str, later: str) -> str:
+    """The stored file of one layer pair, under results/_build/."""
+    return f"connections/{slugify(earlier)}--{slugify(later)}.json"
+
+
+def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Module,
+                      image_size: int, chosen: Sequence[tuple[str, list[int]]], top: int,
+                      common: dict[str, Any], device: torch.device) -> tuple[list[list[str]], int]:
+    """Computes the connections of every consecutive pair of `chosen` (layer,
+    units), forward order, that is not stored with the same settings yet.
+    Returns (the pairs, how many were computed). `top` 0 computes none."""
+    if top == 0:
+        return [], 0
+    if not 1 <= top <= MAX_TOP:
+        raise ValueError(f"top must be from 0 to {MAX_TOP}, got {top}")
+    pairs, computed = [], 0
+    for (earlier, earlier_units), (later, later_units) in pairwise(chosen):
+        pairs.append([earlier, later])
+        settings = {"atlas": common["atlas"], "model": common["model"],
+                    "weights_sha256": common["weights_sha256"], "image_size": image_size,
+                    "earlier": earlier, "later": later, "earlier_units": list(earlier_units),
+                    "later_units": list(later_units), "top": top}
+        key = settings_key(settings)
+        stored = store.load_json(pair_file(earlier, later))
+        if stored is not None and stored.get("key") == key:
+            continue
+        pair = layer_connections(model, preprocess, image_size, earlier, later, device)
+        store.save_json(pair_file(earlier, later), {
+            "key": key, "settings": settings, "block": pair.block,
+            "in": {str(u): pair.incoming(u, top, earlier_units) for u in later_units},
+            "out": {str(u): pair.outgoing(u, top, later_units) for u in earlier_units},
+        })
+        computed += 1
+    return pairs, computed
+
+
+def unit_connections(store: ResultStore, pairs: Sequence[Sequence[str]]
+                     ) -> dict[str, dict[int, dict[str, list[dict[str, Any]]]]]:
+    """layer -> unit -> {"in": [...], "out": [...]} from the stored pairs (for the
+    manifest); a pair whose file is missing is left out."""
+    found: dict[str, dict[int, dict[str, list[dict[str, Any]]]]] = {}
+    for earlier, later in pairs:
+        stored: Optional[dict] = store.load_json(pair_file(earlier, later))
+        if stored is None:
+            continue
+        for unit, entries in stored["in"].items():
+            found.setdefault(later, {}).setdefault(int(unit), {})["in"] = entries
+        for unit, entries in stored["out"].items():
+            found.setdefault(earlier, {}).setdefault(int(unit), {})["out"] = entries
+    return found

@@ -1,0 +1,78 @@
+"""A unit's circuits as its page shows them: the units of the layer before that
+it reads most, and the units of the layer after that read it most, each with
+its positive image, the weight of the connection and its spatial weights as a
+small red (positive) and blue (negative) map, linked to its page.
+
+The maps are painted in the browser from a compact attribute (static/atlas.js):
+a 10,000-unit atlas has a quarter of a million of them, too many to write as
+SVG cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from atlas.site import formatting as fmt
+from atlas.site.frame import first_image
+from atlas.site.links import relative_link
+
+DIRECTIONS = (
+    ("in", "Reads from", "The units of {layer} that this unit reads most: the L2 norm of the "
+     "expanded weights (the Jacobian of this unit at its centre with respect to {layer}, with "
+     "ReLUs as identities and max-pools as averages). Red: positive weights, blue: negative; "
+     "each map shows where in {layer}'s grid the unit reads."),
+    ("out", "Feeds", "The units of {layer} that read this unit most, by the same expanded "
+     "weights, each map drawn on this unit's grid."),
+)
+"""The two lists of a unit's connections: (manifest key, title, caption)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    page: str
+    image: Optional[str]
+
+
+def unit_targets(manifest: dict[str, Any]) -> dict[tuple[str, int], Target]:
+    """(layer, unit index) -> its page and positive image, for every unit of the
+    atlas: made once per render, so linking a connection costs a look-up."""
+    return {(layer["name"], unit["index"]): Target(unit["page"], first_image(unit, "positive"))
+            for layer in manifest.get("layers", []) for unit in layer.get("units", [])}
+
+
+def weight_map(rows: Any) -> Optional[str]:
+    """A map as the painter reads it: "height width v1 v2 ..." (row by row)."""
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+        return None
+    width = len(rows[0])
+    if width == 0 or any(len(r) != width for r in rows):
+        return None
+    return f"{len(rows)} {width} " + " ".join(str(int(v)) for r in rows for v in r)
+
+
+def connection_groups(page: str, unit: dict[str, Any],
+                      targets: dict[tuple[str, int], Target]) -> list[dict[str, Any]]:
+    """The unit's connection lists as the page shows them; [] without any."""
+    groups = []
+    stored = unit.get("connections") or {}
+    for key, title, caption in DIRECTIONS:
+        entries = stored.get(key) or []
+        if not entries:
+            continue
+        layer = str(entries[0].get("layer"))
+        items = []
+        for entry in entries:
+            target = targets.get((entry.get("layer"), entry.get("unit")))
+            label = f"{entry.get('layer')}:{entry.get('unit')}"
+            items.append({
+                "label": label,
+                "href": relative_link(page, target.page) if target else None,
+                "image": relative_link(page, target.image) if target and target.image else None,
+                "weight": fmt.sig3(entry.get("weight")),
+                "map": weight_map(entry.get("map")),
+                "alt": f"{label}, positive",
+            })
+        groups.append({"id": f"connections-{key}", "title": f"{title} {layer}",
+                       "caption": caption.format(layer=layer), "entries": items})
+    return groups
