@@ -284,6 +284,7 @@ def make_manifest(
         architecture.append({"name": name, "type": layer_type, "shape": shape,
                              "channels": channels})
 
+    _connect(layer_entries)
     first, last = layer_entries[0], layer_entries[-1]
     joint_image = _write(site_dir, "results/joint/0.png", _blob(rng, image_size))
     model = {
@@ -330,6 +331,28 @@ def make_manifest(
     if write_json:
         write_json_atomic(site_dir / "atlas.json", manifest)
     return manifest
+
+
+CONNECTIONS = 2  # per unit and direction
+CONNECTION_MAP = [[3, -40, 99], [0, 12, -99], [-7, 55, 20]]
+
+
+def _connect(layers: list[dict[str, Any]]) -> None:
+    """Each unit reads the first CONNECTIONS units of the layer before it and feeds
+    the first CONNECTIONS of the layer after it, with one fixed 3x3 map."""
+    for unit in (u for layer in layers for u in layer["units"]):
+        unit["connections"] = {}
+    for earlier, later in zip(layers, layers[1:]):
+        for unit in later["units"]:
+            unit["connections"]["in"] = [
+                {"layer": earlier["name"], "unit": u["index"], "weight": round(0.5 / (i + 1), 4),
+                 "scale": 0.001, "map": CONNECTION_MAP}
+                for i, u in enumerate(earlier["units"][:CONNECTIONS])]
+        for unit in earlier["units"]:
+            unit["connections"]["out"] = [
+                {"layer": later["name"], "unit": u["index"], "weight": round(0.4 / (i + 1), 4),
+                 "scale": 0.001, "map": CONNECTION_MAP}
+                for i, u in enumerate(later["units"][:CONNECTIONS])]
 
 
 FAMILIES_METHOD = "Units are grouped by how their activations correlate (a fixture)."
