@@ -304,3 +304,4 @@ def test_loss_curve_geometry() -> None:
     flat = loss_curve([1.0, 1.0, float("nan")])
     assert flat is not None and flat["points"] == "56.0,72.0 262.0,72.0"
     assert loss_curve([]) is None and loss_curve([None]) is None
+

@@ -1,6 +1,7 @@
 """How long the site takes to render for a large atlas: a synthetic manifest of
 many units (HTML only; the images it names need not exist), with what a full
-build gives each unit: labels, scores, families, and the search index."""
+build gives each unit: labels, scores, families, connections (12 each way, 5x5
+maps), and the search index."""
 
 from __future__ import annotations
 
@@ -14,12 +15,33 @@ from atlas.manifest_types import FORMAT
 VIEW_IMAGES = {"positive": 1, "negative": 1, "diversity": 4, "neuron": 3, "seeds": 5,
                "evolution": 12}
 FAMILY_SIZE = 16  # units per synthetic family: a layer of 1,000 has 62 of them
+CONNECTIONS = 12  # per unit and direction, the default
+MAP_SIDE = 5  # InceptionV1's consecutive mixed layers connect through 5x5 maps
 DEAD_EVERY = 97  # every 97th unit is dead
 
 
 def _score(layer: int, unit: int, salt: int) -> float:
     """A deterministic number in [0, 1) that varies from unit to unit."""
     return ((layer * 7919 + unit * 104729 + salt * 1299709) % 10007) / 10007
+
+
+def _connect(layers: list[dict]) -> None:
+    """Every unit reads CONNECTIONS units of the layer before and feeds CONNECTIONS
+    of the layer after, each with a MAP_SIDE x MAP_SIDE map."""
+    for layer in layers:
+        for unit in layer["units"]:
+            unit["connections"] = {}
+    for number, (earlier, later) in enumerate(zip(layers, layers[1:])):
+        for direction, units, others in (("in", later["units"], earlier),
+                                         ("out", earlier["units"], later)):
+            count = len(others["units"])
+            for unit in units:
+                unit["connections"][direction] = [
+                    {"layer": others["name"], "unit": (unit["index"] * 7 + k * 13) % count,
+                     "weight": round(1.0 / (k + 1), 4), "scale": 0.001,
+                     "map": [[int(198 * _score(number, unit["index"], k * 31 + r * 7 + c)) - 99
+                              for c in range(MAP_SIDE)] for r in range(MAP_SIDE)]}
+                    for k in range(min(CONNECTIONS, count))]
 
 
 def _families(units: list[dict]) -> list[dict]:
@@ -61,6 +83,7 @@ def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> d
                               "type": "CatLayer", "shape": [units_per_layer, 14, 14],
                               "channels": units_per_layer, "branches": [], "families": families,
                               "units": units})
+    _connect(layer_entries)
     return {
         "format": FORMAT, "atlas_version": __version__, "generated_at": "2026-01-01T00:00:00Z",
         "model": {"spec": "synthetic", "title": "Synthetic", "description": "x",

@@ -1,10 +1,9 @@
 """Computes the technique comparison and stores one record per compare unit.
 
-Runs that share a batch setup (parameterization, learning rate, transforms)
-are optimized together, whatever their layer, objective and regularizers
-(each image scores its own objective, so packing changes speed, not pixels).
-Class-conditional runs whose class is predicted go in a second pass, after
-the channel-mean images they read their class from.
+Runs of one learning rate are optimized together whatever their layer,
+parameterization, transforms, objective and regularizers (`compare_batch`).
+Class-conditional runs whose class is predicted go in a second pass, after the
+channel-mean images they read their class from.
 
 A unit whose record has its key is skipped; records are written when every
 run is done, so a comparison interrupted halfway restarts for the units not
@@ -13,39 +12,24 @@ yet written.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator
 
 import torch
 
-from atlas.optvis import objectives as obj
 from atlas.optvis.hooks import capture, frozen
-from atlas.optvis.param import ImageParam
-from atlas.optvis.render import measure, optimize
-from atlas.pipeline.compare_axes import TRANSFORMS, predicted_note
+from atlas.pipeline.compare_axes import predicted_note
+from atlas.pipeline.compare_batch import Outcome, optimize_runs, order
 from atlas.pipeline.compare_plan import VIEW, UnitPlan
-from atlas.pipeline.compare_runs import PREDICTED, Run
-from atlas.pipeline.execute import Engine, transform_seed
+from atlas.pipeline.compare_runs import Run
+from atlas.pipeline.execute import Engine
 from atlas.pipeline.interrupt import BuildInterrupted, StopAfterBatch
-from atlas.pipeline.pack import regularized
-from atlas.pipeline.views.optimized import unit_objective
 from atlas.store import ResultStore
 
 NOT_FINITE = "the optimization became NaN or infinite"
-
-
-@dataclass
-class Outcome:
-    """A finished run: its image and the target's channel mean on it; None where
-    the run went non-finite."""
-
-    image: Optional[torch.Tensor]  # (3, H, W) in [0, 1]
-    activation: Optional[float]
-    predicted: Optional[int] = None  # the class of a predicted class-conditional run
 
 
 @dataclass
@@ -62,57 +46,13 @@ class CompareReport:
 
 
 def _batches(runs: list[Run], limit: int) -> list[list[Run]]:
-    """Runs grouped by setup, each group cut into batches of at most `limit`; in a
-    batch, runs of one layer, objective and regularization sit side by side."""
-    order = sorted(runs, key=lambda r: (r.setup, r.layer, r.objective, r.tv_weight,
-                                        r.l2_weight, r.unit))
+    """Runs grouped by learning rate (one optimizer), each group in batch order
+    and cut into batches of at most `limit` images."""
     batches = []
-    for _, group in groupby(order, key=lambda r: r.setup):
-        group = list(group)
+    for _, same_lr in groupby(sorted(runs, key=lambda run: run.lr), key=lambda run: run.lr):
+        group = order(list(same_lr))
         batches += [group[i:i + limit] for i in range(0, len(group), limit)]
     return batches
-
-
-def _segments(batch: list[Run]) -> list[tuple[int, int, list[Run]]]:
-    """(start, stop, runs) of consecutive runs one vectorized objective scores."""
-    segments, start = [], 0
-    for _, part in groupby(batch, key=lambda r: (r.layer, r.objective, r.tv_weight, r.l2_weight)):
-        part = list(part)
-        segments.append((start, start + len(part), part))
-        start += len(part)
-    return segments
-
-
-def _objective(runs: list[Run], classes: dict[Run, int]) -> obj.Objective:
-    spec = runs[0].spec
-    if spec.get("class") == PREDICTED:
-        spec = {**spec, "class": [classes[run] for run in runs]}
-    units = [run.unit for run in runs]
-    return regularized(unit_objective(spec, runs[0].layer, units), runs[0].tv_weight,
-                       runs[0].l2_weight)
-
-
-def _optimize(engine: Engine, batch: list[Run], classes: dict[Run, int],
-              on_step: Callable[[int], None]) -> dict[Run, Outcome]:
-    param, decorrelate, lr, transforms = batch[0].setup
-    engine = dataclasses.replace(engine, param=param, decorrelate=decorrelate, lr=lr,
-                                 transforms=TRANSFORMS[transforms][1](engine.image_size))
-    segments = _segments(batch)
-    objective = sum((_objective(runs, classes).on_images(start, stop)
-                     for start, stop, runs in segments), 0)
-    target = sum((obj.channel(runs[0].layer, [r.unit for r in runs]).on_images(start, stop)
-                  for start, stop, runs in segments), 0)
-    seeds = [run.seed for run in batch]
-    image = ImageParam(engine.image_size, seeds, param, decorrelate, engine.valid,
-                       magnitude=engine.magnitude).to(engine.device)
-    result = optimize(engine.model, objective, image, engine.transforms.to(engine.device),
-                      engine.steps, lr, [transform_seed(seed) for seed in seeds],
-                      engine.preprocess, 0, on_step, engine.channels_last, engine.autocast)
-    values = measure(engine.model, target, result.images.to(engine.device), engine.preprocess)
-    finite = (torch.isfinite(result.images).flatten(1).all(1)
-              & torch.isfinite(result.history).all(0) & torch.isfinite(values))
-    return {run: Outcome(result.images[i], round(float(values[i]), 6)) if finite[i]
-            else Outcome(None, None) for i, run in enumerate(batch)}
 
 
 def _predicted(engine: Engine, logits: str, images: torch.Tensor) -> list[int]:
@@ -158,7 +98,7 @@ def run_compare(engine: Engine, plans: list[UnitPlan], store: ResultStore, batch
             ready = [run for run in batch if not run.predicted or run in classes]
             done.update({run: Outcome(None, None) for run in batch if run not in ready})
             if ready:
-                done.update(_optimize(engine, ready, classes, lambda _: bar.update(1)))
+                done.update(optimize_runs(engine, ready, classes, lambda _: bar.update(1)))
             else:
                 bar.update(engine.steps)
     for run, class_index in classes.items():

@@ -8,7 +8,14 @@ the one place that turns two of them into a URL.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
+
+
+@lru_cache(maxsize=1 << 16)
+def _quoted(part: str) -> str:
+    """One path segment, percent-quoted (memoized: a site repeats its folder names)."""
+    return quote(part, safe="")
 
 
 def site_path_parts(path: str) -> list[str]:
@@ -48,5 +55,5 @@ def relative_link(from_page: str, to_path: str) -> str:
     ):
         shared += 1
     ups = [".."] * (len(from_dir) - shared)
-    downs = [quote(part, safe="") for part in target[shared:]]
+    downs = [_quoted(part) for part in target[shared:]]
     return "/".join(ups + downs)

@@ -13,7 +13,6 @@ from atlas.site.frame import frame, link
 from atlas.site.labels import dominant
 from atlas.site.links import relative_link
 from atlas.site.sections import SECTIONS, VIEW_TITLES, build_sections
-from atlas.site.views import settings_rows
 
 SCORE_LABELS = {
     "colour": "Colour (eta² share)",
@@ -156,7 +155,8 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
         "dataset_note": None if has_dataset(manifest) else note(NO_DATASET),
         "scores": scores,
         "metadata": metadata,
-        "settings": settings_rows(manifest),
+        # The settings are the atlas's, listed once on the home page, not on every unit.
+        "settings_href": relative_link(page, manifest["pages"]["index"]) + "#settings",
         "up": link(page, layer["page"], layer["name"]),
         "prev": _neighbour_link(manifest, page, prev),
         "next": _neighbour_link(manifest, page, nxt),
