@@ -273,6 +273,27 @@ def _summary(conv: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _families_and_connections(conv: dict[str, Any], head: dict[str, Any]) -> None:
+    """One family in each layer (its first two units, one named with hostile text),
+    and each head unit reading the conv units with small maps."""
+    for layer, name in ((conv, f"class 3 {HOSTILE} (2 of 2)"), (head, "family 1")):
+        members = [u["index"] for u in layer["units"][:2]]
+        layer["families"] = [{"number": 1, "name": name, "units": members,
+                              "share": round(2 / len(layer["units"]), 4), "correlation": 0.81}]
+        for unit in layer["units"]:
+            unit["family"] = 1 if unit["index"] in members else None
+            unit["connections"] = {}
+    maps = [[[9, -99], [40, 0]], [[-12, 99], [0, -50]]]
+    for position, unit in enumerate(head["units"]):
+        unit["connections"]["in"] = [
+            {"layer": CONV, "unit": c["index"], "weight": round(0.9 - 0.2 * k - 0.05 * position, 4),
+             "scale": 0.002, "map": maps[k % 2]} for k, c in enumerate(conv["units"][:2])]
+    for position, unit in enumerate(conv["units"]):
+        unit["connections"]["out"] = [
+            {"layer": HEAD, "unit": h["index"], "weight": round(0.7 - 0.1 * k, 4), "scale": 0.002,
+             "map": maps[(k + position) % 2]} for k, h in enumerate(head["units"][:2])]
+
+
 def manifest() -> dict[str, Any]:
     """The golden atlas's manifest: fixed, hand-made, the same on every call."""
     conv = {"name": CONV, "slug": CONV_SLUG, "page": f"layers/{CONV_SLUG}.html",
@@ -285,6 +306,7 @@ def manifest() -> dict[str, Any]:
             "units": [_unit(HEAD, HEAD_SLUG, False, i, seed + 3)
                       for seed, i in enumerate(HEAD_UNITS)]}
     layers = [conv, head]
+    _families_and_connections(conv, head)
     return {
         "format": 2,
         "atlas_version": "0.1.0",  # fixed: a version bump must not change the goldens
@@ -312,6 +334,7 @@ def manifest() -> dict[str, Any]:
             "label_keys": ["class", "colour"], "fingerprint": FINGERPRINT,
         },
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
+        "families_method": f"Units grouped by correlated activations {HOSTILE}.",
         "layers": layers,
         "joint": [{
             "label": f"{HEAD}:0 + {CONV}:2",
