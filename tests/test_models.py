@@ -69,6 +69,14 @@ def test_inceptionv1_tiny_build_has_pages_and_branch_labels(tmp_path: Path) -> N
     with Image.open(tmp_path / "site" / unit["views"]["positive"]["images"][0]) as image:
         assert image.size == (128, 128)  # native size, no 224 upsampling
     assert manifest["model"]["preprocess"].startswith("inceptionv1")
+    # Connections across mixed3b and a max-pool: expanded weights, among the atlas's units.
+    for unit in layers["mixed4a"]["units"]:
+        reads = unit["connections"]["in"]
+        assert {e["unit"] for e in reads} == {0, 70} and all(e["layer"] == "mixed3a" for e in reads)
+        assert reads[0]["weight"] >= reads[1]["weight"] > 0
+        assert len(reads[0]["map"]) > 1  # spatial: the branches' kernels and the pool compose
+    assert {e["unit"] for e in layers["mixed3a"]["units"][0]["connections"]["out"]} == {0, 70}
+    assert 'class="weight-map"' in page
 
 
 def test_resnet18_tiny_build_of_a_conv_and_the_linear_head(tmp_path: Path) -> None:
@@ -83,6 +91,11 @@ def test_resnet18_tiny_build_of_a_conv_and_the_linear_head(tmp_path: Path) -> No
             assert positive > negative
     assert manifest["model"]["preprocess"] == "imagenet mean/std"
     assert manifest["summary"]["shortcut"] is None
+    # fc reads layer1.0.conv1 through every residual block and the global pool.
+    for unit in manifest["layers"][1]["units"]:
+        reads = unit["connections"]["in"]
+        assert [e["layer"] for e in reads] == ["layer1.0.conv1"] * 2 and reads[0]["weight"] > 0
+        assert 1 < len(reads[0]["map"]) <= 11
 
 
 @pytest.mark.parametrize("weights", ["state.pt", "checkpoint.pt"])
