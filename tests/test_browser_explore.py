@@ -303,3 +303,31 @@ def _record(name: str, timings: list[float]) -> None:
     known[name] = {"max": round(max(timings), 2), "median": round(sorted(timings)[len(timings) // 2], 2),
                    "all": [round(t, 2) for t in timings]}
     path.write_text(json.dumps(known, indent=1))
+
+
+def test_first_screen_without_a_dataset(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    """No dataset: the positive, negative and diversity images side by side on the
+    first screen at 1280x800, with the label and the links to every view."""
+    site_dir = tmp_path / "site"
+    render_site(make_manifest(site_dir, layers=["conv1", "fc"], units=[3, 3]), site_dir,
+                progress=False)
+    with _Page(browser) as p:
+        p.page.goto((site_dir / "units/conv1/1.html").as_uri())
+        boxes = p.page.evaluate("""() => ['positive', 'negative', 'diversity', 'seeds'].map(id => {
+            const section = document.getElementById(id).parentElement;
+            const img = section.querySelector('img');
+            const box = img.getBoundingClientRect();
+            return {id, top: box.top, bottom: box.bottom, right: box.right};
+        })""")
+        toc = p.page.evaluate("""() => Array.from(document.querySelectorAll('nav.toc a'))
+            .map(a => [a.getAttribute('href'), a.getBoundingClientRect().bottom])""")
+        p.page.screenshot(path=str(SHOTS / "explore-unit-no-dataset-1280.png"))
+        assert p.errors == []
+    lead = {box["id"]: box for box in boxes}
+    for name in ("positive", "negative", "diversity"):
+        assert lead[name]["bottom"] <= 800 and lead[name]["right"] <= 1280, lead[name]
+    assert len({round(lead[n]["top"]) for n in ("positive", "negative", "diversity")}) == 1
+    assert lead["seeds"]["top"] > lead["positive"]["top"]  # the rest follows below
+    assert all(bottom <= 800 for _, bottom in toc)
+    assert {"#positive", "#neuron", "#seeds", "#evolution", "#kernel", "#connections"} <= {
+        href for href, _ in toc}
