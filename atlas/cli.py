@@ -178,8 +178,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     file_values = load_toml(args.config) if args.config else {}
     overrides = {key: getattr(args, key) for key in
                  ("model", "weights", "pretrained", "layers", "channels", "views", "steps", "param",
-                  "objective", "image_size", "seed", "device", "out", "batch_size", "preprocess", "dataset",
-                  "dataset_limit", "example_count")}
+                  "objective", "image_size", "seed", "device", "out", "batch_size", "preprocess",
+                  "dataset", "dataset_limit", "example_count")}
     config = make_config(file_values, overrides)
     report = build_atlas(config, progress=not args.quiet)
     for note in report.notes:

@@ -8,7 +8,9 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from atlas.config import make_config
 from atlas.errors import AtlasError
@@ -45,8 +47,7 @@ def _cells(manifest: dict):
 
 def test_every_axis_has_a_row_per_unit_and_an_image_per_cell(built) -> None:
     site, report, manifest = built
-    assert _note(report) == ("compare: 4 of 4 units computed (" +
-                             _note(report).split("(", 1)[1])
+    assert _note(report).startswith("compare: 4 of 4 units computed, ")
     entry = manifest["compare"]
     assert [unit["label"] for unit in entry["units"]] == UNITS
     assert [axis["name"] for axis in entry["axes"]] == AXES
@@ -63,18 +64,24 @@ def test_every_axis_has_a_row_per_unit_and_an_image_per_cell(built) -> None:
 
 
 def test_the_reference_is_the_positive_view(built) -> None:
+    """Same seed, same settings, another batch: the same image up to float rounding."""
     site, _, manifest = built
     for name, unit, choice, cell in _cells(manifest):
         if cell["reference"] and name != "depth":
-            positive = site / "results" / unit["layer"] / str(unit["unit"]) / "positive-0.png"
-            assert (site / cell["image"]).read_bytes() == positive.read_bytes()
+            folder = site / "results" / unit["layer"] / str(unit["unit"])
+            record = json.loads((folder / "positive.json").read_text())
+            assert cell["activation"] == pytest.approx(record["activations"][0], rel=1e-4)
+            pixels = [np.asarray(Image.open(path), dtype=float)
+                      for path in (site / cell["image"], folder / "positive-0.png")]
+            assert np.abs(pixels[0] - pixels[1]).max() <= 1
 
 
 def test_the_class_variant_names_its_class(built) -> None:
     _, _, manifest = built
-    notes = [cell["note"] for name, _, choice, cell in _cells(manifest) if choice["name"] == "class"]
+    notes = [cell["note"] for _, _, choice, cell in _cells(manifest)
+             if choice["name"] == "class"]
     assert len(notes) == 4
-    assert all(re.fullmatch(r"class \d \(predicted on the channel-mean image\), λ 0.1", note)
+    assert all(re.fullmatch(r"predicted class \d, λ 0.1", note)
                for note in notes)
 
 
@@ -98,7 +105,7 @@ def test_a_rebuild_computes_nothing_and_a_lost_record_is_redone(built, tmp_path)
     assert len(records) == 4
     stamps = [path.stat().st_mtime_ns for path in records]
     again = build_atlas(_config(site), progress=False)
-    assert _note(again).startswith("compare: 0 of 4 units computed (0 images optimized")
+    assert _note(again).startswith("compare: 0 of 4 units computed, 0 images optimized")
     assert [path.stat().st_mtime_ns for path in records] == stamps
     copy = tmp_path / "site"
     shutil.copytree(site, copy)
@@ -136,3 +143,28 @@ def test_the_build_objective_is_what_the_views_maximize(tmp_path) -> None:
     with pytest.raises(AtlasError, match="class 12 is out of range for 'fc', which has 10 units"):
         build_atlas(make_config({}, {"objective": "class:12", "out": str(tmp_path / "x")}),
                     progress=False)
+
+
+def test_a_comparison_killed_halfway_is_redone_on_the_next_build(tmp_path, monkeypatch) -> None:
+    import atlas.pipeline.compare_run as compare_run
+
+    out = tmp_path / "site"
+    config = _config(out, layers=["fc"], channels="0")
+    calls = []
+    optimize = compare_run.optimize_runs
+
+    def dies_after_one(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt  # the process is stopped during the second batch
+        calls.append(1)
+        return optimize(*args, **kwargs)
+
+    monkeypatch.setattr(compare_run, "optimize_runs", dies_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        build_atlas(config, progress=False)
+    assert not list(out.glob("results/*/*/compare*"))  # nothing half-written
+    assert (out / "results" / "fc" / "0" / "positive.json").is_file()
+    monkeypatch.setattr(compare_run, "optimize_runs", optimize)
+    resumed = build_atlas(config, progress=False)
+    assert _note(resumed).startswith("compare: 1 of 1 units computed")
+    assert (out / "compare.html").is_file()

@@ -76,7 +76,7 @@ def test_the_build_settings_are_the_reference_on_each_axis() -> None:
     assert {v.axis: v.choice for v in other.variants if v.reference} == {
         "param": "fourier", "transforms": "none", "objective": "top_k",
         "regularization": "l2", "depth": "conv"}
-    assert _variant(other, "objective", "top_k").note == "k = 4 of 64 positions"
+    assert _variant(other, "objective", "top_k").note == "k = 4 of 64"
     assert _variant(other, "regularization", "l2").run.l2_weight == 0.5
 
 

@@ -45,7 +45,8 @@ def test_objectives_parse(text: str, spec: dict) -> None:
     ("neuron:3", "takes no argument"),
 ])
 def test_bad_objectives_are_one_line_listing_the_choices(text: str, message: str) -> None:
-    with pytest.raises(AtlasError, match="objectives are: channel, neuron, top_k:K, class:C") as error:
+    choices = "objectives are: channel, neuron, top_k:K, class:C"
+    with pytest.raises(AtlasError, match=choices) as error:
         make_config({}, {"objective": text})
     assert message in str(error.value) and "\n" not in str(error.value)
 

@@ -65,7 +65,7 @@ def complete_views(site: Path) -> dict[Path, int]:
             continue
         if record.stem == "positive" and not (record.parent / "evolution.json").is_file():
             continue
-        if record.stem in ("evolution", "kernel"):
+        if record.stem in ("evolution", "kernel", "compare"):  # compare: not a job
             continue
         finished[record] = record.stat().st_mtime_ns
     return finished

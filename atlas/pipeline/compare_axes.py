@@ -11,8 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from atlas.optvis.transforms import (REFERENCE_SIZE, Compose, FitSize, Jitter, no_transforms,
-                                     standard_transforms)
+from atlas.config import LR_BY_PARAM
+from atlas.optvis.transforms import (
+    REFERENCE_SIZE,
+    Compose,
+    FitSize,
+    Jitter,
+    no_transforms,
+    standard_transforms,
+)
 from atlas.pipeline.compare_runs import PREDICTED, Context, Layer, Variant, reference
 
 TV_ON = 0.05  # the total-variation weight where the build has none (the build's default)
@@ -29,8 +36,6 @@ class Axis:
 
 
 def _param(context: Context, layer: Layer, unit: int) -> list[Variant]:
-    from atlas.config import LR_BY_PARAM
-
     config = context.config
     choices = (("pixel", "pixels", "pixel", False),
                ("fourier", "Fourier", "fourier", False),
@@ -43,7 +48,7 @@ def _param(context: Context, layer: Layer, unit: int) -> list[Variant]:
         variants.append(Variant(
             "param", name, label, own and decorrelate == config.decorrelate,
             reference(context, layer, unit, param=param, decorrelate=decorrelate, lr=lr),
-            note=f"learning rate {lr:g}"))
+            note=f"lr {lr:g}"))
     return variants
 
 
@@ -95,12 +100,12 @@ def _class(context: Context, layer: Layer, unit: int) -> Variant:
 def _objective(context: Context, layer: Layer, unit: int) -> list[Variant]:
     own = context.config.objective_spec()["kind"]
     k = _top_k(context, layer)
-    flat = "a linear unit has no positions: its channel mean"
+    flat = "no positions: the channel mean"  # a linear unit
     choices = (("channel", "channel mean", {"kind": "channel"}, None),
                ("neuron", "spatial neuron (centre)", {"kind": "neuron"},
                 None if layer.spatial else flat),
                ("top_k", "top-k spatial mean", {"kind": "top_k", "k": k},
-                f"k = {k} of {_positions(layer)} positions" if layer.spatial else flat))
+                f"k = {k} of {_positions(layer)}" if layer.spatial else flat))
     variants = [Variant("objective", name, label, name == own,
                         reference(context, layer, unit, objective=spec), note=note)
                 for name, label, spec, note in choices]
@@ -149,7 +154,8 @@ AXES: tuple[Axis, ...] = (
     Axis("objective", "Objective",
          "What the optimizer maximizes: the channel's mean over positions, its value at the "
          "centre position, the mean of its k strongest positions, or its mean plus λ times a "
-         "class logit (the unit as that class sees it).", _objective),
+         "class logit (the unit as that class sees it): the build's class, else the class the "
+         "model predicts on the unit's channel-mean image.", _objective),
     Axis("regularization", "Regularization",
          "Penalties on the image itself: total variation (differences between neighbouring "
          "pixels) and L2 (distance from grey), off and on.", _regularization),
@@ -166,7 +172,7 @@ def variants(context: Context, layer: Layer, unit: int) -> list[Variant]:
 
 def predicted_note(class_index: int, weight: float) -> str:
     """The caption of a class-conditional variant whose class was predicted."""
-    return f"class {class_index} (predicted on the channel-mean image), λ {weight:g}"
+    return f"predicted class {class_index}, λ {weight:g}"
 
 
-__all__ = ["AXES", "TRANSFORMS", "Axis", "variants", "predicted_note"]
+__all__ = ["AXES", "TRANSFORMS", "Axis", "predicted_note", "variants"]

@@ -1,15 +1,16 @@
 """One optimization of many compare runs, whatever their technique.
 
-A comparison is many small runs that differ in one setting each. Run one by
-one, or one batch per setup, the fixed cost of a step (transforms, hooks,
-Python) dominates: on the default model the 138 images of the comparison
-cost 7 optimizations. Here the runs of one learning rate share a batch: the
-image is the concatenation of one parameterization per setup, each part goes
-through its own transforms with the random draws it would have alone, and
-each stretch of runs of one layer, objective and regularization is scored by
-one vectorized objective. Every image follows its own path (Adam is
+A comparison is many small runs that differ in one setting each. One batch
+per setup would make the default model's 138 images 7 optimizations of 12 to
+66 images, each step paying the fixed cost of transforms, hooks and Python
+(on a GPU, about the whole cost of a small batch). Here the runs of one
+learning rate share a batch (the default model: 2, then one for the predicted
+classes): the image is the concatenation of one parameterization per setup,
+each part goes through its own transforms with the random draws it would have
+alone, and each stretch of runs of one layer, objective and regularization is
+scored by one vectorized objective. Every image follows its own path (Adam is
 element-wise), so an image is the one its run would give alone, up to float
-rounding.
+rounding. On this project's 2-core CPU that is 16 s against 17 s.
 """
 
 from __future__ import annotations

@@ -13,10 +13,9 @@ yet written.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -40,9 +39,8 @@ class CompareReport:
     seconds: float
 
     def note(self) -> str:
-        return (f"compare: {self.computed} of {self.units} units computed ({self.images} "
-                f"images optimized, {self.units - self.computed} unchanged) in "
-                f"{self.seconds:.1f} s")
+        return (f"compare: {self.computed} of {self.units} units computed, {self.images} "
+                f"images optimized in {self.seconds:.1f} s")
 
 
 def _batches(runs: list[Run], limit: int) -> list[list[Run]]:
@@ -62,20 +60,6 @@ def _predicted(engine: Engine, logits: str, images: torch.Tensor) -> list[int]:
     return [int(i) for i in values.float().argmax(1)]
 
 
-@contextmanager
-def flushed_denormals() -> Iterator[None]:
-    """Float results too small for normal precision become zero for the duration.
-    Parameterizations the build does not use drive the sigmoid into saturation,
-    where its gradients are denormal floats that a CPU computes many times slower
-    (on the default model, 2 s against 30 s for the pixel and Fourier variants at
-    64 steps). The build's own views keep the default (atlas never sets it)."""
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
 def run_compare(engine: Engine, plans: list[UnitPlan], store: ResultStore, batch_size: int,
                 bar: Any, stop: StopAfterBatch) -> CompareReport:
     """Optimizes what the compare units not yet stored need and writes their records."""
@@ -88,19 +72,18 @@ def run_compare(engine: Engine, plans: list[UnitPlan], store: ResultStore, batch
     bar.refresh()
     done: dict[Run, Outcome] = {}
     classes: dict[Run, int] = {}
-    with flushed_denormals():
-        for number, batch in enumerate(first + second):
-            if stop.requested:
-                raise BuildInterrupted(number, len(first) + len(second))
-            if number == len(first):
-                classes = _classes(engine, [run for batch in second for run in batch], done)
-            bar.set_postfix_str(f"compare ({len(batch)} images)")
-            ready = [run for run in batch if not run.predicted or run in classes]
-            done.update({run: Outcome(None, None) for run in batch if run not in ready})
-            if ready:
-                done.update(optimize_runs(engine, ready, classes, lambda _: bar.update(1)))
-            else:
-                bar.update(engine.steps)
+    for number, batch in enumerate(first + second):
+        if stop.requested:
+            raise BuildInterrupted(number, len(first) + len(second))
+        if number == len(first):
+            classes = _classes(engine, [run for batch in second for run in batch], done)
+        bar.set_postfix_str(f"compare ({len(batch)} images)")
+        ready = [run for run in batch if not run.predicted or run in classes]
+        done.update({run: Outcome(None, None) for run in batch if run not in ready})
+        if ready:
+            done.update(optimize_runs(engine, ready, classes, lambda _: bar.update(1)))
+        else:
+            bar.update(engine.steps)
     for run, class_index in classes.items():
         done[run].predicted = class_index
     for plan in todo:

@@ -94,14 +94,14 @@ class Variant:
     reference: bool  # the build's own setting on this axis
     run: Optional[Run] = None
     skipped: Optional[str] = None
-    note: Optional[str] = None  # what the caption adds, e.g. "k = 5 of 49 positions"
+    note: Optional[str] = None  # what the caption adds, e.g. "k = 5 of 49" (positions)
 
 
 @dataclass(frozen=True)
 class Context:
-    """What the axes read: the build's settings (with `with_sized_defaults` applied:
-    a parameterization and a learning rate), its
-    layers in forward order, and its class output (None: `no_logits` says why)."""
+    """What the axes read: the build's settings (after `with_sized_defaults`, so
+    with a parameterization and a learning rate), its layers in forward order,
+    and its class output (None: `no_logits` says why)."""
 
     config: BuildConfig
     layers: tuple[Layer, ...]
