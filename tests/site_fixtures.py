@@ -316,6 +316,7 @@ def make_manifest(
         "dataset": None if data is None else data.entry(),
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html"},
         "families_method": FAMILIES_METHOD,
+        "compare": None,  # no techniques page (tests/test_compare_*.py build real ones)
         "layers": layer_entries,
         "joint": [] if not joint else [{
             "label": f"{last['name']}:0 + {first['name']}:1",

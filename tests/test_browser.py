@@ -145,7 +145,7 @@ def test_branched_site_without_probe_data_loads(browser: Any, inception_site: Pa
         assert result["images"]["broken"] == [], page
         assert result["errors"] == [] and result["remote"] == [], page
     layer = _visit(browser, (inception_site / "layers/mixed3a.html").as_uri())
-    assert layer["images"]["count"] == 256
+    assert layer["images"]["count"] == 256 + 8  # every tile, and the family's 8 thumbnails
 
 
 @pytest.fixture(scope="module")

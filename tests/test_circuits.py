@@ -199,6 +199,19 @@ def test_a_concatenation_with_earlier_features_runs_the_prefix_per_copy() -> Non
     _same(_pair(model, "first", "head", size=3).maps, expected[..., None, None])
 
 
+def test_a_layer_beside_another_does_not_read_it() -> None:
+    import sys
+
+    sys.path.insert(0, str(MODELS))
+    try:
+        from two_heads import build
+    finally:
+        sys.path.remove(str(MODELS))
+    pair = layer_connections(build().eval(), None, 16, "head", "aux")  # two heads, one trunk
+    assert pair.norms.shape == (2, 5) and not pair.norms.any()
+    assert pair.incoming(0) == [] and pair.outgoing(3) == []
+
+
 def test_layers_out_of_forward_order_are_refused(chain: nn.Module) -> None:
     with pytest.raises(ValueError, match="forward order"):
         _pair(chain, "conv2", "conv1")

@@ -439,8 +439,11 @@ def test_fixture_follows_manifest_types(site: tuple) -> None:
     assert set(manifest["dataset"]) == _keys(types.DatasetInfo)
     layer = manifest["layers"][0]
     assert set(layer) <= _keys(types.LayerEntry) and "receptive_field" in layer
+    assert all(set(family) == _keys(types.Family) for family in layer["families"])
     unit = layer["units"][0]
-    assert set(unit) <= _keys(types.UnitEntry)
+    assert set(unit) <= _keys(types.UnitEntry) and {"family", "connections"} <= set(unit)
+    assert all(set(entry) == _keys(types.Connection)
+               for entries in unit["connections"].values() for entry in entries)
     assert set(unit["scores"]) == _keys(types.UnitScores)
     assert set(unit["labels"]["class"]) == _keys(types.LabelShare)
     examples = unit["views"]["examples"]
@@ -471,6 +474,7 @@ def test_docs_name_every_manifest_field() -> None:
                   types.UnitScores, types.LabelShare, types.ViewEntry, types.Example,
                   types.ExamplesEntry, types.Histogram, types.SpectrumEntry,
                   types.SpectrumColumn, types.ColourRow, types.ShortcutClass,
-                  types.PolysemanticUnit, types.FaithfulnessRow, types.JointEntry):
+                  types.PolysemanticUnit, types.FaithfulnessRow, types.JointEntry,
+                  types.Family, types.Connection, types.CompareUnit, types.CompareCell, types.CompareChoice, types.CompareRow, types.CompareAxis, types.CompareEntry):
         for key in _keys(typed):
             assert f'"{key}"' in docs, (typed.__name__, key)

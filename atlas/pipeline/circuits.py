@@ -85,6 +85,11 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
     centre = (output.shape[2] // 2, output.shape[3] // 2) if output.dim() == 4 else ()
     for start in range(0, len(units), size):
         chunk = units[start:start + size]
+        if not output.requires_grad:
+            # A layer beside the earlier one, not after it (two heads on one trunk):
+            # it does not read it at all, so every weight is zero.
+            yield _Chunk(chunk, torch.zeros(len(chunk), *shapes[earlier][1:], device=leaf.device))
+            continue
         seed = torch.zeros_like(output)
         rows = torch.arange(len(chunk), device=seed.device)
         seed[(rows, torch.tensor(chunk, device=seed.device), *centre)] = 1
