@@ -257,11 +257,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.render_units:
         from atlas.bench.render_scale import time_render
+        from atlas.site.parallel import default_workers
 
         layers = max(1, args.render_units // 1000)
+        one_pages, one = time_render(layers, args.render_units // layers, workers=1)
         pages, seconds = time_render(layers, args.render_units // layers)
-        print(f"render: {pages} pages for {args.render_units} units in {seconds:.1f} s "
-              f"({pages / seconds:.0f} pages/s)")
+        print(f"render {args.render_units} units, {pages} pages (families, search index, "
+              f"connections included):")
+        print(f"  1 process:   {one:.1f} s ({one_pages / one:.0f} pages/s)")
+        print(f"  {default_workers(pages)} processes: {seconds:.1f} s ({pages / seconds:.0f} "
+              f"pages/s), {one / seconds:.2f}x")
         return 0
     from atlas.bench.methods import METHODS
     from atlas.bench.report import run_bench

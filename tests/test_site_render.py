@@ -210,7 +210,7 @@ def test_loss_curve_is_inline_svg(site: tuple) -> None:
     assert '<svg class="curve" viewBox="0 0 480 160"' in evolution
     points = re.search(r'<polyline class="line" points="([^"]+)"', evolution).group(1)
     loss = manifest["layers"][0]["units"][0]["views"]["evolution"]["loss"]
-    assert len(points.split()) == len(loss)
+    assert len(points.split()) == 2 * len(loss)  # x and y of every step
     assert evolution.count('<circle class="mark"') == 5
     assert f">{sig3(max(loss))}</text>" in evolution and f">{sig3(min(loss))}</text>" in evolution
     assert ".svg" not in html
@@ -298,10 +298,25 @@ def test_percent() -> None:
 def test_loss_curve_geometry() -> None:
     curve = loss_curve([0.0, 1.0, 2.0], marks=[1, 7])
     assert curve is not None
-    assert curve["points"] == "56.0,132.0 262.0,72.0 468.0,12.0"  # rising values go up
+    assert curve["points"] == "560 1320 2620 720 4680 120"  # tenths; rising values go up
     assert curve["marks"] == [{"cx": "262", "cy": "72"}]
     assert curve["y_max"]["text"] == "2.00" and curve["y_min"]["text"] == "0.00"
     flat = loss_curve([1.0, 1.0, float("nan")])
-    assert flat is not None and flat["points"] == "56.0,72.0 262.0,72.0"
+    assert flat is not None and flat["points"] == "560 720 2620 720"
     assert loss_curve([]) is None and loss_curve([None]) is None
 
+
+
+def test_pages_written_by_two_processes_equal_one(tmp_path: Path) -> None:
+    from atlas.bench.render_scale import synthetic_manifest
+    from atlas.site.parallel import CHUNK
+
+    manifest = synthetic_manifest(2, CHUNK)  # two layers of CHUNK units: several chunks
+    one = render_site(manifest, tmp_path / "one", progress=False, workers=1)
+    two = render_site(manifest, tmp_path / "two", progress=False, workers=2)
+    assert len(one) == len(two) > 2 * CHUNK
+    for path in sorted((tmp_path / "one").rglob("*")):
+        if path.is_file():
+            twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
+            assert twin.read_bytes() == path.read_bytes(), path
+    assert not list((tmp_path / "two").rglob("*.tmp"))  # no temporary file left behind

@@ -104,12 +104,14 @@ def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> d
     }
 
 
-def time_render(layers: int = 10, units_per_layer: int = 1000) -> tuple[int, float]:
-    """(pages written, seconds) for rendering the synthetic atlas once."""
+def time_render(layers: int = 10, units_per_layer: int = 1000,
+                workers: int | None = None) -> tuple[int, float]:
+    """(pages written, seconds) for rendering the synthetic atlas once, with
+    `workers` processes (None: as `atlas render` chooses)."""
     from atlas.site import render_site
 
     manifest = synthetic_manifest(layers, units_per_layer)
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        pages = render_site(manifest, Path(folder), progress=False)
+        pages = render_site(manifest, Path(folder), progress=False, workers=workers)
         return len(pages), time.perf_counter() - started
