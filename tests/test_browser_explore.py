@@ -167,6 +167,13 @@ def test_search_finds_units_by_id_label_and_family(browser: Any, site: Path) -> 
         p.page.fill("#site-search-input", "family")
         p.page.wait_for_function("() => document.getElementById('site-search-status').textContent")
         assert "match" in p.page.inner_text("#site-search-status")
+        # A phrase finds the units whose text holds it whole, not each word anywhere.
+        label = p.page.evaluate("() => window.ATLAS_SEARCH.units.find(u => u[2]).slice(1, 3)")
+        phrase = label[1].split(",")[0]  # e.g. "class 3"
+        p.page.fill("#site-search-input", phrase)
+        texts = p.page.evaluate("""() => Array.from(document.querySelectorAll(
+            '#site-search-results .result-text')).map(e => e.textContent)""")
+        assert texts and all(phrase in text for text in texts), (phrase, texts)
         p.page.fill("#site-search-input", "zzz nothing")
         p.page.wait_for_function(
             "() => document.getElementById('site-search-status').textContent === 'No unit matches.'")

@@ -185,7 +185,7 @@ def family_groups(page: str, layer: dict[str, Any]) -> list[dict[str, Any]]:
                                "image": image(page, path, f"{layer['name']}:{index}")})
         groups.append({
             "id": f"family-{family['number']}", "value": str(family["number"]),
-            "label": str(family.get("name") or f"family {family['number']}"),
+            "label": f"{family['number']}. {family.get('name') or 'family'}",
             "heading": f"Family {family['number']}: {family.get('name')} — "
                        f"{len(members):,} units, {fmt.percent(family.get('share'))} of the layer",
             "count": fmt.integer(len(members)),

@@ -3,7 +3,8 @@
 //   <link rel="up">, `/` focuses the search box. Not while typing in a field.
 // - Search: the index (search-index.js beside index.html, a script so that it
 //   loads from file:// too) is loaded on first use; every keystroke matches all
-//   units in memory and shows the best few. Each search's time is kept in
+//   units in memory and shows the best few: `layer:unit` first, then units whose
+//   text holds the whole query, else those holding each of its words. Each search's time is kept in
 //   window.atlasSearchTimings (milliseconds), which the browser tests read.
 // - Weight maps: each <canvas class="weight-map" data-w="H W v1 v2 ..."> is
 //   painted red (positive) and blue (negative), values from -99 to 99.
@@ -86,18 +87,23 @@
     var started = performance.now();
     var query = input.value.trim().toLowerCase();
     var tokens = query.split(/\s+/).filter(Boolean);
-    var found = [];
+    // Units whose text holds the whole query ("class 7") come first; only when none
+    // does, units that hold each of its words somewhere ("conv3 red").
+    var phrase = [], words = [];
     if (tokens.length) {
       for (var i = 0; i < entries.length; i++) {
         var entry = entries[i];
+        if (entry.hay.indexOf(query) >= 0) { phrase.push([rank(entry, query), entry.order, entry]); continue; }
+        if (phrase.length) continue;
         var all = true;
         for (var t = 0; t < tokens.length; t++) {
           if (entry.hay.indexOf(tokens[t]) < 0) { all = false; break; }
         }
-        if (all) found.push([rank(entry, query), entry.order, entry]);
+        if (all) words.push([3, entry.order, entry]);
       }
-      found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
     }
+    var found = phrase.length ? phrase : words;
+    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
     show(found.slice(0, RESULTS).map(function (item) { return item[2]; }), found.length, tokens.length);
     window.atlasSearchTimings.push(performance.now() - started);
   }
