@@ -39,7 +39,8 @@ from atlas.site.summary_view import (
     summary_view,
 )
 from atlas.site.unit_view import label_parts, measures, unit_view
-from atlas.site.views import dominant_labels, index_view, layer_view
+from atlas.site.labels import dominant_labels
+from atlas.site.views import index_view, layer_view
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -90,9 +90,13 @@ class Objective:
         """This objective applied to images [start, stop) of the batch only;
         the other images score 0. Sums of such pieces pack many targets in one batch."""
 
+        needed = self.layers | {INPUT}
+
         def fn(acts: Activations) -> torch.Tensor:
             batch = next(iter(acts.values())).shape[0]
-            scores = self({name: t[start:stop] for name, t in acts.items()})
+            # Only the layers it reads: a slice of every captured layer would cost each
+            # piece a full-size gradient in the backward pass.
+            scores = self({name: t[start:stop] for name, t in acts.items() if name in needed})
             return F.pad(scores, (start, batch - stop))
 
         return Objective(fn, f"{self.description}@[{start}:{stop}]", self.layers)

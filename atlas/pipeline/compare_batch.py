@@ -20,11 +20,10 @@ from itertools import groupby
 from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from atlas.optvis import objectives as obj
-from atlas.optvis.objectives import INPUT, Objective
+from atlas.optvis.objectives import Objective
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
 from atlas.optvis.transforms import Compose, StepDraws
@@ -70,19 +69,6 @@ class MixedTransforms(nn.Module):
                           for (start, stop), transforms in zip(self.bounds, self.parts)])
 
 
-def _piece(objective: Objective, start: int, stop: int) -> Objective:
-    """`objective` on images [start, stop) only, reading only its own layers (a
-    slice of every captured layer would cost a full-size gradient each)."""
-    needed = objective.layers | {INPUT}
-
-    def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = acts[INPUT].shape[0]
-        scores = objective({name: acts[name][start:stop] for name in needed})
-        return F.pad(scores, (start, batch - stop))
-
-    return Objective(fn, f"{objective.description}@[{start}:{stop}]", objective.layers)
-
-
 def _stretches(runs: list[Run], key: Callable[[Run], object]) -> list[tuple[int, int, list[Run]]]:
     """(start, stop, runs) of consecutive runs with the same `key`."""
     stretches, start = [], 0
@@ -118,9 +104,9 @@ def optimize_runs(engine: Engine, runs: list[Run], classes: dict[Run, int],
     transforms = MixedTransforms([(start, stop, TRANSFORMS[part[0].transforms][1](size))
                                   for start, stop, part in setups]).to(device)
     stretches = _stretches(runs, lambda r: (r.layer, r.objective, r.tv_weight, r.l2_weight))
-    objective = sum((_piece(_scored(part, classes), start, stop)
+    objective = sum((_scored(part, classes).on_images(start, stop)
                      for start, stop, part in stretches), 0)
-    target = sum((_piece(obj.channel(part[0].layer, [run.unit for run in part]), start, stop)
+    target = sum((obj.channel(part[0].layer, [run.unit for run in part]).on_images(start, stop)
                   for start, stop, part in stretches), 0)
     seeds = [run.seed for run in runs]
     result = optimize(engine.model, objective, image, transforms, engine.steps, runs[0].lr,

@@ -39,6 +39,15 @@ def dominant(labels: Any) -> list[Share]:
     return found
 
 
+def dominant_labels(unit: dict[str, Any]) -> tuple[str, str]:
+    """The unit's dominant labels as a tile shows them ("3 · red") and as its
+    tooltip says them ("class 3 (9 of 10 top examples), colour red (10 of 10)")."""
+    shares = dominant(unit.get("labels"))
+    long = [f"{s.key} {s.value}" + (f" ({s.count} of {s.of} top examples)" if s.fraction else "")
+            for s in shares]
+    return " · ".join(s.value for s in shares), ", ".join(long)
+
+
 def example_caption(labels: Any) -> str:
     """An example's labels as a short caption: {"class": "3", "colour": "red"} -> "3 · red"."""
     if not isinstance(labels, dict):

@@ -17,7 +17,7 @@ from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import branch_anchor, branch_list, branch_of, heading
 from atlas.site.frame import first_image, image
-from atlas.site.labels import dominant
+from atlas.site.labels import dominant_labels
 from atlas.site.links import relative_link
 from atlas.site.search_index import unit_row
 
@@ -87,16 +87,13 @@ def _tile_images(unit: Unit) -> dict[str, Optional[str]]:
             "example": _top_example(unit)}
 
 
-def unit_status(unit: Unit) -> str:
-    """The status filter's word for the unit: failed, dead or ok."""
-    return "failed" if status.is_failed(unit) else "dead" if status.is_dead(unit) else "ok"
-
-
 def tile(page: str, layer: dict[str, Any], unit: Unit, scores: tuple[TileScore, ...],
-         shown: tuple[str, ...], branch_ids: dict[int, str], with_kernel: bool) -> dict[str, Any]:
+         shown: tuple[str, ...], branch_ids: dict[int, str], with_kernel: bool,
+         families: dict[int, str]) -> dict[str, Any]:
     """One unit's tile: its images (one per choice in `shown`), index, label,
-    scores, marks, and the data attributes the script sorts and filters by."""
-    row = unit_row(layer, unit)
+    scores, marks, and the data attributes the script sorts and filters by.
+    `families` names the layer's families by number (`family_names`)."""
+    row = unit_row(layer, unit, families)
     label = unit.get("label") or row[0]
     found = _tile_images(unit)
     failed = status.is_failed(unit)
@@ -111,9 +108,7 @@ def tile(page: str, layer: dict[str, Any], unit: Unit, scores: tuple[TileScore, 
     kernel = first_image(unit, "kernel") if with_kernel else None
     branch = branch_of(branch_list(layer), unit)
     title = status.cell_title(label, unit)
-    shares = ", ".join(f"{share.key} {share.value}" + (f" ({share.count} of {share.of} top "
-                                                         f"examples)" if share.fraction else "")
-                       for share in dominant(unit.get("labels")))
+    shares = dominant_labels(unit)[1]
     return {
         "href": relative_link(page, unit["page"]),
         "index": str(unit["index"]),
@@ -130,7 +125,7 @@ def tile(page: str, layer: dict[str, Any], unit: Unit, scores: tuple[TileScore, 
         "data": {
             "index": str(unit["index"]),
             "text": " ".join(row[:3]).lower(),
-            "status": unit_status(unit),
+            "status": status.filter_word(unit),
             "family": str(unit["family"]) if unit.get("family") is not None else NO_FAMILY,
             **({"branch": branch_ids.get(branch, "branch-other") if branch is not None
                 else "branch-other"} if branch_ids else {}),

@@ -18,13 +18,21 @@ FIELDS = ("id", "label", "text", "page", "thumb")
 """What each row holds, in order (static/atlas.js reads them by position)."""
 
 
-def unit_row(layer: dict[str, Any], unit: dict[str, Any]) -> list[str]:
+def family_names(layer: dict[str, Any]) -> dict[int, str]:
+    """The layer's families by number: made once per layer, read by every unit."""
+    return {family["number"]: str(family.get("name"))
+            for family in layer.get("families") or [] if "number" in family}
+
+
+def unit_row(layer: dict[str, Any], unit: dict[str, Any],
+             families: dict[int, str]) -> list[str]:
     """One unit's row: `layer:index`, its dominant labels ("3 · red"), the words a
-    search may match besides (label keys, family, branch), its page and image."""
+    search may match besides (label keys, family, branch), its page and image.
+    `families` is the layer's `family_names`."""
     unit_id = f"{layer['name']}:{unit['index']}"
     shares = dominant(unit.get("labels"))
     words = [f"{share.key} {share.value}" for share in shares]
-    family = _family_name(layer, unit.get("family"))
+    family = families.get(unit.get("family"))
     if family:
         words.append(f"family {family}")
     if unit.get("branch"):
@@ -39,18 +47,13 @@ def unit_row(layer: dict[str, Any], unit: dict[str, Any]) -> list[str]:
             first_image(unit, "positive") or ""]
 
 
-def _family_name(layer: dict[str, Any], number: Any) -> str | None:
-    for family in layer.get("families") or []:
-        if family.get("number") == number:
-            return str(family.get("name"))
-    return None
-
-
 def search_index(manifest: dict[str, Any]) -> dict[str, Any]:
     """The index as data: the field names and one row per unit, in atlas order."""
-    return {"fields": list(FIELDS),
-            "units": [unit_row(layer, unit) for layer in manifest.get("layers", [])
-                      for unit in layer.get("units", [])]}
+    rows = []
+    for layer in manifest.get("layers", []):
+        names = family_names(layer)
+        rows += [unit_row(layer, unit, names) for unit in layer.get("units", [])]
+    return {"fields": list(FIELDS), "units": rows}
 
 
 def search_script(manifest: dict[str, Any]) -> str:

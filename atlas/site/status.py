@@ -37,6 +37,11 @@ def status_text(unit: Mapping[str, Any]) -> str:
     return ", ".join(words) or "ok"
 
 
+def filter_word(unit: Mapping[str, Any]) -> str:
+    """The unit's status as a layer page filters by it: failed, dead or ok."""
+    return "failed" if is_failed(unit) else "dead" if is_dead(unit) else "ok"
+
+
 def cell_title(label: str, unit: Mapping[str, Any]) -> str:
     """A grid cell's tooltip: the unit's label, plus its status when it is not ok."""
     notes = []

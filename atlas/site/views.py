@@ -14,10 +14,10 @@ from atlas.site import status
 from atlas.site.branches import branch_list, split_text
 from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
-from atlas.site.labels import dominant
 from atlas.site.layer_table import (STATUSES, TILE_IMAGES, branch_groups, family_groups,
                                     layer_scores, tile, tile_choices)
 from atlas.site.links import relative_link
+from atlas.site.search_index import family_names
 
 THUMBNAILS = 16
 """How many units of each layer the index page previews."""
@@ -29,15 +29,6 @@ ACCURACY_LABELS = {
     "biased_test": "Biased test set (colour follows the class, as in training)",
     "unbiased_test": "Unbiased test set (colour independent of the class)",
 }
-
-
-def dominant_labels(unit: dict[str, Any]) -> tuple[str, str]:
-    """The unit's dominant labels as a tile shows them ("3 · red") and as its
-    tooltip says them ("class 3 (9 of 10 top examples), colour red (10 of 10)")."""
-    shares = dominant(unit.get("labels"))
-    long = [f"{s.key} {s.value}" + (f" ({s.count} of {s.of} top examples)" if s.fraction else "")
-            for s in shares]
-    return " · ".join(s.value for s in shares), ", ".join(long)
 
 
 def _unit_cell(page: str, layer: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +176,9 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     branches = branch_groups(layer)
     families = family_groups(page, layer)
     branch_ids = {pos: group["id"] for pos, group in enumerate(branches)}
-    tiles = {unit["index"]: tile(page, layer, unit, scores, choices, branch_ids, has_kernels)
+    names = family_names(layer)
+    tiles = {unit["index"]: tile(page, layer, unit, scores, choices, branch_ids, has_kernels,
+                                 names)
              for unit in units}
     if branches:
         sections = [{"group": group, "tiles": [tiles[i] for i in group["units"]]}
