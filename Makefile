@@ -23,7 +23,7 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'
 	touch $(INSTALLED)
 
 # The weights ship in the repo; this rule trains them only when they are missing.

@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
-from atlas.config import VIEWS, load_toml, make_config
+from atlas.config import EXECUTORS, VIEWS, load_toml, make_config
 from atlas.optvis import PARAMS
 from atlas.errors import AtlasError
 from atlas.pipeline.interrupt import BuildInterrupted
@@ -74,34 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="optimize every unit and render the site",
                                 epilog=BUILD_EXAMPLES, formatter_class=raw)
-    build.add_argument("config", nargs="?", type=Path, help="TOML file of settings")
-    _model_flags(build)
-    build.add_argument("--layers", type=_csv, help="comma-separated layer names (default: "
-                       "the model's own list; see `atlas layers`)")
-    build.add_argument("--channels", help="units of every layer, e.g. 0-7,12 (default: all)")
-    build.add_argument("--views", type=_csv, help=f"comma-separated, from: {', '.join(VIEWS)}")
-    build.add_argument("--steps", type=int, help="optimization steps (default 256)")
-    build.add_argument("--param", choices=PARAMS, help="image parameterization (default: pixel "
-                       "up to 64 px, fourier above; maco adds transparency maps)")
-    build.add_argument("--objective", help="what the optimized views maximize: channel (the "
-                       "mean, default), neuron (the centre position), top_k:K (the K strongest "
-                       "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
-    build.add_argument("--image-size", type=int, dest="image_size",
-                       help="pixels (default: the model's input size)")
-    build.add_argument("--seed", type=int, help="random seed (default 0)")
-    build.add_argument("--device", help="auto, cpu or cuda (default auto)")
-    build.add_argument("--out", help="site directory (default site/)")
-    build.add_argument("--batch-size", type=int, dest="batch_size",
-                       help="images per optimization batch (default 1024; halved on GPU OOM)")
-    build.add_argument("--preprocess", help="input normalization: none, imagenet or "
-                       "inceptionv1 (default: the model's own)")
-    build.add_argument("--dataset", help="real images for the examples and spectrum views: "
-                       "colored-digits, a folder of images (class subfolders optional), or none "
-                       "(default: the model's own dataset, if it has one)")
-    build.add_argument("--dataset-limit", type=int, dest="dataset_limit", metavar="N",
-                       help="scan a seeded random sample of N images of the dataset")
-    build.add_argument("--example-count", type=int, dest="example_count", metavar="K",
-                       help="dataset examples per column: max, min, below, above (default 10)")
+    _build_flags(build)
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.add_argument("--strict", action="store_true",
                        help="exit 1 if any view failed (NaN or Inf), instead of 0")
@@ -163,6 +136,58 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _build_flags(parser: argparse.ArgumentParser) -> None:
+    """The settings `atlas build` and `atlas plan` both take."""
+    parser.add_argument("config", nargs="?", type=Path, help="TOML file of settings")
+    _model_flags(parser)
+    parser.add_argument("--layers", type=_csv, help="comma-separated layer names (default: "
+                        "the model's own list; see `atlas layers`)")
+    parser.add_argument("--channels", help="units of every layer, e.g. 0-7,12 (default: all)")
+    parser.add_argument("--views", type=_csv, help=f"comma-separated, from: {', '.join(VIEWS)}")
+    parser.add_argument("--steps", type=int, help="optimization steps (default 256)")
+    parser.add_argument("--param", choices=PARAMS, help="image parameterization (default: pixel "
+                        "up to 64 px, fourier above; maco adds transparency maps)")
+    parser.add_argument("--objective", help="what the optimized views maximize: channel (the "
+                        "mean, default), neuron (the centre position), top_k:K (the K strongest "
+                        "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
+    parser.add_argument("--image-size", type=int, dest="image_size",
+                        help="pixels (default: the model's input size)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--device", help="auto, cpu or cuda (default auto)")
+    parser.add_argument("--out", help="site directory (default site/)")
+    parser.add_argument("--batch-size", type=int, dest="batch_size",
+                        help="images per optimization batch (default 1024; halved on GPU OOM)")
+    parser.add_argument("--preprocess", help="input normalization: none, imagenet or "
+                        "inceptionv1 (default: the model's own)")
+    parser.add_argument("--dataset", help="real images for the examples and spectrum views: "
+                        "colored-digits, a folder of images (class subfolders optional), or none "
+                        "(default: the model's own dataset, if it has one)")
+    parser.add_argument("--dataset-limit", type=int, dest="dataset_limit", metavar="N",
+                        help="scan a seeded random sample of N images of the dataset")
+    parser.add_argument("--example-count", type=int, dest="example_count", metavar="K",
+                        help="dataset examples per column: max, min, below, above (default 10)")
+    parser.add_argument("--executor", choices=EXECUTORS,
+                        help="where the optimization and dataset pass run: local (default) or "
+                             "ray (a Ray cluster's workers)")
+    parser.add_argument("--ray-address", dest="ray_address", metavar="ADDRESS",
+                        help="an existing Ray cluster, e.g. 10.0.0.5:6379 (default: a local "
+                             "Ray instance on this machine)")
+    parser.add_argument("--ray-workers", type=int, dest="ray_workers", metavar="N",
+                        help="Ray workers (default: one per GPU, else one per CPU)")
+
+
+# The build flags that are settings (BuildConfig fields), passed over a config file's values.
+BUILD_SETTINGS = ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
+                  "param", "objective", "image_size", "seed", "device", "out", "batch_size",
+                  "preprocess", "dataset", "dataset_limit", "example_count", "executor",
+                  "ray_address", "ray_workers")
+
+
+def _build_config(args: argparse.Namespace):
+    file_values = load_toml(args.config) if args.config else {}
+    return make_config(file_values, {key: getattr(args, key) for key in BUILD_SETTINGS})
+
+
 def _model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="colored-digits (default), lucent:inceptionv1, "
                         "torchvision:NAME, path/to/file.py:factory or package.module:factory")
@@ -175,13 +200,7 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from atlas.pipeline.build import build_atlas
 
-    file_values = load_toml(args.config) if args.config else {}
-    overrides = {key: getattr(args, key) for key in
-                 ("model", "weights", "pretrained", "layers", "channels", "views", "steps", "param",
-                  "objective", "image_size", "seed", "device", "out", "batch_size", "preprocess",
-                  "dataset", "dataset_limit", "example_count")}
-    config = make_config(file_values, overrides)
-    report = build_atlas(config, progress=not args.quiet)
+    report = build_atlas(_build_config(args), progress=not args.quiet)
     for note in report.notes:
         print(f"atlas: {note}")
     print(f"atlas: {report.units} units, {report.jobs_computed} of {report.jobs_total} views "

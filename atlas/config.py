@@ -80,6 +80,12 @@ class BuildConfig:
     dataset_resize: str = "crop"  # crop: shorter side to the image size, then centre crop
     example_count: int = 10  # dataset examples per column (max, min, below, above)
     dataset_batch: int = 128  # images per batch of the dataset pass
+    # Where the optimization and the dataset pass run: "local" (this process) or "ray"
+    # (workers of a Ray cluster; the driver still writes every file). See atlas/cluster.
+    executor: str = "local"
+    ray_address: Optional[str] = None  # an existing cluster; None: a local Ray instance
+    ray_workers: Optional[int] = None  # None: one per GPU, else one per `ray_threads` CPUs
+    ray_threads: int = 1  # CPU threads of each worker without a GPU
 
     def validate(self) -> "BuildConfig":
         unknown = [v for v in self.views if v not in VIEWS]
@@ -89,7 +95,7 @@ class BuildConfig:
                 f"views are: {', '.join(VIEWS)}"
             )
         for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size",
-                     "example_count", "dataset_batch", "compare_units"):
+                     "example_count", "dataset_batch", "compare_units", "ray_threads"):
             if getattr(self, name) < 1:
                 raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size is not None and self.image_size < 1:
@@ -124,6 +130,13 @@ class BuildConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise AtlasError(f"device must be auto, cpu or cuda, not {self.device!r}")
         parse_objective(self.objective)
+        if self.executor not in EXECUTORS:
+            raise AtlasError(f"executor must be {' or '.join(EXECUTORS)}, not {self.executor!r}")
+        if self.ray_workers is not None and self.ray_workers < 1:
+            raise AtlasError(f"ray_workers must be at least 1, not {self.ray_workers}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise AtlasError("ray_address is given but the executor is local; add "
+                             "--executor ray (or executor = \"ray\")")
         if not 0 <= self.connections <= MAX_CONNECTIONS:
             raise AtlasError(f"connections must be from 0 (none) to {MAX_CONNECTIONS}, "
                              f"not {self.connections}")
@@ -140,6 +153,7 @@ class BuildConfig:
         return spec
 
 
+EXECUTORS = ("local", "ray")
 MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
 MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
 
@@ -208,7 +222,7 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 # The kind of value each setting takes (a config file can hold anything).
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
-        "dataset_batch", "compare_units", "connections"}
+        "dataset_batch", "compare_units", "connections", "ray_workers", "ray_threads"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight"}
 BOOLS = {"decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}

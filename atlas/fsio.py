@@ -55,11 +55,16 @@ def write_png_atomic(path: Path, image: Any) -> None:
     write_image_atomic(path, image, "png")
 
 
-def write_image_atomic(path: Path, image: Any, image_format: str, quality: int = 90) -> None:
-    """Save a PIL image as PNG (lossless) or WebP (lossy, `quality` 1-100) atomically."""
+def encode_image(image: Any, image_format: str, quality: int = 90) -> bytes:
+    """A PIL image as PNG (lossless) or WebP (lossy, `quality` 1-100) bytes."""
     buffer = io.BytesIO()
     if image_format == "webp":
         image.save(buffer, format="WEBP", quality=quality, method=6)
     else:
         image.save(buffer, format="PNG", optimize=False)
-    write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_image_atomic(path: Path, image: Any, image_format: str, quality: int = 90) -> None:
+    """Save a PIL image as PNG or WebP (see `encode_image`) atomically."""
+    write_bytes_atomic(path, encode_image(image, image_format, quality))

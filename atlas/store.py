@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from atlas.fsio import write_image_atomic, write_json_atomic
+from atlas.fsio import encode_image, write_bytes_atomic, write_json_atomic
 from atlas.slugs import slugify
 
 RESULTS = "results"
@@ -53,6 +54,62 @@ def load_image(path: Path) -> torch.Tensor:
 IMAGE_FORMATS = ("png", "webp")
 
 
+def view_dir(layer: Optional[str], unit: int) -> str:
+    """A unit's folder (relative to the site root, '/'-separated); layer None is
+    the joint views' folder (unit = pair index)."""
+    return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{unit}"
+
+
+def record_rel(layer: Optional[str], unit: int, view: str) -> str:
+    return f"{view_dir(layer, unit)}/{view}.json"
+
+
+@dataclass
+class ViewFiles:
+    """One unit-view, encoded and ready to write: its image files, then the
+    record naming them (the commit point). Made where the images are computed
+    (a Ray worker, say), written by whoever owns the store."""
+
+    layer: Optional[str]
+    unit: int
+    view: str
+    files: list[tuple[str, bytes]]  # (path relative to the site root, encoded bytes)
+    record: dict
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """Turns a unit-view's tensors into files: names them and encodes them as
+    PNG or WebP. Touches no disk, so it runs wherever the images are made."""
+
+    image_format: str = "png"
+    quality: int = 90
+
+    def image_rel(self, layer: Optional[str], unit: int, view: str, index: int,
+                  image_format: Optional[str] = None) -> str:
+        return f"{view_dir(layer, unit)}/{view}-{index}.{image_format or self.image_format}"
+
+    def view_files(
+        self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
+        record: dict, image_format: Optional[str] = None,
+        transparency: Optional[Sequence[torch.Tensor]] = None,
+    ) -> ViewFiles:
+        """The images (and their transparency maps, always lossless PNG) and
+        the record naming them."""
+        image_format = image_format or self.image_format
+        files = [(self.image_rel(layer, unit, view, i, image_format),
+                  encode_image(to_pil(image), image_format, self.quality))
+                 for i, image in enumerate(images)]
+        record = {**record, "images": [rel for rel, _ in files]}
+        if transparency is not None:
+            maps = [(self.image_rel(layer, unit, f"{view}-alpha", i, "png"),
+                     encode_image(to_grey(alpha), "png"))
+                    for i, alpha in enumerate(transparency)]
+            files += maps
+            record["transparency"] = [rel for rel, _ in maps]
+        return ViewFiles(layer, unit, view, files, record)
+
+
 class ResultStore:
     """`image_format` and `quality` apply to the images this store writes;
     reading takes whatever each record names."""
@@ -60,19 +117,26 @@ class ResultStore:
     def __init__(self, site_dir: Path, image_format: str = "png", quality: int = 90) -> None:
         self.site_dir = Path(site_dir)
         self.root = self.site_dir / RESULTS
-        self.image_format, self.quality = image_format, quality
+        self.encoder = Encoder(image_format, quality)
+
+    @property
+    def image_format(self) -> str:
+        return self.encoder.image_format
+
+    @property
+    def quality(self) -> int:
+        return self.encoder.quality
 
     # --- paths (relative to the site root, '/'-separated) ---------------------
     def view_dir(self, layer: Optional[str], unit: int) -> str:
-        """A unit's folder; layer None is the joint views' folder (unit = pair index)."""
-        return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{unit}"
+        return view_dir(layer, unit)
 
     def image_rel(self, layer: Optional[str], unit: int, view: str, index: int,
                   image_format: Optional[str] = None) -> str:
-        return f"{self.view_dir(layer, unit)}/{view}-{index}.{image_format or self.image_format}"
+        return self.encoder.image_rel(layer, unit, view, index, image_format)
 
     def record_rel(self, layer: Optional[str], unit: int, view: str) -> str:
-        return f"{self.view_dir(layer, unit)}/{view}.json"
+        return record_rel(layer, unit, view)
 
     def path(self, rel: str) -> Path:
         return self.site_dir / rel
@@ -90,26 +154,21 @@ class ResultStore:
                     for rel in record.get("images", []) + record.get("transparency", []))
         )
 
+    def write(self, view: ViewFiles) -> dict:
+        """Writes the image files, then the record (the commit point)."""
+        for rel, data in view.files:
+            write_bytes_atomic(self.path(rel), data)
+        write_json_atomic(self.path(record_rel(view.layer, view.unit, view.view)), view.record)
+        return view.record
+
     def save_view(
         self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
         record: dict, image_format: Optional[str] = None,
         transparency: Optional[Sequence[torch.Tensor]] = None,
     ) -> dict:
-        """Writes the images (and their transparency maps, always lossless PNG),
-        then the record naming them (the commit point)."""
-        image_format = image_format or self.image_format
-        rels = [self.image_rel(layer, unit, view, i, image_format) for i in range(len(images))]
-        for rel, image in zip(rels, images):
-            write_image_atomic(self.path(rel), to_pil(image), image_format, self.quality)
-        record = {**record, "images": rels}
-        if transparency is not None:
-            maps = [self.image_rel(layer, unit, f"{view}-alpha", i, "png")
-                    for i in range(len(transparency))]
-            for rel, alpha in zip(maps, transparency):
-                write_image_atomic(self.path(rel), to_grey(alpha), "png")
-            record["transparency"] = maps
-        write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
-        return record
+        """Encodes and writes one unit-view (see `Encoder.view_files`)."""
+        return self.write(self.encoder.view_files(layer, unit, view, images, record,
+                                                  image_format, transparency))
 
     def save_record(self, layer: Optional[str], unit: int, view: str, record: dict,
                     images: Sequence[str]) -> dict:

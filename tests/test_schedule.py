@@ -13,6 +13,8 @@ from tqdm import tqdm
 from atlas.config import make_config
 from atlas.pipeline import schedule
 from atlas.pipeline.build import build_atlas
+from atlas.pipeline.execute import BatchOutput
+from atlas.pipeline.executor import LocalExecutor
 from atlas.pipeline.interrupt import StopAfterBatch
 from atlas.pipeline.plan import ImageSpec, Job
 
@@ -29,37 +31,50 @@ def jobs(count: int, images: int) -> list[Job]:
                 {"unit": unit}) for unit in range(count)]
 
 
+def executor() -> LocalExecutor:
+    local = LocalExecutor(FakeEngine.device)
+    local.start(FakeEngine())
+    return local
+
+
+def run(batches: list[list[Job]], bar) -> int:
+    return schedule.run_batches(executor(), batches, None, bar, StopAfterBatch(),
+                                FakeEngine.steps, FakeEngine.lr, FakeEngine.image_size)
+
+
 def test_out_of_memory_halves_the_batch_and_retries(monkeypatch) -> None:
     ran: list[int] = []
 
-    def fake_run_batch(engine, batch, store, on_step=None):
+    def fake_optimize_batch(engine, batch, lr, on_progress):
         size = sum(len(job.images) for job in batch)
         if size > 8:  # this "GPU" holds 8 images
-            on_step(1)  # some progress before running out, as on a real device
+            on_progress(1)  # some progress before running out, as on a real device
             raise torch.OutOfMemoryError("CUDA out of memory")
-        for step in range(engine.steps):
-            on_step(step + 1)
+        for _ in range(engine.steps):
+            on_progress(1)
         ran.append(size)
-        return []
+        return BatchOutput([], [])
 
-    monkeypatch.setattr(schedule, "run_batch", fake_run_batch)
-    work = jobs(8, 4)  # 32 images in one batch of 8 jobs
-    with tqdm(total=FakeEngine.steps, file=io.StringIO()) as bar:
-        failures = schedule.run_batches(FakeEngine(), [work], None, bar, StopAfterBatch())
+    monkeypatch.setattr(schedule, "optimize_batch", fake_optimize_batch)
+    # 32 images in one batch of 8 jobs, then 4 images in another: the second is cut
+    # to the limit the first found before it is tried
+    work = [jobs(8, 4), jobs(2, 2)]
+    with tqdm(total=2 * FakeEngine.steps, file=io.StringIO()) as bar:
+        failures = run(work, bar)
         assert bar.n == bar.total  # the progress bar ends full, not over or under
     assert failures == 0
-    assert ran == [8, 8, 8, 8]  # 32 → 16 → 8 images a batch, every job run once
+    assert ran == [4, 8, 8, 8, 8]  # 32 → 16 → 8 images a batch, every job run once
 
 
 def test_out_of_memory_with_a_single_view_is_a_clear_error(monkeypatch) -> None:
-    def fake_run_batch(engine, batch, store, on_step=None):
+    def fake_optimize_batch(engine, batch, lr, on_progress):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr(schedule, "run_batch", fake_run_batch)
+    monkeypatch.setattr(schedule, "optimize_batch", fake_optimize_batch)
     from atlas.errors import AtlasError
 
     with tqdm(total=3, disable=True) as bar, pytest.raises(AtlasError, match="out of GPU memory"):
-        schedule.run_batches(FakeEngine(), [jobs(1, 4)], None, bar, StopAfterBatch())
+        run([jobs(1, 4)], bar)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -28,7 +28,7 @@ from atlas import __version__
 from atlas.datasets import Dataset, open_dataset
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.scan import run_scan, scan_settings
+from atlas.pipeline.scan import local_scanner, run_scan, scan_settings
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000
@@ -149,9 +149,10 @@ def run_dataset_bench(loaded: LoadedModel, spec: Optional[str], layers: list[str
         rows = {}
         rows["decode"] = _timed(lambda: decode_only(dataset, batch))
         rows["bare"] = _timed(lambda: bare_forward(loaded, dataset, layers, batch, device))
+        executor = local_scanner(loaded.module, loaded.preprocess, device)
         rows["pass"] = _timed(lambda: run_scan(
-            loaded.module, loaded.preprocess, dataset, [(n, shapes[n]) for n in layers], common,
-            folder / "site", EXAMPLES, batch, device, progress=False).images)
+            executor, dataset, [(n, shapes[n]) for n in layers], common, folder / "site",
+            EXAMPLES, batch, progress=False).images)
     return _report(rows, echo)
 
 

@@ -48,6 +48,7 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     from atlas.pipeline.build import (choose_layers, open_build_dataset, resolve_device,
                                       scan_dataset)
     from atlas.pipeline.data_analysis import DataEvidence
+    from atlas.pipeline.scan import local_scanner
 
     config = work.config(folder, {})
     loaded = load_model(config.model, Path(config.weights) if config.weights else None)
@@ -84,6 +85,7 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     evidence = None
     if dataset is not None:
         scans, _, _ = scan_dataset(config, loaded, dataset, chosen, store, size, device,
-                                   False, False)
+                                   local_scanner(loaded.module, loaded.preprocess, device),
+                                   False)
         evidence = DataEvidence(dataset, scans)
     return store, analyse(loaded, store, chosen, config, device, evidence)

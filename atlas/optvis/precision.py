@@ -27,14 +27,17 @@ def fast_bfloat16(device: torch.device) -> bool:
         return False
 
 
-def autocast_dtype(precision: str, device: torch.device, model_allows: bool
-                   ) -> Optional[torch.dtype]:
-    """The dtype to autocast the model to, or None for float32."""
+def autocast_dtype(precision: str, device: torch.device, model_allows: bool,
+                   fast: Optional[bool] = None) -> Optional[torch.dtype]:
+    """The dtype to autocast the model to, or None for float32. `fast` says whether
+    the devices that will run it have fast bfloat16 (default: ask `device`)."""
     if precision not in PRECISIONS:
         raise AtlasError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "bf16":
         return torch.bfloat16
-    if precision == "auto" and model_allows and fast_bfloat16(device):
+    if fast is None:
+        fast = fast_bfloat16(device)
+    if precision == "auto" and model_allows and fast:
         return torch.bfloat16
     return None
 

@@ -7,7 +7,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy
 import torch
@@ -36,6 +36,7 @@ from atlas.pipeline.examples import store_examples
 from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
 from atlas.pipeline.views import DATASET, VIEWS, with_needs
 from atlas.pipeline.execute import Engine, job_is_done
+from atlas.pipeline.executor import open_executor
 from atlas.pipeline.interrupt import StopAfterBatch
 from atlas.pipeline.lock import BuildLock
 from atlas.pipeline.magnitude import maco_magnitude
@@ -154,16 +155,15 @@ def open_build_dataset(config: BuildConfig, loaded: LoadedModel,
 
 
 def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
-                 store: ResultStore, image_size: int, device: torch.device,
-                 channels_last: bool, progress: bool) -> tuple[dict, dict, list[str]]:
+                 store: ResultStore, image_size: int, device: torch.device, executor: Any,
+                 progress: bool) -> tuple[dict, dict, list[str]]:
     """The dataset pass over every chosen layer, then each unit's examples.
     Returns (layer -> LayerScan, layer -> receptive field, report lines)."""
     common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
                            loaded.preprocess.description, dataset, config.example_count)
-    report = run_scan(loaded.module, loaded.preprocess, dataset,
-                      [(info.name, info.channels) for info, _ in chosen], common,
-                      store.site_dir, config.example_count, config.dataset_batch, device,
-                      channels_last, progress)
+    report = run_scan(executor, dataset, [(info.name, info.channels) for info, _ in chosen],
+                      common, store.site_dir, config.example_count, config.dataset_batch,
+                      progress)
     notes = []
     if report.images:
         notes.append(f"dataset: {report.images} images scanned in {report.seconds:.1f} s "
@@ -210,7 +210,8 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     config = dataclasses.replace(config.validate(), views=with_needs(config.views))
     loaded = load_model(config.model, Path(config.weights) if config.weights else None,
                         config.pretrained, config.preprocess, config.mean, config.std)
-    device = resolve_device(config.device)
+    # On Ray the workers bring their own devices; the driver uses what it has.
+    device = resolve_device(config.device if config.executor == "local" else "auto")
     image_size = config.image_size or loaded.input_size
     config = with_sized_defaults(config, image_size)
     loaded.module.to(device)
@@ -234,7 +235,9 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
 
     transforms = (standard_transforms if config.transforms == "standard" else no_transforms)(
         image_size).to(device)
-    autocast = precision.autocast_dtype(config.precision, device, loaded.bfloat16)
+    executor = open_executor(config, device, progress)
+    autocast = precision.autocast_dtype(config.precision, executor.device, loaded.bfloat16,
+                                        executor.fast_bfloat16)
     common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
                                   transforms.describe(), precision.describe(autocast),
                                   image_format, magnitude_name)
@@ -246,9 +249,10 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
                     config.steps, config.lr, config.param, config.decorrelate,
                     config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
-                    autocast, magnitude)
-    notes = []
-    with BuildLock(site_dir) as lock, StopAfterBatch() as stop:
+                    autocast, magnitude, store.encoder)
+    notes = [f"executor: {executor.describe()}"] if executor.name != "local" else []
+    with executor, BuildLock(site_dir) as lock, StopAfterBatch() as stop:
+        executor.start(engine)
         if lock.took_over:
             notes.append(f"took over the lock of a build that is gone (pid "
                          f"{lock.took_over.get('pid')}, started {lock.took_over.get('started')})")
@@ -256,13 +260,14 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         scans, fields = {}, {}
         if scanned is not None:
             scans, fields, data_notes = scan_dataset(config, loaded, scanned, chosen, store,
-                                                     image_size, device, channels_last, progress)
+                                                     image_size, device, executor, progress)
             notes += data_notes
         todo = [[job for job in jobs if not job_is_done(store, job)] for jobs in layer_jobs]
         batches = [batch for jobs in todo for batch in plan.batches(jobs, config.batch_size)]
         with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
                   disable=not progress, dynamic_ncols=True) as bar:
-            run_batches(engine, batches, store, bar, stop)
+            run_batches(executor, batches, store, bar, stop, config.steps, config.lr,
+                        image_size)
         if compared:
             with tqdm(total=0, unit="step", desc="compare", disable=not progress,
                       dynamic_ncols=True) as bar:

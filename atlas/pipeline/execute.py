@@ -1,8 +1,10 @@
-"""Runs one packed batch through the optimizer and stores each job's views."""
+"""Runs one packed batch through the optimizer and encodes each job's views;
+whoever owns the store writes them (the build itself, or a Ray driver)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
@@ -15,7 +17,7 @@ from atlas.optvis.transforms import Compose
 from atlas.pipeline.pack import job_objective, pack
 from atlas.pipeline.plan import Job
 from atlas.pipeline.views import VIEWS
-from atlas.store import ResultStore
+from atlas.store import Encoder, ResultStore, ViewFiles
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Engine:
     channels_last: bool = False
     autocast: Optional[torch.dtype] = None
     magnitude: Optional[torch.Tensor] = None  # MACO's magnitude spectrum
+    encoder: Encoder = field(default_factory=Encoder)  # the store's image format and quality
 
     @property
     def transparency(self) -> bool:
@@ -54,12 +57,28 @@ def _floats(values: torch.Tensor) -> list[float]:
     return [round(float(v), 6) for v in values]
 
 
-def run_batch(
-    engine: Engine, jobs: list[Job], store: ResultStore,
-    on_step: Optional[Callable[[int], None]] = None,
-) -> list[Job]:
-    """Optimizes all images of `jobs` together and writes each job's records.
-    Returns the jobs whose images or objective went NaN or infinite (not saved)."""
+@dataclass
+class BatchOutput:
+    """What one batch produced: every finished unit-view, encoded, and the
+    positions (in the batch's job list) of the jobs that went NaN or infinite."""
+
+    views: list[ViewFiles]
+    failed: list[int]
+
+
+def optimize_batch(engine: Engine, jobs: list[Job], lr: float,
+                   on_progress: Callable[[int], None]) -> BatchOutput:
+    """`compute_batch` at learning rate `lr` (the build's, or its retry's), as an
+    executor task: `on_progress(1)` after each step."""
+    if lr != engine.lr:
+        engine = dataclasses.replace(engine, lr=lr)
+    return compute_batch(engine, jobs, lambda _: on_progress(1))
+
+
+def compute_batch(engine: Engine, jobs: list[Job],
+                  on_step: Optional[Callable[[int], None]] = None) -> BatchOutput:
+    """Optimizes all images of `jobs` together and encodes each job's views.
+    Jobs whose images or objective went NaN or infinite are listed, not encoded."""
     packed = pack(jobs, engine.tv_weight, engine.l2_weight)
     seeds = [spec.seed for job in jobs for spec in job.images]
     image = ImageParam(engine.image_size, seeds, engine.param, engine.decorrelate, engine.valid,
@@ -82,11 +101,11 @@ def run_batch(
     snapshot_acts = [activations(images) for _, images in result.snapshots]
     finite = (torch.isfinite(result.images).flatten(1).all(1)
               & torch.isfinite(result.history).all(0) & torch.isfinite(final))
-    failed = []
-    for job, start in zip(jobs, packed.offsets):
+    output = BatchOutput([], [])
+    for index, (job, start) in enumerate(zip(jobs, packed.offsets)):
         stop = start + len(job.images)
         if not bool(finite[start:stop].all()):
-            failed.append(job)
+            output.failed.append(index)
             continue
         record = {
             "key": job.key,
@@ -100,8 +119,9 @@ def run_batch(
         record.update(VIEWS[job.view].record_extras(job, result.images[start:stop], measured))
         maps = (list(result.transparency[start:stop]) if result.transparency is not None
                 else None)
-        store.save_view(job.layer, job.unit, job.view, list(result.images[start:stop]), record,
-                        transparency=maps)
+        output.views.append(engine.encoder.view_files(
+            job.layer, job.unit, job.view, list(result.images[start:stop]), record,
+            transparency=maps))
         snapshots = VIEWS[job.view].snapshots
         if snapshots and job.settings.get("snapshot_every"):
             evolution = {
@@ -111,8 +131,15 @@ def run_batch(
                 "loss": _floats(result.history[:, start]),
             }
             frames = [images[start] for _, images in result.snapshots]
-            store.save_view(job.layer, job.unit, snapshots, frames, evolution)
-    return failed
+            output.views.append(engine.encoder.view_files(job.layer, job.unit, snapshots,
+                                                          frames, evolution))
+    return output
+
+
+def save_output(store: ResultStore, output: BatchOutput) -> None:
+    """Writes a batch's views; each view's record after its images, as they come."""
+    for view in output.views:
+        store.write(view)
 
 
 def save_failure(store: ResultStore, job: Job, reason: str) -> None:

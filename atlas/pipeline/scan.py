@@ -37,7 +37,8 @@ from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.models.receptive_field import ReceptiveField
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.extremes import ExtremesResult, RunningExtremes, spatial_extremes
+from atlas.pipeline.executor import LocalExecutor, Task
+from atlas.pipeline.extremes import Extremes, ExtremesResult, RunningExtremes, spatial_extremes
 from atlas.slugs import slugify
 from atlas.store import RESULTS, settings_key
 
@@ -160,15 +161,16 @@ class _Writer:
                    open_memmap(partial / "peak_positions.npy", "w+", np.int32, shape),
                    open_memmap(partial / "means.npy", "w+", np.float16, shape))
 
-    def add(self, acts: torch.Tensor, rows: torch.Tensor) -> None:
-        extremes = spatial_extremes(acts)
+    def add(self, extremes: Extremes, rows: torch.Tensor) -> None:
+        """One chunk's extremes; chunks may come in any order (the running
+        top and bottom images merge exactly whatever the order)."""
         self.running.update(extremes, rows)
         start, stop = int(rows[0]), int(rows[-1]) + 1  # rows are consecutive
         self.peaks[start:stop] = extremes.max_values.cpu().numpy()
         self.positions[start:stop] = extremes.max_positions.cpu().numpy()
         self.means[start:stop] = extremes.means.cpu().numpy()
 
-    def close(self, indices: np.ndarray, seconds: float) -> None:
+    def close(self, indices: np.ndarray) -> None:
         for matrix in (self.peaks, self.positions, self.means):
             matrix.flush()
         result: ExtremesResult = self.running.result()
@@ -180,9 +182,9 @@ class _Writer:
                  bottom_images=result.bottom_images.numpy(),
                  bottom_positions=result.bottom_positions.numpy(),
                  value_max=result.value_max.numpy(), mean_max=result.mean_max.numpy())
+        # No timing in it: the same data gives the same bytes, on any executor.
         write_json_atomic(self.partial / "scan.json",
-                          {"key": self.key, "layer": self.layer, "count": result.count,
-                           "seconds": round(seconds, 3)})
+                          {"key": self.key, "layer": self.layer, "count": result.count})
         del self.peaks, self.positions, self.means  # release the memory maps
         slug = slugify(self.layer)
         for stale in self.final.parent.iterdir():  # older keys of this layer only
@@ -199,11 +201,46 @@ class ScanReport:
     cached: list[str]  # layers whose pass results were already stored
 
 
-def run_scan(model: nn.Module, preprocess: nn.Module, dataset: Dataset,
-             layers: Sequence[tuple[str, int]], common: dict[str, Any], site_dir: Path,
-             k: int, batch_size: int, device: torch.device, channels_last: bool = False,
+@dataclass
+class ScanModel:
+    """What the dataset pass reads of a build's engine: its tasks take either."""
+
+    model: nn.Module
+    preprocess: nn.Module
+    device: torch.device
+    channels_last: bool = False
+
+
+def local_scanner(model: nn.Module, preprocess: nn.Module, device: torch.device) -> LocalExecutor:
+    """An executor for a dataset pass in this process, outside a build."""
+    executor = LocalExecutor(device)
+    executor.start(ScanModel(model, preprocess, device))
+    return executor
+
+
+def scan_chunk(engine: Any, layers: list[str], images: torch.Tensor,
+               on_progress: Callable[[int], None]) -> dict[str, Extremes]:
+    """An executor task: one chunk of images through the model, and each chosen
+    layer's per-image extremes (all a writer keeps), on the CPU."""
+    images = images.to(engine.device)
+    if engine.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with frozen(engine.model), capture(engine.model, layers) as run, torch.no_grad():
+        acts = run(engine.preprocess(images))
+    result = {}
+    for layer in layers:
+        extremes = spatial_extremes(acts[layer])
+        result[layer] = Extremes(*(part.cpu() for part in dataclasses.astuple(extremes)))
+    on_progress(len(images))
+    return result
+
+
+def run_scan(executor: Any, dataset: Dataset, layers: Sequence[tuple[str, int]],
+             common: dict[str, Any], site_dir: Path, k: int, batch_size: int,
              progress: bool = True) -> ScanReport:
-    """Scans `dataset` for every (layer, channels) not already stored; one pass for all."""
+    """Scans `dataset` for every (layer, channels) not already stored; one pass
+    for all. The driver reads the images in order and the executor runs the
+    chunks (on a cluster, spread over its workers); results merge in any order."""
     remove_partial(site_dir)
     keys = {layer: scan_key(common, layer) for layer, _ in layers}
     todo = [(layer, channels) for layer, channels in layers
@@ -215,23 +252,30 @@ def run_scan(model: nn.Module, preprocess: nn.Module, dataset: Dataset,
     writers = {layer: _Writer.open(site_dir, layer, keys[layer], len(dataset), channels, k)
                for layer, channels in todo}
     loaded: list[int] = []
-    with frozen(model), capture(model, list(writers)) as run, torch.no_grad(), tqdm(
-            total=len(dataset), unit="img", desc="dataset", disable=not progress,
-            dynamic_ncols=True) as bar:
+    chunk_rows: list[torch.Tensor] = []  # rows of each chunk, by task index
+    skipped = 0
+
+    def chunks():
+        nonlocal skipped
         for start in range(0, len(dataset), batch_size):
             chunk = range(start, min(start + batch_size, len(dataset)))
             images, indices = dataset.load(chunk)
-            bar.update(len(chunk))
+            skipped += len(chunk) - len(indices)
+            bar.update(len(chunk) - len(indices))  # unreadable files count as passed
             if not indices:
                 continue
-            images = images.to(device)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            acts = run(preprocess(images))
-            rows = torch.arange(len(loaded), len(loaded) + len(indices))
-            for layer, writer in writers.items():
-                writer.add(acts[layer], rows)
+            chunk_rows.append(torch.arange(len(loaded), len(loaded) + len(indices)))
             loaded.extend(indices)
+            yield Task(scan_chunk, (list(writers), images), len(indices))
+
+    with tqdm(total=len(dataset), unit="img", desc="dataset", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for index, extremes in executor.map(chunks(), bar):
+            if isinstance(extremes, BaseException):
+                raise AtlasError(f"the dataset pass failed on a chunk of {batch_size} images "
+                                 f"({extremes}); try a smaller --dataset-batch")
+            for layer, writer in writers.items():
+                writer.add(extremes[layer], chunk_rows[index])
     seconds = time.perf_counter() - started
     if not loaded:
         for writer in writers.values():
@@ -240,5 +284,5 @@ def run_scan(model: nn.Module, preprocess: nn.Module, dataset: Dataset,
         raise AtlasError(f"none of the {len(dataset)} image files of dataset {dataset.spec!r} "
                          f"could be read (e.g. {first}); check that they are images")
     for writer in writers.values():
-        writer.close(np.asarray(loaded, dtype=np.int64), seconds)
+        writer.close(np.asarray(loaded, dtype=np.int64))
     return ScanReport(len(loaded), seconds, cached)
