@@ -3,6 +3,7 @@ one line that says what to do, before any work starts."""
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any, Optional
 
@@ -60,8 +61,12 @@ def connect(address: Optional[str]) -> tuple[Any, bool]:
         try:
             ray.init(address=address, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
+            # Ray never sends a token to an address it was given unless told to.
+            hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token "
+                    "(the token from `ray get-auth-token`)"
+                    if "RAY_AUTH_MODE" not in os.environ else "")
             raise AtlasError(f"cannot connect to the Ray cluster at {address}: "
-                             f"{str(error).splitlines()[0]}") from None
+                             f"{str(error).splitlines()[0]}{hint}") from None
     else:
         ray.init(include_dashboard=False, **options)
     return ray, True

@@ -251,12 +251,13 @@ class RayExecutor:
         if running.deaths >= DEATHS_PER_TASK:
             lost.remove(running)
             bar.write(f"atlas: ray worker {slot.number} ({where}) died during task "
-                      f"{running.index}, which killed a worker before; giving it up")
+                      f"{running.index}, which killed a worker before; giving it up",
+                      file=sys.stderr)
             given_up.append((running.index, WorkerLost(
                 f"the Ray worker computing it died {running.deaths} times (last: {where})")))
         else:
             bar.write(f"atlas: ray worker {slot.number} ({where}) died during task "
-                      f"{running.index}; retrying it on another worker")
+                      f"{running.index}; retrying it on another worker", file=sys.stderr)
         retry.extendleft(reversed(lost))
         self._replace(slot)
         return given_up

@@ -1,0 +1,212 @@
+"""The Ray executor on a real local Ray cluster (2 CPUs, no dashboard), started
+here with `ray start` as a user would: builds with 1 and 2 workers equal the
+local build byte for byte, a killed worker costs one retried batch, a batch
+that kills its worker twice is recorded failed, a killed driver resumes, and
+a missing Ray or an unreachable cluster is one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from atlas.cli import main
+from atlas.config import make_config
+from atlas.pipeline.build import build_atlas
+
+RAY = Path(sys.executable).parent / "ray"
+# The head and every driver alike: token authentication is Ray's to test, and a
+# token left in ~/.ray by an earlier local instance would turn it on for the head only.
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+# Small, but two layers, several batches per layer, the dataset pass and its examples.
+SETTINGS = {"layers": ["conv2", "fc"], "channels": "0-3", "steps": 40,
+            "views": ["positive", "negative", "diversity", "examples"], "batch_size": 6,
+            "dataset_limit": 300}
+FLAGS = ["--layers", "conv2,fc", "--channels", "0-3", "--steps", "40", "--views",
+         "positive,negative,diversity,examples", "--batch-size", "6", "--dataset-limit", "300"]
+STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # generated_at, in atlas.json and pages
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> str:
+    """A Ray head on this machine with 2 CPUs; its address."""
+    port = free_port()
+    subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2",
+                    "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats"],
+                   check=True, capture_output=True, env=ENV)
+    yield f"127.0.0.1:{port}"
+    subprocess.run([str(RAY), "stop", "--force"], capture_output=True, env=ENV)
+
+
+@pytest.fixture(scope="module")
+def local_site(tmp_path_factory) -> Path:
+    site = tmp_path_factory.mktemp("local") / "site"
+    build_atlas(make_config({}, {**SETTINGS, "out": str(site)}), progress=False)
+    return site
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a site, the build time taken out."""
+    return {str(path.relative_to(site)): STAMP.sub(b"<generated>", path.read_bytes())
+            for path in sorted(site.rglob("*")) if path.is_file()}
+
+
+def assert_same_site(ray_site: Path, local_site: Path) -> None:
+    ours, theirs = site_files(ray_site), site_files(local_site)
+    assert sorted(ours) == sorted(theirs)
+    different = [name for name in ours if ours[name] != theirs[name]]
+    assert not different, f"{len(different)} files differ, e.g. {different[:5]}"
+
+
+def atlas_build(site: Path, address: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "atlas", "build", *FLAGS, "--out", str(site), "--executor",
+            "ray", "--ray-address", address, *extra]
+
+
+class Watched:
+    """A build in a subprocess whose stderr is read as it comes (progress bars
+    end lines with carriage returns)."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=ENV)
+        self.err = b""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while chunk := self.process.stderr.read1(4096):
+            self.err += chunk
+
+    def wait_for(self, pattern: bytes, after: int = 0, timeout: float = 120) -> re.Match:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = re.compile(pattern).search(self.err, after)
+            if found:
+                return found
+            assert self.process.poll() is None, self.err.decode(errors="replace")
+            time.sleep(0.05)
+        raise AssertionError(f"no {pattern!r} within {timeout} s:\n{self.err.decode()}")
+
+    def finish(self) -> tuple[int, str, str]:
+        out = self.process.stdout.read().decode()
+        self.process.wait(timeout=300)
+        self._reader.join(timeout=10)
+        return self.process.returncode, out, self.err.decode(errors="replace")
+
+
+WORKER = rb"ray worker (\d+): pid (\d+) on "
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ray_build_equals_the_local_build_byte_for_byte(cluster: str, local_site: Path,
+                                                        tmp_path: Path, workers: int) -> None:
+    site = tmp_path / "site"
+    result = subprocess.run(atlas_build(site, cluster, "--ray-workers", str(workers), "--quiet"),
+                            capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert f"ray, {workers} worker" in result.stdout
+    assert len(re.findall(WORKER.decode(), result.stderr)) == workers
+    assert_same_site(site, local_site)
+
+
+def test_a_killed_worker_costs_one_batch_and_changes_nothing(cluster: str, local_site: Path,
+                                                              tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build = Watched(atlas_build(site, cluster, "--ray-workers", "2"))
+    pid = int(build.wait_for(WORKER).group(2))
+    build.wait_for(rb"optimize:\s+\d+%")
+    time.sleep(0.5)  # a batch or two into a few seconds of optimization
+    os.kill(pid, signal.SIGKILL)
+    code, out, err = build.finish()
+    assert code == 0, err
+    assert re.search(rf"ray worker \d \(pid {pid} on .*\) died during task \d+; retrying it on "
+                     "another worker", err), err
+    assert len(re.findall(WORKER.decode(), err)) == 3  # two, then the one taking the dead one's place
+    assert "0 unchanged" in out
+    assert_same_site(site, local_site)
+
+
+def test_a_batch_that_kills_its_worker_twice_is_recorded_failed(cluster: str,
+                                                               tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build = Watched(atlas_build(site, cluster, "--ray-workers", "1", "--views", "positive",
+                                "--layers", "fc", "--channels", "0", "--steps", "2000"))
+    first = build.wait_for(WORKER)
+    build.wait_for(rb"optimize:\s+\d+%")
+    os.kill(int(first.group(2)), signal.SIGKILL)
+    second = build.wait_for(WORKER, after=first.end())
+    time.sleep(1.0)
+    os.kill(int(second.group(2)), signal.SIGKILL)
+    code, out, err = build.finish()
+    assert code == 0, err
+    assert "giving it up" in err
+    assert "1 view(s) failed" in out
+    record = json.loads((site / "results" / "fc" / "0" / "positive.json").read_text())
+    assert record["status"] == "failed"
+    assert "died 2 times" in record["reason"]
+    manifest = json.loads((site / "atlas.json").read_text())
+    unit = manifest["layers"][0]["units"][0]
+    assert "died 2 times" in unit["failed_views"]["positive"]
+
+
+def test_a_killed_driver_resumes_where_it_stopped(cluster: str, local_site: Path,
+                                                 tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build = Watched(atlas_build(site, cluster, "--ray-workers", "2"))
+    deadline = time.time() + 180
+    while not list((site / "results" / "conv2").rglob("positive.json")):
+        assert time.time() < deadline and build.process.poll() is None, build.err.decode()
+        time.sleep(0.1)
+    build.process.send_signal(signal.SIGKILL)
+    build.finish()
+    done = {path: path.stat().st_mtime_ns for path in (site / "results").rglob("*.json")
+            if "_dataset" not in path.parts and "_build" not in path.parts}
+    assert done
+    again = subprocess.run(atlas_build(site, cluster, "--quiet"), capture_output=True,
+                           text=True, timeout=300, env=ENV)
+    assert again.returncode == 0, again.stderr
+    for path, mtime in done.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was computed again"
+    assert_same_site(site, local_site)
+
+
+def test_without_ray_the_executor_says_how_to_install_it(monkeypatch, capsys,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
+    code = main(["build", "--executor", "ray", "--out", str(tmp_path / "site")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "pip install 'atlas[ray]'" in err
+
+
+def test_an_unreachable_cluster_is_one_line(capsys, tmp_path: Path) -> None:
+    code = main(["build", "--executor", "ray", "--ray-address", f"127.0.0.1:{free_port()}",
+                 "--out", str(tmp_path / "site")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot reach the Ray cluster at 127.0.0.1:" in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_ray_address_needs_the_ray_executor(capsys) -> None:
+    code = main(["build", "--ray-address", "127.0.0.1:6379"])
+    assert code == 2
+    assert "add --executor ray" in capsys.readouterr().err
