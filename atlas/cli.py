@@ -32,6 +32,11 @@ BUILD_EXAMPLES = """examples:
   atlas build --dataset none                   # the default atlas without dataset examples
   atlas build --objective top_k:20             # maximize each unit's 20 strongest positions
 """
+PLAN_EXAMPLES = """examples:
+  atlas plan                                   # the default atlas: counts, storage, time
+  atlas plan examples/inceptionv1.toml --workers 1,8,64
+  atlas plan --executor ray --ray-address 10.0.0.5:6379   # calibrated on the cluster
+"""
 LAYERS_EXAMPLES = """examples:
   atlas layers                                 # layers of the default model
   atlas layers --model lucent:inceptionv1 --image-size 128
@@ -79,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true",
                        help="exit 1 if any view failed (NaN or Inf), instead of 0")
     build.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+    plan = commands.add_parser("plan", help="what a build will cost, before it runs: counts, "
+                               "storage, wall time for N workers", epilog=PLAN_EXAMPLES,
+                               formatter_class=raw)
+    _build_flags(plan)
+    plan.add_argument("--workers", type=_csv, metavar="N,N",
+                      help="worker counts to give the wall time for (default 1,2,4,8 and "
+                           "the executor's own)")
+    plan.add_argument("--quiet", action="store_true", help="no progress bars")
+    plan.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     layers = commands.add_parser("layers", help="list the visualizable layers of a model",
                                  epilog=LAYERS_EXAMPLES, formatter_class=raw)
@@ -206,11 +221,26 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"atlas: {report.units} units, {report.jobs_computed} of {report.jobs_total} views "
           f"computed ({report.images_optimized} images optimized, "
           f"{report.jobs_total - report.jobs_computed} unchanged) in {report.seconds:.1f} s")
+    print(f"atlas: time by phase: {report.timing_note()}")
     if report.failed:
         print(f"atlas: {report.failed} view(s) failed (NaN or Inf); their units are marked "
               "failed on the site")
     print(f"atlas: open {report.site_dir / 'index.html'}")
     return 1 if report.failed and args.strict else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from atlas.pipeline.forecast import plan_build, report_lines
+
+    workers = None
+    if args.workers:
+        if not all(part.isdigit() and int(part) > 0 for part in args.workers):
+            raise AtlasError(f"--workers takes whole numbers above 0, e.g. 1,8; not "
+                             f"{','.join(args.workers)}")
+        workers = [int(part) for part in args.workers]
+    result = plan_build(_build_config(args), progress=not args.quiet)
+    print("\n".join(report_lines(result, workers)))
+    return 0
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -327,7 +357,7 @@ def _bench_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "layers": cmd_layers, "render": cmd_render, "bench": cmd_bench}
+COMMANDS = {"build": cmd_build, "plan": cmd_plan, "layers": cmd_layers, "render": cmd_render, "bench": cmd_bench}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

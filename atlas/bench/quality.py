@@ -162,7 +162,7 @@ def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDI
         if lucent:
             from atlas.bench.quality_lucent import lucent_site
 
-            echo(f"  running torch-lucent's render_vis …")
+            echo("  running torch-lucent's render_vis …")
             store, analysis = lucent_site(work, root / LUCENT)
             rows += measure_site(LUCENT, store, analysis)
     for line in table(rows):

@@ -59,6 +59,10 @@ class BuildReport:
     seconds: float
     failed: int = 0  # views that could not be computed (NaN/Inf even after a retry)
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+
+    def timing_note(self) -> str:
+        return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.timings.items())
 
 
 def resolve_device(name: str) -> torch.device:
@@ -204,9 +208,39 @@ def versions() -> dict[str, str]:
             "torch-lucent": version("torch-lucent"), "python": platform.python_version()}
 
 
-def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
-    """Builds (or resumes) the atlas that `config` describes and publishes its site."""
-    started = time.perf_counter()
+@dataclass
+class Prepared:
+    """A build planned and ready to run: what `atlas build` runs and `atlas plan`
+    prices. Nothing is computed or written yet; the executor is connected."""
+
+    config: BuildConfig  # resolved: sized defaults, views with their needs, logits layer
+    loaded: LoadedModel
+    device: torch.device  # the driver's
+    image_size: int
+    run: DryRun
+    chosen: list  # (LayerInfo, units) per layer
+    joint: list
+    compared: list  # compare UnitPlans
+    dataset: Optional[Dataset]  # what MACO's spectrum or the dataset views read
+    scanned: Optional[Dataset]  # the dataset the pass and the pages use
+    store: ResultStore
+    common: dict
+    layer_jobs: list[list[Job]]
+    engine: Engine
+    executor: Any
+    transforms_text: str
+    magnitude_name: Optional[str]
+    autocast: Optional[torch.dtype]
+    image_format: str
+
+    def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
+        """`jobs` (one list per layer) packed the way the build runs them."""
+        return [batch for layer in jobs for batch in plan.batches(layer, self.config.batch_size)]
+
+
+def prepare_build(config: BuildConfig, progress: bool = True) -> Prepared:
+    """Loads the model, checks the settings against it, plans every job and
+    connects the executor."""
     config = dataclasses.replace(config.validate(), views=with_needs(config.views))
     loaded = load_model(config.model, Path(config.weights) if config.weights else None,
                         config.pretrained, config.preprocess, config.mean, config.std)
@@ -226,12 +260,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
     # MACO reads its magnitude spectrum from the dataset even without dataset views.
     dataset = (open_build_dataset(config, loaded, image_size)
                if wants_data or config.param == "maco" else None)
-    scanned = dataset if wants_data else None  # the dataset the pass and the pages use
-    site_dir = Path(config.out)
+    scanned = dataset if wants_data else None
     magnitude, magnitude_name = (maco_magnitude(dataset, image_size)
                                  if config.param == "maco" else (None, None))
     image_format = resolve_image_format(config, image_size)
-    store = ResultStore(site_dir, image_format, config.image_quality)
+    store = ResultStore(Path(config.out), image_format, config.image_quality)
 
     transforms = (standard_transforms if config.transforms == "standard" else no_transforms)(
         image_size).to(device)
@@ -250,7 +283,23 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     config.steps, config.lr, config.param, config.decorrelate,
                     config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
                     autocast, magnitude, store.encoder)
+    return Prepared(config, loaded, device, image_size, run, chosen, joint, compared, dataset,
+                    scanned, store, common, layer_jobs, engine, executor, transforms.describe(),
+                    magnitude_name, autocast, image_format)
+
+
+def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
+    """Builds (or resumes) the atlas that `config` describes and publishes its site."""
+    started = time.perf_counter()
+    ready = prepare_build(config, progress)
+    config, loaded, device, image_size = ready.config, ready.loaded, ready.device, ready.image_size
+    run, chosen, joint, compared = ready.run, ready.chosen, ready.joint, ready.compared
+    scanned, store, common, layer_jobs = ready.scanned, ready.store, ready.common, ready.layer_jobs
+    engine, executor, site_dir = ready.engine, ready.executor, store.site_dir
+    magnitude_name, autocast, image_format = (ready.magnitude_name, ready.autocast,
+                                              ready.image_format)
     notes = [f"executor: {executor.describe()}"] if executor.name != "local" else []
+    timings: dict[str, float] = {}
     with executor, BuildLock(site_dir) as lock, StopAfterBatch() as stop:
         executor.start(engine)
         if lock.took_over:
@@ -258,21 +307,27 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                          f"{lock.took_over.get('pid')}, started {lock.took_over.get('started')})")
         remove_leftovers(site_dir)
         scans, fields = {}, {}
+        clock = time.perf_counter()
         if scanned is not None:
             scans, fields, data_notes = scan_dataset(config, loaded, scanned, chosen, store,
                                                      image_size, device, executor, progress)
             notes += data_notes
+        timings["dataset"] = time.perf_counter() - clock
         todo = [[job for job in jobs if not job_is_done(store, job)] for jobs in layer_jobs]
-        batches = [batch for jobs in todo for batch in plan.batches(jobs, config.batch_size)]
+        batches = ready.batches(todo)
+        clock = time.perf_counter()
         with tqdm(total=len(batches) * config.steps, unit="step", desc="optimize",
                   disable=not progress, dynamic_ncols=True) as bar:
             run_batches(executor, batches, store, bar, stop, config.steps, config.lr,
                         image_size)
+        timings["optimize"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         if compared:
             with tqdm(total=0, unit="step", desc="compare", disable=not progress,
                       dynamic_ncols=True) as bar:
-                notes.append(run_compare(engine, compared, store, config.batch_size, bar,
-                                         stop).note())
+                notes.append(run_compare(engine, executor, compared, store, config.batch_size,
+                                         bar, stop).note())
+        timings["compare"] = time.perf_counter() - clock
 
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:
@@ -288,7 +343,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         if computed:
             notes.append(f"connections: {computed} of {len(pairs)} layer pairs computed")
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
-                              transforms.describe(), kernel_layer, fields)
+                              ready.transforms_text, kernel_layer, fields)
         record["connections"] = {"top": config.connections, "pairs": pairs}
         record["dataset"] = dataset_info(scanned, scans) if scanned is not None else None
         if compared:
@@ -298,19 +353,21 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                                       logits_layer=config.logits_layer)
         record["settings"]["magnitude"] = magnitude_name
         record["settings"].update(precision=precision.describe(autocast),
-                                  channels_last=channels_last,
+                                  channels_last=engine.channels_last,
                                   images=image_format if image_format == "png"
                                   else f"{image_format} (quality {config.image_quality})")
         store.save_json("build.json", record)
         store.save_json("analysis.json", analyse(loaded, store, chosen, config, device,
                                                  DataEvidence(scanned, scans) if scans else None))
         manifest = build_manifest(store)
+        clock = time.perf_counter()
         publish_site(manifest, site_dir, progress=progress)
+        timings["site"] = time.perf_counter() - clock
     return BuildReport(
         site_dir, sum(len(units) for _, units in chosen),
         sum(len(jobs) for jobs in layer_jobs), sum(len(jobs) for jobs in todo),
         sum(len(job.images) for jobs in todo for job in jobs),
-        time.perf_counter() - started, count_failures(manifest), notes)
+        time.perf_counter() - started, count_failures(manifest), notes, timings)
 
 
 def _field_size(field: Optional[ReceptiveField]) -> Optional[list[int]]:

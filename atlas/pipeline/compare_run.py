@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -24,7 +24,9 @@ from atlas.pipeline.compare_axes import predicted_note
 from atlas.pipeline.compare_batch import Outcome, optimize_runs, order
 from atlas.pipeline.compare_plan import VIEW, UnitPlan
 from atlas.pipeline.compare_runs import Run
+from atlas.errors import AtlasError
 from atlas.pipeline.execute import Engine
+from atlas.pipeline.executor import Task
 from atlas.pipeline.interrupt import BuildInterrupted, StopAfterBatch
 from atlas.store import ResultStore
 
@@ -60,9 +62,33 @@ def _predicted(engine: Engine, logits: str, images: torch.Tensor) -> list[int]:
     return [int(i) for i in values.float().argmax(1)]
 
 
-def run_compare(engine: Engine, plans: list[UnitPlan], store: ResultStore, batch_size: int,
-                bar: Any, stop: StopAfterBatch) -> CompareReport:
-    """Optimizes what the compare units not yet stored need and writes their records."""
+def compare_task(engine: Engine, runs: list[Run], classes: dict[Run, int],
+                 on_progress: Callable[[int], None]) -> dict[Run, Outcome]:
+    """An executor task: one batch of runs (`optimize_runs`)."""
+    return optimize_runs(engine, runs, classes, lambda _: on_progress(1))
+
+
+def _optimized(executor: Any, batches: list[list[Run]], classes: dict[Run, int], steps: int,
+               bar: Any, stop: StopAfterBatch) -> dict[Run, Outcome]:
+    """Every batch's outcomes, the batches spread over the executor's workers."""
+    done: dict[Run, Outcome] = {}
+    tasks = (Task(compare_task, (batch, classes), steps) for batch in batches)
+    finished = 0
+    for _, outcome in executor.map(tasks, bar, stop):
+        if isinstance(outcome, BaseException):
+            raise AtlasError(f"the compare pass ran out of device memory ({outcome}); use a "
+                             "smaller --batch-size") from None
+        done.update(outcome)
+        finished += 1
+    if finished < len(batches):
+        raise BuildInterrupted(finished, len(batches))
+    return done
+
+
+def run_compare(engine: Engine, executor: Any, plans: list[UnitPlan], store: ResultStore,
+                batch_size: int, bar: Any, stop: StopAfterBatch) -> CompareReport:
+    """Optimizes what the compare units not yet stored need and writes their records.
+    The driver's `engine` reads the predicted classes between the two passes."""
     started = time.perf_counter()
     todo = [plan for plan in plans if not store.is_done(plan.layer, plan.unit, VIEW, plan.key)]
     runs = list(dict.fromkeys(run for plan in todo for run in plan.runs))
@@ -70,20 +96,16 @@ def run_compare(engine: Engine, plans: list[UnitPlan], store: ResultStore, batch
     second = _batches([run for run in runs if run.predicted], batch_size)
     bar.total = (len(first) + len(second)) * engine.steps
     bar.refresh()
-    done: dict[Run, Outcome] = {}
-    classes: dict[Run, int] = {}
-    for number, batch in enumerate(first + second):
-        if stop.requested:
-            raise BuildInterrupted(number, len(first) + len(second))
-        if number == len(first):
-            classes = _classes(engine, [run for batch in second for run in batch], done)
-        bar.set_postfix_str(f"compare ({len(batch)} images)")
-        ready = [run for run in batch if not run.predicted or run in classes]
-        done.update({run: Outcome(None, None) for run in batch if run not in ready})
-        if ready:
-            done.update(optimize_runs(engine, ready, classes, lambda _: bar.update(1)))
-        else:
-            bar.update(engine.steps)
+    bar.set_postfix_str(f"compare ({len(runs)} images)")
+    done = _optimized(executor, first, {}, engine.steps, bar, stop)
+    classes = _classes(engine, [run for batch in second for run in batch], done)
+    # A run whose source image went non-finite has no class: it is not optimized.
+    done.update({run: Outcome(None, None) for run in runs if run.predicted
+                 and run not in classes})
+    ready = [[run for run in batch if run in classes] for batch in second]
+    bar.update(engine.steps * sum(1 for batch in ready if not batch))
+    done.update(_optimized(executor, [batch for batch in ready if batch], classes, engine.steps,
+                           bar, stop))
     for run, class_index in classes.items():
         done[run].predicted = class_index
     for plan in todo:

@@ -1,0 +1,259 @@
+"""`atlas plan`: what a build will cost, before it computes anything.
+
+The counts come from the build's own planner, so they are exact. Times come
+from a calibration on the chosen executor: the first batch of every layer
+(at most `CALIBRATION_IMAGES` of its images) optimized for 1 and then
+`CALIBRATION_STEPS` steps, whose difference is the cost of a step without the
+batch's fixed costs; and one chunk of the dataset pass. Batches are then
+dealt to N workers the way the executor deals them (each free worker takes
+the next), which gives the wall time for N workers. Storage multiplies the
+calibration images' encoded size by the images the site will hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from atlas.pipeline.build import Prepared, prepare_build
+from atlas.pipeline.execute import compute_batch, job_is_done
+from atlas.pipeline.executor import Task
+from atlas.pipeline.plan import Job
+from atlas.pipeline.scan import scan_chunk
+
+CALIBRATION_IMAGES = 128  # of each layer's first batch: cost per image is flat beyond this
+CALIBRATION_STEPS = 4
+# Bytes per unit of what is not an optimized image: its HTML page, its JSON records and
+# its share of atlas.json, measured on the default atlas (`atlas bench --storage site`).
+PAGE_BYTES, RECORD_BYTES, MANIFEST_BYTES = 49_000, 20_000, 25_000
+
+
+@dataclass
+class LayerCost:
+    """One layer's calibration: seconds per image-step and per batch."""
+
+    layer: str
+    images: int  # the calibration batch
+    per_image_step: float
+    fixed: float  # per batch: the final measurement and encoding
+    image_bytes: float  # one image, encoded as the build stores it
+
+
+@dataclass
+class Forecast:
+    model: str
+    executor: str
+    workers: int
+    units: int
+    jobs: int
+    jobs_todo: int
+    images: int
+    image_steps: int
+    batches: int
+    stored_images: int  # images the site keeps (evolution snapshots included)
+    dataset_images: int
+    dataset_layers: int
+    compare_images: int
+    costs: list[LayerCost] = field(default_factory=list)
+    scan_read: float = 0.0  # seconds per image read on the driver
+    scan_compute: float = 0.0  # seconds per image through the model on one worker
+    batch_seconds: list[float] = field(default_factory=list)  # each batch still to run
+    storage: dict[str, float] = field(default_factory=dict)  # bytes by item
+    steps: int = 0
+    calibration_seconds: float = 0.0
+
+    def dataset_seconds(self, workers: int) -> float:
+        """The driver reads while the workers compute: the slower of the two."""
+        return self.dataset_images * max(self.scan_read, self.scan_compute / workers)
+
+    def compare_seconds(self, workers: int) -> float:
+        each = sum(cost.per_image_step for cost in self.costs) / max(1, len(self.costs))
+        return self.compare_images * self.steps * each / workers
+
+    def optimize_seconds(self, workers: int) -> float:
+        """The batches dealt in order to whichever of `workers` is free first."""
+        free = [0.0] * workers
+        for seconds in self.batch_seconds:
+            first = free.index(min(free))
+            free[first] += seconds
+        return max(free, default=0.0)
+
+    def seconds(self, workers: int) -> float:
+        return (self.dataset_seconds(workers) + self.optimize_seconds(workers)
+                + self.compare_seconds(workers))
+
+
+def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
+                    on_progress: Callable[[int], None]) -> tuple[float, float, float]:
+    """An executor task: (seconds at 1 step, seconds at `steps` steps, mean encoded
+    bytes per image) for `jobs` optimized as one batch. The one-step run comes
+    first and also warms the device up."""
+    timed = []
+    for count in (1, 1, steps):  # the first run pays one-time set-up costs
+        started = time.perf_counter()
+        output = compute_batch(dataclasses.replace(engine, steps=count), jobs)
+        timed.append(time.perf_counter() - started)
+        on_progress(count)
+    sizes = [len(data) for view in output.views for _, data in view.files]
+    return timed[1], timed[2], sum(sizes) / max(1, len(sizes))
+
+
+def _calibration_batch(jobs: list[Job]) -> list[Job]:
+    """The layer's first jobs, up to `CALIBRATION_IMAGES` images (at least one job)."""
+    chosen, count = [], 0
+    for job in jobs:
+        if chosen and count + len(job.images) > CALIBRATION_IMAGES:
+            break
+        chosen.append(job)
+        count += len(job.images)
+    return chosen
+
+
+def _images(jobs: list[Job]) -> int:
+    return sum(len(job.images) for job in jobs)
+
+
+def _stored_images(ready: Prepared, jobs: list[Job]) -> int:
+    """Images the site keeps for `jobs`: each job's images, and the positive
+    view's snapshots (every `snapshot_every` steps, the first and the last)."""
+    total = _images(jobs)
+    every = ready.config.snapshot_every
+    for job in jobs:
+        if job.settings.get("snapshot_every"):
+            total += len(range(0, ready.config.steps, every)) + 1
+    return total
+
+
+def forecast(ready: Prepared, bar: Any) -> Forecast:
+    """Counts, calibrates and prices the build `ready` describes."""
+    config, executor = ready.config, ready.executor
+    todo = [[job for job in jobs if not job_is_done(ready.store, job)]
+            for jobs in ready.layer_jobs]
+    all_jobs = [job for jobs in ready.layer_jobs for job in jobs]
+    batches = ready.batches(todo)
+    scanned = ready.scanned
+    result = Forecast(
+        model=ready.loaded.spec, executor=executor.describe(), workers=executor.workers,
+        units=sum(len(units) for _, units in ready.chosen), jobs=len(all_jobs),
+        jobs_todo=sum(len(jobs) for jobs in todo),
+        images=sum(_images(jobs) for jobs in todo),
+        image_steps=sum(_images(jobs) for jobs in todo) * config.steps, batches=len(batches),
+        stored_images=_stored_images(ready, all_jobs),
+        dataset_images=len(scanned) if scanned is not None else 0,
+        dataset_layers=len(ready.chosen) if scanned is not None else 0,
+        compare_images=len({run for plan in ready.compared for run in plan.runs}),
+        steps=config.steps)
+    started = time.perf_counter()
+    samples = [jobs for jobs in ready.layer_jobs if jobs]
+    tasks = [Task(calibrate_batch, (_calibration_batch(jobs), CALIBRATION_STEPS),
+                  2 + CALIBRATION_STEPS) for jobs in samples]
+    bar.total = len(tasks) * (2 + CALIBRATION_STEPS)
+    for index, (one, many, image_bytes) in executor.map(tasks, bar):
+        jobs = tasks[index].args[0]
+        per_step = max(many - one, 1e-9) / (CALIBRATION_STEPS - 1)
+        layer = jobs[0].layer or "joint"
+        result.costs.append(LayerCost(layer, _images(jobs), per_step / _images(jobs),
+                                      max(one - per_step, 0.0), image_bytes))
+    by_layer = {cost.layer: cost for cost in result.costs}
+    for batch in batches:
+        cost = by_layer[batch[0].layer or "joint"]
+        result.batch_seconds.append(cost.fixed + _images(batch) * config.steps
+                                    * cost.per_image_step)
+    if scanned is not None and len(scanned):
+        result.scan_read, result.scan_compute = _calibrate_scan(ready, bar)
+    result.calibration_seconds = time.perf_counter() - started
+    result.storage = _storage(ready, result)
+    return result
+
+
+def _calibrate_scan(ready: Prepared, bar: Any) -> tuple[float, float]:
+    """Seconds per image of the dataset pass: (reading on the driver, one chunk
+    through the model on a worker, its second run: the first warms up)."""
+    dataset = ready.scanned
+    chunk = range(min(ready.config.dataset_batch, len(dataset)))
+    started = time.perf_counter()
+    images, _ = dataset.load(chunk)
+    read = (time.perf_counter() - started) / len(chunk)
+    layers = [info.name for info, _ in ready.chosen]
+    task = Task(_timed_chunk, (layers, images), 0)
+    (_, seconds), = list(ready.executor.map([task], bar))
+    return read, seconds / len(chunk)
+
+
+def _timed_chunk(engine: Any, layers: list[str], images: Any,
+                 on_progress: Callable[[int], None]) -> float:
+    scan_chunk(engine, layers, images, on_progress)
+    started = time.perf_counter()
+    scan_chunk(engine, layers, images, on_progress)
+    return time.perf_counter() - started
+
+
+def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
+    mean_bytes = (sum(cost.image_bytes for cost in result.costs)
+                  / max(1, len(result.costs)))
+    storage = {"optimized images": result.stored_images * mean_bytes,
+               "compare images": result.compare_images * mean_bytes,
+               "pages": result.units * PAGE_BYTES, "records": result.units * RECORD_BYTES,
+               "manifest": result.units * MANIFEST_BYTES}
+    if ready.scanned is not None:
+        # Four columns of examples per unit, each a crop stored once (shared crops
+        # make this an upper bound), encoded about as an optimized image is.
+        storage["dataset examples"] = result.units * 4 * ready.config.example_count * mean_bytes
+    return storage
+
+
+def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[str]:
+    counts = workers or sorted({1, 2, 4, 8, result.workers})
+    total_bytes = sum(result.storage.values())
+    lines = [
+        f"atlas plan: {result.model} on {result.executor}",
+        f"  units:              {result.units:,}",
+        f"  jobs (unit-views):  {result.jobs:,} ({result.jobs - result.jobs_todo:,} already "
+        "stored)",
+        f"  images to optimize: {result.images:,} in {result.batches:,} batches",
+        f"  image-steps:        {result.image_steps:,} ({result.images:,} images x "
+        f"{result.steps} steps)",
+        f"  dataset images:     {result.dataset_images:,} (one pass for "
+        f"{result.dataset_layers} layers)",
+        f"  compare images:     {result.compare_images:,}",
+        f"  storage:            {total_bytes / 1e6:,.1f} MB ("
+        + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.storage.items())
+        + ")",
+        f"  calibration ({result.calibration_seconds:.1f} s): "
+        + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
+                    f"({cost.images} images)" for cost in result.costs),
+    ]
+    if result.dataset_images:
+        lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
+                     f"{result.scan_compute * 1e3:.3g} ms per image through the model")
+    lines.append("  wall time (dataset pass + optimization + compare; model loading and "
+                 "pages not included):")
+    for count in counts:
+        lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
+                     f"{_duration(result.seconds(count))} "
+                     f"(dataset {_duration(result.dataset_seconds(count))}, optimize "
+                     f"{_duration(result.optimize_seconds(count))}, compare "
+                     f"{_duration(result.compare_seconds(count))})")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = seconds / 60
+    if minutes < 120:
+        return f"{minutes:.1f} min"
+    return f"{minutes / 60:,.1f} h"
+
+
+def plan_build(config: Any, progress: bool = True) -> Forecast:
+    from tqdm import tqdm
+
+    ready = prepare_build(config, progress)
+    with ready.executor:
+        ready.executor.start(ready.engine)
+        with tqdm(total=0, unit="step", desc="calibrate", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            return forecast(ready, bar)
