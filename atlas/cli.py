@@ -52,6 +52,7 @@ BENCH_EXAMPLES = """examples:
   atlas bench --quality                        # image quality per parameterization, default model
   atlas bench --quality --model lucent:inceptionv1 --dataset photos --layer mixed3a \
               --channels 4 --image-size 96 --steps 128
+  atlas bench --executor ray                   # a build on Ray (2 workers x 1 thread) vs local
 """
 RENDER_EXAMPLES = """examples:
   atlas render                                 # re-render site/ from its stored results
@@ -141,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
                        "default: the model's own; photos: scikit-learn's sample photographs)")
     bench.add_argument("--render-units", type=int, dest="render_units", metavar="N",
                        help="instead: time rendering a synthetic atlas of N units")
+    bench.add_argument("--executor", choices=["ray"],
+                       help="time a build on a local Ray instance against the local executor "
+                            "(the default model; --steps, --repeats, --workers)")
+    bench.add_argument("--workers", type=int, default=2,
+                       help="with --executor ray: Ray workers of one thread (default 2)")
     bench.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     render = commands.add_parser("render", help="re-render the HTML from stored results only",
@@ -281,6 +287,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.quality:
         return _bench_quality(args)
+    if args.executor:
+        from atlas.bench.executors import run_executor_bench
+
+        if min(args.steps or 1, args.workers, args.repeats) < 1:
+            raise AtlasError("steps, workers and repeats must be at least 1")
+        run_executor_bench(args.steps or 128, args.workers, args.repeats,
+                           echo=lambda line: print(line, flush=True))
+        return 0
     args.model = args.model or "lucent:inceptionv1"
     args.channels = 16 if args.channels is None else args.channels
     args.steps = 64 if args.steps is None else args.steps
