@@ -1,5 +1,5 @@
 """The Ray executor on a real local Ray cluster (2 CPUs, no dashboard), started
-here with `ray start` as a user would: builds with 1 and 2 workers equal the
+here: builds with 1 and 2 workers equal the
 local build byte for byte, a killed worker costs one retried batch, a batch
 that kills its worker twice is recorded failed, a killed driver resumes, and
 a missing Ray or an unreachable cluster is one line and exit code 2."""
@@ -23,7 +23,6 @@ from atlas.cli import main
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
 
-RAY = Path(sys.executable).parent / "ray"
 # The head and every driver alike: token authentication is Ray's to test, and a
 # token left in ~/.ray by an earlier local instance would turn it on for the head only.
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
@@ -42,15 +41,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# A local Ray instance that lives as long as this process: other drivers join it by
+# its address, and it goes when the process ends (`ray stop` would end every Ray
+# instance on the machine, a user's own included).
+HEAD = """
+import sys, ray
+ray.init(num_cpus=2, num_gpus=0, include_dashboard=False)
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()
+"""
+
+
 @pytest.fixture(scope="module")
 def cluster() -> str:
     """A Ray head on this machine with 2 CPUs; its address."""
-    port = free_port()
-    subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2",
-                    "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats"],
-                   check=True, capture_output=True, env=ENV)
-    yield f"127.0.0.1:{port}"
-    subprocess.run([str(RAY), "stop", "--force"], capture_output=True, env=ENV)
+    head = subprocess.Popen([sys.executable, "-c", HEAD], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV,
+                            text=True)
+    address = head.stdout.readline().strip()
+    assert address, "the Ray head did not start"
+    yield address
+    head.stdin.close()
+    head.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +222,23 @@ def test_a_ray_address_needs_the_ray_executor(capsys) -> None:
     code = main(["build", "--ray-address", "127.0.0.1:6379"])
     assert code == 2
     assert "add --executor ray" in capsys.readouterr().err
+
+
+def test_plan_on_the_cluster_counts_what_a_local_plan_counts(cluster: str,
+                                                             tmp_path: Path) -> None:
+    from atlas.pipeline.forecast import plan_build
+
+    local = plan_build(make_config({}, {**SETTINGS, "out": str(tmp_path / "local")}),
+                       progress=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "atlas", "plan", *FLAGS, "--out", str(tmp_path / "site"),
+         "--executor", "ray", "--ray-address", cluster, "--ray-workers", "2", "--quiet"],
+        capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "on ray, 2 workers (cpu, 1 thread each)" in out
+    assert f"jobs (unit-views):  {local.jobs} (0 already stored)" in out
+    assert f"images to optimize: {local.images} in {local.batches} batches" in out
+    assert f"dataset images:     {local.dataset_images}" in out
+    assert "   2 workers:" in out
+    assert not (tmp_path / "site").exists()

@@ -23,7 +23,17 @@ from atlas.pipeline.executor import Task
 from atlas.pipeline.plan import Job
 from atlas.pipeline.scan import scan_chunk
 
-CALIBRATION_IMAGES = 128  # of each layer's first batch: cost per image is flat beyond this
+# Images of each layer's first batch the calibration runs: a GPU needs many to fill;
+# a CPU is busy with a few large images, while tiny ones need more (128 at 64 px or
+# less, down to 10 at 224 px), which keeps a CPU calibration to about a minute.
+CALIBRATION_IMAGES = 128
+CPU_CALIBRATION_PIXELS = 128 * 64 * 64
+
+
+def calibration_images(device: str, image_size: int) -> int:
+    if device != "cpu":
+        return CALIBRATION_IMAGES
+    return max(8, min(CALIBRATION_IMAGES, CPU_CALIBRATION_PIXELS // image_size ** 2))
 CALIBRATION_STEPS = 4
 # Bytes per unit of what is not an optimized image: its HTML page, its JSON records and
 # its share of atlas.json, measured on the default atlas (`atlas bench --storage site`).
@@ -100,11 +110,11 @@ def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
     return timed[1], timed[2], sum(sizes) / max(1, len(sizes))
 
 
-def _calibration_batch(jobs: list[Job]) -> list[Job]:
-    """The layer's first jobs, up to `CALIBRATION_IMAGES` images (at least one job)."""
+def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
+    """The layer's first jobs, up to `limit` images (at least one job)."""
     chosen, count = [], 0
     for job in jobs:
-        if chosen and count + len(job.images) > CALIBRATION_IMAGES:
+        if chosen and count + len(job.images) > limit:
             break
         chosen.append(job)
         count += len(job.images)
@@ -147,7 +157,8 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
         steps=config.steps)
     started = time.perf_counter()
     samples = [jobs for jobs in ready.layer_jobs if jobs]
-    tasks = [Task(calibrate_batch, (_calibration_batch(jobs), CALIBRATION_STEPS),
+    limit = min(calibration_images(executor.device.type, ready.image_size), config.batch_size)
+    tasks = [Task(calibrate_batch, (_calibration_batch(jobs, limit), CALIBRATION_STEPS),
                   2 + CALIBRATION_STEPS) for jobs in samples]
     bar.total = len(tasks) * (2 + CALIBRATION_STEPS)
     for index, (one, many, image_bytes) in executor.map(tasks, bar):
@@ -216,7 +227,8 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
         f"  image-steps:        {result.image_steps:,} ({result.images:,} images x "
         f"{result.steps} steps)",
         f"  dataset images:     {result.dataset_images:,} (one pass for "
-        f"{result.dataset_layers} layers)",
+        f"{result.dataset_layers} layers)" if result.dataset_layers else
+        "  dataset images:     none (no dataset)",
         f"  compare images:     {result.compare_images:,}",
         f"  storage:            {total_bytes / 1e6:,.1f} MB ("
         + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.storage.items())
