@@ -297,12 +297,17 @@ class RayExecutor:
                     self._replace(starting[ref])
 
     def _poll(self, sent: dict, credited: dict, bar: Any) -> None:
-        """Moves the bar by what the busy workers did since the last poll."""
-        asked = [(slot.actor.progress.remote(), slot) for slot in self.slots if slot.sent]
-        for ref, slot in asked:
+        """Moves the bar by what the busy workers did since the last poll (those
+        that do not answer at once show their progress next time)."""
+        asked = {slot.actor.progress.remote(): slot for slot in self.slots if slot.sent}
+        if not asked:
+            return
+        ready, _ = self.ray.wait(list(asked), num_returns=len(asked), timeout=0.1)
+        for ref in ready:
+            slot = asked[ref]
             try:
-                index, done = self.ray.get(ref, timeout=POLL_SECONDS)
-            except Exception:  # a dying or slow worker: its progress shows next time
+                index, done = self.ray.get(ref)
+            except self.ray.exceptions.RayError:  # dying: the task's result says so
                 continue
             running = sent.get(slot.sent[0]) if slot.sent else None
             if running is None or running.index != index:

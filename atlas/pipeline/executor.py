@@ -54,11 +54,12 @@ class LocalExecutor:
     def start(self, engine: Any) -> None:
         self.engine = engine
 
-    def map(self, tasks: Iterable[Task], bar: Any, stop: Optional[StopAfterBatch] = None
-            ) -> Iterator[tuple[int, Any]]:
+    def map(self, tasks: Iterable[Task], bar: Any, stop: Optional[StopAfterBatch] = None,
+            queued: int = 0) -> Iterator[tuple[int, Any]]:
         """(index, result) for each task, in order; a task that ran out of device
         memory gives the error as its result (its progress taken back off `bar`).
-        Stops starting tasks once `stop` is requested."""
+        Stops starting tasks once `stop` is requested. (`queued`: how many tasks
+        a worker of a cluster may have waiting behind its running one.)"""
         for index, task in enumerate(tasks):
             if stop is not None and stop.requested:
                 return

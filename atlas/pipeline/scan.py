@@ -270,10 +270,13 @@ def run_scan(executor: Any, dataset: Dataset, layers: Sequence[tuple[str, int]],
 
     with tqdm(total=len(dataset), unit="img", desc="dataset", disable=not progress,
               dynamic_ncols=True) as bar:
-        for index, extremes in executor.map(chunks(), bar):
-            if isinstance(extremes, BaseException):
+        # A chunk waits on each worker while it runs another, so the driver's
+        # reading never leaves a worker idle.
+        for index, extremes in executor.map(chunks(), bar, queued=1):
+            if isinstance(extremes, BaseException):  # out of memory, or lost with its workers
                 raise AtlasError(f"the dataset pass failed on a chunk of {batch_size} images "
-                                 f"({extremes}); try a smaller --dataset-batch")
+                                 f"({extremes}); lower dataset_batch if the device ran out of "
+                                 "memory, then run the same command again")
             for layer, writer in writers.items():
                 writer.add(extremes[layer], chunk_rows[index])
     seconds = time.perf_counter() - started
