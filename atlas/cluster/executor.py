@@ -280,7 +280,8 @@ class RayExecutor:
         """Drops slots whose replacement never started (no room left on the cluster)."""
         now = time.monotonic()
         for slot in list(starting.values()):
-            if now - slot.started > START_SECONDS:
+            waiting = slot.ready is not None and slot in self.slots
+            if waiting and now - slot.started > START_SECONDS:
                 self._say(f"ray worker {slot.number} did not start within {START_SECONDS:.0f} s;"
                           " going on without it")
                 self.ray.kill(slot.actor, no_restart=True)
