@@ -79,7 +79,11 @@ class Forecast:
         return self.dataset_images * max(self.scan_read, self.scan_compute / workers)
 
     def compare_seconds(self, workers: int) -> float:
-        each = sum(cost.per_image_step for cost in self.costs) / max(1, len(self.costs))
+        """Compare runs cost what the layers' images cost, weighed by image (the
+        joint batch, a handful of images, is far from flat per image)."""
+        layers = [cost for cost in self.costs if cost.layer != "joint"] or self.costs
+        images = sum(cost.images for cost in layers)
+        each = sum(cost.per_image_step * cost.images for cost in layers) / max(1, images)
         return self.compare_images * self.steps * each / workers
 
     def optimize_seconds(self, workers: int) -> float:
