@@ -11,7 +11,8 @@ from atlas.pipeline.build import build_atlas
 from atlas.pipeline.forecast import Forecast, plan_build, report_lines
 
 SETTINGS = {"layers": ["conv1", "conv3"], "channels": "0-5", "steps": 96,
-            "views": ["positive", "negative", "diversity", "neuron"], "batch_size": 24}
+            "views": ["positive", "negative", "diversity", "neuron", "compare"],
+            "batch_size": 24, "compare_units": 1}
 
 
 def test_plan_counts_equal_the_build_and_its_time_is_within_a_factor_of_2(
@@ -27,6 +28,8 @@ def test_plan_counts_equal_the_build_and_its_time_is_within_a_factor_of_2(
     assert planned.batches == len(planned.batch_seconds)
     took = report.timings["optimize"]
     assert took / 2 <= planned.optimize_seconds(1) <= took * 2, (planned.optimize_seconds(1), took)
+    took = report.timings["compare"]
+    assert took / 2 <= planned.compare_seconds(1) <= took * 2, (planned.compare_seconds(1), took)
     stored = sum(path.stat().st_size for path in (tmp_path / "site" / "results").rglob("*.png"))
     assert stored / 2 <= planned.storage["optimized images"] <= stored * 2
 

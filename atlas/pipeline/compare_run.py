@@ -62,6 +62,16 @@ def _predicted(engine: Engine, logits: str, images: torch.Tensor) -> list[int]:
     return [int(i) for i in values.float().argmax(1)]
 
 
+def compare_batches(todo: list[UnitPlan], batch_size: int
+                    ) -> tuple[list[Run], list[list[Run]], list[list[Run]]]:
+    """(every distinct run of `todo`, the first pass's batches, the second's: the
+    class-conditional runs whose class is read from the first pass's images)."""
+    runs = list(dict.fromkeys(run for plan in todo for run in plan.runs))
+    first = _batches([run for run in runs if not run.predicted], batch_size)
+    second = _batches([run for run in runs if run.predicted], batch_size)
+    return runs, first, second
+
+
 def compare_task(engine: Engine, runs: list[Run], classes: dict[Run, int],
                  on_progress: Callable[[int], None]) -> dict[Run, Outcome]:
     """An executor task: one batch of runs (`optimize_runs`)."""
@@ -91,9 +101,7 @@ def run_compare(engine: Engine, executor: Any, plans: list[UnitPlan], store: Res
     The driver's `engine` reads the predicted classes between the two passes."""
     started = time.perf_counter()
     todo = [plan for plan in plans if not store.is_done(plan.layer, plan.unit, VIEW, plan.key)]
-    runs = list(dict.fromkeys(run for plan in todo for run in plan.runs))
-    first = _batches([run for run in runs if not run.predicted], batch_size)
-    second = _batches([run for run in runs if run.predicted], batch_size)
+    runs, first, second = compare_batches(todo, batch_size)
     bar.total = (len(first) + len(second)) * engine.steps
     bar.refresh()
     bar.set_postfix_str(f"compare ({len(runs)} images)")

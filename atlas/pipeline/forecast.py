@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from atlas.pipeline.build import Prepared, prepare_build
+from atlas.pipeline.compare_batch import optimize_runs
+from atlas.pipeline.compare_plan import VIEW as COMPARE_VIEW
+from atlas.pipeline.compare_run import compare_batches
 from atlas.pipeline.execute import compute_batch, job_is_done
 from atlas.pipeline.executor import Task
 from atlas.pipeline.plan import Job
@@ -70,6 +73,7 @@ class Forecast:
     scan_read: float = 0.0  # seconds per image read on the driver
     scan_compute: float = 0.0  # seconds per image through the model on one worker
     batch_seconds: list[float] = field(default_factory=list)  # each batch still to run
+    compare_seconds_by_pass: list[list[float]] = field(default_factory=list)  # likewise
     storage: dict[str, float] = field(default_factory=dict)  # bytes by item
     steps: int = 0
     calibration_seconds: float = 0.0
@@ -79,39 +83,57 @@ class Forecast:
         return self.dataset_images * max(self.scan_read, self.scan_compute / workers)
 
     def compare_seconds(self, workers: int) -> float:
-        """Compare runs cost what the layers' images cost, weighed by image (the
-        joint batch, a handful of images, is far from flat per image)."""
-        layers = [cost for cost in self.costs if cost.layer != "joint"] or self.costs
-        images = sum(cost.images for cost in layers)
-        each = sum(cost.per_image_step * cost.images for cost in layers) / max(1, images)
-        return self.compare_images * self.steps * each / workers
+        """Its two passes, one after the other."""
+        return sum(_dealt(batches, workers) for batches in self.compare_seconds_by_pass)
 
     def optimize_seconds(self, workers: int) -> float:
-        """The batches dealt in order to whichever of `workers` is free first."""
-        free = [0.0] * workers
-        for seconds in self.batch_seconds:
-            first = free.index(min(free))
-            free[first] += seconds
-        return max(free, default=0.0)
+        return _dealt(self.batch_seconds, workers)
 
     def seconds(self, workers: int) -> float:
         return (self.dataset_seconds(workers) + self.optimize_seconds(workers)
                 + self.compare_seconds(workers))
 
 
+def _dealt(seconds: list[float], workers: int) -> float:
+    """Batches dealt in order to whichever of `workers` is free first, as the
+    executors deal them: when the last one ends."""
+    free = [0.0] * workers
+    for each in seconds:
+        first = free.index(min(free))
+        free[first] += each
+    return max(free, default=0.0)
+
+
+def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int], None]
+              ) -> tuple[float, float, Any]:
+    """(seconds at 1 step, seconds at `steps` steps, the last run's result); a
+    first one-step run pays the one-time set-up costs."""
+    timed = []
+    for count in (1, 1, steps):
+        started = time.perf_counter()
+        result = run(count)
+        timed.append(time.perf_counter() - started)
+        on_progress(count)
+    return timed[1], timed[2], result
+
+
+def calibrate_compare(engine: Any, runs: list, steps: int,
+                      on_progress: Callable[[int], None]) -> tuple[float, float]:
+    """An executor task: (seconds at 1 step, at `steps` steps) for one batch of
+    compare runs."""
+    one, many, _ = _two_runs(lambda count: optimize_runs(
+        dataclasses.replace(engine, steps=count), runs, {}, lambda _: None), steps, on_progress)
+    return one, many
+
+
 def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
                     on_progress: Callable[[int], None]) -> tuple[float, float, float]:
     """An executor task: (seconds at 1 step, seconds at `steps` steps, mean encoded
-    bytes per image) for `jobs` optimized as one batch. The one-step run comes
-    first and also warms the device up."""
-    timed = []
-    for count in (1, 1, steps):  # the first run pays one-time set-up costs
-        started = time.perf_counter()
-        output = compute_batch(dataclasses.replace(engine, steps=count), jobs)
-        timed.append(time.perf_counter() - started)
-        on_progress(count)
+    bytes per image) for `jobs` optimized as one batch."""
+    one, many, output = _two_runs(lambda count: compute_batch(
+        dataclasses.replace(engine, steps=count), jobs), steps, on_progress)
     sizes = [len(data) for view in output.views for _, data in view.files]
-    return timed[1], timed[2], sum(sizes) / max(1, len(sizes))
+    return one, many, sum(sizes) / max(1, len(sizes))
 
 
 def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
@@ -164,7 +186,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     limit = min(calibration_images(executor.device.type, ready.image_size), config.batch_size)
     tasks = [Task(calibrate_batch, (_calibration_batch(jobs, limit), CALIBRATION_STEPS),
                   2 + CALIBRATION_STEPS) for jobs in samples]
-    bar.total = len(tasks) * (2 + CALIBRATION_STEPS)
+    bar.total = (len(tasks) + 1) * (2 + CALIBRATION_STEPS)
     for index, (one, many, image_bytes) in executor.map(tasks, bar):
         jobs = tasks[index].args[0]
         per_step = max(many - one, 1e-9) / (CALIBRATION_STEPS - 1)
@@ -178,9 +200,27 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
                                     * cost.per_image_step)
     if scanned is not None and len(scanned):
         result.scan_read, result.scan_compute = _calibrate_scan(ready, bar)
+    result.compare_seconds_by_pass = _price_compare(ready, bar)
     result.calibration_seconds = time.perf_counter() - started
     result.storage = _storage(ready, result)
     return result
+
+
+def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
+    """Each compare batch's seconds, per pass, from its first batch calibrated."""
+    todo = [plan for plan in ready.compared
+            if not ready.store.is_done(plan.layer, plan.unit, COMPARE_VIEW, plan.key)]
+    _, first, second = compare_batches(todo, ready.config.batch_size)
+    if not first:
+        return []
+    sample = first[0][:calibration_images(ready.executor.device.type, ready.image_size)]
+    task = Task(calibrate_compare, (sample, CALIBRATION_STEPS), 2 + CALIBRATION_STEPS)
+    (_, (one, many)), = list(ready.executor.map([task], bar))
+    per_step = max(many - one, 1e-9) / (CALIBRATION_STEPS - 1)
+    fixed, per_image_step = max(one - per_step, 0.0), per_step / len(sample)
+    steps = ready.config.steps
+    return [[fixed + len(batch) * steps * per_image_step for batch in batches]
+            for batches in (first, second)]
 
 
 def _calibrate_scan(ready: Prepared, bar: Any) -> tuple[float, float]:
