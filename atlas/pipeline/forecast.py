@@ -2,9 +2,10 @@
 
 The counts come from the build's own planner, so they are exact. Times come
 from a calibration on the chosen executor: the first batch of every layer
-(at most `CALIBRATION_IMAGES` of its images) optimized for 1 and then
-`CALIBRATION_STEPS` steps, whose difference is the cost of a step without the
-batch's fixed costs; and one chunk of the dataset pass. Batches are then
+(at most `calibration_images` of its images) and of the compare page
+optimized for 1 and then `CALIBRATION_STEPS` or more steps, whose difference
+is the cost of a step without the batch's fixed costs; and one chunk of the
+dataset pass. Batches are then
 dealt to N workers the way the executor deals them (each free worker takes
 the next), which gives the wall time for N workers. Storage multiplies the
 calibration images' encoded size by the images the site will hold.
@@ -13,6 +14,7 @@ calibration images' encoded size by the images the site will hold.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -37,7 +39,10 @@ def calibration_images(device: str, image_size: int) -> int:
     if device != "cpu":
         return CALIBRATION_IMAGES
     return max(8, min(CALIBRATION_IMAGES, CPU_CALIBRATION_PIXELS // image_size ** 2))
-CALIBRATION_STEPS = 4
+CALIBRATION_STEPS = 4  # at least; a fast batch runs more, up to MAX_CALIBRATION_STEPS,
+MEASURABLE_SECONDS = 0.5  # so that its steps take about this long
+MAX_CALIBRATION_STEPS = 64
+CALIBRATION_WORK = 4  # progress units of one calibration: its four runs
 # Bytes per unit of what is not an optimized image: its HTML page, its JSON records and
 # its share of atlas.json, measured on the default atlas (`atlas bench --storage site`).
 PAGE_BYTES, RECORD_BYTES, MANIFEST_BYTES = 49_000, 20_000, 25_000
@@ -105,35 +110,51 @@ def _dealt(seconds: list[float], workers: int) -> float:
 
 
 def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int], None]
-              ) -> tuple[float, float, Any]:
-    """(seconds at 1 step, seconds at `steps` steps, the last run's result); a
-    first one-step run pays the one-time set-up costs."""
+              ) -> tuple[float, float, int, Any]:
+    """(seconds at 1 step, seconds at `steps` steps or more, those steps, the last
+    run's result).
+    A first run pays the one-time set-up costs; the one-step time is the faster
+    of two; a fast batch runs more steps, so that the difference the per-step
+    cost is read from is long enough to measure."""
+    run(1)
+    on_progress(1)
     timed = []
-    for count in (1, 1, steps):
+    for _ in range(2):
         started = time.perf_counter()
-        result = run(count)
+        run(1)
         timed.append(time.perf_counter() - started)
-        on_progress(count)
-    return timed[1], timed[2], result
+        on_progress(1)
+    one = min(timed)
+    steps = max(steps, min(MAX_CALIBRATION_STEPS, math.ceil(MEASURABLE_SECONDS / one) + 1))
+    started = time.perf_counter()
+    result = run(steps)
+    many = time.perf_counter() - started
+    on_progress(1)
+    return one, many, steps, result
+
+
+def _per_step(one: float, many: float, steps: int) -> tuple[float, float]:
+    """(seconds per step, fixed seconds per batch) from the two runs."""
+    per_step = max(many - one, 1e-9) / (steps - 1)
+    return per_step, max(one - per_step, 0.0)
 
 
 def calibrate_compare(engine: Any, runs: list, steps: int,
                       on_progress: Callable[[int], None]) -> tuple[float, float]:
-    """An executor task: (seconds at 1 step, at `steps` steps) for one batch of
-    compare runs."""
-    one, many, _ = _two_runs(lambda count: optimize_runs(
+    """An executor task: (seconds per step, fixed seconds) of one batch of compare runs."""
+    one, many, steps, _ = _two_runs(lambda count: optimize_runs(
         dataclasses.replace(engine, steps=count), runs, {}, lambda _: None), steps, on_progress)
-    return one, many
+    return _per_step(one, many, steps)
 
 
 def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
                     on_progress: Callable[[int], None]) -> tuple[float, float, float]:
     """An executor task: (seconds at 1 step, seconds at `steps` steps, mean encoded
     bytes per image) for `jobs` optimized as one batch."""
-    one, many, output = _two_runs(lambda count: compute_batch(
+    one, many, steps, output = _two_runs(lambda count: compute_batch(
         dataclasses.replace(engine, steps=count), jobs), steps, on_progress)
     sizes = [len(data) for view in output.views for _, data in view.files]
-    return one, many, sum(sizes) / max(1, len(sizes))
+    return (*_per_step(one, many, steps), sum(sizes) / max(1, len(sizes)))
 
 
 def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
@@ -185,14 +206,13 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     samples = [jobs for jobs in ready.layer_jobs if jobs]
     limit = min(calibration_images(executor.device.type, ready.image_size), config.batch_size)
     tasks = [Task(calibrate_batch, (_calibration_batch(jobs, limit), CALIBRATION_STEPS),
-                  2 + CALIBRATION_STEPS) for jobs in samples]
-    bar.total = (len(tasks) + 1) * (2 + CALIBRATION_STEPS)
-    for index, (one, many, image_bytes) in executor.map(tasks, bar):
+                  CALIBRATION_WORK) for jobs in samples]
+    bar.total = (len(tasks) + 1) * CALIBRATION_WORK
+    for index, (per_step, fixed, image_bytes) in executor.map(tasks, bar):
         jobs = tasks[index].args[0]
-        per_step = max(many - one, 1e-9) / (CALIBRATION_STEPS - 1)
         layer = jobs[0].layer or "joint"
-        result.costs.append(LayerCost(layer, _images(jobs), per_step / _images(jobs),
-                                      max(one - per_step, 0.0), image_bytes))
+        result.costs.append(LayerCost(layer, _images(jobs), per_step / _images(jobs), fixed,
+                                      image_bytes))
     by_layer = {cost.layer: cost for cost in result.costs}
     for batch in batches:
         cost = by_layer[batch[0].layer or "joint"]
@@ -214,10 +234,9 @@ def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
     if not first:
         return []
     sample = first[0][:calibration_images(ready.executor.device.type, ready.image_size)]
-    task = Task(calibrate_compare, (sample, CALIBRATION_STEPS), 2 + CALIBRATION_STEPS)
-    (_, (one, many)), = list(ready.executor.map([task], bar))
-    per_step = max(many - one, 1e-9) / (CALIBRATION_STEPS - 1)
-    fixed, per_image_step = max(one - per_step, 0.0), per_step / len(sample)
+    task = Task(calibrate_compare, (sample, CALIBRATION_STEPS), CALIBRATION_WORK)
+    (_, (per_step, fixed)), = list(ready.executor.map([task], bar))
+    per_image_step = per_step / len(sample)
     steps = ready.config.steps
     return [[fixed + len(batch) * steps * per_image_step for batch in batches]
             for batches in (first, second)]
