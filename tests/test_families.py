@@ -57,3 +57,30 @@ def test_names_without_labels_and_top_label_choice():
               "colour": {"value": "red", "count": 9, "of": 10}}
     assert top_label(labels) == "colour red"
     assert top_label(None) is None
+
+
+def test_clusters_are_scikit_learns_average_linkage() -> None:
+    """The groups equal AgglomerativeClustering's (average linkage, the distance
+    threshold), which atlas no longer imports, on many random correlation sets."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    from atlas.pipeline.families import FAMILY_CORRELATION, MIN_FAMILY, cluster
+
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        units, samples = int(rng.integers(2, 40)), int(rng.integers(3, 30))
+        base = rng.normal(size=(samples, int(rng.integers(1, 5))))
+        values = base @ rng.normal(size=(base.shape[1], units)) + rng.normal(
+            scale=rng.uniform(0.1, 2.0), size=(samples, units))
+        matrix = np.clip(np.corrcoef(values.T), -1.0, 1.0)
+        np.fill_diagonal(matrix, 1.0)
+        labels = AgglomerativeClustering(
+            n_clusters=None, metric="precomputed", linkage="average",
+            distance_threshold=1.0 - FAMILY_CORRELATION + 1e-9,
+        ).fit(np.clip(1.0 - matrix, 0.0, 2.0)).labels_
+        groups: dict[int, list[int]] = {}
+        for position, label in enumerate(labels):
+            groups.setdefault(int(label), []).append(position)
+        expected = sorted((sorted(g) for g in groups.values() if len(g) >= MIN_FAMILY),
+                          key=lambda g: (-len(g), g[0]))
+        assert cluster(matrix) == expected, trial

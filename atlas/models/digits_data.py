@@ -8,7 +8,10 @@ offline (the digits ship inside scikit-learn).
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,15 +50,26 @@ class ColoredSplit:
     colours: torch.Tensor  # (N,) palette index used
 
 
-def _grey_digits() -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
+def _bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(images (1797, 8, 8), classes): scikit-learn's digits, read as its
+    `load_digits` reads them (one gzipped CSV, a row per image and its class
+    last), without importing scikit-learn, which costs 1.5 s at start-up."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("scikit-learn, which ships the digits, is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as rows:
+        data = np.loadtxt(rows, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int, copy=False)
 
-    digits = load_digits()
-    small = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0
+
+def _grey_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    images, classes = _bundled_digits()
+    small = torch.tensor(images, dtype=torch.float32)[:, None] / 16.0
     box = F.interpolate(small, size=(DIGIT_BOX, DIGIT_BOX), mode="bilinear", align_corners=False)
     margin = (IMAGE_SIZE - DIGIT_BOX) // 2
     grey = F.pad(box.clamp(0, 1), [margin] * 4)
-    return grey, torch.tensor(digits.target, dtype=torch.long)
+    return grey, torch.tensor(classes, dtype=torch.long)
 
 
 def colourize(grey: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
+from atlas.optvis.adam import Adam
 from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.objectives import INPUT, Objective
 from atlas.optvis.param import ImageParam
@@ -56,7 +57,7 @@ def optimize(
     with torch.no_grad():
         batch = image().shape[0]
     draws = Draws(transform_seeds if transform_seeds is not None else range(batch), steps)
-    optimizer = torch.optim.Adam(image.parameters(), lr=lr)
+    optimizer = Adam(image.parameters(), lr=lr)
     history, snapshots = [], []
     saliency = None
     layers = sorted(objective.layers - {INPUT})

@@ -201,8 +201,7 @@ def dataset_info(dataset: Dataset, scans: dict) -> dict:
 
 
 def versions() -> dict[str, str]:
-    import lucent  # noqa: F401  (recorded: the reference implementation in use)
-    from importlib.metadata import version
+    from importlib.metadata import version  # not importing torch-lucent: it is not used
 
     return {"atlas": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "torch-lucent": version("torch-lucent"), "python": platform.python_version()}
