@@ -149,8 +149,8 @@ def test_a_killed_worker_costs_one_batch_and_changes_nothing(cluster: str, local
     assert code == 0, err
     assert re.search(rf"ray worker \d \(pid {pid} on .*\) died during task \d+; retrying it on "
                      "another worker", err), err
-    # two, then the one taking the dead one's place
-    assert len(re.findall(WORKER.decode(), err)) == 3
+    # (a fresh worker takes the dead one's place, but the build may finish on the other
+    # before it is up: the next test waits for one)
     assert "0 unchanged" in out
     assert_same_site(site, local_site)
 
