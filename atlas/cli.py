@@ -308,7 +308,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.dataset:
         from atlas.bench.dataset_pass import INCEPTION_MIXED, run_dataset_bench
         from atlas.models.registry import load_model
-        from atlas.pipeline.build import resolve_device
+        from atlas.pipeline.prepare import resolve_device
 
         if min(args.dataset_images, args.dataset_batch) < 1:
             raise AtlasError("--dataset-images and --dataset-batch must be at least 1")
@@ -340,7 +340,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise AtlasError(f"unknown method {unknown[0]!r}; methods: {', '.join(METHODS)}")
     if min(args.channels, args.steps, args.image_size or 128, args.repeats) < 1:
         raise AtlasError("channels, steps, image size and repeats must be at least 1")
-    from atlas.pipeline.build import resolve_device
+    from atlas.pipeline.prepare import resolve_device
 
     resolve_device(args.device)
     run_bench(Workload(args.model, args.weights, args.layer or "mixed4a", args.channels,
@@ -371,7 +371,8 @@ def _bench_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "plan": cmd_plan, "layers": cmd_layers, "render": cmd_render, "bench": cmd_bench}
+COMMANDS = {"build": cmd_build, "plan": cmd_plan, "layers": cmd_layers, "render": cmd_render,
+            "bench": cmd_bench}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from atlas.config import make_config
-from atlas.pipeline import build as build_module
+from atlas.pipeline import prepare as prepare_module
 from atlas.pipeline.build import build_atlas
 
 MODELS = Path(__file__).parent / "models"
@@ -182,7 +182,7 @@ def test_rebuild_skips_the_pass_and_the_examples(built, data: Path) -> None:
 
 def test_interrupted_pass_leaves_no_result_and_resumes(tmp_path: Path, data: Path,
                                                        built, monkeypatch) -> None:
-    real_open = build_module.open_dataset
+    real_open = prepare_module.open_dataset
 
     def interrupted(*args, **kwargs):
         dataset = real_open(*args, **kwargs)
@@ -198,12 +198,12 @@ def test_interrupted_pass_leaves_no_result_and_resumes(tmp_path: Path, data: Pat
         return dataset
 
     out = tmp_path / "site"
-    monkeypatch.setattr(build_module, "open_dataset", interrupted)
+    monkeypatch.setattr(prepare_module, "open_dataset", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_atlas(config(out, data, dataset_batch=4), progress=False)
     folders = list((out / "results" / "_dataset").iterdir())
     assert folders and all(f.name.startswith(".partial-") for f in folders)
-    monkeypatch.setattr(build_module, "open_dataset", real_open)
+    monkeypatch.setattr(prepare_module, "open_dataset", real_open)
     build_atlas(config(out, data, dataset_batch=4), progress=False)
     folders = list((out / "results" / "_dataset").iterdir())
     assert len(folders) == 3 and not any(f.name.startswith(".") for f in folders)

@@ -45,8 +45,8 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     from atlas.models.layers import dry_run
     from atlas.models.registry import load_model
     from atlas.pipeline.analysis import analyse
-    from atlas.pipeline.build import (choose_layers, open_build_dataset, resolve_device,
-                                      scan_dataset)
+    from atlas.pipeline.build import scan_dataset
+    from atlas.pipeline.prepare import choose_layers, open_build_dataset, resolve_device
     from atlas.pipeline.data_analysis import DataEvidence
     from atlas.pipeline.scan import local_scanner
 

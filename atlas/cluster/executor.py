@@ -56,20 +56,19 @@ class _Sent:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, ray: Any, owns: bool, device: str, workers: int, threads: int,
-                 gpus: int, progress: bool) -> None:
-        self.ray, self.owns, self.threads, self.gpus = ray, owns, threads, gpus
+    def __init__(self, ray: Any, owns: bool, device: str, workers: int, threads: int) -> None:
+        self.ray, self.owns, self.threads = ray, owns, threads
         self.device = torch.device(device)
         self.engine_box: list = []
-        self.echo = progress
         self.restarts = 0
+        self.worker_class = ray.remote(concurrency_groups={COMPUTE: 1}, max_concurrency=2)(Worker)
         self.slots = [self._spawn(number) for number in range(workers)]
         self._await_start()
 
     # --- connecting --------------------------------------------------------------
     @classmethod
     def connect(cls, address: Optional[str], device: str, workers: Optional[int],
-                threads: int, progress: bool = True) -> "RayExecutor":
+                threads: int) -> "RayExecutor":
         ray, owns = connect(address)
         try:
             resources = ray.cluster_resources()
@@ -80,7 +79,7 @@ class RayExecutor:
             kind = "cuda" if gpus and device != "cpu" else "cpu"
             if workers is None:
                 workers = gpus if kind == "cuda" else max(1, cpus // threads)
-            return cls(ray, owns, kind, workers, threads, gpus, progress)
+            return cls(ray, owns, kind, workers, threads)
         except BaseException:
             if owns:
                 ray.shutdown()
@@ -88,8 +87,7 @@ class RayExecutor:
 
     def _spawn(self, number: int) -> _Slot:
         gpu = self.device.type == "cuda"
-        remote = self.ray.remote(concurrency_groups={COMPUTE: 1}, max_concurrency=2)(Worker)
-        actor = remote.options(
+        actor = self.worker_class.options(
             num_cpus=1 if gpu else self.threads, num_gpus=1 if gpu else 0, max_restarts=0,
         ).remote(self.device.type, 1 if gpu else self.threads)
         slot = _Slot(number, actor)
@@ -204,8 +202,7 @@ class RayExecutor:
             finished = []
             for ref in ready:
                 if ref in starting:
-                    if not self._started(starting[ref], ref):
-                        self._replace(starting[ref])
+                    self._settle(starting[ref], ref)
                     continue
                 if ref not in sent:
                     continue  # dropped when its worker died
@@ -294,8 +291,12 @@ class RayExecutor:
         if starting:
             ready, _ = self.ray.wait(list(starting), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
-                if not self._started(starting[ref], ref):
-                    self._replace(starting[ref])
+                self._settle(starting[ref], ref)
+
+    def _settle(self, slot: _Slot, ref: Any) -> None:
+        """A starting worker answered: it is ready, or it died and is replaced."""
+        if not self._started(slot, ref):
+            self._replace(slot)
 
     def _poll(self, sent: dict, credited: dict, bar: Any) -> None:
         """Moves the bar by what the busy workers did since the last poll (those

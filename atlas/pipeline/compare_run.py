@@ -62,6 +62,11 @@ def _predicted(engine: Engine, logits: str, images: torch.Tensor) -> list[int]:
     return [int(i) for i in values.float().argmax(1)]
 
 
+def unstored(plans: list[UnitPlan], store: ResultStore) -> list[UnitPlan]:
+    """The compare units whose record is not stored with their key."""
+    return [plan for plan in plans if not store.is_done(plan.layer, plan.unit, VIEW, plan.key)]
+
+
 def compare_batches(todo: list[UnitPlan], batch_size: int
                     ) -> tuple[list[Run], list[list[Run]], list[list[Run]]]:
     """(every distinct run of `todo`, the first pass's batches, the second's: the
@@ -100,7 +105,7 @@ def run_compare(engine: Engine, executor: Any, plans: list[UnitPlan], store: Res
     """Optimizes what the compare units not yet stored need and writes their records.
     The driver's `engine` reads the predicted classes between the two passes."""
     started = time.perf_counter()
-    todo = [plan for plan in plans if not store.is_done(plan.layer, plan.unit, VIEW, plan.key)]
+    todo = unstored(plans, store)
     runs, first, second = compare_batches(todo, batch_size)
     bar.total = (len(first) + len(second)) * engine.steps
     bar.refresh()

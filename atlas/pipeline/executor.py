@@ -94,12 +94,12 @@ class LocalExecutor:
         return f"local ({self.device.type}, {torch.get_num_threads()} threads)"
 
 
-def open_executor(config: Any, device: torch.device, progress: bool = True) -> Any:
+def open_executor(config: Any, device: torch.device) -> Any:
     """The executor `config.executor` names; a Ray one connects to its cluster
     and starts its workers here, so a bad address fails before any work."""
     if config.executor == "ray":
         from atlas.cluster.executor import RayExecutor
 
         return RayExecutor.connect(config.ray_address, config.device, config.ray_workers,
-                                   config.ray_threads, progress)
+                                   config.ray_threads)
     return LocalExecutor(device)

@@ -5,10 +5,10 @@ from a calibration on the chosen executor: the first batch of every layer
 (at most `calibration_images` of its images) and of the compare page
 optimized for 1 and then `CALIBRATION_STEPS` or more steps, whose difference
 is the cost of a step without the batch's fixed costs; and one chunk of the
-dataset pass. Batches are then
-dealt to N workers the way the executor deals them (each free worker takes
-the next), which gives the wall time for N workers. Storage multiplies the
-calibration images' encoded size by the images the site will hold.
+dataset pass. Batches are then dealt to N workers the way the executor deals
+them (each free worker takes the next), which gives the wall time for N
+workers. Storage multiplies the calibration images' encoded size by the
+images the site will hold.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from atlas.pipeline.build import Prepared, prepare_build
 from atlas.pipeline.compare_batch import optimize_runs
-from atlas.pipeline.compare_plan import VIEW as COMPARE_VIEW
-from atlas.pipeline.compare_run import compare_batches
-from atlas.pipeline.execute import compute_batch, job_is_done
+from atlas.pipeline.compare_run import compare_batches, unstored
+from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
-from atlas.pipeline.plan import Job
+from atlas.pipeline.plan import Job, image_count
+from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.scan import scan_chunk
 
 # Images of each layer's first batch the calibration runs: a GPU needs many to fill;
@@ -33,12 +32,6 @@ from atlas.pipeline.scan import scan_chunk
 # less, down to 10 at 224 px), which keeps a CPU calibration to about a minute.
 CALIBRATION_IMAGES = 128
 CPU_CALIBRATION_PIXELS = 128 * 64 * 64
-
-
-def calibration_images(device: str, image_size: int) -> int:
-    if device != "cpu":
-        return CALIBRATION_IMAGES
-    return max(8, min(CALIBRATION_IMAGES, CPU_CALIBRATION_PIXELS // image_size ** 2))
 CALIBRATION_STEPS = 4  # at least; a fast batch runs more, up to MAX_CALIBRATION_STEPS,
 MEASURABLE_SECONDS = 0.5  # so that its steps take about this long
 MAX_CALIBRATION_STEPS = 64
@@ -46,6 +39,12 @@ CALIBRATION_WORK = 4  # progress units of one calibration: its four runs
 # Bytes per unit of what is not an optimized image: its HTML page, its JSON records and
 # its share of atlas.json, measured on the default atlas (`atlas bench --storage site`).
 PAGE_BYTES, RECORD_BYTES, MANIFEST_BYTES = 49_000, 20_000, 25_000
+
+
+def calibrationimage_count(device: str, image_size: int) -> int:
+    if device != "cpu":
+        return CALIBRATION_IMAGES
+    return max(8, min(CALIBRATION_IMAGES, CPU_CALIBRATION_PIXELS // image_size ** 2))
 
 
 @dataclass
@@ -149,8 +148,8 @@ def calibrate_compare(engine: Any, runs: list, steps: int,
 
 def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
                     on_progress: Callable[[int], None]) -> tuple[float, float, float]:
-    """An executor task: (seconds at 1 step, seconds at `steps` steps, mean encoded
-    bytes per image) for `jobs` optimized as one batch."""
+    """An executor task: (seconds per step, fixed seconds, mean encoded bytes per
+    image) of `jobs` optimized as one batch."""
     one, many, steps, output = _two_runs(lambda count: compute_batch(
         dataclasses.replace(engine, steps=count), jobs), steps, on_progress)
     sizes = [len(data) for view in output.views for _, data in view.files]
@@ -168,14 +167,10 @@ def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
     return chosen
 
 
-def _images(jobs: list[Job]) -> int:
-    return sum(len(job.images) for job in jobs)
-
-
-def _stored_images(ready: Prepared, jobs: list[Job]) -> int:
+def _storedimage_count(ready: Prepared, jobs: list[Job]) -> int:
     """Images the site keeps for `jobs`: each job's images, and the positive
     view's snapshots (every `snapshot_every` steps, the first and the last)."""
-    total = _images(jobs)
+    total = image_count(jobs)
     every = ready.config.snapshot_every
     for job in jobs:
         if job.settings.get("snapshot_every"):
@@ -186,37 +181,36 @@ def _stored_images(ready: Prepared, jobs: list[Job]) -> int:
 def forecast(ready: Prepared, bar: Any) -> Forecast:
     """Counts, calibrates and prices the build `ready` describes."""
     config, executor = ready.config, ready.executor
-    todo = [[job for job in jobs if not job_is_done(ready.store, job)]
-            for jobs in ready.layer_jobs]
+    todo = ready.todo()
     all_jobs = [job for jobs in ready.layer_jobs for job in jobs]
     batches = ready.batches(todo)
     scanned = ready.scanned
+    images = sum(image_count(jobs) for jobs in todo)
     result = Forecast(
         model=ready.loaded.spec, executor=executor.describe(), workers=executor.workers,
         units=sum(len(units) for _, units in ready.chosen), jobs=len(all_jobs),
-        jobs_todo=sum(len(jobs) for jobs in todo),
-        images=sum(_images(jobs) for jobs in todo),
-        image_steps=sum(_images(jobs) for jobs in todo) * config.steps, batches=len(batches),
-        stored_images=_stored_images(ready, all_jobs),
+        jobs_todo=sum(len(jobs) for jobs in todo), images=images,
+        image_steps=images * config.steps, batches=len(batches),
+        stored_images=_storedimage_count(ready, all_jobs),
         dataset_images=len(scanned) if scanned is not None else 0,
         dataset_layers=len(ready.chosen) if scanned is not None else 0,
         compare_images=len({run for plan in ready.compared for run in plan.runs}),
         steps=config.steps)
     started = time.perf_counter()
     samples = [jobs for jobs in ready.layer_jobs if jobs]
-    limit = min(calibration_images(executor.device.type, ready.image_size), config.batch_size)
+    limit = min(calibrationimage_count(executor.device.type, ready.image_size), config.batch_size)
     tasks = [Task(calibrate_batch, (_calibration_batch(jobs, limit), CALIBRATION_STEPS),
                   CALIBRATION_WORK) for jobs in samples]
     bar.total = (len(tasks) + 1) * CALIBRATION_WORK
     for index, (per_step, fixed, image_bytes) in executor.map(tasks, bar):
         jobs = tasks[index].args[0]
         layer = jobs[0].layer or "joint"
-        result.costs.append(LayerCost(layer, _images(jobs), per_step / _images(jobs), fixed,
+        result.costs.append(LayerCost(layer, image_count(jobs), per_step / image_count(jobs), fixed,
                                       image_bytes))
     by_layer = {cost.layer: cost for cost in result.costs}
     for batch in batches:
         cost = by_layer[batch[0].layer or "joint"]
-        result.batch_seconds.append(cost.fixed + _images(batch) * config.steps
+        result.batch_seconds.append(cost.fixed + image_count(batch) * config.steps
                                     * cost.per_image_step)
     if scanned is not None and len(scanned):
         result.scan_read, result.scan_compute = _calibrate_scan(ready, bar)
@@ -228,12 +222,11 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
 
 def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
     """Each compare batch's seconds, per pass, from its first batch calibrated."""
-    todo = [plan for plan in ready.compared
-            if not ready.store.is_done(plan.layer, plan.unit, COMPARE_VIEW, plan.key)]
-    _, first, second = compare_batches(todo, ready.config.batch_size)
+    _, first, second = compare_batches(unstored(ready.compared, ready.store),
+                                       ready.config.batch_size)
     if not first:
         return []
-    sample = first[0][:calibration_images(ready.executor.device.type, ready.image_size)]
+    sample = first[0][:calibrationimage_count(ready.executor.device.type, ready.image_size)]
     task = Task(calibrate_compare, (sample, CALIBRATION_STEPS), CALIBRATION_WORK)
     (_, (per_step, fixed)), = list(ready.executor.map([task], bar))
     per_image_step = per_step / len(sample)
@@ -326,7 +319,7 @@ def _duration(seconds: float) -> str:
 def plan_build(config: Any, progress: bool = True) -> Forecast:
     from tqdm import tqdm
 
-    ready = prepare_build(config, progress)
+    ready = prepare_build(config)
     with ready.executor:
         ready.executor.start(ready.engine)
         with tqdm(total=0, unit="step", desc="calibrate", disable=not progress,

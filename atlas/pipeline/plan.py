@@ -20,7 +20,7 @@ from atlas.pipeline.views.optimized import neuron_positions
 from atlas.store import settings_key
 
 __all__ = ["ImageSpec", "Job", "image_seed", "neuron_positions", "common_settings", "unit_jobs",
-           "joint_jobs", "batches"]
+           "joint_jobs", "batches", "image_count"]
 
 
 @dataclass
@@ -97,6 +97,11 @@ def joint_jobs(config: BuildConfig, common: dict[str, Any],
         spec = ImageSpec(image_seed(config.seed, name, expression))
         jobs.append(Job(None, index, name, [spec], settings, list(terms)))
     return jobs
+
+
+def image_count(jobs: Sequence[Job]) -> int:
+    """The images `jobs` optimize together."""
+    return sum(len(job.images) for job in jobs)
 
 
 def batches(jobs: Sequence[Job], batch_size: int) -> list[list[Job]]:

@@ -230,7 +230,9 @@ def scan_chunk(engine: Any, layers: list[str], images: torch.Tensor,
     result = {}
     for layer in layers:
         extremes = spatial_extremes(acts[layer])
-        result[layer] = Extremes(*(part.cpu() for part in dataclasses.astuple(extremes)))
+        # (not dataclasses.astuple: it deep-copies every tensor first)
+        result[layer] = Extremes(*(getattr(extremes, part.name).cpu()
+                                   for part in dataclasses.fields(extremes)))
     on_progress(len(images))
     return result
 
@@ -253,14 +255,11 @@ def run_scan(executor: Any, dataset: Dataset, layers: Sequence[tuple[str, int]],
                for layer, channels in todo}
     loaded: list[int] = []
     chunk_rows: list[torch.Tensor] = []  # rows of each chunk, by task index
-    skipped = 0
 
     def chunks():
-        nonlocal skipped
         for start in range(0, len(dataset), batch_size):
             chunk = range(start, min(start + batch_size, len(dataset)))
             images, indices = dataset.load(chunk)
-            skipped += len(chunk) - len(indices)
             bar.update(len(chunk) - len(indices))  # unreadable files count as passed
             if not indices:
                 continue

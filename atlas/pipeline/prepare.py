@@ -1,0 +1,231 @@
+"""Before a build computes anything: the model loaded, the settings checked
+against it, every job planned and the executor connected (`prepare_build`).
+`atlas build` runs what this prepares; `atlas plan` prices it."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy
+import torch
+from torch import nn
+
+from atlas import __version__
+from atlas.config import (DEFAULT_JOINT, BuildConfig, parse_channels, resolve_image_format,
+                          with_sized_defaults)
+from atlas.datasets import Dataset, open_dataset
+from atlas.errors import AtlasError
+from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
+from atlas.models.registry import LoadedModel, load_model
+from atlas.models.specs import DEFAULT_SPEC
+from atlas.optvis import precision
+from atlas.optvis.objectives import parse_terms
+from atlas.optvis.transforms import no_transforms, standard_transforms
+from atlas.pipeline import plan
+from atlas.pipeline.compare_plan import compare_plans
+from atlas.pipeline.execute import Engine, job_is_done
+from atlas.pipeline.executor import open_executor
+from atlas.pipeline.magnitude import maco_magnitude
+from atlas.pipeline.plan import Job
+from atlas.pipeline.views import DATASET, VIEWS, with_needs
+from atlas.store import ResultStore
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AtlasError("--device cuda was given but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+def choose_layers(
+    config: BuildConfig, loaded: LoadedModel, run: DryRun, image_size: int
+) -> list[tuple[LayerInfo, list[int]]]:
+    names = config.layers or loaded.defaults_from(run.layers)
+    infos = resolve_layers(loaded.module, image_size, loaded.preprocess, names, run)
+    chosen = []
+    for info in infos:
+        units = (parse_channels(config.channels, info.channels, info.name)
+                 if config.channels else list(range(info.channels)))
+        chosen.append((info, units))
+    return chosen
+
+
+def parse_joint(config: BuildConfig, loaded: LoadedModel, run: DryRun,
+                image_size: int) -> list[tuple[str, list]]:
+    """The joint objectives to optimize, each checked against the model's layers."""
+    if "joint" not in config.views:
+        return []
+    expressions = config.joint
+    if expressions is None:
+        expressions = DEFAULT_JOINT if loaded.spec == DEFAULT_SPEC else []
+    parsed = []
+    for expression in expressions:
+        try:
+            terms = parse_terms(expression)
+        except ValueError as error:
+            raise AtlasError(f"joint objective: {error}") from None
+        infos = resolve_layers(loaded.module, image_size, loaded.preprocess,
+                               [term.layer for term in terms], run)
+        for term, info in zip(terms, infos):
+            parse_channels(str(term.unit), info.channels, term.layer)
+        parsed.append((expression, terms))
+    return parsed
+
+
+def class_output(config: BuildConfig, loaded: LoadedModel, run: DryRun,
+                 image_size: int) -> tuple[Optional[str], str]:
+    """The layer whose units are the class logits (class-conditional objectives):
+    `logits_layer` where given, the model's own (the default model's fc), else the
+    last linear layer the forward pass reaches at this size. None, with the reason,
+    where there is none."""
+    if config.logits_layer:
+        info = resolve_layers(loaded.module, image_size, loaded.preprocess,
+                              [config.logits_layer], run)[0]
+        if len(info.shape) != 1:
+            raise AtlasError(f"logits_layer {info.name!r} outputs {list(info.shape)} per image, "
+                             "not one value per class; name a linear layer")
+        return info.name, ""
+    if loaded.probe is not None:
+        return loaded.probe.logits_layer, ""
+    modules = dict(loaded.module.named_modules())
+    for info in reversed(run.layers):
+        if len(info.shape) == 1 and isinstance(modules.get(info.name), nn.Linear):
+            return info.name, ""
+    where = ("the model has no linear layer for its classes" if run.ok else
+             f"the forward pass at {image_size} px stops before the model's class output")
+    return None, f"{where} (logits_layer names one)"
+
+
+def check_objective(config: BuildConfig, run: DryRun, no_logits: str) -> None:
+    """A class objective needs a class output with that class."""
+    spec = config.objective_spec()
+    if spec["kind"] != "class":
+        return
+    if spec["logits"] is None:
+        raise AtlasError(f"objective {config.objective!r} needs a class output, but {no_logits}")
+    count = next(info.channels for info in run.layers if info.name == spec["logits"])
+    if spec["class"] >= count:
+        raise AtlasError(f"objective {config.objective!r}: class {spec['class']} is out of range "
+                         f"for {spec['logits']!r}, which has {count} units (0-{count - 1})")
+
+
+NO_DATASET = "none"  # --dataset none: no dataset, even for a model that has its own
+
+
+def open_build_dataset(config: BuildConfig, loaded: LoadedModel,
+                       image_size: int) -> Optional[Dataset]:
+    """The dataset this build scans: the one asked for, else the model's own, else none."""
+    spec = config.dataset if config.dataset is not None else loaded.default_dataset
+    if spec is None or spec == NO_DATASET:
+        return None
+    return open_dataset(spec, image_size, config.dataset_limit, config.seed,
+                        config.dataset_resize)
+
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version  # not importing torch-lucent: it is not used
+
+    return {"atlas": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "torch-lucent": version("torch-lucent"), "python": platform.python_version()}
+
+
+@dataclass
+class Prepared:
+    """A build planned and ready to run: what `atlas build` runs and `atlas plan`
+    prices. Nothing is computed or written yet; the executor is connected."""
+
+    config: BuildConfig  # resolved: sized defaults, views with their needs, logits layer
+    loaded: LoadedModel
+    device: torch.device  # the driver's
+    image_size: int
+    run: DryRun
+    chosen: list  # (LayerInfo, units) per layer
+    joint: list
+    compared: list  # compare UnitPlans
+    dataset: Optional[Dataset]  # what MACO's spectrum or the dataset views read
+    scanned: Optional[Dataset]  # the dataset the pass and the pages use
+    store: ResultStore
+    common: dict
+    layer_jobs: list[list[Job]]
+    engine: Engine
+    executor: Any
+    magnitude_name: Optional[str]  # MACO's spectrum, by the hash that joins the keys
+
+    def todo(self) -> list[list[Job]]:
+        """The jobs not already stored with their key, one list per layer."""
+        return [[job for job in jobs if not job_is_done(self.store, job)]
+                for jobs in self.layer_jobs]
+
+    def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
+        """`jobs` (one list per layer) packed the way the build runs them."""
+        return [batch for layer in jobs for batch in plan.batches(layer, self.config.batch_size)]
+
+
+def prepare_build(config: BuildConfig) -> Prepared:
+    """Loads the model, checks the settings against it, plans every job and
+    connects the executor."""
+    config = dataclasses.replace(config.validate(), views=with_needs(config.views))
+    loaded = load_model(config.model, Path(config.weights) if config.weights else None,
+                        config.pretrained, config.preprocess, config.mean, config.std)
+    # On Ray the workers bring their own devices; the driver uses what it has.
+    device = resolve_device(config.device if config.executor == "local" else "auto")
+    image_size = config.image_size or loaded.input_size
+    config = with_sized_defaults(config, image_size)
+    loaded.module.to(device)
+    loaded.preprocess.to(device)
+    run = dry_run(loaded.module, image_size, loaded.preprocess)
+    chosen = choose_layers(config, loaded, run, image_size)
+    joint = parse_joint(config, loaded, run, image_size)
+    logits, no_logits = class_output(config, loaded, run, image_size)
+    config = dataclasses.replace(config, logits_layer=logits)
+    check_objective(config, run, no_logits)
+    wants_data = any(VIEWS[name].produced_by == DATASET for name in config.views)
+    # MACO reads its magnitude spectrum from the dataset even without dataset views.
+    dataset = (open_build_dataset(config, loaded, image_size)
+               if wants_data or config.param == "maco" else None)
+    scanned = dataset if wants_data else None
+    magnitude, magnitude_name = (maco_magnitude(dataset, image_size)
+                                 if config.param == "maco" else (None, None))
+    image_format = resolve_image_format(config, image_size)
+    store = ResultStore(Path(config.out), image_format, config.image_quality)
+
+    transforms = (standard_transforms if config.transforms == "standard" else no_transforms)(
+        image_size).to(device)
+    executor = open_executor(config, device)
+    autocast = precision.autocast_dtype(config.precision, executor.device, loaded.bfloat16,
+                                        executor.fast_bfloat16)
+    common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
+                                  transforms.describe(), precision.describe(autocast),
+                                  image_format, magnitude_name)
+    layer_jobs = plan_jobs(config, common, chosen, joint)
+    compared = compare_plans(config, chosen, image_size, no_logits, common)
+    channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
+    if channels_last:
+        loaded.module.to(memory_format=torch.channels_last)
+    engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
+                    config.steps, config.lr, config.param, config.decorrelate,
+                    config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
+                    autocast, magnitude, store.encoder)
+    return Prepared(config, loaded, device, image_size, run, chosen, joint, compared, dataset,
+                    scanned, store, common, layer_jobs, engine, executor, magnitude_name)
+
+
+
+def plan_jobs(config: BuildConfig, common: dict, chosen: list, joint: list) -> list[list[Job]]:
+    """One list of jobs per layer (view-major, so packed batches have long
+    segments of one view), then the joint jobs."""
+    view_order = {view: i for i, view in enumerate(VIEWS)}
+    layer_jobs = []
+    for info, units in chosen:
+        jobs = [job for unit in units
+                for job in plan.unit_jobs(config, common, info.name, info.shape, unit)]
+        layer_jobs.append(sorted(jobs, key=lambda job: view_order[job.view]))
+    layer_jobs.append(plan.joint_jobs(config, common, joint))
+    return layer_jobs
