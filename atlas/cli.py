@@ -44,8 +44,10 @@ LAYERS_EXAMPLES = """examples:
   atlas layers --model my_model.py:build --weights checkpoint.pt --image-size 32
 """
 BENCH_EXAMPLES = """examples:
-  atlas bench                                  # InceptionV1 mixed4a, 16 channels, 128px, 64 steps
+  atlas bench                                  # InceptionV1 mixed4a, 16 channels, 128px, 256 steps:
+                                               # per step, then time to quality
   atlas bench --methods lucent,atlas,floor     # skip the slow one-call-per-channel baseline
+  atlas bench --methods lucent,lucent-atlas-model,atlas,atlas-fp32 --steps 64
   atlas bench --weights inception5h.pth --device cuda
   atlas bench --dataset                        # the dataset pass vs a bare forward, InceptionV1
   atlas bench --dataset photos/ --layer mixed3a,mixed4a --image-size 128
@@ -113,16 +115,20 @@ def _parser() -> argparse.ArgumentParser:
                        "--quality, comma-separated layers (default: the model's own)")
     bench.add_argument("--channels", type=int, help="number of channels (0..N-1; default 16, "
                        "with --quality all)")
-    bench.add_argument("--steps", type=int, help="optimization steps (default 64; with "
-                       "--quality, the build's default)")
+    bench.add_argument("--steps", type=int, help="optimization steps (default 256: the "
+                       "baselines' steps time to quality measures against; with --quality, "
+                       "the build's default)")
     bench.add_argument("--image-size", type=int, dest="image_size",
                        help="pixels (default 128; 224 with --dataset)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--repeats", type=int, default=1, help="runs of each method (median)")
-    bench.add_argument("--methods", type=_csv,
-                       default=["seeds", "lucent", "lucent-atlas-model", "atlas", "atlas-fp32",
-                                "floor"],
-                       help="from: seeds, lucent, lucent-atlas-model, atlas, atlas-fp32, floor")
+    bench.add_argument("--methods", type=_csv, default=["seeds", "lucent", "atlas", "floor"],
+                       help="from: seeds, lucent, lucent-atlas-model, atlas, atlas-fp32, floor "
+                       "(default: seeds, lucent, atlas, floor)")
+    bench.add_argument("--seeds-channels", type=int, default=4, dest="seeds_channels",
+                       help="channels the seeds' way runs, one call each (default 4; its time "
+                       "for all channels is its start-up plus its time per call times the "
+                       "channels)")
     bench.add_argument("--storage", type=Path, metavar="SITE",
                        help="instead: measure image and page sizes in a built SITE and "
                        "extrapolate to a full InceptionV1 atlas (all mixed layers)")
@@ -178,6 +184,9 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="site directory (default site/)")
     parser.add_argument("--batch-size", type=int, dest="batch_size",
                         help="images per optimization batch (default 1024; halved on GPU OOM)")
+    parser.add_argument("--stop-tolerance", type=float, dest="stop_tolerance",
+                        help="stop an image once its objective gains less than this share "
+                        "over stop_window steps (default 0: every image runs every step)")
     parser.add_argument("--preprocess", help="input normalization: none, imagenet or "
                         "inceptionv1 (default: the model's own)")
     parser.add_argument("--dataset", help="real images for the examples and spectrum views: "
@@ -201,7 +210,7 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
 BUILD_SETTINGS = ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
                   "param", "objective", "image_size", "seed", "device", "out", "batch_size",
                   "preprocess", "dataset", "dataset_limit", "example_count", "executor",
-                  "ray_address", "ray_workers")
+                  "ray_address", "ray_workers", "stop_tolerance")
 
 
 def _build_config(args: argparse.Namespace):
@@ -297,7 +306,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     args.model = args.model or "lucent:inceptionv1"
     args.channels = 16 if args.channels is None else args.channels
-    args.steps = 64 if args.steps is None else args.steps
+    args.steps = 256 if args.steps is None else args.steps
     if args.storage:
         from atlas.bench.storage import estimate, inception_units
 
@@ -338,13 +347,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise AtlasError(f"unknown method {unknown[0]!r}; methods: {', '.join(METHODS)}")
-    if min(args.channels, args.steps, args.image_size or 128, args.repeats) < 1:
-        raise AtlasError("channels, steps, image size and repeats must be at least 1")
+    if min(args.channels, args.steps, args.image_size or 128, args.repeats,
+           args.seeds_channels) < 1:
+        raise AtlasError("channels, steps, image size, repeats and seeds channels must be at "
+                         "least 1")
     from atlas.pipeline.prepare import resolve_device
 
     resolve_device(args.device)
     run_bench(Workload(args.model, args.weights, args.layer or "mixed4a", args.channels,
-                       args.steps, args.image_size or 128, args.device, args.repeats), args.methods,
+                       args.steps, args.image_size or 128, args.device, args.repeats,
+                       min(args.seeds_channels, args.channels)), args.methods,
               echo=lambda line: print(line, flush=True))
     return 0
 

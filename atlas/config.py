@@ -69,6 +69,12 @@ class BuildConfig:
     neuron_positions: int = 3
     seed_count: int = 5
     snapshot_every: int = 50
+    # Convergence-aware stopping (optvis/stopping.py): an image stops once the mean of its
+    # objective over the last `stop_window` steps gains less than `stop_tolerance` (a share)
+    # over the window before; `steps` stays the most any image runs. 0: every image runs
+    # every step.
+    stop_tolerance: float = 0.0
+    stop_window: int = 32
     joint: Optional[list[str]] = None  # None: the default model's pairs, none for others
     batch_size: int = 1024  # images per optimization batch
     channels_last: Optional[bool] = None  # NHWC tensors; None: on where the model is known to run so
@@ -95,7 +101,8 @@ class BuildConfig:
                 f"views are: {', '.join(VIEWS)}"
             )
         for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size",
-                     "example_count", "dataset_batch", "compare_units", "ray_threads"):
+                     "example_count", "dataset_batch", "compare_units", "ray_threads",
+                     "stop_window"):
             if getattr(self, name) < 1:
                 raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size is not None and self.image_size < 1:
@@ -137,6 +144,9 @@ class BuildConfig:
         if self.ray_address is not None and self.executor != "ray":
             raise AtlasError("ray_address is given but the executor is local; add "
                              "--executor ray (or executor = \"ray\")")
+        if not 0 <= self.stop_tolerance < 1:
+            raise AtlasError(f"stop_tolerance must be at least 0 (0: off) and below 1, not "
+                             f"{self.stop_tolerance}")
         if not 0 <= self.connections <= MAX_CONNECTIONS:
             raise AtlasError(f"connections must be from 0 (none) to {MAX_CONNECTIONS}, "
                              f"not {self.connections}")
@@ -222,8 +232,10 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 # The kind of value each setting takes (a config file can hold anything).
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
-        "dataset_batch", "compare_units", "connections", "ray_workers", "ray_threads"}
-FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight"}
+        "dataset_batch", "compare_units", "connections", "ray_workers", "ray_threads",
+        "stop_window"}
+FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight",
+          "stop_tolerance"}
 BOOLS = {"decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
 FLOAT_LISTS = {"mean", "std", "diversity_window"}

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import platform
+import tempfile
+from pathlib import Path
 from typing import Optional
 
 import torch
 
+from atlas.bench.dataset_pass import cpu_name
 from atlas.bench.methods import METHODS
+from atlas.bench.processes import mean
+from atlas.bench.time_to_quality import reach
+from atlas.bench.time_to_quality import table as quality_table
 from atlas.bench.workload import Result, Workload
+
+BASELINES = ("lucent", "seeds")  # the time-to-quality bars, in the order printed
 
 # The issue's targets, on a 2-core CPU with the default workload.
 TARGETS = {"seeds": 8.0, "lucent": 1.5}
@@ -17,25 +25,42 @@ FLOOR_TARGET = 1.3
 
 
 def run_bench(work: Workload, methods: list[str], echo=print) -> dict[str, Result]:
+    """Runs `methods`, prints the per-step table, then time to quality against
+    each baseline that ran (with atlas)."""
     loaded = work.load()
     weights = work.weights or "random weights"
     echo(f"atlas bench: {work.model} ({weights}), layer {work.layer}, {work.channels} channels, "
          f"{work.image_size}x{work.image_size}, {work.steps} steps, device {work.device}, "
          f"{work.repeats} run(s) each")
-    echo(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
-         f"torch {torch.__version__}"
+    echo(f"machine: {platform.machine()} ({cpu_name()}), {torch.get_num_threads()} torch "
+         f"threads, torch {torch.__version__}"
          + (f", {torch.cuda.get_device_name()}" if work.device.startswith("cuda") else ""))
     results = {}
-    for key in methods:
-        echo(f"  running {key} …")
-        results[key] = METHODS[key](work, loaded)
-    for line in table(results):
+    with tempfile.TemporaryDirectory(prefix="atlas-bench-") as scratch:
+        folder = Path(scratch)
+        for key in methods:
+            echo(f"  running {key} …")
+            results[key] = METHODS[key](work, loaded, folder)
+        builds: dict = {}
+        reaches = [reach(work, loaded, key, results[key], results["atlas"], folder, echo, builds)
+                   for key in BASELINES if key in results and "atlas" in results]
+    for line in table(results) + quality_table(work, reaches):
         echo(line)
     return results
 
 
 def _ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}x"
+
+
+def _relative(result: Result, best: Optional[Result]) -> str:
+    """`result`'s mean activation over lucent best's on the same channels (the
+    seeds' way runs only the first ones)."""
+    if best is None or result.activations is None:
+        return "-"
+    units = list(range(len(result.activations)))
+    baseline = mean(best.activations, units)
+    return f"{result.mean_activation / baseline:.3f}" if baseline else "-"
 
 
 def table(results: dict[str, Result]) -> list[str]:
@@ -48,9 +73,7 @@ def table(results: dict[str, Result]) -> list[str]:
             _ratio(result.seconds_per_channel_step, atlas.seconds_per_channel_step)
             if atlas else "-",
             f"{result.mean_activation:.3f}" if result.mean_activation is not None else "-",
-            f"{result.mean_activation / best.mean_activation:.3f}"
-            if best and result.mean_activation is not None and best.mean_activation else "-",
-        ))
+            _relative(result, best)))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["", "  ".join(rows[0][i].ljust(widths[i]) if i == 0 else rows[0][i].rjust(widths[i])
                            for i in range(5))]

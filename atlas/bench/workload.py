@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Callable, Optional
@@ -21,10 +21,11 @@ class Workload:
     weights: Optional[str] = None
     layer: str = "mixed4a"
     channels: int = 16
-    steps: int = 64
+    steps: int = 256
     image_size: int = 128
     device: str = "cpu"
     repeats: int = 1
+    seeds_channels: int = 4  # the seeds' way runs one process call per channel: the first N
 
     @property
     def units(self) -> list[int]:
@@ -41,17 +42,30 @@ class Workload:
 class Result:
     name: str
     seconds_per_channel_step: float
-    mean_activation: Optional[float]  # None for the floor, which optimizes nothing
+    activations: Optional[list[float]]  # per channel 0, 1, …; None for the floor
     runs: int
+    process_seconds: Optional[float] = None  # the whole process, when run as one
+    trajectory: list["Checkpoint"] = field(default_factory=list)  # atlas's, along the way
+
+    @property
+    def mean_activation(self) -> Optional[float]:
+        return None if self.activations is None else sum(self.activations) / len(self.activations)
 
 
-def mean_activation(loaded: LoadedModel, layer: str, units: list[int],
-                    images: torch.Tensor) -> float:
-    """Mean over the target channels of each image's channel mean, measured on
-    the images at the optimized size (the input the network sees)."""
+@dataclass
+class Checkpoint:
+    step: int
+    seconds: float  # since the run began
+    activations: list[float]  # per channel, on the images as they were after this step
+
+
+def channel_activations(loaded: LoadedModel, layer: str, units: list[int],
+                        images: torch.Tensor) -> list[float]:
+    """Each image's mean of its target channel, measured on the images at the
+    optimized size (the input the network sees)."""
     images = images.to(next(loaded.module.parameters()).device)
     scores = measure(loaded.module, objectives.channel(layer, units), images, loaded.preprocess)
-    return float(scores.mean())
+    return [float(score) for score in scores]
 
 
 def timed(run: Callable[[], torch.Tensor], repeats: int) -> tuple[list[float], torch.Tensor]:

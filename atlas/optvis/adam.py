@@ -9,7 +9,7 @@ single-tensor path (the one it takes on CPU), so images do not change
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 
@@ -30,7 +30,10 @@ class Adam:
             param.grad = None
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, rows: Optional[torch.Tensor] = None) -> None:
+        """One update; `rows` (indices along the first dimension of every
+        parameter) limits it to those images, leaving the others and their
+        moments as they are: finished images of a batch stay finished."""
         self.steps += 1
         # torch counts steps in a float32 tensor and reads them back as a float
         step = float(self.steps)
@@ -41,7 +44,17 @@ class Adam:
             grad = param.grad
             if grad is None:
                 continue
-            exp_avg.lerp_(grad, 1 - self.beta1)
-            exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-            param.addcdiv_(exp_avg, denom, value=-step_size)
+            if rows is None:
+                self._update(param, grad, exp_avg, exp_avg_sq, bias_correction2_sqrt, step_size)
+                continue
+            part = [t.index_select(0, rows) for t in (param, grad, exp_avg, exp_avg_sq)]
+            self._update(*part, bias_correction2_sqrt, step_size)
+            for whole, updated in zip((param, exp_avg, exp_avg_sq), (part[0], *part[2:])):
+                whole.index_copy_(0, rows, updated)
+
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor,
+                exp_avg_sq: torch.Tensor, bias_correction2_sqrt: float, step_size: float) -> None:
+        exp_avg.lerp_(grad, 1 - self.beta1)
+        exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+        param.addcdiv_(exp_avg, denom, value=-step_size)

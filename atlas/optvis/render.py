@@ -13,15 +13,29 @@ from atlas.optvis.adam import Adam
 from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.objectives import INPUT, Objective
 from atlas.optvis.param import ImageParam
+from atlas.optvis.stopping import Running, Stopping
 from atlas.optvis.transforms import Compose, Draws
 
 
 @dataclass
 class RenderResult:
     images: torch.Tensor  # (N, 3, H, W) in [0, 1], on the CPU
-    history: torch.Tensor  # (steps, N): each image's objective at every step
+    # (steps run, N): each image's objective at every step; NaN after the image stopped
+    history: torch.Tensor
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, images)
     transparency: Optional[torch.Tensor] = None  # (N, H, W) in [0, 1], when asked for
+    steps_taken: Optional[torch.Tensor] = None  # (N,) the steps each image ran
+
+    def ran(self, image: int) -> torch.Tensor:
+        """Image `image`'s objective at each step it ran."""
+        return self.history[:int(self.steps_taken[image]), image]
+
+
+def _scattered(acts: torch.Tensor, rows: torch.Tensor, batch: int) -> torch.Tensor:
+    """The running images' activations at their places in the whole batch, zeros
+    at the finished ones' (whose scores are not used)."""
+    whole = acts.new_zeros((batch, *acts.shape[1:]))
+    return whole.index_copy(0, rows, acts)
 
 
 def optimize(
@@ -38,6 +52,7 @@ def optimize(
     channels_last: bool = False,
     autocast: Optional[torch.dtype] = None,
     transparency: bool = False,
+    stopping: Optional[Stopping] = None,
 ) -> RenderResult:
     """Maximizes `objective` (summed over the batch) by Adam on `image`'s parameters.
 
@@ -52,6 +67,11 @@ def optimize(
     image's transparency map (MACO's): the gradient magnitude of the objective
     with respect to each pixel, summed over colours and steps, divided by the
     image's largest value. Pixels that never moved the objective are 0.
+
+    `stopping` lets images stop once their objective has settled (see
+    `Stopping`): the model then runs on the remaining images only, and the
+    loop ends when none remain. `on_step` still hears every step number, and
+    the last one when the loop ends early.
     """
     preprocess = preprocess if preprocess is not None else nn.Identity()
     with torch.no_grad():
@@ -61,6 +81,7 @@ def optimize(
     history, snapshots = [], []
     saliency = None
     layers = sorted(objective.layers - {INPUT})
+    running = Running(batch, stopping)
     with frozen(model), capture(model, layers) as run:
         for step in range(steps):
             if snapshot_every and step % snapshot_every == 0:
@@ -69,22 +90,30 @@ def optimize(
             pixels = image()
             if transparency:
                 pixels.retain_grad()
-            model_input = preprocess(transforms(pixels, draws.at(step)))
+            rows = running.rows(pixels.device)
+            some = pixels if rows is None else pixels.index_select(0, rows)
+            model_input = preprocess(transforms(some, draws.at(step, running.rows())))
             if channels_last:
                 model_input = model_input.contiguous(memory_format=torch.channels_last)
             with torch.autocast(model_input.device.type, dtype=autocast or torch.float32,
                                 enabled=autocast is not None):
                 acts = {name: t.float() for name, t in run(model_input).items()}
+            if rows is not None:
+                acts = {name: _scattered(t, rows, batch) for name, t in acts.items()}
             acts[INPUT] = pixels
             scores = objective(acts)
-            (-scores.sum()).backward()
+            (-(scores if rows is None else scores.index_select(0, rows)).sum()).backward()
             if transparency:
                 step_map = pixels.grad.detach().abs().sum(1)
                 saliency = step_map if saliency is None else saliency + step_map
-            optimizer.step()
-            history.append(scores.detach().cpu())
+            optimizer.step(rows)
+            history.append(running.mask(scores.detach().cpu()))
             if on_step is not None:
                 on_step(step + 1)
+            if not running.update(history, step + 1):
+                if on_step is not None and step + 1 < steps:
+                    on_step(steps)
+                break
         with torch.no_grad():
             final = image().detach().cpu()
     if snapshot_every:
@@ -94,7 +123,8 @@ def optimize(
     if transparency:
         maps = (saliency if saliency is not None else torch.zeros_like(final[:, 0])).cpu()
         maps = maps / maps.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)
-    return RenderResult(final, torch.stack(history) if history else empty, snapshots, maps)
+    return RenderResult(final, torch.stack(history) if history else empty, snapshots, maps,
+                        running.steps_taken(len(history)))
 
 
 def measure(

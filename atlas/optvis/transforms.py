@@ -9,7 +9,7 @@ Transforms take their device and dtype from their input.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +52,10 @@ class Draws:
                   for seed in seeds]
         self.table = torch.stack(tables, dim=1) if tables else torch.zeros(steps, 0, SLOTS)
 
-    def at(self, step: int) -> StepDraws:
-        return StepDraws(self.table[step])
+    def at(self, step: int, rows: Optional[torch.Tensor] = None) -> StepDraws:
+        """Step `step`'s numbers, for the images at `rows` only when given."""
+        values = self.table[step]
+        return StepDraws(values if rows is None else values.index_select(0, rows))
 
 
 class Pad(nn.Module):

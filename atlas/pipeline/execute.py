@@ -13,6 +13,7 @@ from torch import nn
 from atlas.optvis import objectives as obj
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
+from atlas.optvis.stopping import Stopping
 from atlas.optvis.transforms import Compose
 from atlas.pipeline.pack import job_objective, pack
 from atlas.pipeline.plan import Job
@@ -41,6 +42,8 @@ class Engine:
     autocast: Optional[torch.dtype] = None
     magnitude: Optional[torch.Tensor] = None  # MACO's magnitude spectrum
     encoder: Encoder = field(default_factory=Encoder)  # the store's image format and quality
+    stop_tolerance: float = 0.0  # convergence-aware stopping (optvis/stopping.py); 0: off
+    stop_window: int = 32
 
     @property
     def transparency(self) -> bool:
@@ -72,7 +75,22 @@ def optimize_batch(engine: Engine, jobs: list[Job], lr: float,
     executor task: `on_progress(1)` after each step."""
     if lr != engine.lr:
         engine = dataclasses.replace(engine, lr=lr)
-    return compute_batch(engine, jobs, lambda _: on_progress(1))
+    done = 0
+
+    def stepped(step: int) -> None:
+        nonlocal done
+        on_progress(step - done)  # a batch whose images all settled jumps to its last step
+        done = step
+
+    return compute_batch(engine, jobs, stepped)
+
+
+def stopping(engine: Engine, jobs: list[Job]) -> Optional[Stopping]:
+    """The batch's stopping rule: each image may stop if its view's may."""
+    if engine.stop_tolerance <= 0:
+        return None
+    return Stopping(engine.stop_tolerance, engine.stop_window,
+                    [VIEWS[job.view].settles for job in jobs for _ in job.images])
 
 
 def compute_batch(engine: Engine, jobs: list[Job],
@@ -88,6 +106,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
         engine.model, packed.objective, image.to(engine.device), engine.transforms,
         engine.steps, engine.lr, [transform_seed(seed) for seed in seeds], engine.preprocess,
         snapshot_every, on_step, engine.channels_last, engine.autocast, engine.transparency,
+        stopping(engine, jobs),
     )
 
     def activations(images: torch.Tensor) -> torch.Tensor:
@@ -99,8 +118,10 @@ def compute_batch(engine: Engine, jobs: list[Job],
 
     final = activations(result.images)
     snapshot_acts = [activations(images) for _, images in result.snapshots]
+    ran = [result.ran(image) for image in range(len(seeds))]
     finite = (torch.isfinite(result.images).flatten(1).all(1)
-              & torch.isfinite(result.history).all(0) & torch.isfinite(final))
+              & torch.tensor([bool(torch.isfinite(scores).all()) for scores in ran])
+              & torch.isfinite(final))
     output = BatchOutput([], [])
     for index, (job, start) in enumerate(zip(jobs, packed.offsets)):
         stop = start + len(job.images)
@@ -115,6 +136,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
             "activations": _floats(final[start:stop]),
             "versions": engine.versions,
             "lr_used": engine.lr,
+            "steps_taken": [int(steps) for steps in result.steps_taken[start:stop]],
         }
         record.update(VIEWS[job.view].record_extras(job, result.images[start:stop], measured))
         maps = (list(result.transparency[start:stop]) if result.transparency is not None
@@ -128,7 +150,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
                 **record,
                 "activations": [round(float(acts[start]), 6) for acts in snapshot_acts],
                 "steps": [step for step, _ in result.snapshots],
-                "loss": _floats(result.history[:, start]),
+                "loss": _floats(ran[start]),
             }
             frames = [images[start] for _, images in result.snapshots]
             output.views.append(engine.encoder.view_files(job.layer, job.unit, snapshots,

@@ -83,9 +83,18 @@ def unit_jobs(
     where = Where(tuple(shape))
     return [
         Job(layer, unit, view.name, view.images(config, layer, unit, shape),
-            {**base, "view": view.name, **view.settings(config, shape)})
+            {**base, "view": view.name, **view.settings(config, shape),
+             **stopping_settings(config, view.settles)})
         for view in OPTIMIZED if view.planned(config.views) and view.applies(where)
     ]
+
+
+def stopping_settings(config: BuildConfig, settles: bool) -> dict[str, Any]:
+    """Convergence-aware stopping as it joins the key of the views it stops:
+    nothing when off (results made without it keep their keys)."""
+    if not settles or config.stop_tolerance <= 0:
+        return {}
+    return {"stopping": {"tolerance": config.stop_tolerance, "window": config.stop_window}}
 
 
 def joint_jobs(config: BuildConfig, common: dict[str, Any],
@@ -93,7 +102,8 @@ def joint_jobs(config: BuildConfig, common: dict[str, Any],
     jobs = []
     for index, (expression, terms) in enumerate(parsed):
         name = VIEWS["joint"].name
-        settings = {**common, "view": name, "expression": expression}
+        settings = {**common, "view": name, "expression": expression,
+                    **stopping_settings(config, VIEWS["joint"].settles)}
         spec = ImageSpec(image_seed(config.seed, name, expression))
         jobs.append(Job(None, index, name, [spec], settings, list(terms)))
     return jobs

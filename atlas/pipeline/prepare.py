@@ -212,7 +212,7 @@ def prepare_build(config: BuildConfig) -> Prepared:
     engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
                     config.steps, config.lr, config.param, config.decorrelate,
                     config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
-                    autocast, magnitude, store.encoder)
+                    autocast, magnitude, store.encoder, config.stop_tolerance, config.stop_window)
     return Prepared(config, loaded, device, image_size, run, chosen, joint, compared, dataset,
                     scanned, store, common, layer_jobs, engine, executor, magnitude_name)
 

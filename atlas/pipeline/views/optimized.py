@@ -26,6 +26,9 @@ Measure = Callable[["Objective", Any], list]
 class OptimizedView(View):
     produced_by: str = OPTIMIZE
     snapshots: Optional[str] = None  # the view this run's snapshots are stored as
+    # Its images may stop once their objective settles (optvis/stopping.py): not where
+    # the objective itself changes over the steps.
+    settles: bool = True
 
     def planned(self, views: Sequence[str]) -> bool:
         """Whether a build asking for `views` runs this view's optimization."""
@@ -99,6 +102,7 @@ class Negative(OptimizedView):
 
 @dataclass(frozen=True)
 class Diversity(OptimizedView):
+    settles: bool = False  # its push starts, waits and ends by step
     def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
         settings = {"diversity_weight": config.diversity_weight,
                     "diversity_images": config.diversity_images,
