@@ -25,6 +25,21 @@ STEPS = 60
 RULE = Stopping(tolerance=0.02, window=4)
 
 
+def test_an_image_stops_after_a_whole_window_settled() -> None:
+    from atlas.optvis.stopping import Running
+
+    running = Running(2, Stopping(0.05, 2))
+    # image 0 settles from step 4 on (flat), image 1 keeps doubling
+    history = []
+    for step, scores in enumerate([[1.0, 1.0]] * 6, start=1):
+        history.append(torch.tensor([scores[0], 2.0 ** step]))
+        assert running.update(history, step)
+        stopped = running.stopped_at.tolist()
+        # settled at steps 4 and 5: a whole window (2 steps) of it stops image 0 at 5
+        assert stopped == ([5, 0] if step >= 5 else [0, 0])
+    assert running.steps_taken(6).tolist() == [5, 6]
+
+
 def test_settled_compares_the_last_window_with_the_one_before() -> None:
     history = torch.tensor([[1.0, 1.0, -2.0], [1.0, 1.0, -2.0],
                             [2.0, 1.01, -1.94], [2.0, 1.01, -1.94]])
@@ -73,11 +88,12 @@ def test_the_loop_ends_when_every_image_stopped() -> None:
 
 
 def test_images_that_may_not_stop_run_every_step() -> None:
-    rule = Stopping(RULE.tolerance, RULE.window, eligible=[True, False, True, False])
+    assert max(_run(STEPS, RULE).steps_taken[[1, 3]]) < STEPS  # they would stop
+    rule = Stopping(RULE.tolerance, RULE.window, eligible=[False, True, False, True])
     result = _run(STEPS, rule)
-    assert result.steps_taken[1] == STEPS and result.steps_taken[3] == STEPS
-    assert min(result.steps_taken[0], result.steps_taken[2]) < STEPS
-    assert_close(result.images[1], _run(STEPS).images[1], rtol=0, atol=1e-5)
+    assert result.steps_taken[0] == STEPS and result.steps_taken[2] == STEPS
+    assert max(result.steps_taken[1], result.steps_taken[3]) < STEPS
+    assert_close(result.images[0], _run(STEPS).images[0], rtol=0, atol=1e-5)
 
 
 def test_adam_on_some_rows_moves_only_those() -> None:

@@ -1,11 +1,14 @@
 """Convergence-aware stopping: an image stops once its objective has settled.
 
 The objective is read through random transforms, so one step's score is
-noisy; an image is settled when the mean of its last `window` scores beats the
-mean of the `window` before by less than `tolerance` of that earlier mean's
-size. It then keeps the pixels it has, its optimizer state stops moving, and
-the model runs on the remaining images only. Images whose objective changes
-over the steps (the diversity view's scheduled push) are not `eligible`.
+noisy. An image's objective has settled at a step when the mean of its last
+`window` scores beats the mean of the `window` scores before them by less than
+`tolerance` of that earlier mean's size; the image stops once its objective
+has been settled at every step of a whole further window (one noisy window
+alone stops nothing). It then keeps the pixels it has, its optimizer state
+stops moving, and the model runs on the remaining images only. Images whose
+objective changes over the steps (the diversity view's scheduled push) are not
+`eligible`. An image therefore runs at least three windows.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import torch
 
 @dataclass(frozen=True)
 class Stopping:
-    tolerance: float  # relative gain over one window below which an image stops
-    window: int  # steps per window; an image runs at least two windows
+    tolerance: float  # relative gain over one window below which an image has settled
+    window: int  # steps per window; an image runs at least three windows
     eligible: Optional[Sequence[bool]] = None  # per image; None: every image may stop
 
     def __post_init__(self) -> None:
@@ -45,6 +48,7 @@ class Running:
         self.stopping = stopping
         self.active = torch.ones(batch, dtype=torch.bool)
         self.stopped_at = torch.zeros(batch, dtype=torch.long)  # 0: still running
+        self.settled_for = torch.zeros(batch, dtype=torch.long)  # steps settled in a row
         self.eligible = (torch.ones(batch, dtype=torch.bool)
                          if stopping is None or stopping.eligible is None
                          else torch.as_tensor(list(stopping.eligible), dtype=torch.bool))
@@ -71,7 +75,9 @@ class Running:
         if steps_run < 2 * window:
             return True
         recent = torch.stack(history[-2 * window:])
-        done = settled(recent, window, self.stopping.tolerance) & self.active & self.eligible
+        calm = settled(recent, window, self.stopping.tolerance)
+        self.settled_for = torch.where(calm, self.settled_for + 1, 0)
+        done = (self.settled_for >= window) & self.active & self.eligible
         if bool(done.any()):
             self.active &= ~done
             self.stopped_at[done] = steps_run

@@ -81,6 +81,7 @@ class Forecast:
     storage: dict[str, float] = field(default_factory=dict)  # bytes by item
     steps: int = 0
     calibration_seconds: float = 0.0
+    stopping: bool = False  # convergence-aware stopping is on: the times are the most
 
     def dataset_seconds(self, workers: int) -> float:
         """The driver reads while the workers compute: the slower of the two."""
@@ -191,6 +192,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
         units=sum(len(units) for _, units in ready.chosen), jobs=len(all_jobs),
         jobs_todo=sum(len(jobs) for jobs in todo), images=images,
         image_steps=images * config.steps, batches=len(batches),
+        stopping=config.stop_tolerance > 0,
         stored_images=_storedimage_count(ready, all_jobs),
         dataset_images=len(scanned) if scanned is not None else 0,
         dataset_layers=len(ready.chosen) if scanned is not None else 0,
@@ -297,7 +299,9 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
         lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
                      f"{result.scan_compute * 1e3:.3g} ms per image through the model")
     lines.append("  wall time (dataset pass + optimization + compare; model loading and "
-                 "pages not included):")
+                 "pages not included" + ("; images that settle stop sooner, so the "
+                                         "optimization's is the most it takes" if result.stopping
+                                         else "") + "):")
     for count in counts:
         lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
                      f"{_duration(result.seconds(count))} "
