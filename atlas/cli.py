@@ -125,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", type=_csv, default=["seeds", "lucent", "atlas", "floor"],
                        help="from: seeds, lucent, lucent-atlas-model, atlas, atlas-fp32, floor "
                        "(default: seeds, lucent, atlas, floor)")
+    bench.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                       help="atlas's precision (default auto: bfloat16 where the device has it "
+                       "fast); fp32 times atlas as a machine without fast bfloat16 runs it")
     bench.add_argument("--seeds-channels", type=int, default=4, dest="seeds_channels",
                        help="channels the seeds' way runs, one call each (default 4; its time "
                        "for all channels is its start-up plus its time per call times the "
@@ -356,7 +359,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     run_bench(Workload(args.model, args.weights, args.layer or "mixed4a", args.channels,
                        args.steps, args.image_size or 128, args.device, args.repeats,
-                       min(args.seeds_channels, args.channels)), args.methods,
+                       min(args.seeds_channels, args.channels), args.precision), args.methods,
               echo=lambda line: print(line, flush=True))
     return 0
 

@@ -59,3 +59,20 @@ def test_start_up_imports_only_what_the_command_needs(tmp_path) -> None:
     heavy = ("torch._dynamo", "torchvision", "lucent", "sklearn")
     assert imported(repr(build), heavy) == []
     assert imported(repr(["layers"]), heavy) == []
+
+
+def test_inceptionv1_loads_without_torchvision() -> None:
+    """torch-lucent's model zoo package re-exports all of torchvision's models;
+    atlas sets it up without importing them until one is asked for."""
+    script = (
+        "import sys\n"
+        "from atlas.models.registry import load_model\n"
+        "loaded = load_model('lucent:inceptionv1', None)\n"
+        "before = sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules)\n"
+        "from lucent.modelzoo import inceptionv1, resnet18\n"
+        "print([before, type(loaded.module) is inceptionv1, resnet18.__module__])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    before, same_class, origin = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert before == [] and same_class and origin == "torchvision.models.resnet"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from statistics import median
+from typing import Optional
 
 import torch
 
@@ -17,6 +18,8 @@ from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import RenderResult, optimize
 from atlas.optvis.transforms import standard_transforms
+from atlas.pipeline.execute import transform_seed
+from atlas.pipeline.views.images import image_seed
 
 
 def lucent_as_shipped(loaded: LoadedModel) -> torch.nn.Module:
@@ -126,27 +129,31 @@ CHECKPOINT_EVERY = 4  # steps between the images whose activation the trajectory
 
 
 def atlas_engine(work: Workload, loaded: LoadedModel, folder: Path,
-                 precision_setting: str = "auto") -> Result:
+                 precision_setting: Optional[str] = None) -> Result:
     """atlas's engine as `atlas build` runs it: every channel one image of one
-    batch, forward truncated after the layer, hooks only on that layer,
-    channels-last and bfloat16 where the model and device allow them. The
-    images are kept every CHECKPOINT_EVERY steps, with the time each step
-    ended, and measured afterwards: the trajectory time to quality reads.
-    Keeping them is inside the timed run, so it can only make atlas look slower."""
+    batch, with the seeds the build gives each unit's positive image, forward
+    truncated after the layer, hooks only on that layer, channels-last and
+    bfloat16 where the model, the device and `precision_setting` (default: the
+    workload's) allow them. The images are kept every CHECKPOINT_EVERY steps,
+    with the time each step ended, and measured afterwards: the trajectory time
+    to quality reads. Keeping them is inside the timed run, so it can only make
+    atlas look slower."""
+    precision_setting = precision_setting or work.precision
     autocast = precision.autocast_dtype(precision_setting, torch.device(work.device),
                                         loaded.bfloat16)
     name = f"atlas ({precision.describe(autocast)}" + (
         ", the default)" if precision_setting == "auto" else ")")
+    seeds = [image_seed(0, work.layer, unit, "positive") for unit in work.units]
     ended: list[float] = []
 
     def run() -> tuple[float, RenderResult]:
         ended.clear()
         started = time.perf_counter()
-        image = ImageParam(work.image_size, seeds=work.units).to(work.device)
+        image = ImageParam(work.image_size, seeds=seeds).to(work.device)
         result = optimize(loaded.module, objectives.channel(work.layer, work.units), image,
                           standard_transforms(work.image_size).to(work.device), work.steps,
-                          transform_seeds=work.units, preprocess=loaded.preprocess,
-                          snapshot_every=CHECKPOINT_EVERY,
+                          transform_seeds=[transform_seed(seed) for seed in seeds],
+                          preprocess=loaded.preprocess, snapshot_every=CHECKPOINT_EVERY,
                           on_step=lambda _: ended.append(time.perf_counter() - started),
                           channels_last=nhwc, autocast=autocast)
         return result
@@ -169,7 +176,8 @@ def floor(work: Workload, loaded: LoadedModel, folder: Path) -> Result:
     memory format and precision that atlas runs by default, for at most
     FLOOR_STEPS steps."""
     steps = min(work.steps, FLOOR_STEPS)
-    autocast = precision.autocast_dtype("auto", torch.device(work.device), loaded.bfloat16)
+    autocast = precision.autocast_dtype(work.precision, torch.device(work.device),
+                                        loaded.bfloat16)
     generator = torch.Generator().manual_seed(0)
     pixels = torch.rand(work.channels, 3, work.image_size, work.image_size,
                         generator=generator).to(work.device).requires_grad_(True)

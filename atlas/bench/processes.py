@@ -78,6 +78,7 @@ def build_process(work: Workload, weights: Path, steps: int, folder: Path) -> Bu
         f"layers = [{json.dumps(work.layer)}]", f'channels = "0-{work.channels - 1}"',
         'views = ["positive"]', f"steps = {steps}", f"image_size = {work.image_size}",
         f"device = {json.dumps(work.device)}", "tv_weight = 0.0",
+        f"precision = {json.dumps(work.precision)}",
         f"out = {json.dumps(str(site))}", ""]), encoding="utf-8")
     wall, _ = _run([sys.executable, "-m", "atlas", "build", str(config), "--quiet"],
                    "atlas build")

@@ -31,7 +31,8 @@ def run_bench(work: Workload, methods: list[str], echo=print) -> dict[str, Resul
     weights = work.weights or "random weights"
     echo(f"atlas bench: {work.model} ({weights}), layer {work.layer}, {work.channels} channels, "
          f"{work.image_size}x{work.image_size}, {work.steps} steps, device {work.device}, "
-         f"{work.repeats} run(s) each")
+         f"{work.repeats} run(s) each"
+         + (f", atlas's precision {work.precision}" if work.precision != "auto" else ""))
     echo(f"machine: {platform.machine()} ({cpu_name()}), {torch.get_num_threads()} torch "
          f"threads, torch {torch.__version__}"
          + (f", {torch.cuda.get_device_name()}" if work.device.startswith("cuda") else ""))

@@ -26,6 +26,9 @@ class Workload:
     device: str = "cpu"
     repeats: int = 1
     seeds_channels: int = 4  # the seeds' way runs one process call per channel: the first N
+    # atlas's precision (`precision` setting): "fp32" runs it as on a machine without fast
+    # bfloat16, whatever this one has
+    precision: str = "auto"
 
     @property
     def units(self) -> list[int]:

@@ -60,8 +60,9 @@ def _download_failed(spec: str, error: Exception) -> AtlasError:
 
 
 def _inceptionv1(pretrained: bool) -> BuiltModel:
-    from lucent.modelzoo import inceptionv1
+    from atlas.models.lucent_zoo import inceptionv1_class
 
+    inceptionv1 = inceptionv1_class()
     try:
         module = inceptionv1(pretrained=pretrained, progress=False)
     except Exception as error:  # torch.hub raises URLError, HTTPError, OSError, …
