@@ -39,8 +39,14 @@ def _model(task: dict):
     return loaded.module, lucent_transforms(loaded), False
 
 
-def _images(result) -> torch.Tensor:
-    array = result[-1] if isinstance(result, list) else result
+def lucent_layer(layer: str) -> str:
+    # lucent names nested modules by joining their path with "_"
+    return layer.replace(".", "_")
+
+
+def from_lucent(images) -> torch.Tensor:
+    """render_vis's images (NHWC arrays, one per threshold) as an NCHW tensor of the last."""
+    array = images[-1] if isinstance(images, list) else images
     return torch.as_tensor(array).permute(0, 3, 1, 2).float()
 
 
@@ -48,21 +54,21 @@ def run(task: dict) -> dict:
     from lucent.optvis import objectives, param, render
 
     model, transforms, preprocess = _model(task)
-    layer, size, steps = task["layer"].replace(".", "_"), task["size"], task["steps"]
+    layer, size, steps = lucent_layer(task["layer"]), task["size"], task["steps"]
     common = dict(transforms=transforms, thresholds=(steps,), progress=False,
                   show_image=False, preprocess=preprocess)
     seconds, images = [], []
     if task["way"] == "seeds":
         for unit in task["units"]:
             started = time.perf_counter()
-            images.append(_images(render.render_vis(
+            images.append(from_lucent(render.render_vis(
                 model, f"{layer}:{unit}", lambda: param.image(size), **common)))
             seconds.append(time.perf_counter() - started)
     else:
         objective = sum(objectives.channel(layer, unit, batch=index)
                         for index, unit in enumerate(task["units"]))
         started = time.perf_counter()
-        images.append(_images(render.render_vis(
+        images.append(from_lucent(render.render_vis(
             model, objective, lambda: param.image(size, batch=len(task["units"])),
             fixed_image_size=size, **common)))
         seconds.append(time.perf_counter() - started)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import torch
 
+from atlas.bench.lucent_process import from_lucent, lucent_layer
 from atlas.bench.processes import lucent_process, weights_file
 from atlas.bench.workload import (Checkpoint, Result, Workload, channel_activations,
                                   per_channel_step, timed)
@@ -49,11 +50,6 @@ class _NHWC:
         self.loaded.module.to(memory_format=torch.contiguous_format)
 
 
-def lucent_layer(layer: str) -> str:
-    # lucent names nested modules by joining their path with "_"
-    return layer.replace(".", "_")
-
-
 def lucent_transforms(loaded: LoadedModel) -> list:
     """lucent's standard transforms, then atlas's preprocessing of the model, so
     every method feeds the model the same normalization (render_vis is called
@@ -62,11 +58,6 @@ def lucent_transforms(loaded: LoadedModel) -> list:
     from lucent.optvis import transform
 
     return [*transform.standard_transforms, loaded.preprocess]
-
-
-def from_lucent(images) -> torch.Tensor:
-    array = images[-1] if isinstance(images, list) else images
-    return torch.as_tensor(array).permute(0, 3, 1, 2).float()
 
 
 def lucent_seed_way(work: Workload, loaded: LoadedModel, folder: Path) -> Result:
@@ -146,7 +137,7 @@ def atlas_engine(work: Workload, loaded: LoadedModel, folder: Path,
     seeds = [image_seed(0, work.layer, unit, "positive") for unit in work.units]
     ended: list[float] = []
 
-    def run() -> tuple[float, RenderResult]:
+    def run() -> RenderResult:
         ended.clear()
         started = time.perf_counter()
         image = ImageParam(work.image_size, seeds=seeds).to(work.device)

@@ -9,7 +9,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -86,9 +85,3 @@ def build_process(work: Workload, weights: Path, steps: int, folder: Path) -> Bu
     activations = [store.load_view(work.layer, unit, "positive")["activations"][0]
                    for unit in work.units]
     return BuildRun(steps, wall, activations)
-
-
-def mean(values: list[float], units: Optional[list[int]] = None) -> float:
-    """Mean of per-unit `values` (in unit order 0, 1, …) over `units` (default all)."""
-    chosen = values if units is None else [values[unit] for unit in units]
-    return sum(chosen) / len(chosen)

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from atlas.bench.methods import from_lucent, lucent_layer, lucent_transforms, lucent_as_shipped
+from atlas.bench.lucent_process import from_lucent, lucent_layer
+from atlas.bench.methods import lucent_as_shipped, lucent_transforms
 from atlas.bench.quality import LUCENT_DIVERSITY, QualityWork
 from atlas.optvis import objectives
 from atlas.optvis.render import measure

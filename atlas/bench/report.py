@@ -11,10 +11,9 @@ import torch
 
 from atlas.bench.dataset_pass import cpu_name
 from atlas.bench.methods import METHODS
-from atlas.bench.processes import mean
 from atlas.bench.time_to_quality import reach
 from atlas.bench.time_to_quality import table as quality_table
-from atlas.bench.workload import Result, Workload
+from atlas.bench.workload import Result, Workload, mean
 
 BASELINES = ("lucent", "seeds")  # the time-to-quality bars, in the order printed
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from atlas.bench.processes import BuildRun, build_process, mean, weights_file
-from atlas.bench.workload import Checkpoint, Result, Workload
+from atlas.bench.processes import BuildRun, build_process, weights_file
+from atlas.bench.workload import Checkpoint, Result, Workload, mean
 from atlas.models.registry import LoadedModel
 
 BUILD_TRIES = 4

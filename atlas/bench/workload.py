@@ -52,7 +52,13 @@ class Result:
 
     @property
     def mean_activation(self) -> Optional[float]:
-        return None if self.activations is None else sum(self.activations) / len(self.activations)
+        return None if self.activations is None else mean(self.activations)
+
+
+def mean(values: list[float], units: Optional[list[int]] = None) -> float:
+    """Mean of per-unit `values` (in unit order 0, 1, …) over `units` (default all)."""
+    chosen = values if units is None else [values[unit] for unit in units]
+    return sum(chosen) / len(chosen)
 
 
 @dataclass

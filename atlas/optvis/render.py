@@ -30,6 +30,11 @@ class RenderResult:
         """Image `image`'s objective at each step it ran."""
         return self.history[:int(self.steps_taken[image]), image]
 
+    def finite_history(self) -> torch.Tensor:
+        """(N,) whether each image's objective stayed finite at every step it ran."""
+        after = torch.arange(self.history.shape[0])[:, None] >= self.steps_taken[None, :]
+        return (torch.isfinite(self.history) | after).all(0)
+
 
 def _scattered(acts: torch.Tensor, rows: torch.Tensor, batch: int) -> torch.Tensor:
     """The running images' activations at their places in the whole batch, zeros

@@ -46,7 +46,6 @@ class Running:
 
     def __init__(self, batch: int, stopping: Optional[Stopping]) -> None:
         self.stopping = stopping
-        self.active = torch.ones(batch, dtype=torch.bool)
         self.stopped_at = torch.zeros(batch, dtype=torch.long)  # 0: still running
         self.settled_for = torch.zeros(batch, dtype=torch.long)  # steps settled in a row
         self.eligible = (torch.ones(batch, dtype=torch.bool)
@@ -54,6 +53,10 @@ class Running:
                          else torch.as_tensor(list(stopping.eligible), dtype=torch.bool))
         self._rows: Optional[torch.Tensor] = None  # None: every image runs
         self._on: dict[torch.device, torch.Tensor] = {}
+
+    @property
+    def active(self) -> torch.Tensor:
+        return self.stopped_at == 0
 
     def rows(self, device: Optional[torch.device] = None) -> Optional[torch.Tensor]:
         """Indices of the running images (on `device`), or None while all run."""
@@ -72,14 +75,11 @@ class Running:
         if self.stopping is None:
             return True
         window = self.stopping.window
-        if steps_run < 2 * window:
-            return True
         recent = torch.stack(history[-2 * window:])
         calm = settled(recent, window, self.stopping.tolerance)
         self.settled_for = torch.where(calm, self.settled_for + 1, 0)
         done = (self.settled_for >= window) & self.active & self.eligible
         if bool(done.any()):
-            self.active &= ~done
             self.stopped_at[done] = steps_run
             self._rows = self.active.nonzero().flatten()
             self._on.clear()

@@ -118,9 +118,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
 
     final = activations(result.images)
     snapshot_acts = [activations(images) for _, images in result.snapshots]
-    ran = [result.ran(image) for image in range(len(seeds))]
-    finite = (torch.isfinite(result.images).flatten(1).all(1)
-              & torch.tensor([bool(torch.isfinite(scores).all()) for scores in ran])
+    finite = (torch.isfinite(result.images).flatten(1).all(1) & result.finite_history()
               & torch.isfinite(final))
     output = BatchOutput([], [])
     for index, (job, start) in enumerate(zip(jobs, packed.offsets)):
@@ -150,7 +148,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
                 **record,
                 "activations": [round(float(acts[start]), 6) for acts in snapshot_acts],
                 "steps": [step for step, _ in result.snapshots],
-                "loss": _floats(ran[start]),
+                "loss": _floats(result.ran(start)),
             }
             frames = [images[start] for _, images in result.snapshots]
             output.views.append(engine.encoder.view_files(job.layer, job.unit, snapshots,

@@ -103,6 +103,7 @@ class Negative(OptimizedView):
 @dataclass(frozen=True)
 class Diversity(OptimizedView):
     settles: bool = False  # its push starts, waits and ends by step
+
     def settings(self, config: "BuildConfig", shape: Sequence[int]) -> dict[str, Any]:
         settings = {"diversity_weight": config.diversity_weight,
                     "diversity_images": config.diversity_images,
