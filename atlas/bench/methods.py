@@ -25,7 +25,10 @@ from atlas.pipeline.views.images import image_seed
 
 def lucent_as_shipped(loaded: LoadedModel) -> torch.nn.Module:
     """The model torch-lucent users have: for InceptionV1, lucent's own module
-    (with its slow redirected-ReLU backward) holding the same weights."""
+    (with its slow redirected-ReLU backward) holding the same weights. Once atlas
+    has loaded InceptionV1 in this process, lucent's module normalizes with
+    atlas's faster local response norm (the same numbers; see fast_lrn.py):
+    timings of lucent itself come from its own process (lucent_process.py)."""
     if loaded.spec != "lucent:inceptionv1":
         return loaded.module
     from lucent.modelzoo import inceptionv1
