@@ -21,13 +21,17 @@ def _value_and_grad(function, tensor: torch.Tensor, grad: torch.Tensor, **settin
     return out.detach(), x.grad
 
 
-@pytest.mark.parametrize("shape", [(2, 7, 5), (2, 12, 4, 3), (1, 10, 2, 3, 2)])
+@pytest.mark.parametrize("shape,layout", [((2, 7, 5), torch.contiguous_format),
+                                          ((2, 12, 4, 3), torch.contiguous_format),
+                                          ((2, 12, 4, 3), torch.channels_last),
+                                          ((1, 10, 2, 3, 2), torch.contiguous_format)])
 @pytest.mark.parametrize("settings", [INCEPTION_LRN, dict(size=4, alpha=0.3, beta=0.75, k=2.0),
                                       dict(size=1, alpha=0.5, beta=1.0, k=0.5)])
-def test_matches_torch_values_and_gradients(shape, settings) -> None:
+def test_matches_torch_values_and_gradients(shape, layout, settings) -> None:
     generator = torch.Generator().manual_seed(len(shape) + settings["size"])
     tensor = torch.randn(shape, generator=generator, dtype=torch.float64) * 3
     grad = torch.randn(shape, generator=generator, dtype=torch.float64)
+    tensor, grad = (t.contiguous(memory_format=layout) for t in (tensor, grad))
     ours = _value_and_grad(local_response_norm, tensor, grad, **settings)
     theirs = _value_and_grad(F.local_response_norm, tensor, grad, **settings)
     torch.testing.assert_close(ours[0], theirs[0], rtol=1e-12, atol=1e-12)
