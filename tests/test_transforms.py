@@ -133,6 +133,23 @@ def test_jitter_reaches_every_offset() -> None:
     assert corners == {float(dy * 6 + dx) for dy in range(3) for dx in range(3)}
 
 
+def test_jitter_gradient_lands_in_each_images_window_only() -> None:
+    seeds = list(range(SEED, SEED + 4))
+    image = _ramp(9, 8, batch=4, channels=3).requires_grad_()
+    out = Jitter(3)(image, step_draws(seeds))
+    weights = torch.randn(out.shape, generator=generator())
+    (out * weights).sum().backward()
+    for i, seed in enumerate(seeds):
+        uniforms = _uniforms(seed)
+        dy, dx = int(uniforms[0] * 4), int(uniforms[1] * 4)
+        expected = torch.zeros(3, 9, 8)
+        expected[:, dy : dy + 6, dx : dx + 5] = weights[i]
+        assert torch.equal(image.grad[i], expected)
+    # the crops keep the channels-last memory that indexing gave them, so what
+    # follows (and its rounding) is unchanged
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_jitter_zero_is_identity() -> None:
     image = _ramp(4, 4)
     assert Jitter(0)(image, step_draws([SEED])) is image
