@@ -186,7 +186,11 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--out", help="site directory (default site/)")
     parser.add_argument("--batch-size", type=int, dest="batch_size",
-                        help="images per optimization batch (default 1024; halved on GPU OOM)")
+                        help="the most images per optimization batch (default 1024; fewer "
+                        "where memory_limit allows fewer)")
+    parser.add_argument("--memory-limit", dest="memory_limit", metavar="SIZE",
+                        help="memory an optimization batch may take, e.g. 8GB (default: half "
+                        "the free memory on a CPU, 80%% on a GPU)")
     parser.add_argument("--stop-tolerance", type=float, dest="stop_tolerance",
                         help="stop an image once its objective gains less than this share "
                         "over stop_window steps (default 0: every image runs every step)")
@@ -213,7 +217,7 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
 BUILD_SETTINGS = ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
                   "param", "objective", "image_size", "seed", "device", "out", "batch_size",
                   "preprocess", "dataset", "dataset_limit", "example_count", "executor",
-                  "ray_address", "ray_workers", "stop_tolerance")
+                  "ray_address", "ray_workers", "stop_tolerance", "memory_limit")
 
 
 def _build_config(args: argparse.Namespace):

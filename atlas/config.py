@@ -18,6 +18,7 @@ else:  # pragma: no cover
 from atlas.errors import AtlasError
 from atlas.optvis import PARAMS
 from atlas.pipeline.views import VIEW_NAMES as VIEWS
+from atlas.sizes import parse_size
 
 DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
 
@@ -76,7 +77,10 @@ class BuildConfig:
     stop_tolerance: float = 0.0
     stop_window: int = 32
     joint: Optional[list[str]] = None  # None: the default model's pairs, none for others
-    batch_size: int = 1024  # images per optimization batch
+    batch_size: int = 1024  # the most images per optimization batch
+    # The memory one optimization batch may take, e.g. "8GB"; None: half the machine's free
+    # memory on a CPU, 80% of a GPU's (pipeline/memory_plan.py). Batches are sized to it.
+    memory_limit: Optional[str] = None
     channels_last: Optional[bool] = None  # NHWC tensors; None: on where the model is known to run so
     precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
     image_format: str = "auto"  # png, webp, or auto: png up to 64 px, webp above
@@ -147,6 +151,8 @@ class BuildConfig:
         if not 0 <= self.stop_tolerance < 1:
             raise AtlasError(f"stop_tolerance must be at least 0 (0: off) and below 1, not "
                              f"{self.stop_tolerance}")
+        if self.memory_limit is not None:
+            parse_size(self.memory_limit, "memory_limit")
         if not 0 <= self.connections <= MAX_CONNECTIONS:
             raise AtlasError(f"connections must be from 0 (none) to {MAX_CONNECTIONS}, "
                              f"not {self.connections}")

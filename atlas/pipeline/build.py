@@ -29,10 +29,12 @@ from atlas.pipeline.kernels import first_conv_layer, store_kernels
 from atlas.pipeline.lock import BuildLock
 from atlas.pipeline.manifest import build_manifest
 from atlas.pipeline.plan import image_count
-from atlas.pipeline.prepare import prepare_build
+from atlas.pipeline.memory_plan import peak_memory
+from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.publish import publish_site, remove_leftovers
 from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
 from atlas.pipeline.schedule import run_batches
+from atlas.sizes import format_size
 from atlas.store import ResultStore
 
 
@@ -127,6 +129,12 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                                                          image_size, device, executor, progress)
                 notes += data_notes
         todo = ready.todo()
+        with _phase(timings, "memory"):
+            if any(todo) or compared:
+                with tqdm(total=0, unit="layer", desc="memory", disable=not progress,
+                          dynamic_ncols=True) as bar:
+                    ready.size_batches(todo if any(todo) else ready.layer_jobs, bar)
+                notes.append(memory_note(ready))
         batches = ready.batches(todo)
         with _phase(timings, "optimize"), tqdm(
                 total=len(batches) * config.steps, unit="step", desc="optimize",
@@ -138,7 +146,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                 with tqdm(total=0, unit="step", desc="compare", disable=not progress,
                           dynamic_ncols=True) as bar:
                     notes.append(run_compare(engine, executor, compared, store,
-                                             config.batch_size, bar, stop).note())
+                                             ready.smallest_limit(), bar, stop).note())
 
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:
@@ -150,7 +158,7 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                          key=lambda item: order.get(item[0], len(order)))
         pairs, computed = store_connections(store, loaded.module, loaded.preprocess,
                                             image_size, forward, config.connections,
-                                            ready.common, device)
+                                            ready.common, device, ready.budget_bytes())
         if computed:
             notes.append(f"connections: {computed} of {len(pairs)} layer pairs computed")
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
@@ -174,11 +182,24 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         manifest = build_manifest(store)
         with _phase(timings, "site"):
             publish_site(manifest, site_dir, progress=progress)
+    peak = peak_memory(device)
+    if peak is not None:
+        notes.append(f"peak memory: {format_size(peak)} ("
+                     + ("the GPU's most allocated" if device.type == "cuda"
+                        else "the process's resident high-water mark") + ")")
     return BuildReport(
         site_dir, sum(len(units) for _, units in chosen),
         sum(len(jobs) for jobs in ready.layer_jobs), sum(len(jobs) for jobs in todo),
         sum(image_count(jobs) for jobs in todo),
         time.perf_counter() - started, count_failures(manifest), notes, timings)
+
+
+def memory_note(ready: Prepared) -> str:
+    """The budget and each layer's batch size, as the build reports them."""
+    budget = ready.budget
+    return (f"memory: budget {format_size(budget.bytes) if budget.bytes else 'none'} "
+            f"({budget.description}); batches: "
+            + "; ".join(sized.line() for sized in ready.memory.values()))
 
 
 def _field_size(field: Optional[ReceptiveField]) -> Optional[list[int]]:

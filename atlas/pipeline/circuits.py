@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlas.models.linearize import linearized
+from atlas.optvis.memory import per_image_cost
 from atlas.optvis.hooks import capture, find_modules, frozen, tensor_output
 
 CPU = torch.device("cpu")
@@ -58,15 +59,17 @@ class _Chunk:
 
 def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                      earlier: str, later: str, device: torch.device,
-                     chunk_elements: int) -> Iterator[_Chunk]:
+                     chunk_elements: int, memory: int | None = None) -> Iterator[_Chunk]:
     """The linearized Jacobian of every unit of `later` (at its centre) with
     respect to `earlier`'s activations, a chunk of units at a time.
 
     One forward pass, with the earlier layer's output replaced by a leaf that
     holds one copy per unit of a chunk; then one backward per chunk through the
-    same retained graph, each copy seeded at its own unit. The model is
-    linearized and hooked only during the forward: nothing leaks into the
-    caller's code between chunks."""
+    same retained graph, each copy seeded at its own unit. A chunk holds at
+    most `chunk_elements` earlier-layer activations and, where `memory` (bytes)
+    is given, as many copies as that forward and a backward through it fit in,
+    measured with one and two copies. The model is linearized and hooked only
+    during the forward: nothing leaks into the caller's code between chunks."""
     if earlier == later:
         raise ValueError(f"a connection needs two different layers, got {earlier!r} twice")
     inputs = _grey_input(model, preprocess, image_size, device)
@@ -78,9 +81,11 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
                              "(N, C) or (N, C, H, W)")
     units = list(range(shapes[later][1]))
     size = min(len(units), max(1, chunk_elements // math.prod(shapes[earlier][1:])))
-    graph = _RepeatedForward(model, earlier, later, size)
-    with frozen(model), torch.enable_grad(), linearized(model), graph.hooked():
-        graph.run(inputs)
+    if memory is not None and size > 1:
+        cost = per_image_cost(lambda copies: _one_backward(
+            _repeated(model, inputs, earlier, later, copies)))
+        size = min(size, cost.images_within(memory))
+    graph = _repeated(model, inputs, earlier, later, size)
     output, leaf = graph.output, graph.leaf
     centre = (output.shape[2] // 2, output.shape[3] // 2) if output.dim() == 4 else ()
     for start in range(0, len(units), size):
@@ -99,6 +104,23 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
         if gradient is None:
             raise ValueError(f"layer {later!r} does not depend on layer {earlier!r}")
         yield _Chunk(chunk, gradient[:len(chunk)].detach())
+
+
+def _repeated(model: nn.Module, inputs: torch.Tensor, earlier: str, later: str,
+              copies: int) -> "_RepeatedForward":
+    """The linearized forward from `copies` copies of the earlier layer, run."""
+    graph = _RepeatedForward(model, earlier, later, copies)
+    with frozen(model), torch.enable_grad(), linearized(model), graph.hooked():
+        graph.run(inputs)
+    return graph
+
+
+def _one_backward(graph: "_RepeatedForward") -> None:
+    """A backward pass through `graph`, as each chunk takes one (a memory probe)."""
+    if graph.output.requires_grad:
+        with torch.enable_grad():
+            torch.autograd.grad(graph.output, graph.leaf, torch.ones_like(graph.output),
+                                allow_unused=True)
 
 
 def _grey_input(model: nn.Module, preprocess: nn.Module | None, image_size: int,
@@ -168,12 +190,13 @@ class _RepeatedForward:
 
 def expanded_weights(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                      earlier: str, later: str, device: torch.device = CPU,
-                     chunk_elements: int = CHUNK_ELEMENTS) -> torch.Tensor:
+                     chunk_elements: int = CHUNK_ELEMENTS,
+                     memory: int | None = None) -> torch.Tensor:
     """The whole linearized Jacobian, uncropped: (C_later, C_earlier, H, W) for a
     spatial earlier layer, (C_later, C_earlier) for an (N, C) one. Row u is the
     expanded weights of `later`'s unit u (at its centre position)."""
     chunks = _jacobian_chunks(model, preprocess, image_size, earlier, later, device,
-                              chunk_elements)
+                              chunk_elements, memory)
     return torch.cat([chunk.jacobian for chunk in chunks])
 
 
@@ -243,14 +266,15 @@ def _significant(value: float, digits: int) -> float:
 
 def layer_connections(model: nn.Module, preprocess: nn.Module | None, image_size: int,
                       earlier: str, later: str, device: torch.device = CPU,
-                      chunk_elements: int = CHUNK_ELEMENTS) -> LayerConnections:
+                      chunk_elements: int = CHUNK_ELEMENTS,
+                      memory: int | None = None) -> LayerConnections:
     """Norms and cropped maps of the expanded weights from `earlier` to `later`.
 
     Chunks are cropped as they come (each to its own support, a superset of the
     final one), so memory holds the cropped maps, never the whole Jacobian."""
     norms, pieces, peak = [], [], None
     for chunk in _jacobian_chunks(model, preprocess, image_size, earlier, later, device,
-                                  chunk_elements):
+                                  chunk_elements, memory):
         spatial = chunk.jacobian if chunk.jacobian.dim() == 4 else chunk.jacobian[..., None, None]
         spatial = spatial if spatial.dtype == torch.float64 else spatial.float()  # numpy-able
         norms.append(spatial.flatten(2).norm(dim=2).cpu())

@@ -29,9 +29,11 @@ def pair_file(earlier: str, later: str) -> str:
 
 def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Module,
                       image_size: int, chosen: Sequence[tuple[str, list[int]]], top: int,
-                      common: dict[str, Any], device: torch.device) -> tuple[list[list[str]], int]:
+                      common: dict[str, Any], device: torch.device,
+                      memory: Optional[int] = None) -> tuple[list[list[str]], int]:
     """Computes the connections of every consecutive pair of `chosen` (layer,
-    units), forward order, that is not stored with the same settings yet.
+    units), forward order, that is not stored with the same settings yet, each
+    within `memory` bytes where given (see `circuits._jacobian_chunks`).
     Returns (the pairs, how many were computed). `top` 0 computes none."""
     if top == 0:
         return [], 0
@@ -48,7 +50,8 @@ def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Modul
         stored = store.load_json(pair_file(earlier, later))
         if stored is not None and stored.get("key") == key:
             continue
-        pair = layer_connections(model, preprocess, image_size, earlier, later, device)
+        pair = layer_connections(model, preprocess, image_size, earlier, later, device,
+                                 memory=memory)
         store.save_json(pair_file(earlier, later), {
             "key": key, "settings": settings, "block": pair.block,
             "in": {str(u): pair.incoming(u, top, earlier_units) for u in later_units},

@@ -26,6 +26,7 @@ from atlas.pipeline.executor import Task
 from atlas.pipeline.plan import Job, image_count
 from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.scan import scan_chunk
+from atlas.sizes import format_size
 
 # Images of each layer's first batch the calibration runs: a GPU needs many to fill;
 # a CPU is busy with a few large images, while tiny ones need more (128 at 64 px or
@@ -81,6 +82,7 @@ class Forecast:
     storage: dict[str, float] = field(default_factory=dict)  # bytes by item
     steps: int = 0
     calibration_seconds: float = 0.0
+    memory: list[str] = field(default_factory=list)  # the budget, then each layer's batches
     stopping: bool = False  # convergence-aware stopping is on: the times are the most
 
     def dataset_seconds(self, workers: int) -> float:
@@ -184,6 +186,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     config, executor = ready.config, ready.executor
     todo = ready.todo()
     all_jobs = [job for jobs in ready.layer_jobs for job in jobs]
+    ready.size_batches(todo if any(todo) else ready.layer_jobs, bar)
     batches = ready.batches(todo)
     scanned = ready.scanned
     images = sum(image_count(jobs) for jobs in todo)
@@ -200,9 +203,9 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
         steps=config.steps)
     started = time.perf_counter()
     samples = [jobs for jobs in ready.layer_jobs if jobs]
-    limit = min(calibrationimage_count(executor.device.type, ready.image_size), config.batch_size)
-    tasks = [Task(calibrate_batch, (_calibration_batch(jobs, limit), CALIBRATION_STEPS),
-                  CALIBRATION_WORK) for jobs in samples]
+    limit = calibrationimage_count(executor.device.type, ready.image_size)
+    tasks = [Task(calibrate_batch, (_calibration_batch(jobs, min(limit, ready.batch_limit(jobs))),
+                                    CALIBRATION_STEPS), CALIBRATION_WORK) for jobs in samples]
     bar.total = (len(tasks) + 1) * CALIBRATION_WORK
     for index, (per_step, fixed, image_bytes) in executor.map(tasks, bar):
         jobs = tasks[index].args[0]
@@ -218,6 +221,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
         result.scan_read, result.scan_compute = _calibrate_scan(ready, bar)
     result.compare_seconds_by_pass = _price_compare(ready, bar)
     result.calibration_seconds = time.perf_counter() - started
+    result.memory = memory_lines(ready)
     result.storage = _storage(ready, result)
     return result
 
@@ -225,7 +229,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
 def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
     """Each compare batch's seconds, per pass, from its first batch calibrated."""
     _, first, second = compare_batches(unstored(ready.compared, ready.store),
-                                       ready.config.batch_size)
+                                       ready.smallest_limit())
     if not first:
         return []
     sample = first[0][:calibrationimage_count(ready.executor.device.type, ready.image_size)]
@@ -273,6 +277,19 @@ def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
     return storage
 
 
+def memory_lines(ready: Prepared) -> list[str]:
+    """The memory budget and each layer's measured batch size and expected peak."""
+    budget = ready.budget
+    if budget is None:
+        return []
+    peak = max((sized.cost.at(sized.images) for sized in ready.memory.values()), default=0)
+    lines = [f"  memory:             budget "
+             f"{format_size(budget.bytes) if budget.bytes else 'none'} ({budget.description}); "
+             f"expected peak of a batch {format_size(peak)}"]
+    lines += [f"    {sized.line()}" for sized in ready.memory.values()]
+    return lines
+
+
 def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[str]:
     counts = workers or sorted({1, 2, 4, 8, result.workers})
     total_bytes = sum(result.storage.values())
@@ -291,6 +308,7 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
         f"  storage:            {total_bytes / 1e6:,.1f} MB ("
         + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.storage.items())
         + ")",
+        *result.memory,
         f"  calibration ({result.calibration_seconds:.1f} s): "
         + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
                     f"({cost.images} images)" for cost in result.costs),

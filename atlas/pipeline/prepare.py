@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +30,7 @@ from atlas.pipeline.compare_plan import compare_plans
 from atlas.pipeline.execute import Engine, job_is_done
 from atlas.pipeline.executor import open_executor
 from atlas.pipeline.magnitude import maco_magnitude
+from atlas.pipeline.memory_plan import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.plan import Job
 from atlas.pipeline.views import DATASET, VIEWS, with_needs
 from atlas.store import ResultStore
@@ -157,15 +158,42 @@ class Prepared:
     engine: Engine
     executor: Any
     magnitude_name: Optional[str]  # MACO's spectrum, by the hash that joins the keys
+    budget: Optional[Budget] = None  # the memory a batch may take, once sized
+    memory: dict[str, LayerMemory] = field(default_factory=dict)  # layer (or joint) -> sizes
 
     def todo(self) -> list[list[Job]]:
         """The jobs not already stored with their key, one list per layer."""
         return [[job for job in jobs if not job_is_done(self.store, job)]
                 for jobs in self.layer_jobs]
 
+    def size_batches(self, jobs: list[list[Job]], bar: Any) -> None:
+        """Measures the memory per image of each layer of `jobs` on the started
+        executor and sizes its batches to the budget (see `memory_plan`)."""
+        # Ray workers on one machine share its memory; a local build has it alone.
+        sharing = self.executor.workers if self.executor.name != "local" else 1
+        self.budget = memory_budget(self.config.memory_limit, self.executor.device, sharing)
+        self.memory = batch_limits(self.executor, jobs, self.budget, self.config.batch_size,
+                                   bar)
+
+    def budget_bytes(self) -> Optional[int]:
+        """The memory budget for work on the driver (connections): the batches' where
+        sized, else read now."""
+        budget = self.budget or memory_budget(self.config.memory_limit, self.device)
+        return budget.bytes
+
+    def batch_limit(self, jobs: list[Job]) -> int:
+        """The most images a batch of `jobs` (one layer's, or the joint ones) holds."""
+        sized = self.memory.get((jobs[0].layer or JOINT) if jobs else "")
+        return sized.images if sized is not None else self.config.batch_size
+
+    def smallest_limit(self) -> int:
+        """The batch size of a batch that mixes layers (the compare page's runs)."""
+        return min([sized.images for sized in self.memory.values()],
+                   default=self.config.batch_size)
+
     def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
         """`jobs` (one list per layer) packed the way the build runs them."""
-        return [batch for layer in jobs for batch in plan.batches(layer, self.config.batch_size)]
+        return [batch for layer in jobs for batch in plan.batches(layer, self.batch_limit(layer))]
 
 
 def prepare_build(config: BuildConfig) -> Prepared:
