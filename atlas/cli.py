@@ -149,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
                        "activation, super-stimulus, faithfulness, saturation, diversity "
                        "retention and distinctness against the dataset (--dataset SPEC, "
                        "default: the model's own; photos: scikit-learn's sample photographs)")
+    bench.add_argument("--example-format", nargs="?", const="photos", dest="example_format",
+                       metavar="FOLDER",
+                       help="instead: bytes and faithfulness (PSNR) of dataset examples stored "
+                       "as PNG, WebP and AVIF at several qualities, on crops of real photographs "
+                       "(a FOLDER of images, or crops of scikit-learn's sample photographs)")
     bench.add_argument("--render-units", type=int, dest="render_units", metavar="N",
                        help="instead: time rendering a synthetic atlas of N units")
     bench.add_argument("--executor", choices=["ray"],
@@ -314,6 +319,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     args.model = args.model or "lucent:inceptionv1"
     args.channels = 16 if args.channels is None else args.channels
     args.steps = 256 if args.steps is None else args.steps
+    if args.example_format:
+        from atlas.bench.example_format import report
+
+        folder = None if args.example_format == "photos" else Path(args.example_format)
+        if folder is not None and not folder.is_dir():
+            raise AtlasError(f"--example-format {folder}: no such folder of images")
+        print("\n".join(report(folder, args.dataset_images if args.dataset_images != 128
+                                else 400)))
+        return 0
     if args.storage:
         from atlas.bench.storage import estimate, inception_units
 

@@ -56,10 +56,12 @@ def write_png_atomic(path: Path, image: Any) -> None:
 
 
 def encode_image(image: Any, image_format: str, quality: int = 90) -> bytes:
-    """A PIL image as PNG (lossless) or WebP (lossy, `quality` 1-100) bytes."""
+    """A PIL image as PNG (lossless), WebP or AVIF (lossy, `quality` 1-100) bytes."""
     buffer = io.BytesIO()
     if image_format == "webp":
         image.save(buffer, format="WEBP", quality=quality, method=6)
+    elif image_format == "avif":
+        image.save(buffer, format="AVIF", quality=quality, speed=8)
     else:
         image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from atlas.datasets import Dataset
@@ -27,6 +28,15 @@ from atlas.slugs import slugify
 from atlas.store import RESULTS, ResultStore, settings_key, to_pil
 
 EXAMPLES_DIR = "_examples"
+# Examples are stored at the largest size a page draws them, never above their own: a
+# layer tile at 102 CSS px (117 on an 800 px screen), 94 on unit pages (at 1280 px and up).
+EXAMPLE_PIXELS = 112
+# The least PSNR at which an encoded example counts as faithful to its crop. Examples of
+# a lossy build are WebP at EXAMPLE_QUALITY, the least quality that reaches it on real
+# photographs; AVIF reaches it a few percent smaller at twice the encoding time
+# (`atlas bench --example-format`, docs in the README's "Large atlases").
+FAITHFUL_PSNR = 38.0
+EXAMPLE_QUALITY = 87
 VIEW = "examples"
 LOAD_CHUNK = 256  # images decoded at a time while cutting crops
 # Units whose values are read from the (images x units) matrix together: one
@@ -77,13 +87,48 @@ def unit_columns(scan: LayerScan, unit: int, shape: Sequence[int], k: int,
     }
 
 
+@dataclass(frozen=True)
+class CropFormat:
+    """How crops are stored: at most `pixels` a side, in `image_format` at `quality`."""
+
+    image_format: str
+    quality: int
+    pixels: int = EXAMPLE_PIXELS
+
+    @property
+    def original(self) -> bool:
+        """Crops as they were first stored (PNG at their own size), where nothing of
+        this format can change them: small images in a lossless build."""
+        return self.image_format == "png"
+
+    def tag(self) -> str:
+        """What sets this format's files apart on disk and in cache keys."""
+        return "" if self.original else f"-{self.pixels}px-q{self.quality}"
+
+    def image(self, cut: Image.Image) -> Image.Image:
+        side = max(cut.size)
+        if side <= self.pixels:
+            return cut
+        scale = self.pixels / side
+        return cut.resize((max(1, round(cut.width * scale)), max(1, round(cut.height * scale))),
+                          Image.LANCZOS)
+
+
+def crop_format(store: ResultStore) -> CropFormat:
+    """A lossy build's crops at the size pages show them, as WebP at EXAMPLE_QUALITY; a
+    lossless build's (small images) as PNG at their own size."""
+    if store.image_format == "png":
+        return CropFormat("png", store.quality, pixels=1 << 30)
+    return CropFormat(store.image_format, EXAMPLE_QUALITY)
+
+
 class CropPaths:
     """Where each example's image lives, relative to the site root."""
 
     def __init__(self, store: ResultStore, dataset: Dataset, layer: str,
-                 field: ReceptiveField) -> None:
-        self.base = f"{RESULTS}/{EXAMPLES_DIR}/{dataset.fingerprint}"
-        self.layer, self.field, self.suffix = slugify(layer), field, store.image_format
+                 field: ReceptiveField, stored: CropFormat) -> None:
+        self.base = f"{RESULTS}/{EXAMPLES_DIR}/{dataset.fingerprint}{stored.tag()}"
+        self.layer, self.field, self.suffix = slugify(layer), field, stored.image_format
 
     def whole(self, position: Optional[tuple[int, int]]) -> bool:
         return (position is None or self.field.whole_image
@@ -95,8 +140,14 @@ class CropPaths:
         return f"{self.base}/{self.layer}/{index}-{position[0]}-{position[1]}.{self.suffix}"
 
 
+def shown_size(side: int) -> int:
+    """The side an example cut at `side` pixels is stored at (a lossy build's)."""
+    return min(side, EXAMPLE_PIXELS)
+
+
 def _write_crops(store: ResultStore, dataset: Dataset, field: ReceptiveField,
-                 wanted: dict[int, dict[str, Optional[tuple[int, int]]]]) -> None:
+                 wanted: dict[int, dict[str, Optional[tuple[int, int]]]],
+                 stored: CropFormat) -> None:
     """Cuts and writes every crop in `wanted` (dataset index -> path -> position)
     that is not on disk yet, a chunk of images at a time."""
     missing = {index: {path: position for path, position in targets.items()
@@ -109,8 +160,8 @@ def _write_crops(store: ResultStore, dataset: Dataset, field: ReceptiveField,
             cuts = crop(image[None].expand(len(targets), -1, -1, -1), field,
                         list(targets.values()))
             for path, cut in zip(targets, cuts):
-                write_image_atomic(store.path(path), to_pil(cut), store.image_format,
-                                   store.quality)
+                write_image_atomic(store.path(path), stored.image(to_pil(cut)),
+                                   stored.image_format, stored.quality)
 
 
 def _example(dataset: Dataset, scan: LayerScan, paths: CropPaths, pick: Pick) -> dict[str, Any]:
@@ -126,14 +177,18 @@ def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
                    common: dict[str, Any], k: int, progress: bool = True) -> int:
     """Writes the examples record of every unit of `units` not already stored
     with these settings; returns how many were written."""
+    stored = crop_format(store)
+    # Crops stored as they always were keep their records' keys.
+    extra = {} if stored.original else {"crops": {"pixels": stored.pixels,
+                                                  "quality": stored.quality}}
     settings = {unit: {**common, "layer": scan.layer, "unit": unit, "view": VIEW,
-                       "example_count": k, "images": store.image_format}
+                       "example_count": k, "images": store.image_format, **extra}
                 for unit in units}
     todo = [unit for unit in units
             if not store.is_done(scan.layer, unit, VIEW, settings_key(settings[unit]))]
     if not todo:
         return 0
-    paths = CropPaths(store, dataset, scan.layer, field)
+    paths = CropPaths(store, dataset, scan.layer, field, stored)
     peaks, peak_positions = scan.peaks(), scan.peak_positions()
     columns = {}
     for start in range(0, len(todo), UNITS_AT_ONCE):  # a block of columns per read
@@ -147,7 +202,7 @@ def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
             for pick in found[name]:
                 index = int(scan.indices[pick.row])
                 wanted.setdefault(index, {}).setdefault(paths(index, pick.position), pick.position)
-    _write_crops(store, dataset, field, wanted)
+    _write_crops(store, dataset, field, wanted, stored)
     for unit in tqdm(todo, desc=f"examples {scan.layer}", unit="unit", disable=not progress,
                      leave=False):
         found = columns[unit]
