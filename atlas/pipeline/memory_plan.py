@@ -33,10 +33,11 @@ DEFAULT_SHARE = {"cpu": 0.5, "cuda": 0.8}
 JOINT = "joint"  # the name the joint batch's measurement goes by
 
 
-def _meminfo_available() -> Optional[int]:
+def _proc_bytes(path: str, field: str) -> Optional[int]:
+    """A "Field:   N kB" line of a Linux /proc file, in bytes; None elsewhere."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
@@ -59,7 +60,8 @@ def free_memory(device: torch.device) -> Optional[int]:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
-    known = [size for size in (_meminfo_available(), _cgroup_room()) if size is not None]
+    known = [size for size in (_proc_bytes("/proc/meminfo", "MemAvailable"), _cgroup_room())
+             if size is not None]
     return min(known) if known else None
 
 
@@ -137,10 +139,4 @@ def peak_memory(device: torch.device) -> Optional[int]:
     resident set's high-water mark (Linux)."""
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device))
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return _proc_bytes("/proc/self/status", "VmHWM")
