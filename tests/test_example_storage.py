@@ -9,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
+from atlas.models.receptive_field import ReceptiveField
+from atlas.pipeline.example_storage import expected_distinct, forecast_examples
 from atlas.pipeline.examples import EXAMPLE_PIXELS, EXAMPLE_QUALITY, CropFormat, crop_format
 from atlas.store import ResultStore
 
@@ -63,3 +66,31 @@ def test_a_lossy_build_stores_examples_shown_size_as_webp(tmp_path: Path, photos
                 sizes.setdefault(layer, set()).add(image.size)
     assert sizes["fc"] == {(EXAMPLE_PIXELS, EXAMPLE_PIXELS)}  # whole 160 px images, shrunk
     assert sizes["conv"] == {(3, 3)}  # a 3x3 receptive field, as cut
+
+
+def test_expected_distinct_picks() -> None:
+    assert expected_distinct(0, 10) == 0.0
+    assert expected_distinct(1, 10) == pytest.approx(1.0)
+    assert expected_distinct(2, 2) == pytest.approx(1.5)  # 2 picks of 2: 1 or 2 distinct
+    assert expected_distinct(10**6, 100) == pytest.approx(100.0)
+    assert expected_distinct(100, 10**9) == pytest.approx(100.0, rel=1e-6)
+
+
+def _field(size: int, whole: bool = False) -> ReceptiveField:
+    return ReceptiveField((size, size), (8.0, 8.0), (4.0, 4.0), 160, whole)
+
+
+def test_examples_priced_per_layer_with_whole_images_shared() -> None:
+    images = torch.rand(4, 3, 160, 160, generator=torch.Generator().manual_seed(0))
+    fields = {"conv": _field(40), "head": _field(160, whole=True), "fc": _field(160, True)}
+    stored = CropFormat("webp", EXAMPLE_QUALITY)
+    found = {layer.layer: layer for layer in forecast_examples(
+        [("conv", (4, 20, 20), 4), ("head", (4,), 2), ("fc", (3,), 2)], 50, 3,
+        fields.__getitem__, images, stored)}
+    picks = 4 * 3  # four columns of 3
+    assert found["conv"].crops == pytest.approx(expected_distinct(4 * picks, 50 * 400))
+    shared = expected_distinct(4 * picks, 50)  # head and fc pick from the same 50 images
+    assert found["head"].crops + found["fc"].crops == pytest.approx(shared)
+    assert found["head"].crops == pytest.approx(found["fc"].crops)
+    # a whole 160 px image shrinks to EXAMPLE_PIXELS, a 40 px crop stays: more bytes
+    assert found["head"].bytes_each > found["conv"].bytes_each > 0

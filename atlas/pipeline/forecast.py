@@ -21,6 +21,9 @@ from typing import Any, Callable, Optional
 
 from atlas.pipeline.compare_batch import optimize_runs
 from atlas.pipeline.compare_run import compare_batches, unstored
+from atlas.models.receptive_field import receptive_field
+from atlas.pipeline.example_storage import LayerExamples, forecast_examples
+from atlas.pipeline.examples import crop_format
 from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
 from atlas.pipeline.plan import Job, image_count
@@ -270,11 +273,25 @@ def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
                "compare images": result.compare_images * mean_bytes,
                "pages": result.units * PAGE_BYTES, "records": result.units * RECORD_BYTES,
                "manifest": result.units * MANIFEST_BYTES}
-    if ready.scanned is not None:
-        # Four columns of examples per unit, each a crop stored once (shared crops
-        # make this an upper bound), encoded about as an optimized image is.
-        storage["dataset examples"] = result.units * 4 * ready.config.example_count * mean_bytes
+    if ready.scanned is not None and len(ready.scanned):
+        storage["dataset examples"] = sum(layer.crops * layer.bytes_each
+                                          for layer in _examples(ready))
     return storage
+
+
+EXAMPLE_SAMPLE_IMAGES = 32  # dataset images the examples' crops are priced on
+
+
+def _examples(ready: Prepared) -> list[LayerExamples]:
+    """Each layer's expected crops and their size, priced on real dataset images."""
+    loaded, dataset = ready.loaded, ready.scanned
+    images, _ = dataset.load(range(min(EXAMPLE_SAMPLE_IMAGES, len(dataset))))
+    return forecast_examples(
+        [(info.name, tuple(info.shape), len(units)) for info, units in ready.chosen],
+        len(dataset), ready.config.example_count,
+        lambda name: receptive_field(loaded.module, loaded.preprocess, name, ready.image_size,
+                                     ready.device),
+        images, crop_format(ready.store))
 
 
 def memory_lines(ready: Prepared) -> list[str]:
