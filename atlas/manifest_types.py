@@ -14,7 +14,10 @@ from typing import Any, Optional, TypedDict
 MANIFEST = "atlas.json"
 # 2: views listed in page order, the dataset, examples and spectrum views,
 # data-based labels and measurements. Stored results keep their cache keys.
-FORMAT = 2
+# 3: atlas.json is an index; each layer's units are a file of their own (`units_file`),
+# so no file grows with the whole atlas and pages are rendered a layer at a time.
+FORMAT = 3
+LAYER_FILES = "data"  # the folder of the per-layer unit files, under the site root
 
 
 class ViewEntry(TypedDict, total=False):
@@ -128,7 +131,9 @@ class Family(TypedDict):
     correlation: float  # mean correlation between its members
 
 
-class LayerEntry(TypedDict):
+class LayerHeader(TypedDict):
+    """A layer as atlas.json lists it: everything but its units."""
+
     name: str
     slug: str
     page: str
@@ -138,6 +143,22 @@ class LayerEntry(TypedDict):
     branches: list[Branch]
     receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
     families: list[Family]  # units grouped by correlated activations (pipeline/families.py)
+    units_file: str  # the LayerFile holding its units, e.g. "data/mixed4a.json"
+    unit_count: int
+    failed_views: int  # views that failed, over all its units
+
+
+class LayerEntry(LayerHeader):
+    """A layer with its units, as a reader of the whole atlas sees it."""
+
+    units: list[UnitEntry]
+
+
+class LayerFile(TypedDict):
+    """One layer's units: the file `LayerHeader.units_file` names."""
+
+    format: int
+    layer: str
     units: list[UnitEntry]
 
 
@@ -259,7 +280,7 @@ class Manifest(TypedDict):
     dataset: Optional[DatasetInfo]
     families_method: Optional[str]  # how the layers' families were found
     pages: dict[str, str]
-    layers: list[LayerEntry]
+    layers: list[LayerHeader]  # each layer's units are in its `units_file`
     joint: list[JointEntry]
     compare: Optional[CompareEntry]  # the compare page; None: the build has no compare results
     summary: Summary

@@ -1,6 +1,6 @@
 """Golden pages: the HTML of a tiny synthetic atlas, stored under tests/golden/.
 
-`manifest()` is a hand-made manifest (docs/manifest.md, format 2) with no model,
+`manifest()` is a hand-made manifest (docs/manifest.md, format 3, units inline) with no model,
 no optimization, no randomness and no images: two layers of three units, every
 page kind (index, summary, joint, layer, unit) and the features the pages
 render differently: a conv layer with branches and kernels, a linear layer,
@@ -308,7 +308,7 @@ def manifest() -> dict[str, Any]:
     layers = [conv, head]
     _families_and_connections(conv, head)
     return {
-        "format": 2,
+        "format": 3,
         "atlas_version": "0.1.0",  # fixed: a version bump must not change the goldens
         "generated_at": "2026-01-01T00:00:00Z",
         "model": {

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
 
@@ -32,7 +33,7 @@ def small_config(out: Path, **extra):
 def built(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("atlas") / "site"
     report = build_atlas(small_config(out), progress=False)
-    return out, report, json.loads((out / "atlas.json").read_text())
+    return out, report, read_manifest(out)
 
 
 class _Links(HTMLParser):
@@ -206,7 +207,7 @@ def test_same_seed_gives_identical_results(tmp_path) -> None:
     assert len(files) > 10
     for rel in files:
         assert (sites[0] / rel).read_bytes() == (sites[1] / rel).read_bytes(), rel
-    manifests = [json.loads((s / "atlas.json").read_text()) for s in sites]
+    manifests = [read_manifest(s) for s in sites]
     for manifest in manifests:
         manifest.pop("generated_at")
     assert manifests[0] == manifests[1]
@@ -226,7 +227,7 @@ def test_webp_images_for_large_atlases(tmp_path) -> None:
     build_atlas(make_config({}, {"channels": "0", "steps": 4, "out": str(out),
                                  "layers": ["conv1"], "image_format": "webp",
                                  "views": ["positive", "kernel"]}), progress=False)
-    manifest = json.loads((out / "atlas.json").read_text())
+    manifest = read_manifest(out)
     views = manifest["layers"][0]["units"][0]["views"]
     positive = views["positive"]["images"][0]
     assert positive.endswith(".webp")

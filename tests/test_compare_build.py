@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.errors import AtlasError
 from atlas.pipeline.build import build_atlas
@@ -35,7 +36,7 @@ def _note(report) -> str:
 def built(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("compare") / "site"
     report = build_atlas(_config(out), progress=False)
-    return out, report, json.loads((out / "atlas.json").read_text())
+    return out, report, read_manifest(out)
 
 
 def _cells(manifest: dict):
@@ -124,7 +125,7 @@ def test_a_model_without_a_class_output_skips_the_class_variant(tmp_path) -> Non
     build_atlas(make_config({}, {"model": f"{MODELS / 'conv_only.py'}:build", "steps": 2,
                                  "layers": ["conv1", "conv3"], "channels": "0",
                                  "views": ["compare"], "out": str(out)}), progress=False)
-    manifest = json.loads((out / "atlas.json").read_text())
+    manifest = read_manifest(out)
     skipped = [cell["skipped"] for _, _, choice, cell in _cells(manifest)
                if choice["name"] == "class"]
     assert skipped == ["the model has no linear layer for its classes (logits_layer names one)"] * 2
@@ -138,7 +139,7 @@ def test_the_build_objective_is_what_the_views_maximize(tmp_path) -> None:
                                  "dataset": "none", "out": str(out)}), progress=False)
     record = json.loads((out / "results" / "conv2" / "0" / "positive.json").read_text())
     assert "top_k(conv2, [0], k=3)" in record["objective"]
-    settings = json.loads((out / "atlas.json").read_text())["settings"]
+    settings = read_manifest(out)["settings"]
     assert settings["objective"] == "top_k:3"
     with pytest.raises(AtlasError, match="class 12 is out of range for 'fc', which has 10 units"):
         build_atlas(make_config({}, {"objective": "class:12", "out": str(tmp_path / "x")}),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.pipeline import prepare as prepare_module
 from atlas.pipeline.build import build_atlas
@@ -59,7 +60,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built(tmp_path_factory: pytest.TempPathFactory, data: Path):
     out = tmp_path_factory.mktemp("atlas") / "site"
     report = build_atlas(config(out, data), progress=False)
-    return out, report, json.loads((out / "atlas.json").read_text())
+    return out, report, read_manifest(out)
 
 
 def _unit(manifest: dict, layer: str, unit: int) -> dict:
@@ -125,7 +126,7 @@ def test_crop_is_the_window_around_the_extreme(tmp_path: Path) -> None:
     _solid((0, 0, 0)).save(tmp_path / "data" / "black.png")
     report = build_atlas(config(tmp_path / "site", tmp_path / "data", views=["examples"],
                                 layers=["box"]), progress=False)
-    manifest = json.loads((report.site_dir / "atlas.json").read_text())
+    manifest = read_manifest(report.site_dir)
     top = _unit(manifest, "box", 0)["views"]["examples"]["max"][0]
     # Nine positions see the pixel equally; the first in row-major order wins.
     assert top["source"] == "spot.png" and top["position"] == [SPOT[0] - 1, SPOT[1] - 1]
@@ -175,7 +176,7 @@ def test_rebuild_skips_the_pass_and_the_examples(built, data: Path) -> None:
                for note in report.notes), report.notes
     after = {p: p.stat().st_mtime_ns for p in before}
     assert after == before
-    manifest = json.loads((site / "atlas.json").read_text())  # the field read back, not measured
+    manifest = read_manifest(site)  # the field read back, not measured
     assert next(layer for layer in manifest["layers"] if layer["name"] == "box")[
         "receptive_field"] == [3, 3]
 
@@ -209,7 +210,7 @@ def test_interrupted_pass_leaves_no_result_and_resumes(tmp_path: Path, data: Pat
     assert len(folders) == 3 and not any(f.name.startswith(".") for f in folders)
     # Same examples as the uninterrupted build with another batch size.
     site, _, manifest = built
-    resumed = json.loads((out / "atlas.json").read_text())
+    resumed = read_manifest(out)
     for layer, unit in (("red", 0), ("red", 1), ("box", 0), ("head", 1)):
         assert (_unit(resumed, layer, unit)["views"]["examples"]
                 == _unit(manifest, layer, unit)["views"]["examples"])
@@ -219,7 +220,7 @@ def test_two_builds_are_byte_identical(tmp_path: Path, data: Path, built) -> Non
     site, _, manifest = built
     other = tmp_path / "again"
     build_atlas(config(other, data), progress=False)
-    again = json.loads((other / "atlas.json").read_text())
+    again = read_manifest(other)
     assert {**again, "generated_at": None} == {**manifest, "generated_at": None}
     crops = sorted(p.relative_to(site) for p in (site / "results" / "_examples").rglob("*.png"))
     assert crops
@@ -229,7 +230,7 @@ def test_two_builds_are_byte_identical(tmp_path: Path, data: Path, built) -> Non
 
 def test_no_dataset_means_no_data_views(tmp_path: Path, data: Path) -> None:
     report = build_atlas(config(tmp_path / "s", data, dataset="none"), progress=False)
-    manifest = json.loads((report.site_dir / "atlas.json").read_text())
+    manifest = read_manifest(report.site_dir)
     assert manifest["dataset"] is None
     unit = _unit(manifest, "red", 0)
     assert "examples" not in unit["views"] and "spectrum" not in unit["views"]
@@ -239,7 +240,7 @@ def test_no_dataset_means_no_data_views(tmp_path: Path, data: Path) -> None:
 def test_dataset_limit_samples_with_the_seed(tmp_path: Path, data: Path) -> None:
     report = build_atlas(config(tmp_path / "s", data, dataset_limit=5, views=["examples"]),
                          progress=False)
-    manifest = json.loads((report.site_dir / "atlas.json").read_text())
+    manifest = read_manifest(report.site_dir)
     assert manifest["dataset"]["images"] + manifest["dataset"]["skipped"] == 5
 
 
@@ -278,8 +279,8 @@ def test_build_killed_during_the_pass_resumes(tmp_path: Path, data: Path) -> Non
     assert not any(p.name.startswith(".") for p in partial.iterdir())
     clean = tmp_path / "clean"
     subprocess.run([*argv[:-1], str(clean)], check=True)
-    resumed = json.loads((out / "atlas.json").read_text())
-    expected = json.loads((clean / "atlas.json").read_text())
+    resumed = read_manifest(out)
+    expected = read_manifest(clean)
     assert resumed["layers"] == expected["layers"]
 
 
@@ -287,7 +288,7 @@ def test_more_examples_per_column_rescan(tmp_path: Path, data: Path) -> None:
     out = tmp_path / "site"
     build_atlas(config(out, data, views=["examples"], example_count=2), progress=False)
     build_atlas(config(out, data, views=["examples"], example_count=4), progress=False)
-    manifest = json.loads((out / "atlas.json").read_text())
+    manifest = read_manifest(out)
     examples = _unit(manifest, "red", 0)["views"]["examples"]
     assert [len(examples[c]) for c in ("max", "min", "below", "above")] == [4, 4, 4, 4]
     assert len(list((out / "results" / "_dataset").iterdir())) == 3  # the k=2 results replaced

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
 
@@ -27,7 +28,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("default") / "site"
     config = make_config({}, {"views": ["positive", "examples"], "steps": 32, "out": str(out)})
     build_atlas(config, progress=False)
-    return json.loads((out / "atlas.json").read_text())
+    return read_manifest(out)
 
 
 def test_the_default_dataset_is_the_held_out_coloured_digits(manifest) -> None:

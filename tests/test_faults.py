@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from atlas.manifest_io import read_manifest
 from atlas.cli import main
 from atlas.config import LR_BY_PARAM, make_config
 from atlas.pipeline import publish
@@ -177,7 +178,7 @@ def test_nan_views_are_retried_then_recorded_as_failed(tmp_path: Path, capsys) -
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "2 view(s) failed" in out
-    manifest = json.loads((site / "atlas.json").read_text())
+    manifest = read_manifest(site)
     units = {unit["index"]: unit for unit in manifest["layers"][0]["units"]}
     assert units[0]["status"] == "failed"
     assert set(units[0]["failed_views"]) == {"positive", "negative"}
@@ -195,6 +196,6 @@ def test_dead_units_are_flagged(tmp_path: Path) -> None:
     assert main(["build", "--model", f"{FAULTY}:build", "--layers", "odd", "--channels", "1,2",
                  "--steps", "3", "--views", "positive,negative", "--out", str(site),
                  "--quiet"]) == 0
-    manifest = json.loads((site / "atlas.json").read_text())
+    manifest = read_manifest(site)
     dead = {unit["index"]: unit["dead"] for unit in manifest["layers"][0]["units"]}
     assert dead == {1: True, 2: False}

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atlas.manifest_io import read_manifest
 from atlas.bench.quality import saturated_share
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
@@ -27,7 +28,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, Path]:
     config = make_config({}, {"dataset": "none", "out": str(out),
                               "views": ["positive", "diversity", "seeds"]})
     build_atlas(config, progress=False)
-    manifest = json.loads((out / "atlas.json").read_text())
+    manifest = read_manifest(out)
     analysis = json.loads((Path(out) / "results" / "_build" / "analysis.json").read_text())
     return manifest, analysis, out
 
@@ -85,4 +86,4 @@ def test_diversity_keeps_the_units_of_every_test_model_firing(tmp_path: Path, mo
     if layers:  # InceptionV1: a few units of two layers at a small size, to stay fast
         settings.update(layers=layers, channels="0-3", image_size=64, steps=64)
     build_atlas(make_config({}, settings), progress=False)
-    assert_diversity_keeps_firing(json.loads((out / "atlas.json").read_text()))
+    assert_diversity_keeps_firing(read_manifest(out))

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 
+from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
 from atlas.pipeline.magnitude import POWER_LAW
@@ -26,7 +27,7 @@ SETTINGS = {"param": "maco", "layers": ["conv2"], "channels": "0-1", "steps": 6,
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("maco") / "site"
     build_atlas(make_config({}, {**SETTINGS, "out": str(out)}), progress=False)
-    return out, json.loads((out / "atlas.json").read_text())
+    return out, read_manifest(out)
 
 
 def test_every_image_has_its_transparency_map(built) -> None:

@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from atlas.manifest_io import read_manifest
 from atlas.cli import main
 from atlas.config import make_config
 from atlas.errors import AtlasError
@@ -27,7 +28,7 @@ TINY = {"steps": 2, "views": ["positive", "negative"], "joint": []}
 
 def tiny_build(out: Path, **settings) -> dict:
     build_atlas(make_config({}, {**TINY, "out": str(out), **settings}), progress=False)
-    return json.loads((out / "atlas.json").read_text())
+    return read_manifest(out)
 
 
 @pytest.fixture(scope="module")

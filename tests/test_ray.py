@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from atlas.manifest_io import read_manifest
 from atlas.cli import main
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
@@ -173,7 +174,7 @@ def test_a_batch_that_kills_its_worker_twice_is_recorded_failed(cluster: str,
     record = json.loads((site / "results" / "fc" / "0" / "positive.json").read_text())
     assert record["status"] == "failed"
     assert "died 2 times" in record["reason"]
-    manifest = json.loads((site / "atlas.json").read_text())
+    manifest = read_manifest(site)
     unit = manifest["layers"][0]["units"][0]
     assert "died 2 times" in unit["failed_views"]["positive"]
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from tqdm import tqdm
 
+from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.pipeline import schedule
 from atlas.pipeline.build import build_atlas
@@ -96,5 +97,5 @@ def test_cuda_build_keeps_every_tensor_on_the_gpu(tmp_path: Path, monkeypatch) -
     build_atlas(make_config({}, {"steps": 2, "channels": "0", "device": "cuda",
                                  "out": str(tmp_path / "site")}), progress=False)
     assert devices == {"cuda"}
-    manifest = json.loads((tmp_path / "site" / "atlas.json").read_text())
+    manifest = read_manifest(tmp_path / "site")
     assert manifest["layers"][0]["units"][0]["status"] == "ok"

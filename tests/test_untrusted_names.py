@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from atlas.manifest_io import read_manifest
 
 MODEL_FILE = Path(__file__).parent / "models" / "untrusted_names.py"
 sys.path.insert(0, str(MODEL_FILE.parent))
@@ -70,7 +71,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     assert result.returncode == 0, result.stderr
     outside = {path for path in tree(root) - before if site not in path.parents
                and path not in (site, site.parent, site.parent.parent)}
-    return root, site, json.loads((site / "atlas.json").read_text(encoding="utf-8")), outside
+    return root, site, read_manifest(site), outside
 
 
 class _Page(HTMLParser):
@@ -139,6 +140,10 @@ def test_atlas_json_keeps_the_names_exactly(built) -> None:
     assert labels == [f"{name}:{unit}" for name in NAMES for unit in (0, 1)]
     raw = (site / "atlas.json").read_bytes().decode("utf-8")
     assert json.loads(raw)["layers"][1]["name"] == TRAVERSAL
+    for header in json.loads(raw)["layers"]:  # each layer's units: a slugged file under data/
+        path = header["units_file"]
+        assert path == f"data/{header['slug']}.json" and (site / path).is_file()
+        assert json.loads((site / path).read_text(encoding="utf-8"))["layer"] == header["name"]
 
 
 def test_pages_escape_the_names_and_never_run_them(built) -> None:
@@ -201,7 +206,7 @@ def test_lookalike_names_get_distinct_folders(tmp_path: Path) -> None:
     site = tmp_path / "site"
     result = atlas("build", str(config), "--out", str(site), "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((site / "atlas.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(site)
     assert [layer["name"] for layer in manifest["layers"]] == LOOKALIKES
     folders = [p.name for p in (site / "results").iterdir() if not p.name.startswith("_")]
     assert len({name.lower() for name in folders}) == len(LOOKALIKES)

@@ -207,8 +207,7 @@ def _field_size(field: Optional[ReceptiveField]) -> Optional[list[int]]:
 
 
 def count_failures(manifest: dict) -> int:
-    return sum(len(unit.get("failed_views", {})) for layer in manifest["layers"]
-               for unit in layer["units"])
+    return sum(layer["failed_views"] for layer in manifest["layers"])
 
 
 def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo],

@@ -1,5 +1,7 @@
-"""Assembles `atlas.json` from the store alone (no model needed): the one
-document the site renderer reads. Its format is described in docs/manifest.md."""
+"""Assembles the manifest from the store alone (no model needed): `atlas.json`,
+the index the site renderer reads, and one file of units per layer, written as
+each layer is assembled so that only one layer's units are held at a time.
+Its format is described in docs/manifest.md."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import Any, Optional
 from atlas import __version__
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
-from atlas.manifest_types import FORMAT, MANIFEST, LayerEntry, Manifest, UnitEntry
+from atlas.manifest_io import units_file, write_layer_file
+from atlas.manifest_types import FORMAT, MANIFEST, LayerHeader, Manifest, UnitEntry
 from atlas.models.branches import branch_of
 from atlas.pipeline.connections import unit_connections
 from atlas.pipeline.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
@@ -78,26 +81,35 @@ def _layer_views(build: dict, layer: dict) -> list[View]:
 
 
 def build_manifest(store: ResultStore) -> Manifest:
+    """The index (atlas.json's content); each layer's units are written to their
+    file under the site as they are assembled (see `manifest_io`)."""
     build = store.load_json("build.json")
     if build is None:
         raise AtlasError(f"no stored results in {store.site_dir}; run `atlas build` first")
     analysis = store.load_json("analysis.json") or {}
     unit_scores = analysis.get("units", {})
     links = unit_connections(store, (build.get("connections") or {}).get("pairs", []))
-    layers: list[LayerEntry] = []
+    cited = _cited_units(analysis)
+    found: dict[tuple[str, int], UnitEntry] = {}  # the units the summary shows
+    layers: list[LayerHeader] = []
     for layer in build["layers"]:
         name = layer["name"]
         views = _layer_views(build, layer)
+        units = [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
+                       branch_of(layer.get("branches"), u), links.get(name, {}).get(u, {}))
+                 for u in layer["units"]]
+        found.update({(name, unit["index"]): unit for unit in units
+                      if (name, unit["index"]) in cited})
+        path = units_file(slugify(name))
+        write_layer_file(store.site_dir, path, name, units)
         layers.append({
             "name": name, "slug": slugify(name), "page": layer_page(name),
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
             "branches": layer.get("branches", []),
             "receptive_field": layer.get("receptive_field"),
             "families": (analysis.get("families") or {}).get("layers", {}).get(name, []),
-            "units": [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
-                            branch_of(layer.get("branches"), u),
-                            links.get(name, {}).get(u, {}))
-                      for u in layer["units"]],
+            "units_file": path, "unit_count": len(units),
+            "failed_views": sum(len(unit.get("failed_views", {})) for unit in units),
         })
     requested = build["settings"]["views"]
     compare = _compare(store, build.get("compare"))
@@ -114,7 +126,7 @@ def build_manifest(store: ResultStore) -> Manifest:
         "layers": layers,
         "joint": _joint(store, build["joint"]),
         "compare": compare,
-        "summary": _summary(analysis, layers),
+        "summary": _summary(analysis, found),
         "families_method": (analysis.get("families") or {}).get("method"),
     }
     return manifest
@@ -147,13 +159,13 @@ def _compare(store: ResultStore, spec: Optional[dict]) -> Optional[dict]:
     return view.compare_entry(units, records)
 
 
-def _find_unit(layers: list[dict], layer: str, unit: int) -> Optional[dict]:
-    for entry in layers:
-        if entry["name"] == layer:
-            for candidate in entry["units"]:
-                if candidate["index"] == unit:
-                    return candidate
-    return None
+def _cited_units(analysis: dict) -> set[tuple[str, int]]:
+    """The units the summary shows images of: the shortcut's logits and the most
+    polysemantic units."""
+    shortcut = analysis.get("shortcut") or {}
+    polysemantic = analysis.get("polysemantic") or {}
+    return ({(row["layer"], row["class"]) for row in shortcut.get("classes", [])}
+            | {(row["layer"], row["unit"]) for row in polysemantic.get("units", [])})
 
 
 SUMMARY_EXAMPLES = 5  # top examples shown beside a unit on the summary page
@@ -164,12 +176,12 @@ def _top_images(unit: Optional[dict]) -> list[str]:
     return [item["image"] for item in examples.get("max", [])[:SUMMARY_EXAMPLES]]
 
 
-def _summary(analysis: dict, layers: list[dict]) -> dict[str, Any]:
+def _summary(analysis: dict, units: dict[tuple[str, int], UnitEntry]) -> dict[str, Any]:
     shortcut = analysis.get("shortcut")
     if shortcut is not None:
         classes = []
         for row in shortcut["classes"]:
-            unit = _find_unit(layers, row["layer"], row["class"])
+            unit = units.get((row["layer"], row["class"]))
             positive = (unit or {}).get("views", {}).get("positive", {})
             classes.append({**row, "unit_page": unit_page(row["layer"], row["class"]),
                             "image": (positive.get("images") or [None])[0],
@@ -178,7 +190,7 @@ def _summary(analysis: dict, layers: list[dict]) -> dict[str, Any]:
     polysemantic = analysis.get("polysemantic", {"method": "", "units": []})
     poly_units = []
     for row in polysemantic["units"]:
-        unit = _find_unit(layers, row["layer"], row["unit"]) or {}
+        unit = units.get((row["layer"], row["unit"])) or {}
         seeds = unit.get("views", {}).get("seeds", {})
         poly_units.append({"label": f"{row['layer']}:{row['unit']}",
                            "page": unit_page(row["layer"], row["unit"]),

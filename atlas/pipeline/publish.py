@@ -13,22 +13,26 @@ import tempfile
 from pathlib import Path
 
 from atlas.fsio import write_json_atomic
+from atlas.manifest_io import units_reader
 from atlas.pipeline.manifest import MANIFEST
 from atlas.site import render_site
+from atlas.manifest_types import LAYER_FILES
 from atlas.store import RESULTS
 
 STAGING_PREFIX = ".staging-"
 
 
 def publish_site(manifest: dict, site_dir: Path, progress: bool = True) -> list[Path]:
-    """Renders `manifest` and swaps the pages into `site_dir`; returns the pages."""
+    """Renders `manifest` (its layers' unit files already under `site_dir`) and swaps
+    the pages into `site_dir`; returns the pages."""
     site_dir = Path(site_dir).resolve()
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=site_dir))
     try:
-        pages = render_site(manifest, staging, progress=progress)
+        pages = render_site(manifest, staging, progress=progress,
+                            units_of=units_reader(site_dir))
         trash = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=site_dir))
         for entry in sorted(staging.iterdir()):
-            if entry.name == RESULTS:  # the store is never part of a render
+            if entry.name in (RESULTS, LAYER_FILES):  # written by the build, not the render
                 continue
             target = site_dir / entry.name
             if target.exists():

@@ -20,13 +20,14 @@ from tqdm import tqdm
 
 import atlas
 from atlas.fsio import write_bytes_atomic, write_text_atomic
+from atlas.manifest_io import UnitsOf, unit_stub, units_reader
 from atlas.manifest_types import FORMAT
 from atlas.site.compare_view import compare_view
 from atlas.site.connections_view import unit_targets
 from atlas.site.frame import SEARCH_INDEX
 from atlas.site.links import site_path_parts
-from atlas.site.parallel import write_pages
-from atlas.site.search_index import search_script
+from atlas.site.parallel import default_workers, write_pages
+from atlas.site.search_index import family_names, rows_script, unit_row
 from atlas.site.summary_view import joint_view, summary_view
 from atlas.site.unit_view import unit_view
 from atlas.site.views import index_view, layer_view
@@ -107,12 +108,10 @@ def compare_page(env: jinja2.Environment, manifest: Manifest) -> str:
     return env.get_template("compare.html").render(view=compare_view(manifest))
 
 
-def _page_plan(
-    env: jinja2.Environment, manifest: Manifest
-) -> Iterator[tuple[str, Callable[[], str]]]:
-    """Every page of the site as (site path, function making its HTML)."""
+def _site_pages(env: jinja2.Environment,
+                manifest: Manifest) -> Iterator[tuple[str, Callable[[], str]]]:
+    """The pages that are not a layer's: index, summary, joint, compare."""
     pages = manifest["pages"]
-    targets = unit_targets(manifest)  # once: every unit page links its connections
     yield pages["index"], partial(index_page, env, manifest)
     if pages.get("summary"):
         yield pages["summary"], partial(summary_page, env, manifest)
@@ -120,10 +119,27 @@ def _page_plan(
         yield pages["joint"], partial(joint_page, env, manifest)
     if pages.get("compare"):
         yield pages["compare"], partial(compare_page, env, manifest)
-    for lp, layer in enumerate(manifest.get("layers", [])):
-        yield layer["page"], partial(layer_page, env, manifest, lp)
-        for up, unit in enumerate(layer.get("units", [])):
-            yield unit["page"], partial(unit_page, env, manifest, lp, up, targets)
+
+
+def _layer_pages(env: jinja2.Environment, manifest: Manifest, layer_pos: int,
+                 targets: dict) -> list[tuple[str, Callable[[], str]]]:
+    """The layer's page and its units' pages (the layer's units must be whole)."""
+    layer = manifest["layers"][layer_pos]
+    return [(layer["page"], partial(layer_page, env, manifest, layer_pos))] + [
+        (unit["page"], partial(unit_page, env, manifest, layer_pos, up, targets))
+        for up, unit in enumerate(layer.get("units", []))]
+
+
+def _light(manifest: Manifest, units_of: UnitsOf) -> tuple[Manifest, list[list[str]]]:
+    """The manifest with every unit as its stub (what other layers' pages read of
+    it), and every unit's search row, reading one layer's units at a time."""
+    layers, rows = [], []
+    for header in manifest.get("layers", []):
+        units = units_of(header)
+        names = family_names(header)
+        rows += [unit_row(header, unit, names) for unit in units]
+        layers.append({**header, "units": [unit_stub(unit) for unit in units]})
+    return {**manifest, "layers": layers}, rows
 
 
 def _copy_static(templates: Traversable, site_dir: Path) -> None:
@@ -134,43 +150,58 @@ def _copy_static(templates: Traversable, site_dir: Path) -> None:
 
 
 def render_site(manifest: Manifest, site_dir: Path, progress: bool = True,
-                workers: int | None = None) -> list[Path]:
+                workers: int | None = None, units_of: UnitsOf | None = None) -> list[Path]:
     """Write the HTML site for `manifest` into `site_dir`; return the pages written.
 
-    The images the manifest names must already be in `site_dir`. Returns the
-    absolute paths of the HTML pages, in writing order. Also writes the search
-    index (`search-index.js`), the stylesheets and scripts to `static/`, and an
-    empty `.nojekyll` (so GitHub Pages serves the files as they are). `workers`
-    processes write the pages (default: one per core for a large site, see
-    `write_pages`). Raises ValueError for a manifest of another format or a page
-    path that is absolute, climbs out with `..`, or repeats.
+    The images the manifest names must already be in `site_dir`. Layers are
+    rendered one at a time: their units come from `units_of` (default: held
+    inline in the manifest, else read from their files under `site_dir`), so
+    memory holds one layer's units and a small stub of every other unit. Returns
+    the absolute paths of the HTML pages, in writing order. Also writes the
+    search index (`search-index.js`), the stylesheets and scripts to `static/`,
+    and an empty `.nojekyll` (so GitHub Pages serves the files as they are).
+    `workers` processes write the pages (default: one per core for a large site,
+    see `write_pages`). Raises ValueError for a manifest of another format or a
+    page path that is absolute, climbs out with `..`, or repeats.
     """
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(
             f"atlas.json format {manifest.get('format')!r} is not {MANIFEST_FORMAT}; "
-            "rebuild the atlas with this version"
+            "re-render it with `atlas render` or rebuild the atlas with this version"
         )
     site_dir = Path(site_dir).resolve()
+    units_of = units_of or units_reader(site_dir)
+    light, rows = _light(manifest, units_of)
     templates = templates_dir()
     env = make_environment(templates)
-    plan = list(_page_plan(env, manifest))
-    paths = [path for path, _ in plan]
+    site_pages = list(_site_pages(env, light))
+    paths = [path for path, _ in site_pages] + [
+        path for layer in light["layers"]
+        for path in [layer["page"]] + [unit["page"] for unit in layer["units"]]]
     for path in paths:
         site_path_parts(path)
     if len(set(paths)) != len(paths):
         raise ValueError("the manifest names the same page path twice")
-    # The manifest is millions of objects that live until the end: left to the cyclic
-    # collector, every full collection walks them all (a 10,000-unit site renders
-    # 1.6x slower). Frozen, the collector skips them.
-    gc.freeze()
-    try:
-        with tqdm(total=len(plan), desc="pages", unit="page", disable=not progress) as bar:
-            for done in write_pages(plan, site_dir, workers):
-                bar.update(done)
-    finally:
-        gc.unfreeze()
+    workers = default_workers(len(paths)) if workers is None else workers
+    targets = unit_targets(light)  # once: every unit page links its connections
+    with tqdm(total=len(paths), desc="pages", unit="page", disable=not progress) as bar:
+        for done in write_pages(site_pages, site_dir, 1):
+            bar.update(done)
+        for layer_pos, header in enumerate(manifest.get("layers", [])):
+            stubs = light["layers"][layer_pos]["units"]
+            light["layers"][layer_pos]["units"] = units_of(header)
+            # A layer's units are many objects alive while its pages are written: left
+            # to the cyclic collector, each full collection would walk them all.
+            gc.freeze()
+            try:
+                for done in write_pages(_layer_pages(env, light, layer_pos, targets), site_dir,
+                                        workers):
+                    bar.update(done)
+            finally:
+                gc.unfreeze()
+                light["layers"][layer_pos]["units"] = stubs
     written = [site_dir.joinpath(*path.split("/")) for path in paths]
-    write_text_atomic(site_dir / SEARCH_INDEX, search_script(manifest))
+    write_text_atomic(site_dir / SEARCH_INDEX, rows_script(rows))
     _copy_static(templates, site_dir)
     write_bytes_atomic(site_dir / ".nojekyll", b"")
     return written

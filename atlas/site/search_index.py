@@ -57,6 +57,15 @@ def search_index(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def search_script(manifest: dict[str, Any]) -> str:
-    """The index as the script the pages load."""
-    data = json.dumps(search_index(manifest), ensure_ascii=True, separators=(",", ":"))
+    """The index of a whole manifest as the script the pages load."""
+    return _script(search_index(manifest))
+
+
+def rows_script(rows: list[list[str]]) -> str:
+    """The index of these rows (`unit_row`s, in atlas order) as the script the pages load."""
+    return _script({"fields": list(FIELDS), "units": rows})
+
+
+def _script(index: dict[str, Any]) -> str:
+    data = json.dumps(index, ensure_ascii=True, separators=(",", ":"))
     return f"window.ATLAS_SEARCH = {data};\n"

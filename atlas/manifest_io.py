@@ -1,0 +1,70 @@
+"""Reading and writing the sharded manifest: `atlas.json` (the index) and one
+file of units per layer under `data/`.
+
+The build writes a layer's file as soon as its units are assembled, so no
+more than one layer's units are held at a time; the renderer reads them back
+one layer at a time. Anyone who wants the whole atlas in one dict (a notebook,
+a test, `atlas bench --storage`) calls `read_manifest`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from atlas.errors import AtlasError
+from atlas.fsio import write_text_atomic
+from atlas.manifest_types import FORMAT, LAYER_FILES, MANIFEST, LayerFile, UnitEntry
+
+UnitsOf = Callable[[dict[str, Any]], list[UnitEntry]]
+"""Gives a layer header's units (read from its file, or held inline)."""
+
+
+def units_file(slug: str) -> str:
+    """The site-relative path of a layer's unit file."""
+    return f"{LAYER_FILES}/{slug}.json"
+
+
+def write_layer_file(site_dir: Path, path: str, layer: str, units: list[UnitEntry]) -> int:
+    """Writes one layer's units (compact JSON, sorted keys: equal data, equal bytes);
+    returns the file's size in bytes."""
+    content: LayerFile = {"format": FORMAT, "layer": layer, "units": units}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+    write_text_atomic(Path(site_dir) / path, text)
+    return len(text.encode("utf-8"))
+
+
+def units_reader(site_dir: Path) -> UnitsOf:
+    """Reads a layer's units: inline where the header holds them (a whole manifest in
+    memory), else from its file under `site_dir`."""
+    def units_of(header: dict[str, Any]) -> list[UnitEntry]:
+        if "units" in header:
+            return header["units"]
+        path = Path(site_dir) / header["units_file"]
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise AtlasError(f"cannot read the units of layer {header.get('name')!r} from "
+                             f"{path} ({error}); run `atlas render` to write them again") from None
+        return content["units"]
+
+    return units_of
+
+
+def read_manifest(site_dir: Path) -> dict[str, Any]:
+    """The whole atlas as one dict: atlas.json with every layer's units inline."""
+    index = json.loads((Path(site_dir) / MANIFEST).read_text(encoding="utf-8"))
+    units_of = units_reader(site_dir)
+    return {**index, "layers": [{**header, "units": units_of(header)}
+                                for header in index.get("layers", [])]}
+
+
+def unit_stub(unit: dict[str, Any]) -> dict[str, Any]:
+    """What pages of other layers read of a unit (links, thumbnails, status marks):
+    a few hundred bytes, so every unit of a large atlas can be held at once."""
+    stub = {key: unit[key] for key in ("index", "page", "label", "status", "dead",
+                                       "failed_views") if key in unit}
+    positive = ((unit.get("views") or {}).get("positive") or {}).get("images") or []
+    stub["views"] = {"positive": {"images": positive[:1]}} if positive else {}
+    return stub
