@@ -154,8 +154,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="instead: bytes and faithfulness (PSNR) of dataset examples stored "
                        "as PNG, WebP and AVIF at several qualities, on crops of real photographs "
                        "(a FOLDER of images, or crops of scikit-learn's sample photographs)")
-    bench.add_argument("--render-units", type=int, dest="render_units", metavar="N",
-                       help="instead: time rendering a synthetic atlas of N units")
+    bench.add_argument("--render-units", type=_csv, dest="render_units", metavar="N,N",
+                       help="instead: render synthetic atlases of N units (every view, "
+                       "examples, connections, families) and print the time and peak memory "
+                       "of each, e.g. 1000,5000,20000,50000")
     bench.add_argument("--executor", choices=["ray"],
                        help="time a build on a local Ray instance against the local executor "
                             "(the default model; --steps, --repeats, --workers)")
@@ -349,17 +351,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                           echo=lambda line: print(line, flush=True))
         return 0
     if args.render_units:
-        from atlas.bench.render_scale import time_render
-        from atlas.site.parallel import default_workers
+        from atlas.bench.render_scale import report_lines
 
-        layers = max(1, args.render_units // 1000)
-        one_pages, one = time_render(layers, args.render_units // layers, workers=1)
-        pages, seconds = time_render(layers, args.render_units // layers)
-        print(f"render {args.render_units} units, {pages} pages (families, search index, "
-              f"connections included):")
-        print(f"  1 process:   {one:.1f} s ({one_pages / one:.0f} pages/s)")
-        print(f"  {default_workers(pages)} processes: {seconds:.1f} s ({pages / seconds:.0f} "
-              f"pages/s), {one / seconds:.2f}x")
+        if not all(part.isdigit() and int(part) > 0 for part in args.render_units):
+            raise AtlasError(f"--render-units takes unit counts above 0, e.g. 1000,5000; not "
+                             f"{','.join(args.render_units)}")
+        for line in report_lines([int(part) for part in args.render_units]):
+            print(line, flush=True)
         return 0
     from atlas.bench.methods import METHODS
     from atlas.bench.report import run_bench

@@ -9,30 +9,44 @@ a test, `atlas bench --storage`) calls `read_manifest`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
 
 from atlas.errors import AtlasError
-from atlas.fsio import write_text_atomic
+from atlas.fsio import write_bytes_atomic
 from atlas.manifest_types import FORMAT, LAYER_FILES, MANIFEST, LayerFile, UnitEntry
 
 UnitsOf = Callable[[dict[str, Any]], list[UnitEntry]]
 """Gives a layer header's units (read from its file, or held inline)."""
 
 
-def units_file(slug: str) -> str:
-    """The site-relative path of a layer's unit file."""
-    return f"{LAYER_FILES}/{slug}.json"
-
-
-def write_layer_file(site_dir: Path, path: str, layer: str, units: list[UnitEntry]) -> int:
-    """Writes one layer's units (compact JSON, sorted keys: equal data, equal bytes);
-    returns the file's size in bytes."""
+def write_layer_file(site_dir: Path, slug: str, layer: str, units: list[UnitEntry]) -> str:
+    """Writes one layer's units (compact JSON, sorted keys: equal data, equal bytes) and
+    returns the file's site-relative path, `data/<slug>-<hash of its content>.json`.
+    Named by content, a new file never replaces the one the current atlas.json names:
+    a build that fails before its new index is written leaves the old site whole
+    (`remove_unlisted` deletes the old files once it is)."""
     content: LayerFile = {"format": FORMAT, "layer": layer, "units": units}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
-    write_text_atomic(Path(site_dir) / path, text)
-    return len(text.encode("utf-8"))
+    data = (json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            + "\n").encode("utf-8")
+    path = f"{LAYER_FILES}/{slug}-{hashlib.sha256(data).hexdigest()[:12]}.json"
+    if not (Path(site_dir) / path).is_file():
+        write_bytes_atomic(Path(site_dir) / path, data)
+    return path
+
+
+def remove_unlisted(site_dir: Path, index: dict[str, Any]) -> int:
+    """Deletes the unit files under data/ that `index` (the new atlas.json) does not
+    name; returns how many."""
+    listed = {header["units_file"] for header in index.get("layers", [])}
+    removed = 0
+    for path in (Path(site_dir) / LAYER_FILES).glob("*.json"):
+        if f"{LAYER_FILES}/{path.name}" not in listed:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def units_reader(site_dir: Path) -> UnitsOf:

@@ -131,8 +131,10 @@ def test_a_failed_render_leaves_the_previous_site_intact(tmp_path: Path, monkeyp
     config = {"steps": 4, "channels": "0", "out": str(site), "views": ["positive"]}
     build_atlas(make_config({}, config), progress=False)
     before = {p: p.read_bytes() for p in site.rglob("*.html")}
+    manifest_before = read_manifest(site)
 
-    def broken_render(manifest: dict, staging: Path, progress: bool = True) -> list:
+    def broken_render(manifest: dict, staging: Path, progress: bool = True,
+                      units_of=None) -> list:
         (staging / "index.html").write_text("half a page")
         raise RuntimeError("disk full while rendering")
 
@@ -141,6 +143,7 @@ def test_a_failed_render_leaves_the_previous_site_intact(tmp_path: Path, monkeyp
         build_atlas(make_config({}, {**config, "steps": 5}), progress=False)
     assert {p: p.read_bytes() for p in site.rglob("*.html")} == before
     assert not [p for p in site.iterdir() if p.name.startswith(publish.STAGING_PREFIX)]
+    assert read_manifest(site) == manifest_before  # the old index still names its units
 
 
 def test_a_second_build_into_the_same_directory_is_refused(tmp_path: Path) -> None:

@@ -5,15 +5,16 @@ layer's units at a time."""
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from atlas.bench.render_scale import synthetic_manifest
+from atlas.bench.render_scale import synthetic_manifest, write_sharded
 from atlas.cli import main
 from atlas.config import make_config
-from atlas.manifest_io import read_manifest, units_reader, write_layer_file
+from atlas.manifest_io import read_manifest, units_reader
 from atlas.manifest_types import FORMAT, LAYER_FILES, LayerFile, LayerHeader, Manifest
 from atlas.pipeline.build import build_atlas
 from atlas.site import render_site
@@ -34,7 +35,8 @@ def test_atlas_json_is_an_index_and_each_layer_a_file(site: Path) -> None:
     assert set(index) == set(Manifest.__annotations__)
     for header in index["layers"]:
         assert set(header) == set(LayerHeader.__annotations__)  # no units in the index
-        assert header["units_file"] == f"{LAYER_FILES}/{header['slug']}.json"
+        assert re.fullmatch(f"{LAYER_FILES}/{header['slug']}-[0-9a-f]{{12}}\\.json",
+                            header["units_file"])
         content = json.loads((site / header["units_file"]).read_text())
         assert set(content) == set(LayerFile.__annotations__)
         assert content["format"] == FORMAT and content["layer"] == header["name"]
@@ -75,12 +77,7 @@ def test_an_old_single_file_site_re_renders(site: Path, tmp_path: Path) -> None:
 
 def _sharded(folder: Path, layers: int, units: int) -> dict:
     """The synthetic atlas written as a build writes it: an index and a file a layer."""
-    manifest = synthetic_manifest(layers, units)
-    for header in manifest["layers"]:
-        path = f"{LAYER_FILES}/{header['slug']}.json"
-        write_layer_file(folder, path, header["name"], header.pop("units"))
-        header.update(units_file=path, unit_count=units, failed_views=0)
-    return manifest
+    return write_sharded(synthetic_manifest(layers, units), folder)
 
 
 def _peak(run) -> int:

@@ -142,7 +142,7 @@ def test_atlas_json_keeps_the_names_exactly(built) -> None:
     assert json.loads(raw)["layers"][1]["name"] == TRAVERSAL
     for header in json.loads(raw)["layers"]:  # each layer's units: a slugged file under data/
         path = header["units_file"]
-        assert path == f"data/{header['slug']}.json" and (site / path).is_file()
+        assert path.startswith(f"data/{header['slug']}-") and (site / path).is_file()
         assert json.loads((site / path).read_text(encoding="utf-8"))["layer"] == header["name"]
 
 

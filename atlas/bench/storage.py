@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from statistics import mean
 
+from atlas.manifest_io import read_manifest
+
 PAGES_LIMIT = 1_000_000_000  # bytes: GitHub Pages' published-site limit
 INCEPTION_MIXED = ("mixed3a", "mixed3b", "mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e",
                    "mixed5a", "mixed5b")
@@ -23,7 +25,7 @@ def measured_sizes(site: Path) -> dict[str, float]:
     """Mean bytes from a built site: per image of each view (the evolution's
     first, near-grey frame apart), per unit of pages, of JSON records (without
     the loss curve) and of manifest (likewise), and per stored loss value."""
-    manifest = json.loads((site / "atlas.json").read_text())
+    manifest = read_manifest(site)
     sizes: dict[str, list[int]] = {}
     pages, records, loss_values, loss_bytes, units = 0, 0, 0, 0, 0
     for layer in manifest["layers"]:
@@ -45,7 +47,9 @@ def measured_sizes(site: Path) -> dict[str, float]:
     measured["pages"] = pages / units
     # the loss curve is stored twice (record and manifest): counted apart, per step
     measured["records"] = (records - loss_bytes) / units
-    measured["manifest"] = ((site / "atlas.json").stat().st_size - loss_bytes) / units
+    manifest_bytes = (site / "atlas.json").stat().st_size + sum(
+        (site / layer["units_file"]).stat().st_size for layer in manifest["layers"])
+    measured["manifest"] = (manifest_bytes - loss_bytes) / units
     measured["loss value"] = per_value
     crops = [path.stat().st_size for path in (site / "results" / "_examples").rglob("*")
              if path.is_file()]

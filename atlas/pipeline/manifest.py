@@ -11,7 +11,7 @@ from typing import Any, Optional
 from atlas import __version__
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
-from atlas.manifest_io import units_file, write_layer_file
+from atlas.manifest_io import write_layer_file
 from atlas.manifest_types import FORMAT, MANIFEST, LayerHeader, Manifest, UnitEntry
 from atlas.models.branches import branch_of
 from atlas.pipeline.connections import unit_connections
@@ -100,8 +100,7 @@ def build_manifest(store: ResultStore) -> Manifest:
                  for u in layer["units"]]
         found.update({(name, unit["index"]): unit for unit in units
                       if (name, unit["index"]) in cited})
-        path = units_file(slugify(name))
-        write_layer_file(store.site_dir, path, name, units)
+        path = write_layer_file(store.site_dir, slugify(name), name, units)
         layers.append({
             "name": name, "slug": slugify(name), "page": layer_page(name),
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],

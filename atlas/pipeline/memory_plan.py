@@ -134,6 +134,14 @@ def batch_limits(executor: Any, layer_jobs: list[list[Job]], budget: Budget, bat
     return limits
 
 
+def reset_peak() -> None:
+    """Starts the resident high-water mark afresh (Linux; elsewhere nothing)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def peak_memory(device: torch.device) -> Optional[int]:
     """The process's peak memory so far: the GPU's most allocated, else the
     resident set's high-water mark (Linux)."""

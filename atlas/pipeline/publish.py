@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from atlas.fsio import write_json_atomic
-from atlas.manifest_io import units_reader
+from atlas.manifest_io import remove_unlisted, units_reader
 from atlas.pipeline.manifest import MANIFEST
 from atlas.site import render_site
 from atlas.manifest_types import LAYER_FILES
@@ -38,7 +38,8 @@ def publish_site(manifest: dict, site_dir: Path, progress: bool = True) -> list[
             if target.exists():
                 os.replace(target, trash / entry.name)
             os.replace(entry, target)
-        write_json_atomic(site_dir / MANIFEST, manifest)
+        write_json_atomic(site_dir / MANIFEST, manifest)  # the commit point
+        remove_unlisted(site_dir, manifest)
         shutil.rmtree(trash, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
