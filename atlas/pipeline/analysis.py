@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 from typing import Any, Optional
 
@@ -73,12 +75,24 @@ def _images(store: ResultStore, layer: str, unit: int, view: str) -> Optional[to
     return torch.stack([load_image(store.path(rel)) for rel in record["images"]])
 
 
+# Images the analysis runs through the model at a time: a layer's positive images at
+# ImageNet sizes all at once would hold tens of gigabytes of activations.
+ANALYSIS_CHUNK = 32
+
+
+def chunks(images: torch.Tensor) -> list[torch.Tensor]:
+    return list(images.split(ANALYSIS_CHUNK))
+
+
 def _layer_activations(loaded: LoadedModel, layer: str, images: torch.Tensor,
                        device: torch.device) -> torch.Tensor:
     """(N, C) activations at `layer`, averaged over positions."""
+    means = []
     with frozen(loaded.module), capture(loaded.module, [layer]) as run, torch.no_grad():
-        acts = run(loaded.preprocess(images.to(device)))[layer]
-    return (acts.flatten(2).mean(2) if acts.dim() > 2 else acts).float().cpu()
+        for chunk in chunks(images):
+            acts = run(loaded.preprocess(chunk.to(device)))[layer]
+            means.append((acts.flatten(2).mean(2) if acts.dim() > 2 else acts).float().cpu())
+    return torch.cat(means)
 
 
 DEAD_TOLERANCE = 1e-6
@@ -312,9 +326,15 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
     if positives:
         images = torch.cat(list(positives.values()))
         with frozen(loaded.module), capture(loaded.module, compared) as run, torch.no_grad():
-            # The same value and spatial means as the dataset pass gives real images.
-            measured = {name: spatial_extremes(acts.cpu())
-                        for name, acts in run(loaded.preprocess(images.to(device))).items()}
+            # The same value and spatial means as the dataset pass gives real images,
+            # a chunk of images at a time.
+            parts = [{name: spatial_extremes(acts.cpu())
+                      for name, acts in run(loaded.preprocess(chunk.to(device))).items()}
+                     for chunk in chunks(images)]
+        measured = {name: Extremes(*(torch.cat([getattr(part[name], field.name)
+                                                for part in parts])
+                                     for field in dataclasses.fields(Extremes)))
+                    for name in parts[0]}
     for unit in unit_list:
         entry = scored[str(unit)]
         shares = label_shares(evidence.top_labels(layer, unit), keys)
