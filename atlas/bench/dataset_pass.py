@@ -28,6 +28,7 @@ from atlas import __version__
 from atlas.datasets import Dataset, open_dataset
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
+from atlas.pipeline.memory_plan import peak_memory, reset_peak
 from atlas.pipeline.scan import local_scanner, run_scan, scan_settings
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
@@ -67,26 +68,15 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _peak_reset() -> None:
-    try:  # Linux: reset the process's peak resident memory (VmHWM)
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
 def _peak_mb() -> Optional[float]:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    """The process's resident high-water mark in MiB (Linux), since `reset_peak`."""
+    peak = peak_memory(torch.device("cpu"))
+    return peak / 2**20 if peak is not None else None
 
 
 def _timed(run: Callable[[], int]) -> tuple[float, int, Optional[float]]:
     """(seconds, images, peak MB) of one run."""
-    _peak_reset()
+    reset_peak()
     started = time.perf_counter()
     images = run()
     return time.perf_counter() - started, images, _peak_mb()
