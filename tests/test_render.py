@@ -203,3 +203,11 @@ def test_no_hooks_remain_when_the_objective_raises() -> None:
         _run(obj.channel("conv", [0, 1, 0]), image_seeds(2), model=model)
     assert no_hooks_left(model)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_template_dicts_read_keys_first_and_keep_their_methods() -> None:
+    from atlas.site.render import make_environment
+
+    env = make_environment()
+    template = env.from_string("{{ a.title }} {% for k, v in b.items() %}{{ k }}={{ v }}{% endfor %}")
+    assert template.render(a={"title": "x<"}, b={"k": 1}) == "x&lt; k=1"

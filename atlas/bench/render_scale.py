@@ -33,23 +33,21 @@ def _score(layer: int, unit: int, salt: int) -> float:
     return ((layer * 7919 + unit * 104729 + salt * 1299709) % 10007) / 10007
 
 
-def _connect(layers: list[dict]) -> None:
-    """Every unit reads CONNECTIONS units of the layer before and feeds CONNECTIONS
-    of the layer after, each with a MAP_SIDE x MAP_SIDE map."""
-    for layer in layers:
-        for unit in layer["units"]:
-            unit["connections"] = {}
-    for number, (earlier, later) in enumerate(zip(layers, layers[1:])):
-        for direction, units, others in (("in", later["units"], earlier),
-                                         ("out", earlier["units"], later)):
-            count = len(others["units"])
-            for unit in units:
-                unit["connections"][direction] = [
-                    {"layer": others["name"], "unit": (unit["index"] * 7 + k * 13) % count,
-                     "weight": round(1.0 / (k + 1), 4), "scale": 0.001,
-                     "map": [[int(198 * _score(number, unit["index"], k * 31 + r * 7 + c)) - 99
-                              for c in range(MAP_SIDE)] for r in range(MAP_SIDE)]}
-                    for k in range(min(CONNECTIONS, count))]
+def _connections(layer: int, layers: int, units_per_layer: int, unit: int) -> dict:
+    """The unit reads CONNECTIONS units of the layer before and feeds CONNECTIONS of
+    the layer after, each with a MAP_SIDE x MAP_SIDE map; made from the numbers
+    alone, so each layer can be made without the others."""
+    found = {}
+    for direction, other, number in (("in", layer - 1, layer - 1), ("out", layer + 1, layer)):
+        if not 0 <= other < layers:
+            continue
+        found[direction] = [
+            {"layer": f"mixed{other}", "unit": (unit * 7 + k * 13) % units_per_layer,
+             "weight": round(1.0 / (k + 1), 4), "scale": 0.001,
+             "map": [[int(198 * _score(number, unit, k * 31 + r * 7 + c)) - 99
+                      for c in range(MAP_SIDE)] for r in range(MAP_SIDE)]}
+            for k in range(min(CONNECTIONS, units_per_layer))]
+    return found
 
 
 def _families(units: list[dict]) -> list[dict]:
@@ -91,35 +89,37 @@ def _data_views(name: str, unit: int, views: dict) -> None:
     views["spectrum"] = {"columns": optimized, "threshold": 0.0}
 
 
-def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> dict:
-    """A manifest shaped like a full InceptionV1 build: every unit with every view."""
-    layer_entries = []
-    for l in range(layers):
-        name = f"mixed{l}"
-        units = []
-        for u in range(units_per_layer):
-            base = f"results/{name}/{u}"
-            views = {view: {"images": [f"{base}/{view}-{i}.png" for i in range(count)],
-                            "activations": [1.0 + i for i in range(count)]}
-                     for view, count in VIEW_IMAGES.items()}
-            views["neuron"]["positions"] = [[4, 4], [8, 8], [12, 12]]
-            views["seeds"]["seeds"] = list(range(5))
-            views["evolution"]["steps"] = [min(steps, 50 * i) for i in range(12)]
-            views["evolution"]["loss"] = [i / steps for i in range(steps)]
-            _data_views(name, u, views)
-            units.append({"index": u, "page": f"units/{name}/{u}.html", "label": f"{name}:{u}",
-                          "branch": None, "status": "ok", "dead": u % DEAD_EVERY == 5,
-                          "views": views,
-                          "scores": {"polysemanticity": round(_score(l, u, 1), 4),
-                                     "colour": round(_score(l, u, 2), 4),
-                                     "faithfulness": round(_score(l, u, 3), 4)},
-                          "labels": {"class": {"value": str(u % 10), "count": 7, "of": 10}}})
-        families = _families(units)
-        layer_entries.append({"name": name, "slug": name, "page": f"layers/{name}.html",
-                              "type": "CatLayer", "shape": [units_per_layer, 14, 14],
-                              "channels": units_per_layer, "branches": [], "families": families,
-                              "units": units})
-    _connect(layer_entries)
+def synthetic_layer(number: int, layers: int, units_per_layer: int,
+                    steps: int = 512) -> dict:
+    """The `number`-th layer of a synthetic atlas of `layers`, with its units."""
+    name = f"mixed{number}"
+    units = []
+    for u in range(units_per_layer):
+        base = f"results/{name}/{u}"
+        views = {view: {"images": [f"{base}/{view}-{i}.png" for i in range(count)],
+                        "activations": [1.0 + i for i in range(count)]}
+                 for view, count in VIEW_IMAGES.items()}
+        views["neuron"]["positions"] = [[4, 4], [8, 8], [12, 12]]
+        views["seeds"]["seeds"] = list(range(5))
+        views["evolution"]["steps"] = [min(steps, 50 * i) for i in range(12)]
+        views["evolution"]["loss"] = [i / steps for i in range(steps)]
+        _data_views(name, u, views)
+        units.append({"index": u, "page": f"units/{name}/{u}.html", "label": f"{name}:{u}",
+                      "branch": None, "status": "ok", "dead": u % DEAD_EVERY == 5,
+                      "views": views,
+                      "scores": {"polysemanticity": round(_score(number, u, 1), 4),
+                                 "colour": round(_score(number, u, 2), 4),
+                                 "faithfulness": round(_score(number, u, 3), 4)},
+                      "labels": {"class": {"value": str(u % 10), "count": 7, "of": 10}},
+                      "connections": _connections(number, layers, units_per_layer, u)})
+    families = _families(units)
+    return {"name": name, "slug": name, "page": f"layers/{name}.html", "type": "CatLayer",
+            "shape": [units_per_layer, 14, 14], "channels": units_per_layer, "branches": [],
+            "families": families, "units": units}
+
+
+def _index(layer_entries: list[dict], steps: int) -> dict:
+    """The atlas around `layer_entries` (with or without their units)."""
     return {
         "format": FORMAT, "atlas_version": __version__, "generated_at": "2026-01-01T00:00:00Z",
         "model": {"spec": "synthetic", "title": "Synthetic", "description": "x",
@@ -144,19 +144,34 @@ def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> d
     }
 
 
-def write_sharded(manifest: dict, folder: Path) -> dict:
-    """Writes each layer's units to its file under `folder`, as a build does; returns
-    the index (the manifest without units)."""
+def synthetic_manifest(layers: int, units_per_layer: int, steps: int = 512) -> dict:
+    """A manifest shaped like a full InceptionV1 build: every unit with every view."""
+    return _index([synthetic_layer(number, layers, units_per_layer, steps)
+                   for number in range(layers)], steps)
+
+
+def _header(folder: Path, layer: dict) -> dict:
+    """The layer's entry in the index, its units written to their file under `folder`."""
     from atlas.manifest_io import write_layer_file
 
-    layers = []
-    for layer in manifest["layers"]:
-        header = {key: value for key, value in layer.items() if key != "units"}
-        header.update(units_file=write_layer_file(folder, layer["slug"], layer["name"],
-                                                  layer["units"]),
-                      unit_count=len(layer["units"]), failed_views=0)
-        layers.append(header)
-    return {**manifest, "layers": layers}
+    header = {key: value for key, value in layer.items() if key != "units"}
+    header.update(units_file=write_layer_file(folder, layer["slug"], layer["name"],
+                                              layer["units"]),
+                  unit_count=len(layer["units"]), failed_views=0)
+    return header
+
+
+def write_synthetic(layers: int, units_per_layer: int, folder: Path, steps: int = 512) -> dict:
+    """Writes a synthetic atlas's layers to their files under `folder` one at a time (as
+    a build does: no more than one layer's units are held); returns the index."""
+    return _index([_header(folder, synthetic_layer(number, layers, units_per_layer, steps))
+                   for number in range(layers)], steps)
+
+
+def write_sharded(manifest: dict, folder: Path) -> dict:
+    """Writes each layer's units of a whole `manifest` to its file under `folder`;
+    returns the index (the manifest without units)."""
+    return {**manifest, "layers": [_header(folder, layer) for layer in manifest["layers"]]}
 
 
 @dataclass
@@ -175,7 +190,7 @@ def time_render(layers: int = 10, units_per_layer: int = 1000,
     from atlas.site import render_site
 
     with tempfile.TemporaryDirectory() as folder:
-        index = write_sharded(synthetic_manifest(layers, units_per_layer), Path(folder))
+        index = write_synthetic(layers, units_per_layer, Path(folder))
         gc.collect()
         reset_peak()
         started = time.perf_counter()

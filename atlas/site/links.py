@@ -38,6 +38,12 @@ def site_path_parts(path: str) -> list[str]:
     return parts
 
 
+@lru_cache(maxsize=1 << 10)
+def _folder(page: str) -> tuple[str, ...]:
+    """The folders of `page` (memoized: a site's pages share a few dozen folders)."""
+    return tuple(site_path_parts(page)[:-1])
+
+
 def relative_link(from_page: str, to_path: str) -> str:
     """The relative URL that reaches `to_path` from the page `from_page`.
 
@@ -45,7 +51,7 @@ def relative_link(from_page: str, to_path: str) -> str:
     result is percent-quoted, so names with spaces, `#`, `?`, `:` or non-ASCII
     characters stay one path and never read as a fragment, query or scheme.
     """
-    from_dir = site_path_parts(from_page)[:-1]
+    from_dir = _folder(from_page)
     target = site_path_parts(to_path)
     shared = 0
     while (
@@ -54,6 +60,5 @@ def relative_link(from_page: str, to_path: str) -> str:
         and from_dir[shared] == target[shared]
     ):
         shared += 1
-    ups = [".."] * (len(from_dir) - shared)
-    downs = [_quoted(part) for part in target[shared:]]
-    return "/".join(ups + downs)
+    return "/".join([".."] * (len(from_dir) - shared)
+                    + [_quoted(part) for part in target[shared:]])

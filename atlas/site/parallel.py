@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from pathlib import Path
 
 from atlas.fsio import write_text_atomic
@@ -26,6 +27,7 @@ Plan = Sequence[tuple[str, Callable[[], str]]]
 
 _plan: Plan = ()  # the plan forked workers read (set just before the pool starts)
 _site: Path = Path()
+_task: Callable[[Any], Any] | None = None  # likewise, for fork_map
 
 
 def _write(plan: Plan, site_dir: Path, start: int, stop: int) -> int:
@@ -63,3 +65,23 @@ def write_pages(plan: Plan, site_dir: Path, workers: int | None = None) -> Itera
             yield from pool.imap_unordered(_write_chunk, chunks)
     finally:
         _plan, _site = (), Path()
+
+
+def _run_task(item: Any) -> Any:
+    assert _task is not None
+    return _task(item)
+
+
+def fork_map(task: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    """`task(item)` for every item, in order, spread over `workers` forked processes
+    where there are several (the task reaches them by the fork, only its results
+    are pickled back)."""
+    global _task
+    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [task(item) for item in items]
+    _task = task
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(items))) as pool:
+            return pool.map(_run_task, items, chunksize=1)
+    finally:
+        _task = None

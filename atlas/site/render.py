@@ -26,7 +26,7 @@ from atlas.site.compare_view import compare_view
 from atlas.site.connections_view import unit_targets
 from atlas.site.frame import SEARCH_INDEX
 from atlas.site.links import site_path_parts
-from atlas.site.parallel import default_workers, write_pages
+from atlas.site.parallel import default_workers, fork_map, write_pages
 from atlas.site.search_index import family_names, rows_script, unit_row
 from atlas.site.summary_view import joint_view, summary_view
 from atlas.site.unit_view import unit_view
@@ -57,6 +57,18 @@ def templates_dir() -> Traversable:
         return Path(atlas.__file__).resolve().parent.parent / "templates"
 
 
+class _Environment(jinja2.Environment):
+    """Reads `a.b` of a view model's dict as its key first: Jinja tries the attribute
+    and catches the AttributeError, which on the hundreds of values of a unit page is
+    a good part of a large atlas's render time. A dict's methods stay reachable
+    (`data.items()`) where it has no key of that name."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def make_environment(templates: Traversable | None = None) -> jinja2.Environment:
     """A fresh Jinja environment over the templates: autoescaping, strict about missing keys."""
     root = templates if templates is not None else templates_dir()
@@ -64,7 +76,7 @@ def make_environment(templates: Traversable | None = None) -> jinja2.Environment
     def load(name: str) -> str:
         return root.joinpath(*name.split("/")).read_text(encoding="utf-8")
 
-    return jinja2.Environment(
+    return _Environment(
         loader=jinja2.FunctionLoader(load),
         autoescape=True,
         trim_blocks=True,
@@ -130,16 +142,22 @@ def _layer_pages(env: jinja2.Environment, manifest: Manifest, layer_pos: int,
         for up, unit in enumerate(layer.get("units", []))]
 
 
-def _light(manifest: Manifest, units_of: UnitsOf) -> tuple[Manifest, list[list[str]]]:
+def _light(manifest: Manifest, units_of: UnitsOf,
+           workers: int = 1) -> tuple[Manifest, list[list[str]]]:
     """The manifest with every unit as its stub (what other layers' pages read of
-    it), and every unit's search row, reading one layer's units at a time."""
-    layers, rows = [], []
-    for header in manifest.get("layers", []):
-        units = units_of(header)
-        names = family_names(header)
-        rows += [unit_row(header, unit, names) for unit in units]
-        layers.append({**header, "units": [unit_stub(unit) for unit in units]})
-    return {**manifest, "layers": layers}, rows
+    it), and every unit's search row, reading one layer's units at a time in each
+    of `workers` processes."""
+    headers = manifest.get("layers", [])
+    found = fork_map(partial(_layer_light, units_of), headers, workers)
+    layers = [{**header, "units": stubs} for header, (stubs, _) in zip(headers, found)]
+    return {**manifest, "layers": layers}, [row for _, rows in found for row in rows]
+
+
+def _layer_light(units_of: UnitsOf, header: dict) -> tuple[list[dict], list[list[str]]]:
+    """One layer's unit stubs and search rows."""
+    units = units_of(header)
+    names = family_names(header)
+    return [unit_stub(unit) for unit in units], [unit_row(header, unit, names) for unit in units]
 
 
 def _copy_static(templates: Traversable, site_dir: Path) -> None:
@@ -171,7 +189,10 @@ def render_site(manifest: Manifest, site_dir: Path, progress: bool = True,
         )
     site_dir = Path(site_dir).resolve()
     units_of = units_of or units_reader(site_dir)
-    light, rows = _light(manifest, units_of)
+    if workers is None:  # the pages: the index, summary, joint, compare, layers and units
+        workers = default_workers(5 + sum(1 + layer.get("unit_count", len(layer.get(
+            "units", []))) for layer in manifest.get("layers", [])))
+    light, rows = _light(manifest, units_of, workers)
     templates = templates_dir()
     env = make_environment(templates)
     site_pages = list(_site_pages(env, light))
@@ -182,7 +203,6 @@ def render_site(manifest: Manifest, site_dir: Path, progress: bool = True,
         site_path_parts(path)
     if len(set(paths)) != len(paths):
         raise ValueError("the manifest names the same page path twice")
-    workers = default_workers(len(paths)) if workers is None else workers
     targets = unit_targets(light)  # once: every unit page links its connections
     with tqdm(total=len(paths), desc="pages", unit="page", disable=not progress) as bar:
         for done in write_pages(site_pages, site_dir, 1):
