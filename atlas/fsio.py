@@ -46,8 +46,11 @@ def write_text_atomic(path: Path, text: str, durable: bool = True) -> None:
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """JSON with sorted keys and a trailing newline, so equal data gives equal bytes."""
-    write_text_atomic(path, json.dumps(value, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    """Compact JSON with sorted keys and a trailing newline, so equal data gives equal
+    bytes. Compact: records are published beside their images, and indenting doubled
+    an examples record (14 KB a unit, against 7 KB)."""
+    write_text_atomic(path, json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                       allow_nan=False) + "\n")
 
 
 def write_png_atomic(path: Path, image: Any) -> None:

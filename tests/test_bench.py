@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from atlas.bench.methods import METHODS
-from atlas.bench.render_scale import synthetic_manifest
+from atlas.synthetic_atlas import synthetic_manifest
 from atlas.bench.report import run_bench, table
 from atlas.bench.processes import BuildRun
 from atlas.bench.time_to_quality import Reach, first_reaching

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas.bench.render_scale import synthetic_manifest, write_sharded, write_synthetic
+from atlas.synthetic_atlas import synthetic_manifest, write_sharded, write_synthetic
 from atlas.cli import main
 from atlas.config import make_config
 from atlas.manifest_io import read_manifest, units_reader

@@ -308,7 +308,7 @@ def test_loss_curve_geometry() -> None:
 
 
 def test_pages_written_by_two_processes_equal_one(tmp_path: Path) -> None:
-    from atlas.bench.render_scale import synthetic_manifest
+    from atlas.synthetic_atlas import synthetic_manifest
     from atlas.site.parallel import CHUNK
 
     manifest = synthetic_manifest(2, CHUNK)  # two layers of CHUNK units: several chunks
