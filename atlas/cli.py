@@ -210,6 +210,9 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
                         help="scan a seeded random sample of N images of the dataset")
     parser.add_argument("--example-count", type=int, dest="example_count", metavar="K",
                         help="dataset examples per column: max, min, below, above (default 10)")
+    parser.add_argument("--site-budget", dest="site_budget", metavar="SIZE",
+                        help="the most the published site may take, e.g. 1GB (GitHub Pages' "
+                        "limit): fewer, smaller dataset examples until it fits (default: none)")
     parser.add_argument("--executor", choices=EXECUTORS,
                         help="where the optimization and dataset pass run: local (default) or "
                              "ray (a Ray cluster's workers)")
@@ -224,7 +227,8 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
 BUILD_SETTINGS = ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
                   "param", "objective", "image_size", "seed", "device", "out", "batch_size",
                   "preprocess", "dataset", "dataset_limit", "example_count", "executor",
-                  "ray_address", "ray_workers", "stop_tolerance", "memory_limit")
+                  "ray_address", "ray_workers", "stop_tolerance", "memory_limit",
+                  "site_budget")
 
 
 def _build_config(args: argparse.Namespace):

@@ -89,6 +89,9 @@ class BuildConfig:
     dataset_limit: Optional[int] = None  # scan a seeded sample of this many images
     dataset_resize: str = "crop"  # crop: shorter side to the image size, then centre crop
     example_count: int = 10  # dataset examples per column (max, min, below, above)
+    # The most the published site may take, e.g. "1GB" (GitHub Pages' limit): the build
+    # stores fewer, smaller examples until its predicted size fits (pipeline/site_budget.py).
+    site_budget: Optional[str] = None
     dataset_batch: int = 128  # images per batch of the dataset pass
     # Where the optimization and the dataset pass run: "local" (this process) or "ray"
     # (workers of a Ray cluster; the driver still writes every file). See atlas/cluster.
@@ -151,8 +154,9 @@ class BuildConfig:
         if not 0 <= self.stop_tolerance < 1:
             raise AtlasError(f"stop_tolerance must be at least 0 (0: off) and below 1, not "
                              f"{self.stop_tolerance}")
-        if self.memory_limit is not None:
-            parse_size(self.memory_limit, "memory_limit")
+        for name in ("memory_limit", "site_budget"):
+            if getattr(self, name) is not None:
+                parse_size(getattr(self, name), name)
         if not 0 <= self.connections <= MAX_CONNECTIONS:
             raise AtlasError(f"connections must be from 0 (none) to {MAX_CONNECTIONS}, "
                              f"not {self.connections}")

@@ -9,6 +9,7 @@ from atlas.cli import main
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
 from atlas.pipeline.forecast import Forecast, plan_build, report_lines
+from atlas.pipeline.site_size import measure_site
 
 SETTINGS = {"layers": ["conv1", "conv3"], "channels": "0-5", "steps": 96,
             "views": ["positive", "negative", "diversity", "neuron", "compare"],
@@ -32,6 +33,9 @@ def test_plan_counts_equal_the_build_and_its_time_is_within_a_factor_of_2(
     assert took / 2 <= planned.compare_seconds(1) <= took * 2, (planned.compare_seconds(1), took)
     stored = sum(path.stat().st_size for path in (tmp_path / "site" / "results").rglob("*.png"))
     assert stored / 2 <= planned.storage["optimized images"] <= stored * 2
+    published = measure_site(tmp_path / "site")  # everything: images, pages, records, data
+    assert 0.8 * published.total <= sum(planned.storage.values()) <= 1.2 * published.total, (
+        planned.storage, published.bytes_by_kind)
 
     again = plan_build(config, progress=False)  # everything is stored now
     assert again.jobs_todo == 0 and again.images == 0 and again.batch_seconds == []

@@ -23,7 +23,8 @@ from atlas.pipeline.analysis import analyse
 from atlas.pipeline.compare_run import run_compare
 from atlas.pipeline.connections import store_connections
 from atlas.pipeline.data_analysis import DataEvidence
-from atlas.pipeline.examples import store_examples
+from atlas.pipeline.examples import crop_format, store_examples
+from atlas.pipeline.forecast import SitePrice
 from atlas.pipeline.interrupt import StopAfterBatch
 from atlas.pipeline.kernels import first_conv_layer, store_kernels
 from atlas.pipeline.lock import BuildLock
@@ -34,7 +35,9 @@ from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.publish import publish_site, remove_leftovers
 from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
 from atlas.pipeline.schedule import run_batches
-from atlas.sizes import format_size
+from atlas.pipeline.site_budget import ExampleChoice, fit
+from atlas.pipeline.site_size import limit_warnings, measure_site, size_line
+from atlas.sizes import format_size, parse_size
 from atlas.store import ResultStore
 
 
@@ -57,8 +60,8 @@ class BuildReport:
 def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
                  store: ResultStore, image_size: int, device: torch.device, executor: Any,
                  progress: bool) -> tuple[dict, dict, list[str]]:
-    """The dataset pass over every chosen layer, then each unit's examples.
-    Returns (layer -> LayerScan, layer -> receptive field, report lines)."""
+    """The dataset pass over every chosen layer. Returns (layer -> LayerScan, layer ->
+    receptive field, report lines)."""
     common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
                            loaded.preprocess.description, dataset, config.example_count)
     report = run_scan(executor, dataset, [(info.name, info.channels) for info, _ in chosen],
@@ -72,19 +75,39 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
         first = ", ".join(source for source, _ in dataset.skipped[:3])
         notes.append(f"dataset: {len(dataset.skipped)} file(s) could not be read and were "
                      f"skipped (first: {first})")
-    scans, fields, written = {}, {}, 0
-    for info, units in chosen:
-        scan = load_scan(store.site_dir, info.name, scan_key(common, info.name))
-        field = stored_field(scan, lambda name=info.name: receptive_field(
+    if report.cached:
+        notes.append(f"dataset: pass cached for {len(report.cached)} layer(s)")
+    scans, fields = {}, {}
+    for info, _ in chosen:
+        scans[info.name] = load_scan(store.site_dir, info.name, scan_key(common, info.name))
+        fields[info.name] = stored_field(scans[info.name], lambda name=info.name: receptive_field(
             loaded.module, loaded.preprocess, name, image_size, device))
-        written += store_examples(store, dataset, scan, field, info.shape, units, common,
-                                  config.example_count, progress)
-        scans[info.name], fields[info.name] = scan, field
-    total = sum(len(units) for _, units in chosen)
-    cached = f", pass cached for {len(report.cached)} layer(s)" if report.cached else ""
-    notes.append(f"dataset examples: {written} of {total} units written "
-                 f"({total - written} unchanged{cached})")
     return scans, fields, notes
+
+
+def cut_examples(ready: Prepared, scans: dict, fields: dict, progress: bool) -> list[str]:
+    """Each unit's dataset examples, as many and as large as the site budget allows
+    (the build's own where none is set); returns report lines."""
+    config, loaded, store = ready.config, ready.loaded, ready.store
+    choice = ExampleChoice(config.example_count, crop_format(store))
+    notes = []
+    if config.site_budget is not None:
+        optimized = measure_site(store.site_dir).bytes_by_kind["optimized images"]
+        fitted = fit(parse_size(config.site_budget, "site_budget"), choice.count, choice.crops,
+                     SitePrice(ready, optimized))
+        choice = fitted.choice
+        notes.append(fitted.line())
+    common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, ready.image_size,
+                           loaded.preprocess.description, ready.scanned, config.example_count)
+    written = 0
+    for info, units in ready.chosen:
+        written += store_examples(store, ready.scanned, scans[info.name], fields[info.name],
+                                  info.shape, units, common, choice.count, progress,
+                                  choice.crops)
+    total = sum(len(units) for _, units in ready.chosen)
+    notes.append(f"dataset examples: {written} of {total} units written "
+                 f"({total - written} unchanged)")
+    return notes
 
 
 def dataset_info(dataset: Dataset, scans: dict) -> dict:
@@ -148,6 +171,10 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     notes.append(run_compare(engine, executor, compared, store,
                                              ready.smallest_limit(), bar, stop).note())
 
+        with _phase(timings, "examples"):
+            if scanned is not None:
+                notes += cut_examples(ready, scans, fields, progress)
+
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:
             for info, units in chosen:
@@ -182,6 +209,10 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         manifest = build_manifest(store)
         with _phase(timings, "site"):
             publish_site(manifest, site_dir, progress=progress)
+        published = measure_site(site_dir)
+        notes.append(size_line(published, sum(len(units) for _, units in chosen)))
+        notes += [f"warning: {line}" for line in limit_warnings(published.total,
+                                                               *published.largest)]
     peak = peak_memory(device)
     if peak is not None:
         notes.append(f"peak memory: {format_size(peak)} ("

@@ -174,10 +174,12 @@ def _example(dataset: Dataset, scan: LayerScan, paths: CropPaths, pick: Pick) ->
 
 def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
                    field: ReceptiveField, shape: Sequence[int], units: Sequence[int],
-                   common: dict[str, Any], k: int, progress: bool = True) -> int:
+                   common: dict[str, Any], k: int, progress: bool = True,
+                   stored: Optional[CropFormat] = None) -> int:
     """Writes the examples record of every unit of `units` not already stored
-    with these settings; returns how many were written."""
-    stored = crop_format(store)
+    with these settings (`k` per column, crops as `stored` keeps them, default the
+    store's `crop_format`); returns how many were written."""
+    stored = stored or crop_format(store)
     # Crops stored as they always were keep their records' keys.
     extra = {} if stored.original else {"crops": {"pixels": stored.pixels,
                                                   "quality": stored.quality}}

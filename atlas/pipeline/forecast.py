@@ -23,13 +23,18 @@ from atlas.pipeline.compare_batch import optimize_runs
 from atlas.pipeline.compare_run import compare_batches, unstored
 from atlas.models.receptive_field import receptive_field
 from atlas.pipeline.example_storage import LayerExamples, forecast_examples
-from atlas.pipeline.examples import crop_format
+from atlas.pipeline.examples import CropFormat, crop_format
 from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
 from atlas.pipeline.plan import Job, image_count
 from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.scan import scan_chunk
-from atlas.sizes import format_size
+from atlas.pipeline.site_size import limit_warnings
+from atlas.pipeline.site_budget import ExampleChoice, fit
+from atlas.pipeline.site_weight import SiteWeight, weigh
+from atlas.errors import AtlasError
+from atlas.sizes import format_size, parse_size
+from atlas.synthetic_atlas import UnitShape
 
 # Images of each layer's first batch the calibration runs: a GPU needs many to fill;
 # a CPU is busy with a few large images, while tiny ones need more (128 at 64 px or
@@ -40,9 +45,6 @@ CALIBRATION_STEPS = 4  # at least; a fast batch runs more, up to MAX_CALIBRATION
 MEASURABLE_SECONDS = 0.5  # so that its steps take about this long
 MAX_CALIBRATION_STEPS = 64
 CALIBRATION_WORK = 4  # progress units of one calibration: its four runs
-# Bytes per unit of what is not an optimized image: its HTML page, its JSON records and
-# its share of atlas.json, measured on the default atlas (`atlas bench --storage site`).
-PAGE_BYTES, RECORD_BYTES, MANIFEST_BYTES = 49_000, 20_000, 25_000
 
 
 def calibrationimage_count(device: str, image_size: int) -> int:
@@ -87,6 +89,9 @@ class Forecast:
     calibration_seconds: float = 0.0
     memory: list[str] = field(default_factory=list)  # the budget, then each layer's batches
     stopping: bool = False  # convergence-aware stopping is on: the times are the most
+    examples: list[LayerExamples] = field(default_factory=list)  # each layer's crops
+    budget_line: str = ""  # what a site budget chose, or why it cannot be met
+    largest_file: float = 0.0  # bytes: the largest file the site will hold
 
     def dataset_seconds(self, workers: int) -> float:
         """The driver reads while the workers compute: the slower of the two."""
@@ -266,32 +271,94 @@ def _timed_chunk(engine: Any, layers: list[str], images: Any,
     return time.perf_counter() - started
 
 
+def unit_shape(ready: Prepared, examples: int, crops: CropFormat) -> UnitShape:
+    """What each unit of the build holds: images per view (from its jobs; the
+    evolution's snapshots), `examples` per column, connections, steps, file names."""
+    config, units = ready.config, {}
+    images: dict[str, int] = {}
+    for job in (job for jobs in ready.layer_jobs for job in jobs if job.layer is not None):
+        images[job.view] = images.get(job.view, 0) + len(job.images)
+        units.setdefault(job.view, set()).add((job.layer, job.unit))
+        if job.settings.get("snapshot_every"):
+            snapshots = len(range(0, config.steps, config.snapshot_every)) + 1
+            images["evolution"] = images.get("evolution", 0) + snapshots
+            units.setdefault("evolution", set()).add((job.layer, job.unit))
+    views = {view: round(count / len(units[view])) for view, count in images.items()}
+    source = ready.scanned.source(0) if ready.scanned is not None and len(ready.scanned) else ""
+    return UnitShape(views=views, examples=examples if ready.scanned is not None else 0,
+                     connections=config.connections if len(ready.chosen) > 1 else 0,
+                     steps=config.steps, image_suffix=ready.store.image_format,
+                     crops=f"{'f' * 16}{crops.tag()}", crop_suffix=crops.image_format,
+                     source=source.replace("{", "{{").replace("}", "}}"))
+
+
 def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
+    """Bytes the published site will take, by kind (`site_size.KINDS`); with a site
+    budget, for the examples it would choose."""
     mean_bytes = (sum(cost.image_bytes for cost in result.costs)
                   / max(1, len(result.costs)))
-    storage = {"optimized images": result.stored_images * mean_bytes,
-               "compare images": result.compare_images * mean_bytes,
-               "pages": result.units * PAGE_BYTES, "records": result.units * RECORD_BYTES,
-               "manifest": result.units * MANIFEST_BYTES}
-    if ready.scanned is not None and len(ready.scanned):
-        storage["dataset examples"] = sum(layer.crops * layer.bytes_each
-                                          for layer in _examples(ready))
+    price = SitePrice(ready, (result.stored_images + result.compare_images) * mean_bytes)
+    choice = ExampleChoice(ready.config.example_count, crop_format(ready.store))
+    if ready.config.site_budget is not None:
+        try:
+            fitted = fit(parse_size(ready.config.site_budget, "site_budget"), choice.count,
+                         choice.crops, price)
+            result.budget_line, choice = fitted.line(), fitted.choice
+        except AtlasError as error:
+            result.budget_line = str(error)
+    storage = price(choice)
+    result.examples = price.examples(choice)
+    # The largest file: a layer's unit file (data/), the largest layer's units.
+    largest_layer = max((len(units) for _, units in ready.chosen), default=0)
+    result.largest_file = price.weight(choice).per_unit.get("manifest", 0.0) * largest_layer
     return storage
 
 
 EXAMPLE_SAMPLE_IMAGES = 32  # dataset images the examples' crops are priced on
+# Bytes each compare image adds to its unit's compare record and to the compare page,
+# measured on the default model (6 units x 13 images: 8.0 KB a record, 36 KB the page).
+COMPARE_RECORD_BYTES, COMPARE_PAGE_BYTES = 615, 470
 
 
-def _examples(ready: Prepared) -> list[LayerExamples]:
-    """Each layer's expected crops and their size, priced on real dataset images."""
-    loaded, dataset = ready.loaded, ready.scanned
-    images, _ = dataset.load(range(min(EXAMPLE_SAMPLE_IMAGES, len(dataset))))
-    return forecast_examples(
-        [(info.name, tuple(info.shape), len(units)) for info, units in ready.chosen],
-        len(dataset), ready.config.example_count,
-        lambda name: receptive_field(loaded.module, loaded.preprocess, name, ready.image_size,
-                                     ready.device),
-        images, crop_format(ready.store))
+class SitePrice:
+    """The published site's bytes by kind for a choice of examples: `optimized`
+    bytes of optimized images, the pages and files weighed (`site_weight`) and the
+    examples' crops priced on real dataset images (`example_storage`)."""
+
+    def __init__(self, ready: Prepared, optimized: float) -> None:
+        self.ready, self.optimized = ready, optimized
+        self.units = sum(len(units) for _, units in ready.chosen)
+        self.fields: dict[str, Any] = {}
+        dataset = ready.scanned
+        self.images = (dataset.load(range(min(EXAMPLE_SAMPLE_IMAGES, len(dataset))))[0]
+                       if dataset is not None and len(dataset) else None)
+
+    def _field(self, name: str) -> Any:
+        if name not in self.fields:
+            loaded, ready = self.ready.loaded, self.ready
+            self.fields[name] = receptive_field(loaded.module, loaded.preprocess, name,
+                                                ready.image_size, ready.device)
+        return self.fields[name]
+
+    def weight(self, choice: ExampleChoice) -> SiteWeight:
+        return weigh(unit_shape(self.ready, choice.count, choice.crops), len(self.ready.chosen))
+
+    def examples(self, choice: ExampleChoice) -> list[LayerExamples]:
+        if self.images is None:
+            return []
+        return forecast_examples(
+            [(info.name, tuple(info.shape), len(units)) for info, units in self.ready.chosen],
+            len(self.ready.scanned), choice.count, self._field, self.images, choice.crops)
+
+    def __call__(self, choice: ExampleChoice) -> dict[str, float]:
+        storage = self.weight(choice).total(self.units)  # the pages and data files
+        compared = len({run for plan in self.ready.compared for run in plan.runs})
+        storage["records"] += compared * COMPARE_RECORD_BYTES
+        storage["other pages"] += compared * COMPARE_PAGE_BYTES
+        storage["optimized images"] = self.optimized
+        storage["dataset examples"] = sum(layer.crops * layer.bytes_each
+                                          for layer in self.examples(choice))
+        return storage
 
 
 def memory_lines(ready: Prepared) -> list[str]:
@@ -322,9 +389,13 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
         f"{result.dataset_layers} layers)" if result.dataset_layers else
         "  dataset images:     none (no dataset)",
         f"  compare images:     {result.compare_images:,}",
-        f"  storage:            {total_bytes / 1e6:,.1f} MB ("
-        + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.storage.items())
-        + ")",
+        f"  storage:            {format_size(total_bytes)} published ("
+        + ", ".join(f"{name} {format_size(size)}" for name, size in result.storage.items()
+                    if size) + f"); {format_size(total_bytes / max(1, result.units))} a unit; "
+        f"largest file about {format_size(result.largest_file)}",
+        *([f"  {result.budget_line}"] if result.budget_line else []),
+        *[f"  warning: {line}" for line in limit_warnings(total_bytes, result.largest_file,
+                                                         "a layer's unit file")],
         *result.memory,
         f"  calibration ({result.calibration_seconds:.1f} s): "
         + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
