@@ -24,7 +24,9 @@ from atlas.pipeline.circuits import (
     LayerConnections,
     compute_connections,
     expanded_weights,
+    _jacobian_chunks,
     layer_connections,
+    price_pair,
 )
 
 MODELS = Path(__file__).parent / "models"
@@ -177,6 +179,16 @@ def test_chunks_give_the_same_weights_as_one_pass(chain: nn.Module) -> None:
     whole = expanded_weights(chain, None, SIZE, "conv3", "fc")
     one_unit_a_chunk = expanded_weights(chain, None, SIZE, "conv3", "fc", chunk_elements=1)
     assert torch.equal(whole, one_unit_a_chunk)
+
+
+def test_the_plan_prices_the_chunks_the_build_computes(chain: nn.Module) -> None:
+    for elements in (1, 1 << 23):
+        chunks = list(_jacobian_chunks(chain, None, SIZE, "conv3", "fc", torch.device("cpu"),
+                                       elements))
+        priced = price_pair(chain, None, SIZE, "conv3", "fc", chunk_elements=elements)
+        assert priced.chunks == len(chunks) and priced.chunk == len(chunks[0].units)
+        assert priced.units == sum(len(chunk.units) for chunk in chunks)
+        assert priced.seconds > 0
 
 
 class _DenseSkip(nn.Module):

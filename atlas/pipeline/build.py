@@ -180,11 +180,9 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
             for info, units in chosen:
                 if info.name == kernel_layer:
                     store_kernels(store, loaded.module, info.name, units, ready.common)
-        order = {info.name: i for i, info in enumerate(run.layers)}  # forward order
-        forward = sorted(((info.name, units) for info, units in chosen),
-                         key=lambda item: order.get(item[0], len(order)))
         pairs, computed = store_connections(store, loaded.module, loaded.preprocess,
-                                            image_size, forward, config.connections,
+                                            image_size, ready.forward_layers(),
+                                            config.connections,
                                             ready.common, device, ready.budget_bytes())
         if computed:
             notes.append(f"connections: {computed} of {len(pairs)} layer pairs computed")

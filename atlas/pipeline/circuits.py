@@ -24,6 +24,7 @@ unit. The layers before the earlier one run once, at batch 1.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlas.models.linearize import linearized
-from atlas.optvis.memory import per_image_cost
+from atlas.optvis.memory import MemoryCost, per_image_cost
 from atlas.optvis.hooks import capture, find_modules, frozen, tensor_output
 
 CPU = torch.device("cpu")
@@ -70,21 +71,9 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
     is given, as many copies as that forward and a backward through it fit in,
     measured with one and two copies. The model is linearized and hooked only
     during the forward: nothing leaks into the caller's code between chunks."""
-    if earlier == later:
-        raise ValueError(f"a connection needs two different layers, got {earlier!r} twice")
-    inputs = _grey_input(model, preprocess, image_size, device)
-    with frozen(model), torch.no_grad(), capture(model, [earlier, later]) as run:
-        shapes = {name: act.shape for name, act in run(inputs).items()}
-    for name, shape in shapes.items():
-        if len(shape) not in (2, 4):
-            raise ValueError(f"layer {name!r} outputs a {len(shape)}-D tensor; circuits need "
-                             "(N, C) or (N, C, H, W)")
+    inputs, shapes, size, _ = _chunking(model, preprocess, image_size, earlier, later, device,
+                                        chunk_elements, memory)
     units = list(range(shapes[later][1]))
-    size = min(len(units), max(1, chunk_elements // math.prod(shapes[earlier][1:])))
-    if memory is not None and size > 1:
-        cost = per_image_cost(lambda copies: _one_backward(
-            _repeated(model, inputs, earlier, later, copies)))
-        size = min(size, cost.images_within(memory))
     graph = _repeated(model, inputs, earlier, later, size)
     output, leaf = graph.output, graph.leaf
     centre = (output.shape[2] // 2, output.shape[3] // 2) if output.dim() == 4 else ()
@@ -104,6 +93,63 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
         if gradient is None:
             raise ValueError(f"layer {later!r} does not depend on layer {earlier!r}")
         yield _Chunk(chunk, gradient[:len(chunk)].detach())
+
+
+def _chunking(model: nn.Module, preprocess: nn.Module | None, image_size: int, earlier: str,
+              later: str, device: torch.device, chunk_elements: int, memory: int | None
+              ) -> tuple[torch.Tensor, dict, int, MemoryCost | None]:
+    """(the grey input, both layers' shapes, units a chunk, the memory a copy costs)."""
+    if earlier == later:
+        raise ValueError(f"a connection needs two different layers, got {earlier!r} twice")
+    inputs = _grey_input(model, preprocess, image_size, device)
+    with frozen(model), torch.no_grad(), capture(model, [earlier, later]) as run:
+        shapes = {name: act.shape for name, act in run(inputs).items()}
+    for name, shape in shapes.items():
+        if len(shape) not in (2, 4):
+            raise ValueError(f"layer {name!r} outputs a {len(shape)}-D tensor; circuits need "
+                             "(N, C) or (N, C, H, W)")
+    size = min(shapes[later][1], max(1, chunk_elements // math.prod(shapes[earlier][1:])))
+    cost = None
+    if memory is not None and size > 1:
+        cost = per_image_cost(lambda copies: _one_backward(
+            _repeated(model, inputs, earlier, later, copies)))
+        size = min(size, cost.images_within(memory))
+    return inputs, shapes, size, cost
+
+
+@dataclass
+class PairCost:
+    """What one layer pair's connections take: chunks of units, the memory of one,
+    and the seconds of the forward and of all the chunks' backward passes."""
+
+    earlier: str
+    later: str
+    units: int
+    chunk: int  # units a chunk
+    peak: int | None  # bytes of one chunk's forward and backward
+    seconds: float
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.units // self.chunk)
+
+
+def price_pair(model: nn.Module, preprocess: nn.Module | None, image_size: int, earlier: str,
+               later: str, device: torch.device = CPU, chunk_elements: int = CHUNK_ELEMENTS,
+               memory: int | None = None) -> PairCost:
+    """The chunking `layer_connections` will use for the pair, and its time from one
+    chunk's forward and backward timed (`atlas plan`)."""
+    inputs, shapes, size, cost = _chunking(model, preprocess, image_size, earlier, later,
+                                           device, chunk_elements, memory)
+    started = time.perf_counter()
+    graph = _repeated(model, inputs, earlier, later, size)
+    forward = time.perf_counter() - started
+    started = time.perf_counter()
+    _one_backward(graph)
+    backward = time.perf_counter() - started
+    units = shapes[later][1]
+    return PairCost(earlier, later, units, size, cost.at(size) if cost else None,
+                    forward + backward * -(-units // size))
 
 
 def _repeated(model: nn.Module, inputs: torch.Tensor, earlier: str, later: str,

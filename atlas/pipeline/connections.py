@@ -27,6 +27,30 @@ def pair_file(earlier: str, later: str) -> str:
     return f"connections/{slugify(earlier)}--{slugify(later)}.json"
 
 
+def _pair_settings(common: dict[str, Any], image_size: int, earlier: str, earlier_units: list,
+                   later: str, later_units: list, top: int) -> dict[str, Any]:
+    return {"atlas": common["atlas"], "model": common["model"],
+            "weights_sha256": common["weights_sha256"], "image_size": image_size,
+            "earlier": earlier, "later": later, "earlier_units": list(earlier_units),
+            "later_units": list(later_units), "top": top}
+
+
+def pairs_to_compute(store: ResultStore, image_size: int,
+                     chosen: Sequence[tuple[str, list[int]]], top: int,
+                     common: dict[str, Any]) -> list[tuple[tuple[str, list[int]],
+                                                          tuple[str, list[int]], dict]]:
+    """The consecutive pairs of `chosen` (forward order) not stored with these
+    settings yet: (earlier, its units), (later, its units), settings."""
+    todo = []
+    for (earlier, earlier_units), (later, later_units) in pairwise(chosen):
+        settings = _pair_settings(common, image_size, earlier, earlier_units, later,
+                                  later_units, top)
+        stored = store.load_json(pair_file(earlier, later))
+        if stored is None or stored.get("key") != settings_key(settings):
+            todo.append(((earlier, earlier_units), (later, later_units), settings))
+    return todo
+
+
 def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Module,
                       image_size: int, chosen: Sequence[tuple[str, list[int]]], top: int,
                       common: dict[str, Any], device: torch.device,
@@ -39,26 +63,17 @@ def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Modul
         return [], 0
     if not 1 <= top <= MAX_TOP:
         raise ValueError(f"top must be from 0 to {MAX_TOP}, got {top}")
-    pairs, computed = [], 0
-    for (earlier, earlier_units), (later, later_units) in pairwise(chosen):
-        pairs.append([earlier, later])
-        settings = {"atlas": common["atlas"], "model": common["model"],
-                    "weights_sha256": common["weights_sha256"], "image_size": image_size,
-                    "earlier": earlier, "later": later, "earlier_units": list(earlier_units),
-                    "later_units": list(later_units), "top": top}
-        key = settings_key(settings)
-        stored = store.load_json(pair_file(earlier, later))
-        if stored is not None and stored.get("key") == key:
-            continue
+    pairs = [[earlier, later] for (earlier, _), (later, _) in pairwise(chosen)]
+    todo = pairs_to_compute(store, image_size, chosen, top, common)
+    for (earlier, earlier_units), (later, later_units), settings in todo:
         pair = layer_connections(model, preprocess, image_size, earlier, later, device,
                                  memory=memory)
         store.save_json(pair_file(earlier, later), {
-            "key": key, "settings": settings, "block": pair.block,
+            "key": settings_key(settings), "settings": settings, "block": pair.block,
             "in": {str(u): pair.incoming(u, top, earlier_units) for u in later_units},
             "out": {str(u): pair.outgoing(u, top, later_units) for u in earlier_units},
         })
-        computed += 1
-    return pairs, computed
+    return pairs, len(todo)
 
 
 def unit_connections(store: ResultStore, pairs: Sequence[Sequence[str]]

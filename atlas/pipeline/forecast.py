@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from atlas.pipeline.compare_batch import optimize_runs
+from atlas.pipeline.circuits import PairCost, price_pair
 from atlas.pipeline.compare_run import compare_batches, unstored
+from atlas.pipeline.connections import pairs_to_compute
 from atlas.models.receptive_field import receptive_field
 from atlas.pipeline.example_storage import LayerExamples, forecast_examples
 from atlas.pipeline.examples import CropFormat, crop_format
@@ -91,6 +93,7 @@ class Forecast:
     stopping: bool = False  # convergence-aware stopping is on: the times are the most
     examples: list[LayerExamples] = field(default_factory=list)  # each layer's crops
     budget_line: str = ""  # what a site budget chose, or why it cannot be met
+    connections: list[PairCost] = field(default_factory=list)  # each pair still to compute
     largest_file: float = 0.0  # bytes: the largest file the site will hold
 
     def dataset_seconds(self, workers: int) -> float:
@@ -104,9 +107,13 @@ class Forecast:
     def optimize_seconds(self, workers: int) -> float:
         return _dealt(self.batch_seconds, workers)
 
+    def connections_seconds(self) -> float:
+        """On the driver, a pair after the other, whatever the workers."""
+        return sum(pair.seconds for pair in self.connections)
+
     def seconds(self, workers: int) -> float:
         return (self.dataset_seconds(workers) + self.optimize_seconds(workers)
-                + self.compare_seconds(workers))
+                + self.compare_seconds(workers) + self.connections_seconds())
 
 
 def _dealt(seconds: list[float], workers: int) -> float:
@@ -230,6 +237,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     result.compare_seconds_by_pass = _price_compare(ready, bar)
     result.calibration_seconds = time.perf_counter() - started
     result.memory = memory_lines(ready)
+    result.connections = _price_connections(ready)
     result.storage = _storage(ready, result)
     return result
 
@@ -361,6 +369,33 @@ class SitePrice:
         return storage
 
 
+def _price_connections(ready: Prepared) -> list[PairCost]:
+    """Each layer pair whose connections the build will compute, chunked within the
+    memory budget as it will be, one chunk timed."""
+    if ready.config.connections == 0:
+        return []
+    loaded = ready.loaded
+    return [price_pair(loaded.module, loaded.preprocess, ready.image_size, earlier, later,
+                       ready.device, memory=ready.budget_bytes())
+            for (earlier, _), (later, _), _ in pairs_to_compute(
+                ready.store, ready.image_size, ready.forward_layers(), ready.config.connections,
+                ready.common)]
+
+
+def connection_lines(result: Forecast) -> list[str]:
+    if not result.connections:
+        return []
+    peak = max((pair.peak or 0 for pair in result.connections), default=0)
+    pairs = len(result.connections)
+    return [f"  connections:        {pairs} layer pair{'s' if pairs > 1 else ''} in "
+            f"{sum(pair.chunks for pair in result.connections)} chunks, "
+            f"{_duration(result.connections_seconds())} on the driver"
+            + (f", peak of a chunk {format_size(peak)}" if peak else "")] + [
+        f"    {pair.earlier} -> {pair.later}: {pair.chunks} chunk{'s' if pair.chunks > 1 else ''} "
+        f"of {pair.chunk} units, {_duration(pair.seconds)}"
+        + (f", {format_size(pair.peak)}" if pair.peak else "") for pair in result.connections]
+
+
 def memory_lines(ready: Prepared) -> list[str]:
     """The memory budget and each layer's measured batch size and expected peak."""
     budget = ready.budget
@@ -397,6 +432,7 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
         *[f"  warning: {line}" for line in limit_warnings(total_bytes, result.largest_file,
                                                          "a layer's unit file")],
         *result.memory,
+        *connection_lines(result),
         f"  calibration ({result.calibration_seconds:.1f} s): "
         + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
                     f"({cost.images} images)" for cost in result.costs),
@@ -404,8 +440,8 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
     if result.dataset_images:
         lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
                      f"{result.scan_compute * 1e3:.3g} ms per image through the model")
-    lines.append("  wall time (dataset pass + optimization + compare; model loading and "
-                 "pages not included" + ("; images that settle stop sooner, so the "
+    lines.append("  wall time (dataset pass + optimization + compare + connections; model "
+                 "loading and pages not included" + ("; images that settle stop sooner, so the "
                                          "optimization's is the most it takes" if result.stopping
                                          else "") + "):")
     for count in counts:
@@ -413,7 +449,8 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
                      f"{_duration(result.seconds(count))} "
                      f"(dataset {_duration(result.dataset_seconds(count))}, optimize "
                      f"{_duration(result.optimize_seconds(count))}, compare "
-                     f"{_duration(result.compare_seconds(count))})")
+                     f"{_duration(result.compare_seconds(count))}, connections "
+                     f"{_duration(result.connections_seconds())})")
     return lines
 
 

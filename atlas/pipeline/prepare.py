@@ -191,6 +191,13 @@ class Prepared:
         return min([sized.images for sized in self.memory.values()],
                    default=self.config.batch_size)
 
+    def forward_layers(self) -> list[tuple[str, list[int]]]:
+        """The chosen (layer, units) in the order the forward pass reaches them: the
+        order connections pair them in."""
+        order = {info.name: i for i, info in enumerate(self.run.layers)}
+        return sorted(((info.name, units) for info, units in self.chosen),
+                      key=lambda item: order.get(item[0], len(order)))
+
     def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
         """`jobs` (one list per layer) packed the way the build runs them."""
         return [batch for layer in jobs for batch in plan.batches(layer, self.batch_limit(layer))]
