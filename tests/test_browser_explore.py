@@ -244,25 +244,31 @@ def large_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site_dir = tmp_path_factory.mktemp("large")
     templates = templates_dir()
     _copy_static(templates, site_dir)
+    # The images the pages show: one tiny PNG, linked under every name (fast to write).
+    png = site_dir / "tile.png"
+    Image.new("RGB", (8, 8), (200, 40, 40)).save(png)
     layers = SEARCH_UNITS // 1000
     rows = []
     for number in range(layers):
         entry = synthetic_layer(number, layers, 1000)
         names = family_names(entry)
         rows += [unit_row(entry, unit, names) for unit in entry["units"]]
+        _link_images(png, site_dir, entry["units"], ("positive",))  # the results' thumbnails
     write_text_atomic(site_dir / SEARCH_INDEX, rows_script(rows))
     layer = synthetic_manifest(1, 1024)
     write_text_atomic(site_dir / layer["layers"][0]["page"],
                       layer_page(make_environment(templates), layer, 0))
-    # The images the pages show: one tiny PNG, linked under every name (fast to write).
-    png = site_dir / "tile.png"
-    Image.new("RGB", (8, 8), (200, 40, 40)).save(png)
-    for unit in layer["layers"][0]["units"]:
-        for view in ("positive", "negative"):
-            target = site_dir / unit["views"][view]["images"][0]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(png, target)
+    _link_images(png, site_dir, layer["layers"][0]["units"], ("positive", "negative"))
     return site_dir
+
+
+def _link_images(png: Path, site_dir: Path, units: list[dict], views: tuple[str, ...]) -> None:
+    for unit in units:
+        for view in views:
+            target = site_dir / unit["views"][view]["images"][0]
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(png, target)
 
 
 def test_search_is_fast_over_50000_units(browser: Any, large_site: Path) -> None:  # noqa: F811

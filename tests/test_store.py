@@ -89,7 +89,7 @@ def test_atomic_writes_leave_only_the_target(tmp_path: Path) -> None:
     assert files == ["b.txt", "c.json", "d.png", os.path.join("deep", "dir", "a.bin")]
     assert (tmp_path / "deep" / "dir" / "a.bin").read_bytes() == b"\x00\x01"
     assert (tmp_path / "b.txt").read_text() == "again"
-    assert (tmp_path / "c.json").read_text() == '{\n "a": [\n  1.5\n ],\n "b": 1\n}\n'
+    assert (tmp_path / "c.json").read_text() == '{"a":[1.5],"b":1}\n'
     assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644
 
 
