@@ -1,3 +1,12 @@
 """atlas: a Microscope-style static atlas generator for PyTorch CNNs."""
 
+import os
+
+# Intel MKL's matrix products (a linear layer on a CPU) otherwise add up in an order
+# that depends on the number of threads, so a Ray worker of one thread and a local
+# build of two disagree in the last digits of every value of such a layer. Strict
+# conditional numerical reproducibility gives the same bits at any thread count, at
+# no measured cost; it must be set before the first product (importing atlas is).
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
 __version__ = "0.1.0"
