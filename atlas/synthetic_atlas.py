@@ -35,6 +35,8 @@ class UnitShape:
     crops: str = "f00d-112px-q87"  # the examples' folder
     crop_suffix: str = "webp"
     source: str = "photos/class{label}/img{image:05d}.jpg"  # a dataset file's name
+    spectrum: bool = True  # the six-column spectrum view (with examples)
+    map_side: int = MAP_SIDE  # of each connection's spatial map
 
 
 def _score(layer: int, unit: int, salt: int) -> float:
@@ -43,9 +45,9 @@ def _score(layer: int, unit: int, salt: int) -> float:
 
 
 def _connections(layer: int, layers: int, units_per_layer: int, unit: int,
-                 count: int) -> dict:
+                 count: int, side: int) -> dict:
     """The unit reads `count` units of the layer before and feeds `count` of the layer
-    after, each with a MAP_SIDE x MAP_SIDE map; made from the numbers alone, so each
+    after, each with a `side` x `side` map; made from the numbers alone, so each
     layer can be made without the others."""
     found = {}
     for direction, other, number in (("in", layer - 1, layer - 1), ("out", layer + 1, layer)):
@@ -55,7 +57,7 @@ def _connections(layer: int, layers: int, units_per_layer: int, unit: int,
             {"layer": f"mixed{other}", "unit": (unit * 7 + k * 13) % units_per_layer,
              "weight": round(1.0 / (k + 1), 4), "scale": 0.001,
              "map": [[int(198 * _score(number, unit, k * 31 + r * 7 + c)) - 99
-                      for c in range(MAP_SIDE)] for r in range(MAP_SIDE)]}
+                      for c in range(side)] for r in range(side)]}
             for k in range(min(count, units_per_layer))]
     return found
 
@@ -97,7 +99,8 @@ def _data_views(name: str, unit: int, views: dict, shape: UnitShape) -> None:
                   for column in ("min", "below", "above", "max")]
     optimized += [{"name": name, "items": [{"image": views[name]["images"][0], "value": 1.0}]}
                   for name in ("positive",) if name in views]
-    views["spectrum"] = {"columns": optimized, "threshold": 0.0}
+    if shape.spectrum:
+        views["spectrum"] = {"columns": optimized, "threshold": 0.0}
 
 
 def synthetic_layer(number: int, layers: int, units_per_layer: int,
@@ -130,7 +133,7 @@ def synthetic_layer(number: int, layers: int, units_per_layer: int,
                       "labels": ({"class": {"value": str(u % 10), "count": 7, "of": 10}}
                                  if shape.examples else {}),
                       "connections": _connections(number, layers, units_per_layer, u,
-                                                  shape.connections)})
+                                                  shape.connections, shape.map_side)})
     families = _families(units)
     return {"name": name, "slug": name, "page": f"layers/{name}.html", "type": "CatLayer",
             "shape": [units_per_layer, 14, 14], "channels": units_per_layer, "branches": [],
@@ -164,7 +167,7 @@ def _index(layer_entries: list[dict], shape: UnitShape) -> dict:
 
 
 def _views(shape: UnitShape) -> list[str]:
-    data = ["spectrum"] if shape.examples else []
+    data = ["spectrum"] if shape.examples and shape.spectrum else []
     return data + list(shape.views) + (["examples"] if shape.examples else [])
 
 

@@ -21,7 +21,8 @@ from atlas.optvis import precision
 from atlas.optvis.param import describe_param
 from atlas.pipeline.analysis import analyse
 from atlas.pipeline.compare_run import run_compare
-from atlas.pipeline.connections import store_connections
+from atlas.pipeline.connections import store_connections, stored_map_side
+from atlas.pipeline.example_storage import scan_concentrations
 from atlas.pipeline.data_analysis import DataEvidence
 from atlas.pipeline.examples import crop_format, store_examples
 from atlas.pipeline.forecast import SitePrice
@@ -85,7 +86,8 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
     return scans, fields, notes
 
 
-def cut_examples(ready: Prepared, scans: dict, fields: dict, progress: bool) -> list[str]:
+def cut_examples(ready: Prepared, scans: dict, fields: dict, pairs: list,
+                 progress: bool) -> list[str]:
     """Each unit's dataset examples, as many and as large as the site budget allows
     (the build's own where none is set); returns report lines."""
     config, loaded, store = ready.config, ready.loaded, ready.store
@@ -93,8 +95,11 @@ def cut_examples(ready: Prepared, scans: dict, fields: dict, progress: bool) -> 
     notes = []
     if config.site_budget is not None:
         optimized = measure_site(store.site_dir).bytes_by_kind["optimized images"]
+        layers = [(info.name, tuple(info.shape)) for info, _ in ready.chosen]
         fitted = fit(parse_size(config.site_budget, "site_budget"), choice.count, choice.crops,
-                     SitePrice(ready, optimized))
+                     SitePrice(ready, optimized,
+                               scan_concentrations(layers, scans, config.example_count),
+                               stored_map_side(store, pairs)))
         choice = fitted.choice
         notes.append(fitted.line())
     common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, ready.image_size,
@@ -171,10 +176,6 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     notes.append(run_compare(engine, executor, compared, store,
                                              ready.smallest_limit(), bar, stop).note())
 
-        with _phase(timings, "examples"):
-            if scanned is not None:
-                notes += cut_examples(ready, scans, fields, progress)
-
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:
             for info, units in chosen:
@@ -186,6 +187,9 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                                             ready.common, device, ready.budget_bytes())
         if computed:
             notes.append(f"connections: {computed} of {len(pairs)} layer pairs computed")
+        with _phase(timings, "examples"):  # last: a site budget weighs all the rest
+            if scanned is not None:
+                notes += cut_examples(ready, scans, fields, pairs, progress)
         record = build_record(config, loaded, run.layers, chosen, joint, image_size,
                               engine.transforms.describe(), kernel_layer, fields)
         record["connections"] = {"top": config.connections, "pairs": pairs}

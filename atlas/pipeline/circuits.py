@@ -47,6 +47,7 @@ MAX_MAP_SIZE = 11  # a map with a longer side is block-averaged down to at most 
 MAP_LEVELS = 99  # maps are stored as ints in [-MAP_LEVELS, MAP_LEVELS]
 SUPPORT_TOLERANCE = 1e-6  # relative to the pair's largest |weight|: what counts as zero
 CHUNK_ELEMENTS = 1 << 23  # earlier-layer activations held per backward (32 MiB in float32)
+SAMPLED_CHUNKS = 4  # chunks of a pair `price_pair` runs: the forward, timing, the maps' side
 
 class _StopForward(Exception):
     """Raised once the later layer is captured: deeper layers are not needed."""
@@ -73,11 +74,18 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
     during the forward: nothing leaks into the caller's code between chunks."""
     inputs, shapes, size, _ = _chunking(model, preprocess, image_size, earlier, later, device,
                                         chunk_elements, memory)
+    yield from _chunks(model, inputs, shapes, size, earlier, later)
+
+
+def _chunks(model: nn.Module, inputs: torch.Tensor, shapes: dict, size: int, earlier: str,
+            later: str, starts: Sequence[int] | None = None) -> Iterator[_Chunk]:
+    """`_jacobian_chunks` once its chunks are sized: the forward, then a backward for
+    each chunk (or for those that begin at `starts`)."""
     units = list(range(shapes[later][1]))
     graph = _repeated(model, inputs, earlier, later, size)
     output, leaf = graph.output, graph.leaf
     centre = (output.shape[2] // 2, output.shape[3] // 2) if output.dim() == 4 else ()
-    for start in range(0, len(units), size):
+    for start in range(0, len(units), size) if starts is None else starts:
         chunk = units[start:start + size]
         if not output.requires_grad:
             # A layer beside the earlier one, not after it (two heads on one trunk):
@@ -120,7 +128,8 @@ def _chunking(model: nn.Module, preprocess: nn.Module | None, image_size: int, e
 @dataclass
 class PairCost:
     """What one layer pair's connections take: chunks of units, the memory of one,
-    and the seconds of the forward and of all the chunks' backward passes."""
+    the seconds of the forward and of all the chunks' backward passes, and the side
+    of its maps."""
 
     earlier: str
     later: str
@@ -128,6 +137,7 @@ class PairCost:
     chunk: int  # units a chunk
     peak: int | None  # bytes of one chunk's forward and backward
     seconds: float
+    map_side: int
 
     @property
     def chunks(self) -> int:
@@ -137,19 +147,35 @@ class PairCost:
 def price_pair(model: nn.Module, preprocess: nn.Module | None, image_size: int, earlier: str,
                later: str, device: torch.device = CPU, chunk_elements: int = CHUNK_ELEMENTS,
                memory: int | None = None) -> PairCost:
-    """The chunking `layer_connections` will use for the pair, and its time from one
-    chunk's forward and backward timed (`atlas plan`)."""
+    """The chunking `layer_connections` will use for the pair, its time from the
+    forward and SAMPLED_CHUNKS chunks spread over its units, and the side of its maps
+    from theirs (`atlas plan`)."""
     inputs, shapes, size, cost = _chunking(model, preprocess, image_size, earlier, later,
                                            device, chunk_elements, memory)
-    started = time.perf_counter()
-    graph = _repeated(model, inputs, earlier, later, size)
-    forward = time.perf_counter() - started
-    started = time.perf_counter()
-    _one_backward(graph)
-    backward = time.perf_counter() - started
     units = shapes[later][1]
-    return PairCost(earlier, later, units, size, cost.at(size) if cost else None,
-                    forward + backward * -(-units // size))
+    count = -(-units // size)
+    # Chunks spread over the layer's units: a concatenated layer's branches (1x1 first,
+    # 3x3 and 5x5 after) span the maps' sides, which the union of the chunks' supports sets.
+    sampled = min(count, SAMPLED_CHUNKS)
+    picked = sorted({round(i * (count - 1) / max(1, sampled - 1)) * size
+                     for i in range(sampled)})
+    chunks = _chunks(model, inputs, shapes, size, earlier, later, picked)
+    started = time.perf_counter()
+    jacobians = [next(chunks).jacobian]  # the forward and a backward
+    seconds = time.perf_counter() - started
+    if len(picked) > 1:
+        started = time.perf_counter()
+        jacobians += [chunk.jacobian for chunk in chunks]
+        seconds += (count - 1) * (time.perf_counter() - started) / (len(picked) - 1)
+    chunks.close()
+    side = 1
+    if jacobians[0].dim() == 4:
+        magnitude = torch.stack([j.abs().amax(dim=(0, 1)) for j in jacobians]).amax(dim=0)
+        _, _, height, width = _support(magnitude)
+        longest = max(height, width)
+        side = -(-longest // math.ceil(longest / MAX_MAP_SIZE))  # as `_fit` averages it
+    return PairCost(earlier, later, units, size, cost.at(size) if cost else None, seconds,
+                    side)
 
 
 def _repeated(model: nn.Module, inputs: torch.Tensor, earlier: str, later: str,

@@ -11,6 +11,7 @@ same model and layers computes nothing.
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 from typing import Any, Optional, Sequence
 
@@ -74,6 +75,22 @@ def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Modul
             "out": {str(u): pair.outgoing(u, top, later_units) for u in earlier_units},
         })
     return pairs, len(todo)
+
+
+def map_side(sides: Sequence[int]) -> Optional[int]:
+    """One side for maps of these sides that takes as many values (their root mean
+    square: a map holds side x side of them); None for no sides."""
+    return round(math.sqrt(sum(side * side for side in sides) / len(sides))) if sides else None
+
+
+def stored_map_side(store: ResultStore, pairs: Sequence[Sequence[str]]) -> Optional[int]:
+    """`map_side` of the stored pairs' maps."""
+    sides = []
+    for earlier, later in pairs:
+        stored = store.load_json(pair_file(earlier, later)) or {}
+        for entries in (stored.get("in") or {}).values():
+            sides += [len(entry["map"]) for entry in entries[:1] if entry.get("map")]
+    return map_side(sides)
 
 
 def unit_connections(store: ResultStore, pairs: Sequence[Sequence[str]]

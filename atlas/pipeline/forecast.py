@@ -22,9 +22,10 @@ from typing import Any, Callable, Optional
 from atlas.pipeline.compare_batch import optimize_runs
 from atlas.pipeline.circuits import PairCost, price_pair
 from atlas.pipeline.compare_run import compare_batches, unstored
-from atlas.pipeline.connections import pairs_to_compute
+from atlas.pipeline.connections import map_side, pairs_to_compute
 from atlas.models.receptive_field import receptive_field
-from atlas.pipeline.example_storage import LayerExamples, forecast_examples
+from atlas.pipeline.example_storage import (LayerExamples, chunk_concentrations,
+                                            forecast_examples)
 from atlas.pipeline.examples import CropFormat, crop_format
 from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
@@ -94,6 +95,7 @@ class Forecast:
     examples: list[LayerExamples] = field(default_factory=list)  # each layer's crops
     budget_line: str = ""  # what a site budget chose, or why it cannot be met
     connections: list[PairCost] = field(default_factory=list)  # each pair still to compute
+    concentrations: dict[str, float] = field(default_factory=dict)  # of examples, by layer
     largest_file: float = 0.0  # bytes: the largest file the site will hold
 
     def dataset_seconds(self, workers: int) -> float:
@@ -127,9 +129,9 @@ def _dealt(seconds: list[float], workers: int) -> float:
 
 
 def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int], None]
-              ) -> tuple[float, float, int, Any]:
+              ) -> tuple[float, float, int, Any, Any]:
     """(seconds at 1 step, seconds at `steps` steps or more, those steps, the last
-    run's result).
+    one-step run's result, the last run's).
     A first run pays the one-time set-up costs; the one-step time is the faster
     of two; a fast batch runs more steps, so that the difference the per-step
     cost is read from is long enough to measure."""
@@ -138,7 +140,7 @@ def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int]
     timed = []
     for _ in range(2):
         started = time.perf_counter()
-        run(1)
+        first = run(1)
         timed.append(time.perf_counter() - started)
         on_progress(1)
     one = min(timed)
@@ -147,7 +149,7 @@ def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int]
     result = run(steps)
     many = time.perf_counter() - started
     on_progress(1)
-    return one, many, steps, result
+    return one, many, steps, first, result
 
 
 def _per_step(one: float, many: float, steps: int) -> tuple[float, float]:
@@ -159,7 +161,7 @@ def _per_step(one: float, many: float, steps: int) -> tuple[float, float]:
 def calibrate_compare(engine: Any, runs: list, steps: int,
                       on_progress: Callable[[int], None]) -> tuple[float, float]:
     """An executor task: (seconds per step, fixed seconds) of one batch of compare runs."""
-    one, many, steps, _ = _two_runs(lambda count: optimize_runs(
+    one, many, steps, _, _ = _two_runs(lambda count: optimize_runs(
         dataclasses.replace(engine, steps=count), runs, {}, lambda _: None), steps, on_progress)
     return _per_step(one, many, steps)
 
@@ -168,8 +170,11 @@ def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
                     on_progress: Callable[[int], None]) -> tuple[float, float, float]:
     """An executor task: (seconds per step, fixed seconds, mean encoded bytes per
     image) of `jobs` optimized as one batch."""
-    one, many, steps, output = _two_runs(lambda count: compute_batch(
+    one, many, steps, first, last = _two_runs(lambda count: compute_batch(
         dataclasses.replace(engine, steps=count), jobs), steps, on_progress)
+    # Images encode to more bytes as they take shape: sized from the run whose steps are
+    # nearer the build's (a build of 1 step stores images barely past their start).
+    output = first if abs(engine.steps - 1) < abs(engine.steps - steps) else last
     sizes = [len(data) for view in output.views for _, data in view.files]
     return (*_per_step(one, many, steps), sum(sizes) / max(1, len(sizes)))
 
@@ -233,7 +238,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
         result.batch_seconds.append(cost.fixed + image_count(batch) * config.steps
                                     * cost.per_image_step)
     if scanned is not None and len(scanned):
-        result.scan_read, result.scan_compute = _calibrate_scan(ready, bar)
+        result.scan_read, result.scan_compute = _calibrate_scan(ready, bar, result)
     result.compare_seconds_by_pass = _price_compare(ready, bar)
     result.calibration_seconds = time.perf_counter() - started
     result.memory = memory_lines(ready)
@@ -257,7 +262,7 @@ def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
             for batches in (first, second)]
 
 
-def _calibrate_scan(ready: Prepared, bar: Any) -> tuple[float, float]:
+def _calibrate_scan(ready: Prepared, bar: Any, result: Forecast) -> tuple[float, float]:
     """Seconds per image of the dataset pass: (reading on the driver, one chunk
     through the model on a worker, its second run: the first warms up)."""
     dataset = ready.scanned
@@ -267,16 +272,20 @@ def _calibrate_scan(ready: Prepared, bar: Any) -> tuple[float, float]:
     read = (time.perf_counter() - started) / len(chunk)
     layers = [info.name for info, _ in ready.chosen]
     task = Task(_timed_chunk, (layers, images), 0)
-    (_, seconds), = list(ready.executor.map([task], bar))
+    (_, (seconds, extremes)), = list(ready.executor.map([task], bar))
+    result.concentrations = chunk_concentrations(
+        [(info.name, tuple(info.shape)) for info, _ in ready.chosen], extremes,
+        ready.config.example_count, len(dataset))
     return read, seconds / len(chunk)
 
 
 def _timed_chunk(engine: Any, layers: list[str], images: Any,
-                 on_progress: Callable[[int], None]) -> float:
+                 on_progress: Callable[[int], None]) -> tuple[float, dict]:
+    """(seconds of the chunk's second run, its extremes)."""
     scan_chunk(engine, layers, images, on_progress)
     started = time.perf_counter()
-    scan_chunk(engine, layers, images, on_progress)
-    return time.perf_counter() - started
+    extremes = scan_chunk(engine, layers, images, on_progress)
+    return time.perf_counter() - started, extremes
 
 
 def unit_shape(ready: Prepared, examples: int, crops: CropFormat) -> UnitShape:
@@ -297,7 +306,8 @@ def unit_shape(ready: Prepared, examples: int, crops: CropFormat) -> UnitShape:
                      connections=config.connections if len(ready.chosen) > 1 else 0,
                      steps=config.steps, image_suffix=ready.store.image_format,
                      crops=f"{'f' * 16}{crops.tag()}", crop_suffix=crops.image_format,
-                     source=source.replace("{", "{{").replace("}", "}}"))
+                     source=source.replace("{", "{{").replace("}", "}}"),
+                     spectrum="spectrum" in config.views)
 
 
 def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
@@ -305,7 +315,9 @@ def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
     budget, for the examples it would choose."""
     mean_bytes = (sum(cost.image_bytes for cost in result.costs)
                   / max(1, len(result.costs)))
-    price = SitePrice(ready, (result.stored_images + result.compare_images) * mean_bytes)
+    sides = [pair.map_side for pair in result.connections]
+    price = SitePrice(ready, (result.stored_images + result.compare_images) * mean_bytes,
+                      result.concentrations, map_side(sides))
     choice = ExampleChoice(ready.config.example_count, crop_format(ready.store))
     if ready.config.site_budget is not None:
         try:
@@ -333,8 +345,11 @@ class SitePrice:
     bytes of optimized images, the pages and files weighed (`site_weight`) and the
     examples' crops priced on real dataset images (`example_storage`)."""
 
-    def __init__(self, ready: Prepared, optimized: float) -> None:
+    def __init__(self, ready: Prepared, optimized: float,
+                 concentrations: Optional[dict[str, float]] = None,
+                 map_side: Optional[int] = None) -> None:
         self.ready, self.optimized = ready, optimized
+        self.concentrations, self.map_side = concentrations or {}, map_side
         self.units = sum(len(units) for _, units in ready.chosen)
         self.fields: dict[str, Any] = {}
         dataset = ready.scanned
@@ -349,14 +364,18 @@ class SitePrice:
         return self.fields[name]
 
     def weight(self, choice: ExampleChoice) -> SiteWeight:
-        return weigh(unit_shape(self.ready, choice.count, choice.crops), len(self.ready.chosen))
+        shape = unit_shape(self.ready, choice.count, choice.crops)
+        if self.map_side is not None:
+            shape = dataclasses.replace(shape, map_side=self.map_side)
+        return weigh(shape, len(self.ready.chosen))
 
     def examples(self, choice: ExampleChoice) -> list[LayerExamples]:
         if self.images is None:
             return []
         return forecast_examples(
             [(info.name, tuple(info.shape), len(units)) for info, units in self.ready.chosen],
-            len(self.ready.scanned), choice.count, self._field, self.images, choice.crops)
+            len(self.ready.scanned), choice.count, self._field, self.images, choice.crops,
+            self.concentrations)
 
     def __call__(self, choice: ExampleChoice) -> dict[str, float]:
         storage = self.weight(choice).total(self.units)  # the pages and data files
@@ -392,7 +411,7 @@ def connection_lines(result: Forecast) -> list[str]:
             f"{_duration(result.connections_seconds())} on the driver"
             + (f", peak of a chunk {format_size(peak)}" if peak else "")] + [
         f"    {pair.earlier} -> {pair.later}: {pair.chunks} chunk{'s' if pair.chunks > 1 else ''} "
-        f"of {pair.chunk} units, {_duration(pair.seconds)}"
+        f"of {pair.chunk} units, {_duration(pair.seconds)}, maps {pair.map_side}x{pair.map_side}"
         + (f", {format_size(pair.peak)}" if pair.peak else "") for pair in result.connections]
 
 
