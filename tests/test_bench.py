@@ -73,6 +73,17 @@ def test_synthetic_manifest_has_the_requested_units() -> None:
     assert len(unit["views"]["evolution"]["images"]) == 12
 
 
+def test_render_bench_renders_every_page_of_each_size_in_bounded_memory() -> None:
+    from atlas.bench.render_scale import time_render
+
+    small, large = time_render(1, 30, workers=1), time_render(4, 30, workers=1)
+    assert (small.pages, large.pages) == (30 + 4, 4 * 31 + 3)  # units, layers, site pages
+    assert small.largest_file < 2_000_000 and large.largest_file < 2_000_000
+    assert small.peak_bytes and large.peak_bytes
+    # four layers held one at a time: the resident peak barely moves (measured +0.5%)
+    assert large.peak_bytes < 1.5 * small.peak_bytes
+
+
 def test_storage_estimate_multiplies_measured_sizes(tmp_path: Path) -> None:
     from atlas.bench.storage import estimate, images_per_unit
     from atlas.config import make_config

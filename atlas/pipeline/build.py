@@ -181,10 +181,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
             for info, units in chosen:
                 if info.name == kernel_layer:
                     store_kernels(store, loaded.module, info.name, units, ready.common)
-        pairs, computed = store_connections(store, loaded.module, loaded.preprocess,
-                                            image_size, ready.forward_layers(),
-                                            config.connections,
-                                            ready.common, device, ready.budget_bytes())
+        with _phase(timings, "connections"):
+            pairs, computed = store_connections(store, loaded.module, loaded.preprocess,
+                                                image_size, ready.forward_layers(),
+                                                config.connections, ready.common, device,
+                                                ready.budget_bytes())
         if computed:
             notes.append(f"connections: {computed} of {len(pairs)} layer pairs computed")
         with _phase(timings, "examples"):  # last: a site budget weighs all the rest
