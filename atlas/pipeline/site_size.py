@@ -17,7 +17,7 @@ from atlas.manifest_types import LAYER_FILES
 from atlas.pipeline.examples import EXAMPLES_DIR
 from atlas.pipeline.scan import DATASET_DIR
 from atlas.sizes import format_size
-from atlas.store import BUILD_DIR, JOINT_DIR, RESULTS
+from atlas.store import BUILD_DIR, RESULTS
 
 PAGES_LIMIT = 1_000_000_000  # bytes: the largest site GitHub Pages publishes
 FILE_LIMIT = 100_000_000  # bytes: the largest file GitHub accepts in a push
