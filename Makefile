@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 WEIGHTS := atlas/models/weights/colored_digits.pt
 ARGS ?=
 
-.PHONY: install atlas test test-slow render weights browser bench clean help
+.PHONY: install atlas test test-slow render weights trained-weights browser bench clean help
 
 help:
 	@echo "make atlas    install if needed, then build the default atlas into site/"
@@ -16,6 +16,7 @@ help:
 	@echo "make render   re-render site/ from stored results (no optimization)"
 	@echo "make bench    time atlas against torch-lucent (InceptionV1 mixed4a, CPU)"
 	@echo "make weights  retrain the embedded colored-digits model"
+	@echo "make trained-weights  fetch MobileNetV2's ImageNet checkpoint for benches (.cache/trained)"
 	@echo "make browser  install headless Chromium for the page tests (Debian, root)"
 
 install: $(INSTALLED)
@@ -32,6 +33,10 @@ $(WEIGHTS): | $(INSTALLED)
 
 weights: $(INSTALLED)
 	$(BIN)/python scripts/train_default_model.py
+
+# A trained ImageNet network for benches and slow tests, never for a build (see the script).
+trained-weights: $(INSTALLED)
+	$(BIN)/python scripts/fetch_trained_weights.py .cache/trained
 
 atlas: $(INSTALLED) $(WEIGHTS)
 	$(BIN)/atlas build $(ARGS)
