@@ -1,0 +1,72 @@
+"""Layers whose output is clamped at a floor, and their pre-activation.
+
+A unit after a ReLU (or ReLU6, or a Hardtanh from 0) cannot go below 0 and has
+no gradient there: its negative view ends at a grey image and its minimum
+examples are ties at 0. Such a layer's pre-activation, the tensor its final
+clamp receives, still carries the signal (lucid's `*_pre_relu` layers).
+
+This module finds the final clamp where it is a module: the layer itself, or
+the last child of a `nn.Sequential` layer (torchvision's Conv2dNormActivation,
+nested Sequentials), and captures the clamp's input with a forward pre-hook,
+copied before an in-place clamp overwrites it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A layer's final clamp: the module (by its full name) and the value it floors at."""
+
+    clamp: str  # the clamp module's name in the model
+    value: float
+
+
+def _floor_of(module: nn.Module) -> Optional[float]:
+    """The floor a clamp module puts on its output, None for other modules."""
+    if isinstance(module, (nn.ReLU, nn.ReLU6)):
+        return 0.0
+    if isinstance(module, nn.Hardtanh) and module.min_val >= 0:
+        return float(module.min_val)
+    return None
+
+
+def final_clamp(model: nn.Module, layer: str) -> Optional[Floor]:
+    """The clamp whose output is `layer`'s output, None where there is none
+    (or where it is not a module: a functional relu inside a forward)."""
+    name, module = layer, model.get_submodule(layer)
+    while True:
+        value = _floor_of(module)
+        if value is not None:
+            return Floor(name, value)
+        if not isinstance(module, nn.Sequential) or len(module) == 0:
+            return None
+        last = len(module) - 1
+        name, module = f"{name}.{last}" if name else str(last), module[last]
+
+
+@contextmanager
+def pre_activation(model: nn.Module, floor: Floor) -> Iterator[dict[str, torch.Tensor]]:
+    """While open, each forward pass leaves the clamp's input under "pre" in the
+    yielded dict: the tensor itself, or a copy where the clamp works in place (which
+    then overwrites the tensor); gradients flow through both. The model computes
+    exactly what it did."""
+    clamp = model.get_submodule(floor.clamp)
+    found: dict[str, torch.Tensor] = {}
+
+    def record(module: nn.Module, inputs: tuple) -> None:
+        tensor = inputs[0]
+        found["pre"] = tensor.clone() if getattr(module, "inplace", False) else tensor
+
+    handle = clamp.register_forward_pre_hook(record)
+    try:
+        yield found
+    finally:
+        handle.remove()

@@ -1,0 +1,63 @@
+"""Layers clamped at a floor: the final clamp found where it is a module, and the
+pre-activation it receives captured, in place or not, with gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from atlas.models.floors import Floor, final_clamp, pre_activation
+
+
+def _model(clamp: nn.Module) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.Sequential(nn.Conv2d(4, 5, 1), nn.BatchNorm2d(5), clamp),  # Conv2dNormActivation
+        nn.Conv2d(5, 2, 1),
+    ).eval()
+
+
+@pytest.mark.parametrize("clamp, floor", [
+    (nn.ReLU(), 0.0), (nn.ReLU(inplace=True), 0.0), (nn.ReLU6(), 0.0),
+    (nn.ReLU6(inplace=True), 0.0), (nn.Hardtanh(0.0, 6.0), 0.0)])
+def test_the_clamp_at_the_end_of_a_block_is_found(clamp: nn.Module, floor: float) -> None:
+    model = _model(clamp)
+    assert final_clamp(model, "1") == Floor("1.2", floor)
+    assert final_clamp(model, "1.2") == Floor("1.2", floor)  # the clamp as the layer
+
+
+def test_a_layer_without_a_clamp_has_no_floor() -> None:
+    model = _model(nn.ReLU())
+    assert final_clamp(model, "0") is None and final_clamp(model, "2") is None
+    assert final_clamp(model, "1.1") is None  # the batch norm before the clamp
+    assert final_clamp(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Hardtanh(-1.0, 1.0)), "1") is None
+
+
+def test_nested_sequentials_are_followed_to_their_last_module() -> None:
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Sequential(nn.ReLU6())))
+    assert final_clamp(model, "0") == Floor("0.1.0", 0.0)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_the_pre_activation_is_the_clamps_input_with_its_negative_values(inplace: bool) -> None:
+    model = _model(nn.ReLU(inplace=inplace))
+    image = torch.randn(2, 3, 8, 8, requires_grad=True)
+    block = model[1]
+    expected = block[1](block[0](model[0](image))).detach()  # before the clamp
+    with pre_activation(model, final_clamp(model, "1")) as found:
+        output = model(image)
+    pre = found["pre"]
+    assert torch.equal(pre.detach(), expected) and (pre < 0).any()
+    assert torch.equal(output.detach(), model(image).detach())  # the model computes the same
+    (pre.min()).backward()  # the negative view's objective reaches the image
+    assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_the_hook_is_gone_after_the_block() -> None:
+    model = _model(nn.ReLU())
+    with pre_activation(model, final_clamp(model, "1")) as found:
+        pass
+    model(torch.randn(1, 3, 8, 8))
+    assert found == {}
