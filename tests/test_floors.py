@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from atlas.models.floors import Floor, final_clamp, pre_activation
+from atlas.models.floors import Floor, final_clamp, pre_activation, pre_layer
 
 
 def _model(clamp: nn.Module) -> nn.Module:
@@ -61,3 +61,10 @@ def test_the_hook_is_gone_after_the_block() -> None:
         pass
     model(torch.randn(1, 3, 8, 8))
     assert found == {}
+
+
+def test_the_pre_activation_is_the_module_before_the_clamp_where_there_is_one() -> None:
+    model = _model(nn.ReLU6(inplace=True))
+    assert pre_layer(model, final_clamp(model, "1")) == "1.1"  # the batch norm
+    alone = nn.Sequential(nn.ReLU())
+    assert pre_layer(alone, final_clamp(alone, "0")) is None  # first in its Sequential

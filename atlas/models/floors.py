@@ -70,3 +70,17 @@ def pre_activation(model: nn.Module, floor: Floor) -> Iterator[dict[str, torch.T
         yield found
     finally:
         handle.remove()
+
+
+def pre_layer(model: nn.Module, floor: Floor) -> Optional[str]:
+    """The module whose output the clamp receives, where there is one: the module
+    before the clamp in its Sequential (a Conv2dNormActivation's batch norm). Its
+    output is the pre-activation, a layer like any other; an in-place clamp then
+    overwrites it, so a capture that runs on past it must copy it. None where the
+    clamp is first in its Sequential or not in one (use `pre_activation`)."""
+    parent_name, _, last = floor.clamp.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    if not isinstance(parent, nn.Sequential) or not last.isdigit() or int(last) == 0:
+        return None
+    before = str(int(last) - 1)
+    return f"{parent_name}.{before}" if parent_name else before
