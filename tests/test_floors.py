@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from atlas.models.floors import Floor, final_clamp, pre_activation, pre_layer
+from atlas.models.floors import (Floor, PreActivation, final_clamp, pre_activation, pre_layer,
+                                 pre_sources)
 
 
 def _model(clamp: nn.Module) -> nn.Module:
@@ -68,3 +69,28 @@ def test_the_pre_activation_is_the_module_before_the_clamp_where_there_is_one() 
     assert pre_layer(model, final_clamp(model, "1")) == "1.1"  # the batch norm
     alone = nn.Sequential(nn.ReLU())
     assert pre_layer(alone, final_clamp(alone, "0")) is None  # first in its Sequential
+
+
+def test_pre_sources_of_a_block_and_of_concatenated_relu_branches() -> None:
+    model = _model(nn.ReLU6(inplace=True))
+    assert pre_sources(model, "1") == PreActivation(("1.1",), 0.0, True)
+    assert pre_sources(model, "2") is None  # no clamp: as it always was
+
+    class Mixed(nn.Module):
+        """InceptionV1's pattern in torch-lucent: relu'd branches, concatenated."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            for suffix, out in (("1x1", 2), ("3x3", 3), ("5x5", 1), ("pool_reduce", 2)):
+                setattr(self, f"mixed_{suffix}_pre_relu_conv", nn.Conv2d(3, out, 1))
+            self.mixed = nn.Identity()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            branches = [getattr(self, f"mixed_{suffix}_pre_relu_conv")(x)
+                        for suffix in ("1x1", "3x3", "5x5", "pool_reduce")]
+            return self.mixed(torch.cat([torch.relu(b) for b in branches], dim=1))
+
+    found = pre_sources(Mixed(), "mixed")
+    assert found == PreActivation(("mixed_1x1_pre_relu_conv", "mixed_3x3_pre_relu_conv",
+                                   "mixed_5x5_pre_relu_conv", "mixed_pool_reduce_pre_relu_conv"),
+                                  0.0, False)

@@ -8,7 +8,10 @@ clamp receives, still carries the signal (lucid's `*_pre_relu` layers).
 This module finds the final clamp where it is a module: the layer itself, or
 the last child of a `nn.Sequential` layer (torchvision's Conv2dNormActivation,
 nested Sequentials), and captures the clamp's input with a forward pre-hook,
-copied before an in-place clamp overwrites it.
+copied before an in-place clamp overwrites it. `pre_sources` names the modules
+whose outputs make the pre-activation, that module before a Sequential's clamp
+or, for InceptionV1's mixed layers (a functional relu on each branch, then a
+concatenation), the four branch convolutions in concatenation order.
 """
 
 from __future__ import annotations
@@ -84,3 +87,32 @@ def pre_layer(model: nn.Module, floor: Floor) -> Optional[str]:
         return None
     before = str(int(last) - 1)
     return f"{parent_name}.{before}" if parent_name else before
+
+
+@dataclass(frozen=True)
+class PreActivation:
+    """Where a clamped layer's pre-activation comes from: the outputs of `modules`,
+    concatenated along the channels, before a clamp at `floor`; `copy`: an in-place
+    clamp overwrites them, so a capture that runs on must copy them."""
+
+    modules: tuple[str, ...]
+    floor: float
+    copy: bool
+
+
+def pre_sources(model: nn.Module, layer: str) -> Optional[PreActivation]:
+    """The pre-activation of `layer` as modules' outputs, None where the layer has no
+    clamp this can see (it behaves as it always did)."""
+    from atlas.models.branches import INCEPTION_BRANCHES, inception_branches
+
+    floor = final_clamp(model, layer)
+    if floor is not None:
+        before = pre_layer(model, floor)
+        if before is None:
+            return None
+        clamp = model.get_submodule(floor.clamp)
+        return PreActivation((before,), floor.value, bool(getattr(clamp, "inplace", False)))
+    if inception_branches(model, layer) is not None:
+        return PreActivation(tuple(layer + suffix for suffix, _ in INCEPTION_BRANCHES), 0.0,
+                             False)
+    return None
