@@ -94,3 +94,19 @@ def test_pre_sources_of_a_block_and_of_concatenated_relu_branches() -> None:
     assert found == PreActivation(("mixed_1x1_pre_relu_conv", "mixed_3x3_pre_relu_conv",
                                    "mixed_5x5_pre_relu_conv", "mixed_pool_reduce_pre_relu_conv"),
                                   0.0, False)
+
+
+def test_a_capture_running_past_an_in_place_clamp_keeps_the_pre_activation() -> None:
+    from atlas.models.floors import pre_tensor
+    from atlas.optvis.hooks import capture
+
+    model = _model(nn.ReLU6(inplace=True))
+    source = pre_sources(model, "1")
+    image = torch.randn(2, 3, 8, 8)
+    with torch.no_grad(), capture(model, ["1", *source.modules]) as run:
+        overwritten = run(image)["1.1"]
+    assert overwritten.min() >= 0  # the in-place clamp ran over the captured tensor
+    with torch.no_grad(), capture(model, ["1", *source.modules], copied=source.modules) as run:
+        acts = run(image)
+    pre = pre_tensor(acts, source)
+    assert pre.min() < 0 and torch.equal(pre.clamp(0, 6), acts["1"])

@@ -116,3 +116,8 @@ def pre_sources(model: nn.Module, layer: str) -> Optional[PreActivation]:
         return PreActivation(tuple(layer + suffix for suffix, _ in INCEPTION_BRANCHES), 0.0,
                              False)
     return None
+
+
+def pre_tensor(activations: dict[str, torch.Tensor], source: PreActivation) -> torch.Tensor:
+    """The pre-activation from a capture of `source.modules` (copied where `source.copy`)."""
+    return torch.cat([activations[name] for name in source.modules], dim=1)

@@ -21,13 +21,16 @@ class _StopForward(Exception):
 class LayerCapture:
     """Holds the activations of one forward pass; call it to run the model."""
 
-    def __init__(self, model: nn.Module, layers: list[str]) -> None:
-        self.model, self.layers = model, layers
+    def __init__(self, model: nn.Module, layers: list[str],
+                 copied: frozenset[str] = frozenset()) -> None:
+        self.model, self.layers, self.copied = model, layers, copied
         self.activations: dict[str, torch.Tensor] = {}
 
     def hook(self, name: str):
         def record(module: nn.Module, inputs: tuple, output: object) -> None:
-            self.activations[name] = tensor_output(name, output)
+            tensor = tensor_output(name, output)
+            # a copy where an in-place module after this one would overwrite it
+            self.activations[name] = tensor.clone() if name in self.copied else tensor
             if len(self.activations) == len(self.layers):
                 raise _StopForward
 
@@ -69,10 +72,13 @@ def find_modules(model: nn.Module, layers: Iterable[str]) -> dict[str, nn.Module
 
 
 @contextmanager
-def capture(model: nn.Module, layers: Iterable[str]) -> Iterator[LayerCapture]:
-    """`with capture(model, ["conv2"]) as run: acts = run(x)`; hooks removed on exit."""
+def capture(model: nn.Module, layers: Iterable[str],
+            copied: Iterable[str] = ()) -> Iterator[LayerCapture]:
+    """`with capture(model, ["conv2"]) as run: acts = run(x)`; hooks removed on exit.
+    The outputs of `copied` layers are kept as copies (an in-place clamp after them,
+    `models.floors`, would overwrite them while the forward runs on)."""
     layers = list(dict.fromkeys(layers))
-    recorder = LayerCapture(model, layers)
+    recorder = LayerCapture(model, layers, frozenset(copied))
     handles = [
         module.register_forward_hook(recorder.hook(name))
         for name, module in find_modules(model, layers).items()
