@@ -8,8 +8,8 @@ from pathlib import Path
 from statistics import mean
 
 from atlas.manifest_io import read_manifest
+from atlas.pipeline.site_size import PAGES_LIMIT
 
-PAGES_LIMIT = 1_000_000_000  # bytes: GitHub Pages' published-site limit
 INCEPTION_MIXED = ("mixed3a", "mixed3b", "mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e",
                    "mixed5a", "mixed5b")
 

@@ -25,7 +25,6 @@ from atlas.pipeline.connections import store_connections, stored_map_side
 from atlas.pipeline.example_storage import scan_concentrations
 from atlas.pipeline.data_analysis import DataEvidence
 from atlas.pipeline.examples import crop_format, store_examples
-from atlas.pipeline.forecast import SitePrice
 from atlas.pipeline.interrupt import StopAfterBatch
 from atlas.pipeline.kernels import first_conv_layer, store_kernels
 from atlas.pipeline.lock import BuildLock
@@ -37,6 +36,7 @@ from atlas.pipeline.publish import publish_site, remove_leftovers
 from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
 from atlas.pipeline.schedule import run_batches
 from atlas.pipeline.site_budget import ExampleChoice, fit
+from atlas.pipeline.site_price import SitePrice
 from atlas.pipeline.site_size import limit_warnings, measure_site, size_line
 from atlas.sizes import format_size, parse_size
 from atlas.store import ResultStore
@@ -58,13 +58,19 @@ class BuildReport:
         return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.timings.items())
 
 
+def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,
+                 image_size: int) -> dict:
+    """The settings the dataset pass and the examples are keyed by."""
+    return scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
+                         loaded.preprocess.description, dataset, config.example_count)
+
+
 def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
                  store: ResultStore, image_size: int, device: torch.device, executor: Any,
                  progress: bool) -> tuple[dict, dict, list[str]]:
     """The dataset pass over every chosen layer. Returns (layer -> LayerScan, layer ->
     receptive field, report lines)."""
-    common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
-                           loaded.preprocess.description, dataset, config.example_count)
+    common = _scan_common(config, loaded, dataset, image_size)
     report = run_scan(executor, dataset, [(info.name, info.channels) for info, _ in chosen],
                       common, store.site_dir, config.example_count, config.dataset_batch,
                       progress)
@@ -102,8 +108,7 @@ def cut_examples(ready: Prepared, scans: dict, fields: dict, pairs: list,
                                stored_map_side(store, pairs)))
         choice = fitted.choice
         notes.append(fitted.line())
-    common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, ready.image_size,
-                           loaded.preprocess.description, ready.scanned, config.example_count)
+    common = _scan_common(config, loaded, ready.scanned, ready.image_size)
     written = 0
     for info, units in ready.chosen:
         written += store_examples(store, ready.scanned, scans[info.name], fields[info.name],

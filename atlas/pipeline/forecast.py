@@ -23,10 +23,8 @@ from atlas.pipeline.compare_batch import optimize_runs
 from atlas.pipeline.circuits import PairCost, price_pair
 from atlas.pipeline.compare_run import compare_batches, unstored
 from atlas.pipeline.connections import map_side, pairs_to_compute
-from atlas.models.receptive_field import receptive_field
-from atlas.pipeline.example_storage import (LayerExamples, chunk_concentrations,
-                                            forecast_examples)
-from atlas.pipeline.examples import CropFormat, crop_format
+from atlas.pipeline.example_storage import LayerExamples, chunk_concentrations
+from atlas.pipeline.examples import crop_format
 from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
 from atlas.pipeline.plan import Job, image_count
@@ -34,10 +32,9 @@ from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.scan import scan_chunk
 from atlas.pipeline.site_size import limit_warnings
 from atlas.pipeline.site_budget import ExampleChoice, fit
-from atlas.pipeline.site_weight import SiteWeight, weigh
+from atlas.pipeline.site_price import SitePrice
 from atlas.errors import AtlasError
 from atlas.sizes import format_size, parse_size
-from atlas.synthetic_atlas import UnitShape
 
 # Images of each layer's first batch the calibration runs: a GPU needs many to fill;
 # a CPU is busy with a few large images, while tiny ones need more (128 at 64 px or
@@ -288,28 +285,6 @@ def _timed_chunk(engine: Any, layers: list[str], images: Any,
     return time.perf_counter() - started, extremes
 
 
-def unit_shape(ready: Prepared, examples: int, crops: CropFormat) -> UnitShape:
-    """What each unit of the build holds: images per view (from its jobs; the
-    evolution's snapshots), `examples` per column, connections, steps, file names."""
-    config, units = ready.config, {}
-    images: dict[str, int] = {}
-    for job in (job for jobs in ready.layer_jobs for job in jobs if job.layer is not None):
-        images[job.view] = images.get(job.view, 0) + len(job.images)
-        units.setdefault(job.view, set()).add((job.layer, job.unit))
-        if job.settings.get("snapshot_every"):
-            snapshots = len(range(0, config.steps, config.snapshot_every)) + 1
-            images["evolution"] = images.get("evolution", 0) + snapshots
-            units.setdefault("evolution", set()).add((job.layer, job.unit))
-    views = {view: round(count / len(units[view])) for view, count in images.items()}
-    source = ready.scanned.source(0) if ready.scanned is not None and len(ready.scanned) else ""
-    return UnitShape(views=views, examples=examples if ready.scanned is not None else 0,
-                     connections=config.connections if len(ready.chosen) > 1 else 0,
-                     steps=config.steps, image_suffix=ready.store.image_format,
-                     crops=f"{'f' * 16}{crops.tag()}", crop_suffix=crops.image_format,
-                     source=source.replace("{", "{{").replace("}", "}}"),
-                     spectrum="spectrum" in config.views)
-
-
 def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
     """Bytes the published site will take, by kind (`site_size.KINDS`); with a site
     budget, for the examples it would choose."""
@@ -334,63 +309,9 @@ def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
     return storage
 
 
-EXAMPLE_SAMPLE_IMAGES = 32  # dataset images the examples' crops are priced on
-# Bytes each compare image adds to its unit's compare record and to the compare page,
-# measured on the default model (6 units x 13 images: 8.0 KB a record, 36 KB the page).
-COMPARE_RECORD_BYTES, COMPARE_PAGE_BYTES = 615, 470
-
-
-class SitePrice:
-    """The published site's bytes by kind for a choice of examples: `optimized`
-    bytes of optimized images, the pages and files weighed (`site_weight`) and the
-    examples' crops priced on real dataset images (`example_storage`)."""
-
-    def __init__(self, ready: Prepared, optimized: float,
-                 concentrations: Optional[dict[str, float]] = None,
-                 map_side: Optional[int] = None) -> None:
-        self.ready, self.optimized = ready, optimized
-        self.concentrations, self.map_side = concentrations or {}, map_side
-        self.units = sum(len(units) for _, units in ready.chosen)
-        self.fields: dict[str, Any] = {}
-        dataset = ready.scanned
-        self.images = (dataset.load(range(min(EXAMPLE_SAMPLE_IMAGES, len(dataset))))[0]
-                       if dataset is not None and len(dataset) else None)
-
-    def _field(self, name: str) -> Any:
-        if name not in self.fields:
-            loaded, ready = self.ready.loaded, self.ready
-            self.fields[name] = receptive_field(loaded.module, loaded.preprocess, name,
-                                                ready.image_size, ready.device)
-        return self.fields[name]
-
-    def weight(self, choice: ExampleChoice) -> SiteWeight:
-        shape = unit_shape(self.ready, choice.count, choice.crops)
-        if self.map_side is not None:
-            shape = dataclasses.replace(shape, map_side=self.map_side)
-        return weigh(shape, len(self.ready.chosen))
-
-    def examples(self, choice: ExampleChoice) -> list[LayerExamples]:
-        if self.images is None:
-            return []
-        return forecast_examples(
-            [(info.name, tuple(info.shape), len(units)) for info, units in self.ready.chosen],
-            len(self.ready.scanned), choice.count, self._field, self.images, choice.crops,
-            self.concentrations)
-
-    def __call__(self, choice: ExampleChoice) -> dict[str, float]:
-        storage = self.weight(choice).total(self.units)  # the pages and data files
-        compared = len({run for plan in self.ready.compared for run in plan.runs})
-        storage["records"] += compared * COMPARE_RECORD_BYTES
-        storage["other pages"] += compared * COMPARE_PAGE_BYTES
-        storage["optimized images"] = self.optimized
-        storage["dataset examples"] = sum(layer.crops * layer.bytes_each
-                                          for layer in self.examples(choice))
-        return storage
-
-
 def _price_connections(ready: Prepared) -> list[PairCost]:
     """Each layer pair whose connections the build will compute, chunked within the
-    memory budget as it will be, one chunk timed."""
+    memory budget as it will be, a few of its chunks timed (`circuits.price_pair`)."""
     if ready.config.connections == 0:
         return []
     loaded = ready.loaded
