@@ -5,119 +5,188 @@ no gradient there: its negative view ends at a grey image and its minimum
 examples are ties at 0. Such a layer's pre-activation, the tensor its final
 clamp receives, still carries the signal (lucid's `*_pre_relu` layers).
 
-This module finds the final clamp where it is a module: the layer itself, or
-the last child of a `nn.Sequential` layer (torchvision's Conv2dNormActivation,
-nested Sequentials), and captures the clamp's input with a forward pre-hook,
-copied before an in-place clamp overwrites it. `pre_sources` names the modules
-whose outputs make the pre-activation, that module before a Sequential's clamp
-or, for InceptionV1's mixed layers (a functional relu on each branch, then a
-concatenation), the four branch convolutions in concatenation order.
+A capture asks for it by name, `pre_name(layer)`. Where it comes from is found
+on each capture's first forward pass, in this order:
+- a clamp module inside the layer (its last call) whose output is the layer's
+  output, the very tensor: torchvision's Conv2dNormActivation (MobileNetV2's
+  expansions), ResNet's blocks (`relu(out + identity)`), or the clamp itself
+  chosen as the layer; its input is the pre-activation, copied before an
+  in-place clamp overwrites it;
+- InceptionV1's mixed layers (a functional relu on each branch, then a
+  concatenation): the four branch convolutions, concatenated in order;
+- a layer that computes exactly a clamp of its input with functional code
+  (torch-lucent's `ReluLayer`): its input.
+A layer that is none of these has no pre-activation and stays as it was.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from atlas.models.branches import INCEPTION_BRANCHES, inception_branches
+from atlas.models.fast_relu import RedirectedReLU
+
+PRE = "#pre"  # a capture name's suffix: the layer's pre-activation (no module name has '#')
+
+
+def pre_name(layer: str) -> str:
+    return layer + PRE
+
+
+def split_pre(name: str) -> tuple[str, bool]:
+    """(layer, whether `name` asks for its pre-activation)."""
+    return (name[: -len(PRE)], True) if name.endswith(PRE) else (name, False)
+
+
+class NoPreActivation(LookupError):
+    """The layer's output is not a clamp of a tensor a hook can see."""
 
 
 @dataclass(frozen=True)
 class Floor:
-    """A layer's final clamp: the module (by its full name) and the value it floors at."""
+    """Where a clamped layer's pre-activation comes from, and the value it floors at."""
 
-    clamp: str  # the clamp module's name in the model
     value: float
+    source: str  # in words, for pages: "the input of ReLU6 features.13.conv.0.2"
 
 
 def _floor_of(module: nn.Module) -> Optional[float]:
     """The floor a clamp module puts on its output, None for other modules."""
-    if isinstance(module, (nn.ReLU, nn.ReLU6)):
+    if isinstance(module, (nn.ReLU, nn.ReLU6, RedirectedReLU)):
         return 0.0
     if isinstance(module, nn.Hardtanh) and module.min_val >= 0:
         return float(module.min_val)
     return None
 
 
-def final_clamp(model: nn.Module, layer: str) -> Optional[Floor]:
-    """The clamp whose output is `layer`'s output, None where there is none
-    (or where it is not a module: a functional relu inside a forward)."""
-    name, module = layer, model.get_submodule(layer)
-    while True:
-        value = _floor_of(module)
-        if value is not None:
-            return Floor(name, value)
-        if not isinstance(module, nn.Sequential) or len(module) == 0:
-            return None
-        last = len(module) - 1
-        name, module = f"{name}.{last}" if name else str(last), module[last]
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
+            and a.dtype == b.dtype)
 
 
-@contextmanager
-def pre_activation(model: nn.Module, floor: Floor) -> Iterator[dict[str, torch.Tensor]]:
-    """While open, each forward pass leaves the clamp's input under "pre" in the
-    yielded dict: the tensor itself, or a copy where the clamp works in place (which
-    then overwrites the tensor); gradients flow through both. The model computes
-    exactly what it did."""
-    clamp = model.get_submodule(floor.clamp)
-    found: dict[str, torch.Tensor] = {}
+def _is_clamp_of(output: torch.Tensor, given: torch.Tensor) -> bool:
+    """Whether `output` is `given` clamped from 0 (a ReLU or a ReLU6) and not `given` itself."""
+    if output.shape != given.shape or not bool((given < 0).any()):
+        return False
+    floored = given.clamp(min=0)
+    return torch.equal(output, floored) or torch.equal(output, floored.clamp(max=6))
 
-    def record(module: nn.Module, inputs: tuple) -> None:
-        tensor = inputs[0]
-        found["pre"] = tensor.clone() if getattr(module, "inplace", False) else tensor
 
-    handle = clamp.register_forward_pre_hook(record)
+class PreRecorder:
+    """Hooks that hand `deliver` the pre-activation of `layer` once per forward pass,
+    when the layer's output (or, for branches, its last branch) has been computed.
+    `floor` says what was found, after the first forward."""
+
+    def __init__(self, model: nn.Module, layer: str,
+                 deliver: Callable[[torch.Tensor], None]) -> None:
+        self.model, self.layer, self.deliver = model, layer, deliver
+        self.module = model.get_submodule(layer)
+        self.floor: Optional[Floor] = None
+        self.branches: Optional[list[str]] = None
+        if inception_branches(model, layer) is not None:
+            self.branches = [layer + suffix for suffix, _ in INCEPTION_BRANCHES]
+        prefix = f"{layer}." if layer else ""
+        self.clamps = {name: module for name, module in model.named_modules()
+                       if (name == layer or name.startswith(prefix))
+                       and _floor_of(module) is not None}
+        self._inputs: dict[str, torch.Tensor] = {}
+        self._outputs: dict[str, torch.Tensor] = {}
+        self._parts: dict[str, torch.Tensor] = {}
+        self._layer_input: Optional[torch.Tensor] = None
+        self._functional = False  # found: the layer clamps its own input
+
+    def install(self) -> list[RemovableHandle]:
+        if self.branches is not None:
+            self.floor = Floor(0.0, "its four branch convolutions, before their ReLUs")
+            return [self.model.get_submodule(name).register_forward_hook(self._branch(name))
+                    for name in self.branches]
+        handles = []
+        for name, clamp in self.clamps.items():
+            handles.append(clamp.register_forward_pre_hook(self._clamp_input(name)))
+            handles.append(clamp.register_forward_hook(self._clamp_output(name)))
+        if not self.clamps:  # only then can the layer be a functional clamp
+            handles.append(self.module.register_forward_pre_hook(self._before_layer))
+        handles.append(self.module.register_forward_hook(self._after_layer))
+        return handles
+
+    def _branch(self, name: str):
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            self._parts[name] = output
+            if len(self._parts) == len(self.branches):
+                parts, self._parts = self._parts, {}
+                self.deliver(torch.cat([parts[branch] for branch in self.branches], dim=1))
+        return hook
+
+    def _clamp_input(self, name: str):
+        def hook(module: nn.Module, inputs: tuple) -> None:
+            given = inputs[0]
+            # an in-place clamp overwrites its input: keep a copy (gradients flow through it)
+            self._inputs[name] = given.clone() if getattr(module, "inplace", False) else given
+        return hook
+
+    def _clamp_output(self, name: str):
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            self._outputs[name] = output
+        return hook
+
+    def _before_layer(self, module: nn.Module, inputs: tuple) -> None:
+        given = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+        self._layer_input = given.clone() if given is not None else None
+
+    def _after_layer(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        if not isinstance(output, torch.Tensor):
+            raise NoPreActivation(f"layer {self.layer!r} does not output one tensor")
+        found = self._found(output)
+        self._inputs, self._outputs, self._layer_input = {}, {}, None
+        self.deliver(found)
+
+    def _found(self, output: torch.Tensor) -> torch.Tensor:
+        for name, clamp_output in self._outputs.items():
+            if _same_tensor(clamp_output, output):
+                module = self.clamps[name]
+                if self.floor is None:
+                    self.floor = Floor(_floor_of(module),
+                                       f"the input of {type(module).__name__} {name}")
+                return self._inputs[name]
+        given = self._layer_input
+        if given is not None and (self._functional or (self.floor is None
+                                                       and _is_clamp_of(output, given))):
+            if self.floor is None:
+                self._functional = True
+                self.floor = Floor(0.0, f"the input of {self.layer}, which clamps it at 0")
+            return given
+        raise NoPreActivation(f"layer {self.layer!r} is not a clamp of a tensor atlas can see")
+
+
+def find_floor(model: nn.Module, layer: str, example: torch.Tensor) -> Optional[Floor]:
+    """The floor of `layer` and where its pre-activation comes from, found by one
+    forward pass of `example` (the model's input, a batch); None where there is none."""
+    recorder = PreRecorder(model, layer, _stop)
+    handles = recorder.install()
+    training = model.training
+    model.eval()
     try:
-        yield found
-    finally:
-        handle.remove()
-
-
-def pre_layer(model: nn.Module, floor: Floor) -> Optional[str]:
-    """The module whose output the clamp receives, where there is one: the module
-    before the clamp in its Sequential (a Conv2dNormActivation's batch norm). Its
-    output is the pre-activation, a layer like any other; an in-place clamp then
-    overwrites it, so a capture that runs on past it must copy it. None where the
-    clamp is first in its Sequential or not in one (use `pre_activation`)."""
-    parent_name, _, last = floor.clamp.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    if not isinstance(parent, nn.Sequential) or not last.isdigit() or int(last) == 0:
+        with torch.no_grad():
+            model(example)
+    except _Found:
+        return recorder.floor
+    except NoPreActivation:
         return None
-    before = str(int(last) - 1)
-    return f"{parent_name}.{before}" if parent_name else before
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return None  # the forward never reached the layer
 
 
-@dataclass(frozen=True)
-class PreActivation:
-    """Where a clamped layer's pre-activation comes from: the outputs of `modules`,
-    concatenated along the channels, before a clamp at `floor`; `copy`: an in-place
-    clamp overwrites them, so a capture that runs on must copy them."""
-
-    modules: tuple[str, ...]
-    floor: float
-    copy: bool
+class _Found(Exception):
+    pass
 
 
-def pre_sources(model: nn.Module, layer: str) -> Optional[PreActivation]:
-    """The pre-activation of `layer` as modules' outputs, None where the layer has no
-    clamp this can see (it behaves as it always did)."""
-    from atlas.models.branches import INCEPTION_BRANCHES, inception_branches
-
-    floor = final_clamp(model, layer)
-    if floor is not None:
-        before = pre_layer(model, floor)
-        if before is None:
-            return None
-        clamp = model.get_submodule(floor.clamp)
-        return PreActivation((before,), floor.value, bool(getattr(clamp, "inplace", False)))
-    if inception_branches(model, layer) is not None:
-        return PreActivation(tuple(layer + suffix for suffix, _ in INCEPTION_BRANCHES), 0.0,
-                             False)
-    return None
-
-
-def pre_tensor(activations: dict[str, torch.Tensor], source: PreActivation) -> torch.Tensor:
-    """The pre-activation from a capture of `source.modules` (copied where `source.copy`)."""
-    return torch.cat([activations[name] for name in source.modules], dim=1)
+def _stop(tensor: torch.Tensor) -> None:
+    raise _Found

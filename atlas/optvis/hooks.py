@@ -2,16 +2,20 @@
 
 Hooks live only inside `capture(...)`: they are removed in `finally`, so no
 call leaves hooks behind. Once every requested layer has produced its output,
-the forward pass is cut short: deeper layers are never computed.
+the forward pass is cut short: deeper layers are never computed. A name made
+by `models.floors.pre_name` captures that layer's pre-activation instead.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from atlas.models.floors import Floor, PreRecorder, split_pre
 
 
 class _StopForward(Exception):
@@ -21,20 +25,40 @@ class _StopForward(Exception):
 class LayerCapture:
     """Holds the activations of one forward pass; call it to run the model."""
 
-    def __init__(self, model: nn.Module, layers: list[str],
-                 copied: frozenset[str] = frozenset()) -> None:
-        self.model, self.layers, self.copied = model, layers, copied
+    def __init__(self, model: nn.Module, layers: list[str]) -> None:
+        self.model, self.layers = model, layers
         self.activations: dict[str, torch.Tensor] = {}
+        self.pre: dict[str, PreRecorder] = {}  # layer -> its pre-activation's hooks
+
+    @property
+    def floors(self) -> dict[str, Optional[Floor]]:
+        """What each pre-activation asked for was found to be (after a forward pass)."""
+        return {layer: recorder.floor for layer, recorder in self.pre.items()}
+
+    def keep(self, name: str, tensor: torch.Tensor) -> None:
+        self.activations[name] = tensor
+        if len(self.activations) == len(self.layers):
+            raise _StopForward
 
     def hook(self, name: str):
         def record(module: nn.Module, inputs: tuple, output: object) -> None:
-            tensor = tensor_output(name, output)
-            # a copy where an in-place module after this one would overwrite it
-            self.activations[name] = tensor.clone() if name in self.copied else tensor
-            if len(self.activations) == len(self.layers):
-                raise _StopForward
+            self.keep(name, tensor_output(name, output))
 
         return record
+
+    def install(self) -> list[RemovableHandle]:
+        layers = [split_pre(name) for name in self.layers]
+        find_modules(self.model, [layer for layer, _ in layers])
+        handles = []
+        for name, (layer, pre) in zip(self.layers, layers):
+            if pre:
+                self.pre[layer] = PreRecorder(self.model, layer,
+                                              lambda tensor, name=name: self.keep(name, tensor))
+                handles.extend(self.pre[layer].install())
+            else:
+                handles.append(self.model.get_submodule(layer).register_forward_hook(
+                    self.hook(name)))
+        return handles
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Runs the model on `image` as far as the deepest requested layer."""
@@ -72,17 +96,12 @@ def find_modules(model: nn.Module, layers: Iterable[str]) -> dict[str, nn.Module
 
 
 @contextmanager
-def capture(model: nn.Module, layers: Iterable[str],
-            copied: Iterable[str] = ()) -> Iterator[LayerCapture]:
+def capture(model: nn.Module, layers: Iterable[str]) -> Iterator[LayerCapture]:
     """`with capture(model, ["conv2"]) as run: acts = run(x)`; hooks removed on exit.
-    The outputs of `copied` layers are kept as copies (an in-place clamp after them,
-    `models.floors`, would overwrite them while the forward runs on)."""
-    layers = list(dict.fromkeys(layers))
-    recorder = LayerCapture(model, layers, frozenset(copied))
-    handles = [
-        module.register_forward_hook(recorder.hook(name))
-        for name, module in find_modules(model, layers).items()
-    ]
+    `pre_name("conv2")` among the layers captures its pre-activation (`models.floors`);
+    a layer without one raises `NoPreActivation` on the forward pass."""
+    recorder = LayerCapture(model, list(dict.fromkeys(layers)))
+    handles = recorder.install()
     try:
         yield recorder
     finally:
