@@ -123,6 +123,13 @@ class Branch(TypedDict):
     stop: int
 
 
+class PreActivation(TypedDict):
+    """A layer clamped at a floor (a ReLU): its values are read before the clamp."""
+
+    floor: float  # what the clamp floors the output at
+    source: str  # where the values come from, in words ("the input of ReLU6 ...")
+
+
 class Family(TypedDict):
     number: int  # from 1, largest family first
     name: str  # its units' most common top-examples label, "class 3 (7 of 9)", or "family N"
@@ -141,6 +148,10 @@ class LayerHeader(TypedDict):
     shape: list[int]
     channels: int
     branches: list[Branch]
+    # Set where the layer's output is clamped (a ReLU): then every value of its units,
+    # examples, histogram, threshold and view activations, is its pre-activation, and the
+    # negative and neuron views optimize it. None: values are the layer's output.
+    pre_activation: Optional[PreActivation]
     receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
     families: list[Family]  # units grouped by correlated activations (pipeline/families.py)
     units_file: str  # the LayerFile holding its units, e.g. "data/mixed4a.json"

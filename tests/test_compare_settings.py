@@ -12,6 +12,7 @@ from torch.testing import assert_close
 from atlas.cli import main
 from atlas.config import BuildConfig, make_config, parse_objective
 from atlas.errors import AtlasError
+from atlas.models.layers import LayerInfo
 from atlas.pipeline import plan
 from atlas.pipeline.views.optimized import objective_setting, unit_objective
 
@@ -96,7 +97,8 @@ def _keys(config: BuildConfig) -> dict:
     common = plan.common_settings(config, "tiny", "abc123", 28, "standard")
     keys: dict = {"common": plan.settings_key(common)}
     for layer, shape in (("conv", CONV_SHAPE), ("fc", LINEAR_SHAPE)):
-        keys[layer] = {job.view: job.key for job in plan.unit_jobs(config, common, layer, shape, 2)}
+        info = LayerInfo(layer, "Conv2d", tuple(shape))
+        keys[layer] = {job.view: job.key for job in plan.unit_jobs(config, common, info, 2)}
     return keys
 
 
@@ -120,7 +122,8 @@ def test_another_objective_changes_the_keys_of_the_views_that_maximize_it(object
 def test_the_objective_joins_the_settings_of_those_views() -> None:
     config = BuildConfig(objective="top_k:5")
     common = plan.common_settings(config, "tiny", "abc123", 28, "standard")
-    jobs = {job.view: job for job in plan.unit_jobs(config, common, "conv", CONV_SHAPE, 2)}
+    info = LayerInfo("conv", "Conv2d", tuple(CONV_SHAPE))
+    jobs = {job.view: job for job in plan.unit_jobs(config, common, info, 2)}
     assert jobs["positive"].settings["objective"] == {"kind": "top_k", "k": 5}
     assert "objective" not in jobs["neuron"].settings
 
@@ -153,7 +156,8 @@ def test_views_report_the_channel_mean_whatever_they_maximize() -> None:
 
     config = BuildConfig(objective="top_k:1")
     common = plan.common_settings(config, "tiny", "abc123", 8, "standard")
-    jobs = {job.view: job for job in plan.unit_jobs(config, common, "conv", (3, 4, 4), 1)}
+    info = LayerInfo("conv", "Conv2d", (3, 4, 4))
+    jobs = {job.view: job for job in plan.unit_jobs(config, common, info, 1)}
     first = {name: values[:1] for name, values in _acts().items()}  # one image: unit 1
     objective, measure = VIEWS["positive"].objective("conv", [jobs["positive"]])
     assert_close(objective(first), first["conv"][:, 1].amax((1, 2)))

@@ -12,6 +12,7 @@ from engine_helpers import SEED
 from torch.testing import assert_close
 
 from atlas.config import BuildConfig
+from atlas.models.layers import LayerInfo
 from atlas.optvis.objectives import INPUT, Term
 from atlas.pipeline import plan
 from atlas.pipeline.pack import pack
@@ -29,7 +30,7 @@ def _config(**changes) -> BuildConfig:
 def _jobs(config: BuildConfig, layer: str = "conv", shape=CONV_SHAPE, unit: int = 2,
           image_size: int = 28) -> dict[str, Job]:
     common = plan.common_settings(config, "tiny", "abc123", image_size, "standard")
-    jobs = plan.unit_jobs(config, common, layer, shape, unit)
+    jobs = plan.unit_jobs(config, common, LayerInfo(layer, "Conv2d", tuple(shape)), unit)
     assert len({job.view for job in jobs}) == len(jobs)
     return {job.view: job for job in jobs}
 
@@ -373,5 +374,5 @@ def test_stored_results_keep_their_keys() -> None:
     common = plan.common_settings(config, "colored-digits", WEIGHTS_SHA256, 28,
                                   STANDARD_TRANSFORMS_28)
     common["atlas"] = "0.1.0"
-    jobs = plan.unit_jobs(config, common, "conv1", (8, 28, 28), 0)
+    jobs = plan.unit_jobs(config, common, LayerInfo("conv1", "Conv2d", (8, 28, 28)), 0)
     assert {job.view: job.key for job in jobs} == STORED_KEYS

@@ -29,7 +29,7 @@ from atlas.datasets import Dataset, open_dataset
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.memory_plan import peak_memory, reset_peak
-from atlas.pipeline.scan import local_scanner, run_scan, scan_settings
+from atlas.pipeline.scan import ScanLayer, local_scanner, run_scan, scan_settings
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000
@@ -141,7 +141,8 @@ def run_dataset_bench(loaded: LoadedModel, spec: Optional[str], layers: list[str
         rows["bare"] = _timed(lambda: bare_forward(loaded, dataset, layers, batch, device))
         executor = local_scanner(loaded.module, loaded.preprocess, device)
         rows["pass"] = _timed(lambda: run_scan(
-            executor, dataset, [(n, shapes[n]) for n in layers], common, folder / "site",
+            executor, dataset, [ScanLayer(n, shapes[n], n) for n in layers], common,
+            folder / "site",
             EXAMPLES, batch, progress=False).images)
     return _report(rows, echo)
 

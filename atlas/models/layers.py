@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from atlas.errors import AtlasError
+from atlas.models.floors import Floor, pre_name
 from atlas.optvis.hooks import tensor_output
 
 MAX_SEARCH_SIZE = 1024
@@ -21,10 +22,19 @@ class LayerInfo:
     name: str
     type: str
     shape: tuple[int, ...]  # one image's output shape, no batch dimension
+    # Where the layer's output is clamped (models/floors.py): then its values are read
+    # before the clamp. Found for the layers a build chooses.
+    floor: Optional[Floor] = None
 
     @property
     def channels(self) -> int:
         return self.shape[0]
+
+    @property
+    def read(self) -> str:
+        """The name a capture reads this layer's values under: its pre-activation
+        where it is clamped, else its output."""
+        return pre_name(self.name) if self.floor is not None else self.name
 
 
 @dataclass

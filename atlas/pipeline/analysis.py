@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from atlas.config import BuildConfig
+from atlas.models.layers import LayerInfo
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
@@ -203,6 +204,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
     colour_rows, poly_rows, faithful_rows = [], [], []
     layer_families: dict[str, list[dict[str, Any]]] = {}
     previous: Optional[str] = None  # the chosen layer before this one, for faithfulness
+    reads = {info.name: info.read for info, _ in chosen}  # as the dataset pass read them
     for info, unit_list in chosen:
         layer = info.name
         units[layer] = {str(u): {} for u in unit_list}
@@ -235,11 +237,11 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             units[layer][str(unit)]["diversity_spread"] = score
         if evidence is not None and layer in evidence.scans:
             _data_scores(loaded, evidence, layer, unit_list, positives, previous, units[layer],
-                         config.seed, device)
+                         config.seed, device, reads)
             row.update(_examples_colour(units[layer]))
             faithful_rows.append(summary_rows(units[layer], layer))
             previous = layer
-        layer_families[layer] = _families(loaded, evidence, layer, unit_list, positives,
+        layer_families[layer] = _families(loaded, evidence, info, unit_list, positives,
                                           units[layer], device)
         colour_rows.append(row)
         for unit in unit_list:
@@ -267,16 +269,16 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
     }
 
 
-def _families(loaded: LoadedModel, evidence: Optional[DataEvidence], layer: str, unit_list: list,
-              positives: dict[int, torch.Tensor], scored: dict[str, dict[str, Any]],
-              device: torch.device) -> list[dict[str, Any]]:
+def _families(loaded: LoadedModel, evidence: Optional[DataEvidence], info: LayerInfo,
+              unit_list: list, positives: dict[int, torch.Tensor],
+              scored: dict[str, dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
     """The layer's families, over the dataset where it was scanned, else over the
-    positive images of its units."""
-    if evidence is not None and layer in evidence.scans:
-        samples = np.asarray(evidence.scans[layer].peaks(), dtype=np.float32)[:, unit_list]
+    positive images of its units (values as the dataset pass reads them)."""
+    if evidence is not None and info.name in evidence.scans:
+        samples = np.asarray(evidence.scans[info.name].peaks(), dtype=np.float32)[:, unit_list]
     elif len(positives) >= 2:
         images = torch.cat(list(positives.values()))
-        samples = _layer_activations(loaded, layer, images, device).numpy()[:, unit_list]
+        samples = _layer_activations(loaded, info.read, images, device).numpy()[:, unit_list]
     else:
         return []
     return families(unit_list, samples, scored)
@@ -313,9 +315,11 @@ def _examples_colour(layer_units: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_list: list,
                  positives: dict[int, torch.Tensor], previous: Optional[str],
-                 scored: dict[str, dict[str, Any]], seed: int, device: torch.device) -> None:
+                 scored: dict[str, dict[str, Any]], seed: int, device: torch.device,
+                 reads: dict[str, str]) -> None:
     """Labels, super-stimulus ratio and faithfulness of every unit of `layer`;
-    `positives` holds the positive images of the units that have one."""
+    `positives` holds the positive images of the units that have one; `reads` the
+    name each layer's values were read under (its pre-activation where clamped)."""
     scan = evidence.scans[layer]
     keys = evidence.dataset.label_keys
     compared = [layer] + ([previous] if previous in evidence.scans else [])
@@ -325,12 +329,15 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
     measured: dict[str, Extremes] = {}
     if positives:
         images = torch.cat(list(positives.values()))
-        with frozen(loaded.module), capture(loaded.module, compared) as run, torch.no_grad():
+        read = [reads[name] for name in compared]
+        with frozen(loaded.module), capture(loaded.module, read) as run, torch.no_grad():
             # The same value and spatial means as the dataset pass gives real images,
             # a chunk of images at a time.
-            parts = [{name: spatial_extremes(acts.cpu())
-                      for name, acts in run(loaded.preprocess(chunk.to(device))).items()}
-                     for chunk in chunks(images)]
+            parts = []
+            for chunk in chunks(images):
+                acts = run(loaded.preprocess(chunk.to(device)))
+                parts.append({name: spatial_extremes(acts[reads[name]].cpu())
+                              for name in compared})
         measured = {name: Extremes(*(torch.cat([getattr(part[name], field.name)
                                                 for part in parts])
                                      for field in dataclasses.fields(Extremes)))

@@ -33,7 +33,8 @@ from atlas.pipeline.plan import image_count
 from atlas.pipeline.memory_plan import peak_memory
 from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.publish import publish_site, remove_leftovers
-from atlas.pipeline.scan import load_scan, run_scan, scan_key, scan_settings, stored_field
+from atlas.pipeline.scan import (ScanLayer, load_scan, run_scan, scan_key, scan_settings,
+                                 stored_field)
 from atlas.pipeline.schedule import run_batches
 from atlas.pipeline.site_budget import ExampleChoice, fit
 from atlas.pipeline.site_price import SitePrice
@@ -71,7 +72,7 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
     """The dataset pass over every chosen layer. Returns (layer -> LayerScan, layer ->
     receptive field, report lines)."""
     common = _scan_common(config, loaded, dataset, image_size)
-    report = run_scan(executor, dataset, [(info.name, info.channels) for info, _ in chosen],
+    report = run_scan(executor, dataset, [ScanLayer.of(info) for info, _ in chosen],
                       common, store.site_dir, config.example_count, config.dataset_batch,
                       progress)
     notes = []
@@ -86,7 +87,8 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
         notes.append(f"dataset: pass cached for {len(report.cached)} layer(s)")
     scans, fields = {}, {}
     for info, _ in chosen:
-        scans[info.name] = load_scan(store.site_dir, info.name, scan_key(common, info.name))
+        scans[info.name] = load_scan(store.site_dir, info.name,
+                                     scan_key(common, ScanLayer.of(info)))
         fields[info.name] = stored_field(scans[info.name], lambda name=info.name: receptive_field(
             loaded.module, loaded.preprocess, name, image_size, device))
     return scans, fields, notes
@@ -277,6 +279,8 @@ def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo
         "layers": [{"name": info.name, "type": info.type, "shape": list(info.shape),
                     "channels": info.channels, "units": units,
                     "branches": loaded.branches(info.name) or [],
+                    "pre_activation": ({"floor": info.floor.value, "source": info.floor.source}
+                                       if info.floor is not None else None),
                     "kernel": info.name == kernel_layer,
                     "receptive_field": _field_size(fields.get(info.name))}
                    for info, units in chosen],

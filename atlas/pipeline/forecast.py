@@ -267,11 +267,12 @@ def _calibrate_scan(ready: Prepared, bar: Any, result: Forecast) -> tuple[float,
     started = time.perf_counter()
     images, _ = dataset.load(chunk)
     read = (time.perf_counter() - started) / len(chunk)
-    layers = [info.name for info, _ in ready.chosen]
+    layers = [info.read for info, _ in ready.chosen]  # as the pass reads them
     task = Task(_timed_chunk, (layers, images), 0)
     (_, (seconds, extremes)), = list(ready.executor.map([task], bar))
     result.concentrations = chunk_concentrations(
-        [(info.name, tuple(info.shape)) for info, _ in ready.chosen], extremes,
+        [(info.name, tuple(info.shape)) for info, _ in ready.chosen],
+        {info.name: extremes[info.read] for info, _ in ready.chosen},
         ready.config.example_count, len(dataset))
     return read, seconds / len(chunk)
 

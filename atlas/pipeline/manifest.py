@@ -105,6 +105,7 @@ def build_manifest(store: ResultStore) -> Manifest:
             "name": name, "slug": slugify(name), "page": layer_page(name),
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
             "branches": layer.get("branches", []),
+            "pre_activation": layer.get("pre_activation"),
             "receptive_field": layer.get("receptive_field"),
             "families": (analysis.get("families") or {}).get("layers", {}).get(name, []),
             "units_file": path, "unit_count": len(units),

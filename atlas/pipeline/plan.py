@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 from atlas import __version__
 from atlas.config import BuildConfig, with_sized_defaults
+from atlas.models.layers import LayerInfo
 from atlas.optvis.objectives import Term
 from atlas.pipeline.views import OPTIMIZED, VIEWS, Where
 from atlas.pipeline.views.images import ImageSpec, image_seed
@@ -75,11 +76,11 @@ def param_settings(config: BuildConfig, magnitude: Optional[str]) -> dict[str, A
     return {"fft": config.param == "fourier", **shape}
 
 
-def unit_jobs(
-    config: BuildConfig, common: dict[str, Any], layer: str, shape: Sequence[int], unit: int
-) -> list[Job]:
+def unit_jobs(config: BuildConfig, common: dict[str, Any], info: LayerInfo,
+              unit: int) -> list[Job]:
     """The optimized views of one unit that `config.views` asks for, in view order."""
-    base = {**common, "layer": layer, "unit": unit}
+    layer, shape = info.name, info.shape
+    base = {**common, "layer": layer, "unit": unit, **pre_activation_setting(info)}
     where = Where(tuple(shape))
     return [
         Job(layer, unit, view.name, view.images(config, layer, unit, shape),
@@ -87,6 +88,12 @@ def unit_jobs(
              **stopping_settings(config, view.settles)})
         for view in OPTIMIZED if view.planned(config.views) and view.applies(where)
     ]
+
+
+def pre_activation_setting(info: LayerInfo) -> dict[str, Any]:
+    """A clamped layer's values are read before its clamp, and its results say so in
+    their keys; a layer without a clamp adds nothing (its results keep their keys)."""
+    return {"pre_activation": True} if info.floor is not None else {}
 
 
 def stopping_settings(config: BuildConfig, settles: bool) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from atlas.config import (DEFAULT_JOINT, BuildConfig, parse_channels, resolve_im
                           with_sized_defaults)
 from atlas.datasets import Dataset, open_dataset
 from atlas.errors import AtlasError
+from atlas.models.floors import find_floor
 from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
 from atlas.models.specs import DEFAULT_SPEC
@@ -49,8 +50,12 @@ def choose_layers(
 ) -> list[tuple[LayerInfo, list[int]]]:
     names = config.layers or loaded.defaults_from(run.layers)
     infos = resolve_layers(loaded.module, image_size, loaded.preprocess, names, run)
+    probe = loaded.preprocess(torch.rand(1, 3, image_size, image_size,
+                                         generator=torch.Generator().manual_seed(0)).to(
+        next(loaded.module.parameters()).device))
     chosen = []
     for info in infos:
+        info = dataclasses.replace(info, floor=find_floor(loaded.module, info.name, probe))
         units = (parse_channels(config.channels, info.channels, info.name)
                  if config.channels else list(range(info.channels)))
         chosen.append((info, units))
@@ -260,7 +265,7 @@ def plan_jobs(config: BuildConfig, common: dict, chosen: list, joint: list) -> l
     layer_jobs = []
     for info, units in chosen:
         jobs = [job for unit in units
-                for job in plan.unit_jobs(config, common, info.name, info.shape, unit)]
+                for job in plan.unit_jobs(config, common, info, unit)]
         layer_jobs.append(sorted(jobs, key=lambda job: view_order[job.view]))
     layer_jobs.append(plan.joint_jobs(config, common, joint))
     return layer_jobs

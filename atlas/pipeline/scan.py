@@ -24,7 +24,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from tqdm import tqdm
 from atlas.datasets import Dataset
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
+from atlas.models.layers import LayerInfo
 from atlas.models.receptive_field import ReceptiveField
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.executor import LocalExecutor, Task
@@ -87,8 +88,24 @@ def stored_field(scan: LayerScan, measure: Callable[[], ReceptiveField]) -> Rece
         return field
 
 
-def scan_key(common: dict[str, Any], layer: str) -> str:
-    return settings_key({**common, "layer": layer, "view": "scan"})
+class ScanLayer(NamedTuple):
+    """One layer the pass scans: its name, its channels and the name a capture reads
+    its values under (`LayerInfo.read`: the pre-activation of a clamped layer)."""
+
+    name: str
+    channels: int
+    read: str
+
+    @classmethod
+    def of(cls, info: LayerInfo) -> "ScanLayer":
+        return cls(info.name, info.channels, info.read)
+
+
+def scan_key(common: dict[str, Any], layer: ScanLayer) -> str:
+    """A clamped layer's values are its pre-activation's, which its key says; other
+    layers' keys are as they always were."""
+    pre = {"pre_activation": True} if layer.read != layer.name else {}
+    return settings_key({**common, "layer": layer.name, "view": "scan", **pre})
 
 
 def scan_settings(version: str, spec: str, weights_sha256: Optional[str], image_size: int,
@@ -220,8 +237,8 @@ def local_scanner(model: nn.Module, preprocess: nn.Module, device: torch.device)
 
 def scan_chunk(engine: Any, layers: list[str], images: torch.Tensor,
                on_progress: Callable[[int], None]) -> dict[str, Extremes]:
-    """An executor task: one chunk of images through the model, and each chosen
-    layer's per-image extremes (all a writer keeps), on the CPU."""
+    """An executor task: one chunk of images through the model, and per capture name
+    in `layers` (`ScanLayer.read`) the per-image extremes (all a writer keeps), on the CPU."""
     images = images.to(engine.device)
     if engine.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -237,22 +254,23 @@ def scan_chunk(engine: Any, layers: list[str], images: torch.Tensor,
     return result
 
 
-def run_scan(executor: Any, dataset: Dataset, layers: Sequence[tuple[str, int]],
+def run_scan(executor: Any, dataset: Dataset, layers: Sequence[ScanLayer],
              common: dict[str, Any], site_dir: Path, k: int, batch_size: int,
              progress: bool = True) -> ScanReport:
-    """Scans `dataset` for every (layer, channels) not already stored; one pass
-    for all. The driver reads the images in order and the executor runs the
-    chunks (on a cluster, spread over its workers); results merge in any order."""
+    """Scans `dataset` for every layer not already stored; one pass for all. The
+    driver reads the images in order and the executor runs the chunks (on a
+    cluster, spread over its workers); results merge in any order."""
     remove_partial(site_dir)
-    keys = {layer: scan_key(common, layer) for layer, _ in layers}
-    todo = [(layer, channels) for layer, channels in layers
-            if load_scan(site_dir, layer, keys[layer]) is None]
-    cached = [layer for layer, _ in layers if layer not in dict(todo)]
+    keys = {layer.name: scan_key(common, layer) for layer in layers}
+    todo = [layer for layer in layers if load_scan(site_dir, layer.name, keys[layer.name]) is None]
+    cached = [layer.name for layer in layers if layer not in todo]
     if not todo:
         return ScanReport(0, 0.0, cached)
     started = time.perf_counter()
-    writers = {layer: _Writer.open(site_dir, layer, keys[layer], len(dataset), channels, k)
-               for layer, channels in todo}
+    # keyed by the name the pass captures each layer's values under
+    writers = {layer.read: _Writer.open(site_dir, layer.name, keys[layer.name], len(dataset),
+                                        layer.channels, k)
+               for layer in todo}
     loaded: list[int] = []
     chunk_rows: list[torch.Tensor] = []  # rows of each chunk, by task index
 
@@ -276,8 +294,8 @@ def run_scan(executor: Any, dataset: Dataset, layers: Sequence[tuple[str, int]],
                 raise AtlasError(f"the dataset pass failed on a chunk of {batch_size} images "
                                  f"({extremes}); lower dataset_batch if the device ran out of "
                                  "memory, then run the same command again")
-            for layer, writer in writers.items():
-                writer.add(extremes[layer], chunk_rows[index])
+            for read, writer in writers.items():
+                writer.add(extremes[read], chunk_rows[index])
     seconds = time.perf_counter() - started
     if not loaded:
         for writer in writers.values():

@@ -12,6 +12,7 @@ from atlas.site.dataset_notes import NO_DATASET, has_dataset, note
 from atlas.site.frame import frame, link
 from atlas.site.labels import dominant
 from atlas.site.links import relative_link
+from atlas.site.pre_activation import pre_activation_fact
 from atlas.site.sections import SECTIONS, VIEW_TITLES, build_sections
 
 SCORE_LABELS = {
@@ -126,6 +127,8 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
         {"label": "Layer output shape", "value": fmt.shape(layer.get("shape")), "href": None},
         {"label": "Status", "value": status.status_text(unit), "href": None},
     ]
+    if layer.get("pre_activation"):
+        metadata.insert(-1, {"label": "Values", "value": "pre-activation", "href": None})
     views = build_sections(page, label, unit, manifest.get("views"))
     lead_names = LEAD if any(v["id"] in LEAD for v in views) else LEAD_WITHOUT_DATA
     connections = connection_groups(
@@ -140,6 +143,7 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
         "label": label,
         "layer": layer["name"],
         "branch": branch["sentence"] if branch else None,
+        "pre_activation": pre_activation_fact(layer),
         "failed": status.is_failed(unit),
         "dead": status.is_dead(unit),
         "dead_title": status.DEAD_TITLE,

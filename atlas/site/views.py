@@ -17,6 +17,7 @@ from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.layer_table import (STATUSES, TILE_IMAGES, branch_groups, family_groups,
                                     layer_scores, tile, tile_choices)
 from atlas.site.links import relative_link
+from atlas.site.pre_activation import pre_activation_note
 from atlas.site.search_index import family_names
 
 THUMBNAILS = 16
@@ -195,6 +196,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "shape": fmt.shape(layer.get("shape")),
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
+        "pre_activation": pre_activation_note(layer),
         "has_kernels": has_kernels,
         "large": len(units) >= LARGE_LAYER,
         "branches": split_text(branch_list(layer)),

@@ -29,6 +29,9 @@ class OptimizedView(View):
     # Its images may stop once their objective settles (optvis/stopping.py): not where
     # the objective itself changes over the steps.
     settles: bool = True
+    # On a clamped layer (models/floors.py), whether it optimizes the pre-activation; its
+    # reported activations are the pre-activation's whatever this says.
+    optimizes_pre: bool = False
 
     def planned(self, views: Sequence[str]) -> bool:
         """Whether a build asking for `views` runs this view's optimization."""
@@ -48,7 +51,7 @@ class OptimizedView(View):
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
         """(what the optimizer maximizes, each image's reported activation) for
         consecutive `jobs` of this view at `layer`, one unit per image."""
-        return _target(layer, jobs), _measure(layer, jobs)
+        return _target(layer, jobs, self.optimizes_pre), _measure(layer, jobs)
 
     def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
         return {}
@@ -81,23 +84,36 @@ def _units(jobs: Sequence["Job"]) -> list[int]:
     return [job.unit for job in jobs for _ in job.images]
 
 
-def _target(layer: str, jobs: Sequence["Job"]) -> "Objective":
+def read_name(layer: str, jobs: Sequence["Job"], pre: bool = True) -> str:
+    """The tensor `jobs` read at `layer`: its pre-activation where their settings say
+    the layer is clamped (and `pre`), else its output."""
+    from atlas.models.floors import pre_name
+
+    return pre_name(layer) if pre and jobs[0].settings.get("pre_activation") else layer
+
+
+def _target(layer: str, jobs: Sequence["Job"], pre: bool) -> "Objective":
     """What `jobs` maximize: the build's objective (their settings say which)."""
-    return unit_objective(jobs[0].settings.get("objective"), layer, _units(jobs))
+    return unit_objective(jobs[0].settings.get("objective"), read_name(layer, jobs, pre),
+                          _units(jobs))
 
 
 def _measure(layer: str, jobs: Sequence["Job"]) -> "Objective":
-    """What their records report, whatever the objective: the unit's channel mean,
-    so every view's activations stay comparable."""
+    """What their records report, whatever the objective: the unit's channel mean (of
+    the pre-activation on a clamped layer), so every view's activations stay comparable
+    with each other and with the dataset's values."""
     from atlas.optvis import objectives as obj
 
-    return obj.channel(layer, _units(jobs))
+    return obj.channel(read_name(layer, jobs), _units(jobs))
 
 
 @dataclass(frozen=True)
 class Negative(OptimizedView):
+    # Below a clamp the output has no gradient and nothing to show: always the pre-activation.
+    optimizes_pre: bool = True
+
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
-        return -_target(layer, jobs), _measure(layer, jobs)
+        return -_target(layer, jobs, self.optimizes_pre), _measure(layer, jobs)
 
 
 @dataclass(frozen=True)
@@ -120,14 +136,14 @@ class Diversity(OptimizedView):
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
         from atlas.optvis import objectives as obj
 
-        target = _target(layer, jobs)
+        target = _target(layer, jobs, self.optimizes_pre)
         group = len(jobs[0].images)  # images optimized apart from each other
         settings = jobs[0].settings
         push_steps = None
         if "diversity_window" in settings:
             start, end = settings["diversity_window"]
             push_steps = (round(settings["steps"] * start) + 1, round(settings["steps"] * end))
-        return obj.diverse(target, layer, group, settings["diversity_weight"],
+        return obj.diverse(target, read_name(layer, jobs, self.optimizes_pre), group, settings["diversity_weight"],
                            settings["diversity_keep"], push_steps), _measure(layer, jobs)
 
 
@@ -142,6 +158,10 @@ def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int
 
 @dataclass(frozen=True)
 class Neuron(OptimizedView):
+    # One position of a clamped unit is often below its floor at the start: only the
+    # pre-activation has a gradient there (lucid's neuron objectives read *_pre_relu).
+    optimizes_pre: bool = True
+
     def applies(self, where: Where) -> bool:
         return len(where.shape) == 3  # linear units have no positions
 
@@ -161,7 +181,7 @@ class Neuron(OptimizedView):
 
         specs = [spec for job in jobs for spec in job.images]
         units = [job.unit for job in jobs for _ in job.images]
-        target = obj.neuron(layer, units, [s.position[0] for s in specs],
+        target = obj.neuron(read_name(layer, jobs), units, [s.position[0] for s in specs],
                             [s.position[1] for s in specs])
         return target, target
 

@@ -1,0 +1,109 @@
+"""Clamped layers through real builds: the dataset pass, the examples and the
+negative view read the pre-activation, the manifest and pages say so, and a layer
+without a clamp stays as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from atlas.config import make_config
+from atlas.manifest_io import read_manifest
+from atlas.models.floors import Floor, pre_name
+from atlas.models.layers import LayerInfo
+from atlas.pipeline import plan
+from atlas.pipeline.build import build_atlas
+from atlas.pipeline.views import VIEWS
+
+MODEL = f"{Path(__file__).parent / 'models' / 'clamped.py'}:build"
+# Solid 8x8 images (red, green, blue) in [0, 255]: green - blue takes both signs.
+SOLIDS = [(30 * i, 20 * i, 200 - 25 * i) for i in range(9)]
+K = 3
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("data") / "images"
+    data.mkdir()
+    for i, colour in enumerate(SOLIDS):
+        Image.new("RGB", (8, 8), colour).save(data / f"s{i}.png")
+    out = tmp_path_factory.mktemp("atlas") / "site"
+    config = make_config({}, {"model": MODEL, "dataset": str(data), "views": ["spectrum"],
+                              "steps": 8, "example_count": K, "out": str(out),
+                              "layers": ["block", "silent", "head"]})
+    build_atlas(config, progress=False)
+    return out, read_manifest(out)
+
+
+def _layer(manifest: dict, name: str) -> dict:
+    return next(layer for layer in manifest["layers"] if layer["name"] == name)
+
+
+def _unit(manifest: dict, layer: str, unit: int) -> dict:
+    return next(entry for entry in _layer(manifest, layer)["units"] if entry["index"] == unit)
+
+
+def test_the_manifest_says_which_layers_are_read_before_their_clamp(built) -> None:
+    _, manifest = built
+    assert _layer(manifest, "block")["pre_activation"] == {
+        "floor": 0.0, "source": "the input of ReLU block.1"}
+    assert _layer(manifest, "silent")["pre_activation"]["floor"] == 0.0
+    assert _layer(manifest, "head")["pre_activation"] is None
+
+
+def test_the_minimum_column_holds_the_pre_activations_negative_values(built) -> None:
+    _, manifest = built
+    examples = _unit(manifest, "block", 1)["views"]["examples"]
+    greens_minus_blues = sorted((g - b) / 255 for _, g, b in SOLIDS)
+    assert [item["value"] for item in examples["min"]] == pytest.approx(
+        greens_minus_blues[:K], abs=1e-5)
+    assert examples["min"][0]["value"] < examples["min"][1]["value"] < 0  # distinct, below 0
+    assert examples["stats"]["min"] == pytest.approx(greens_minus_blues[0], abs=1e-5)
+    assert examples["histogram"]["edges"][0] < 0
+
+
+def test_the_negative_view_goes_below_the_floor(built) -> None:
+    _, manifest = built
+    for unit in (0, 1):
+        negative = _unit(manifest, "block", unit)["views"]["negative"]["activations"][0]
+        positive = _unit(manifest, "block", unit)["views"]["positive"]["activations"][0]
+        assert negative < 0 < positive
+
+
+def test_a_unit_that_never_fires_still_ranks_its_images(built) -> None:
+    _, manifest = built
+    examples = _unit(manifest, "silent", 0)["views"]["examples"]
+    # before the clamp: -1 - red, so the least red image comes first
+    values = [item["value"] for item in examples["max"]]
+    assert values == pytest.approx(sorted((-1 - r / 255 for r, _, _ in SOLIDS),
+                                          reverse=True)[:K], abs=1e-5)
+    assert max(values) < 0
+
+
+def test_pages_say_that_values_are_pre_activations(built) -> None:
+    site, manifest = built
+    unit_page = (site / _unit(manifest, "block", 1)["page"]).read_text()
+    assert "Values are pre-activations, the input of ReLU block.1" in unit_page
+    assert "pre-activations" in (site / _layer(manifest, "block")["page"]).read_text()
+    head = (site / _layer(manifest, "head")["page"]).read_text()
+    assert "pre-activations" not in head
+
+
+def test_the_negative_view_optimizes_the_pre_activation_and_every_view_reports_it() -> None:
+    config = make_config({}, {"steps": 4})
+    common = plan.common_settings(config, "tiny", "abc", 8, "standard")
+    clamped = LayerInfo("block", "Sequential", (2, 8, 8), floor=Floor(0.0, "the input of ReLU block.1"))
+    plain = LayerInfo("head", "Linear", (2,))
+    jobs = {job.view: job for job in plan.unit_jobs(config, common, clamped, 1)}
+    target, measure = VIEWS["negative"].objective("block", [jobs["negative"]])
+    assert target.layers == measure.layers == {pre_name("block")}
+    target, measure = VIEWS["positive"].objective("block", [jobs["positive"]])
+    assert measure.layers == {pre_name("block")}
+    assert jobs["negative"].settings["pre_activation"] is True
+    plain_jobs = {job.view: job for job in plan.unit_jobs(config, common, plain, 1)}
+    assert all("pre_activation" not in job.settings for job in plain_jobs.values())  # same keys
+    target, measure = VIEWS["negative"].objective("head", [plain_jobs["negative"]])
+    assert target.layers == measure.layers == {"head"}
