@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
-from atlas.config import EXECUTORS, VIEWS, load_toml, make_config
+from atlas.config import EXECUTORS, PRE_ACTIVATION, VIEWS, load_toml, make_config
 from atlas.optvis import PARAMS
 from atlas.errors import AtlasError
 from atlas.pipeline.interrupt import BuildInterrupted
@@ -187,6 +187,10 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", help="what the optimized views maximize: channel (the "
                         "mean, default), neuron (the centre position), top_k:K (the K strongest "
                         "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
+    parser.add_argument("--pre-activation", choices=PRE_ACTIVATION, dest="pre_activation",
+                        help="layers clamped by a ReLU are read before it: all (their values "
+                        "and every view's objective, default), negative (values, and only the "
+                        "negative and neuron views) or off (their output)")
     parser.add_argument("--image-size", type=int, dest="image_size",
                         help="pixels (default: the model's input size)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -228,7 +232,7 @@ BUILD_SETTINGS = ("model", "weights", "pretrained", "layers", "channels", "views
                   "param", "objective", "image_size", "seed", "device", "out", "batch_size",
                   "preprocess", "dataset", "dataset_limit", "example_count", "executor",
                   "ray_address", "ray_workers", "stop_tolerance", "memory_limit",
-                  "site_budget")
+                  "site_budget", "pre_activation")
 
 
 def _build_config(args: argparse.Namespace):

@@ -21,6 +21,8 @@ from atlas.pipeline.views import VIEW_NAMES as VIEWS
 from atlas.sizes import parse_size
 
 DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
+# The pre_activation modes, the default first.
+PRE_ACTIVATION = ("all", "negative", "off")
 
 
 @dataclass
@@ -52,6 +54,11 @@ class BuildConfig:
     # the logit of class C). See `parse_objective`.
     objective: str = "channel"
     class_weight: float = 0.1  # λ of class-conditional objectives (unit + λ·logit)
+    # A layer whose output is clamped at a floor (a ReLU; models/floors.py) is read before
+    # its clamp: "all" (its values, and every optimized view's objective), "negative" (its
+    # values, and only the negative and neuron views' objectives) or "off" (its output, as
+    # for any layer). See PRE_ACTIVATION for what decided the default.
+    pre_activation: str = "all"
     logits_layer: Optional[str] = None  # the class output; None: found from the model
     compare_units: int = 3  # units per layer on the compare page: each layer's first ones
     # Circuits: each unit's strongest connections to the chosen layer before it and the
@@ -137,6 +144,9 @@ class BuildConfig:
             raise AtlasError(f"image_format must be auto, png or webp, not {self.image_format!r}")
         if not 1 <= self.image_quality <= 100:
             raise AtlasError(f"image_quality must be 1-100, not {self.image_quality}")
+        if self.pre_activation not in PRE_ACTIVATION:
+            raise AtlasError(f"pre_activation must be one of {', '.join(PRE_ACTIVATION)}, not "
+                             f"{self.pre_activation!r}")
         if self.param is not None and self.param not in PARAMS:
             raise AtlasError(f"param must be one of {', '.join(PARAMS)}, not {self.param!r}")
         if self.valid not in ("sigmoid", "clamp"):

@@ -109,6 +109,10 @@ class UnitEntry(TypedDict, total=False):
     branch: Optional[str]
     status: str  # "ok" or "failed"
     dead: bool
+    # What the data says about its pictures (pipeline/flags.py), from: "lost_to_data" (the
+    # positive visualization is below the unit's dataset maximum), "never_fires" (at or
+    # below its clamp's floor on every dataset image). [] without a dataset.
+    flags: list[str]
     failed_views: dict[str, str]  # view -> reason (only on failed units)
     views: dict[str, Any]  # view name -> ViewEntry, ExamplesEntry or SpectrumEntry
     scores: UnitScores

@@ -49,6 +49,7 @@ BRANCHES = [{"label": "1x1", "start": 0, "stop": 2},
 CONV_UNITS = (0, 2, 4)  # one per branch
 HEAD_UNITS = (0, 1, 2)
 DEAD = (CONV, 4)
+LOST = (CONV, 2)  # its positive view stays below its data maximum: flagged lost_to_data
 FAILED = (HEAD, 1, "positive")
 FAILED_REASON = (f"the objective or image became NaN or infinite ({HOSTILE}), "
                  "also when retried with learning rate 0.025")
@@ -180,7 +181,9 @@ def _unit(layer: str, slug: str, conv: bool, index: int, seed: int) -> dict[str,
     views["spectrum"] = _spectrum(views)
     positive = "positive" in views
     data_max = views["examples"]["stats"]["max"]
-    positive_value = round(data_max * (1.5 + 0.25 * seed), 4) if positive else None
+    lost = (layer, index) == LOST
+    positive_value = (round(data_max * (0.8 if lost else 1.5 + 0.25 * seed), 4)
+                      if positive else None)
     labels = _shares(views["examples"])
     unit: dict[str, Any] = {
         "index": index,
@@ -190,6 +193,7 @@ def _unit(layer: str, slug: str, conv: bool, index: int, seed: int) -> dict[str,
         if conv else None,
         "status": "failed" if failed else "ok",
         "dead": (layer, index) == DEAD,
+        "flags": ["lost_to_data"] if lost else [],
         "views": {v: views[v] for v in VIEWS if v in views},
         "scores": {
             "polysemanticity": round(0.1 + 0.07 * seed, 4),
@@ -267,7 +271,10 @@ def _summary(conv: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
                         "baseline": _mean([u["scores"]["faithfulness_baseline"]
                                            for u in layer["units"]]),
                         "super_stimulus": _mean([u["scores"]["super_stimulus"]
-                                                 for u in layer["units"]])}
+                                                 for u in layer["units"]]),
+                        "units": len(layer["units"]),
+                        **{flag: sum(flag in u["flags"] for u in layer["units"])
+                           for flag in ("lost_to_data", "never_fires")}}
                        for layer in (conv, head)],
         },
     }

@@ -180,6 +180,7 @@ def make_manifest(
     failed: Iterable[UnitKey] | Mapping[UnitKey, Mapping[str, str]] = (),
     no_views: Iterable[UnitKey] = (),
     dead: Iterable[UnitKey] = (),
+    flags: Mapping[UnitKey, Sequence[str]] | None = None,
     image_size: int = 28,
     write_json: bool = True,
     branches: Mapping[str, Sequence[tuple[str, int]]] | None = None,
@@ -202,7 +203,8 @@ def make_manifest(
     `failed` units (as (layer name, index) pairs) get status "failed" and their
     negative view moves to `failed_views` with `FAILED_REASON`; as a mapping to
     {view: reason}, those views fail (e.g. "positive"). `no_views` units are
-    failed with no views and no `failed_views`; `dead` units have `"dead": true`.
+    failed with no views and no `failed_views`; `dead` units have `"dead": true`;
+    `flags` gives units their data flags (pipeline/flags.py).
 
     `branches` maps a layer name to its branches as (label, width) pairs (e.g.
     `MIXED3A`): the layer then has that many channels, of which its first
@@ -262,6 +264,7 @@ def make_manifest(
                 "branch": _branch_label(ranges, index),
                 "status": "failed" if lost or (name, index) in empty else "ok",
                 "dead": (name, index) in dead_set,
+                "flags": list((flags or {}).get((name, index), [])),
                 "views": {v: unit_views[v] for v in wanted if v in unit_views},
                 "scores": {"polysemanticity": poly, "colour": colour if probe else None,
                            "diversity_spread": round(poly * 20, 4) if poly is not None else None,

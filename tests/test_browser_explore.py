@@ -45,7 +45,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifest = make_manifest(site_dir, layers=["conv1", "mixed3a", "fc"], units=[8, 12, 10],
                              dataset=True, branches={"mixed3a": MIXED3A},
                              failed={("conv1", 5): {"positive": "diverged"}},
-                             dead=[("conv1", 2)])
+                             dead=[("conv1", 2)],
+                             flags={("conv1", 3): ["lost_to_data"],
+                                    ("conv1", 6): ["lost_to_data", "never_fires"]})
     render_site(manifest, site_dir, progress=False)
     return site_dir
 
@@ -141,6 +143,39 @@ def test_sort_filter_and_group_a_layer(browser: Any, site: Path) -> None:  # noq
         p.page.select_option('select[name="group"]', "none")
         assert [t["index"] for t in _tiles(p.page)] == list(range(8))
         p.page.screenshot(path=str(SHOTS / "explore-layer-sorted.png"), full_page=True)
+        assert p.errors == []
+
+
+def _shown_images(page: Any) -> list[list[str]]:
+    """Each tile's visible images (src, or 'box' for a placeholder), kernels left out."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.unit-tile'))
+        .map(t => Array.from(t.querySelectorAll('.unit-images > img, .unit-images > .no-image'))
+        .filter(el => getComputedStyle(el).display !== 'none' && !el.classList.contains('kernel'))
+        .map(el => el.getAttribute('src') || 'box'))""")
+
+
+def test_flagged_units_show_their_top_example_and_filter_by_flag(
+        browser: Any, site: Path) -> None:  # noqa: F811
+    with _Page(browser) as p:
+        p.page.goto((site / "layers/conv1.html").as_uri())
+        shown = _shown_images(p.page)  # the positive choice, the default
+        assert all(len(images) == 1 for images in shown)
+        assert ["examples" in images[0] for images in shown] == [
+            index in (3, 6) for index in range(8)]
+        badges = p.page.evaluate("""() => Array.from(document.querySelectorAll('.unit-tile'))
+            .map(t => Array.from(t.querySelectorAll('.badge-flag')).map(b => b.textContent))""")
+        assert badges[3] == ["lost to data"] and badges[6] == ["lost to data", "never fires"]
+        p.page.select_option('select[name="status"]', "lost_to_data")
+        assert [t["index"] for t in _tiles(p.page) if t["shown"]] == [3, 6]
+        p.page.select_option('select[name="status"]', "never_fires")
+        assert [t["index"] for t in _tiles(p.page) if t["shown"]] == [6]
+        p.page.select_option('select[name="status"]', "ok")  # flagged units are still ok
+        assert len([t for t in _tiles(p.page) if t["shown"]]) == 6  # not dead 2, failed 5
+        p.page.click('label[for="tiles-negative"]')
+        assert all("negative-" in images[0] for images in _shown_images(p.page))
+        p.page.goto((site / "units/conv1/6.html").as_uri())
+        notices = p.page.inner_text("main")
+        assert "The optimizer lost to the data" in notices and "never fires" in notices
         assert p.errors == []
 
 

@@ -92,18 +92,68 @@ def test_pages_say_that_values_are_pre_activations(built) -> None:
     assert "pre-activations" not in head
 
 
-def test_the_negative_view_optimizes_the_pre_activation_and_every_view_reports_it() -> None:
+@pytest.mark.parametrize("mode", ["all", "negative"])
+def test_clamped_views_report_the_pre_activation_and_optimize_it_as_the_mode_says(
+        mode: str) -> None:
+    config = make_config({}, {"steps": 4, "pre_activation": mode})
+    common = plan.common_settings(config, "tiny", "abc", 8, "standard")
+    clamped = LayerInfo("block", "Sequential", (2, 8, 8),
+                        floor=Floor(0.0, "the input of ReLU block.1"))
+    jobs = {job.view: job for job in plan.unit_jobs(config, common, clamped, 1)}
+    for view in ("negative", "neuron"):  # always optimized before the clamp
+        target, measure = VIEWS[view].objective("block", [jobs[view]])
+        assert target.layers == measure.layers == {pre_name("block")}
+        assert jobs[view].settings["pre_activation"] == "optimized"
+    for view in ("positive", "diversity", "seeds"):
+        target, measure = VIEWS[view].objective("block", [jobs[view]])
+        assert measure.layers == {pre_name("block")}
+        assert target.layers == {pre_name("block") if mode == "all" else "block"}
+        assert jobs[view].settings["pre_activation"] == (
+            "optimized" if mode == "all" else "reported")
+
+
+def test_a_layer_without_a_clamp_keeps_its_objectives_and_keys() -> None:
     config = make_config({}, {"steps": 4})
     common = plan.common_settings(config, "tiny", "abc", 8, "standard")
-    clamped = LayerInfo("block", "Sequential", (2, 8, 8), floor=Floor(0.0, "the input of ReLU block.1"))
     plain = LayerInfo("head", "Linear", (2,))
-    jobs = {job.view: job for job in plan.unit_jobs(config, common, clamped, 1)}
-    target, measure = VIEWS["negative"].objective("block", [jobs["negative"]])
-    assert target.layers == measure.layers == {pre_name("block")}
-    target, measure = VIEWS["positive"].objective("block", [jobs["positive"]])
-    assert measure.layers == {pre_name("block")}
-    assert jobs["negative"].settings["pre_activation"] is True
-    plain_jobs = {job.view: job for job in plan.unit_jobs(config, common, plain, 1)}
-    assert all("pre_activation" not in job.settings for job in plain_jobs.values())  # same keys
-    target, measure = VIEWS["negative"].objective("head", [plain_jobs["negative"]])
+    jobs = {job.view: job for job in plan.unit_jobs(config, common, plain, 1)}
+    assert all("pre_activation" not in job.settings for job in jobs.values())
+    target, measure = VIEWS["negative"].objective("head", [jobs["negative"]])
     assert target.layers == measure.layers == {"head"}
+
+
+def test_pre_activation_off_reads_clamped_layers_at_their_output(tmp_path: Path) -> None:
+    data = tmp_path / "images"
+    data.mkdir()
+    for i, colour in enumerate(SOLIDS[:4]):
+        Image.new("RGB", (8, 8), colour).save(data / f"s{i}.png")
+    config = make_config({}, {"model": MODEL, "dataset": str(data), "views": ["examples"],
+                              "example_count": 2, "out": str(tmp_path / "site"),
+                              "layers": ["block"], "pre_activation": "off"})
+    build_atlas(config, progress=False)
+    manifest = read_manifest(tmp_path / "site")
+    assert _layer(manifest, "block")["pre_activation"] is None
+    assert min(item["value"] for item in
+               _unit(manifest, "block", 1)["views"]["examples"]["min"]) == 0.0
+
+
+def test_flags_follow_the_data(built) -> None:
+    site, manifest = built
+    seen = set()
+    for layer in manifest["layers"]:
+        floor = (layer["pre_activation"] or {}).get("floor")
+        for unit in layer["units"]:
+            data_max = unit["views"]["examples"]["max"][0]["value"]
+            positive = unit["scores"]["positive_value"]
+            lost = positive is not None and positive < data_max - 1e-6
+            never = floor is not None and data_max <= floor
+            assert ("lost_to_data" in unit["flags"]) == lost or abs(positive - data_max) < 1e-6
+            assert ("never_fires" in unit["flags"]) == never, unit["label"]
+            seen.update(unit["flags"])
+    assert "never_fires" in _unit(manifest, "silent", 0)["flags"]
+    assert "never_fires" not in _unit(manifest, "silent", 1)["flags"]
+    assert "never_fires" in seen
+    summary = (site / "summary.html").read_text()
+    assert "Never fires" in summary and "1 of 2" in summary
+    page = (site / _unit(manifest, "silent", 0)["page"]).read_text()
+    assert "This unit never fires" in page

@@ -85,13 +85,15 @@ class PreRecorder:
     def __init__(self, model: nn.Module, layer: str,
                  deliver: Callable[[torch.Tensor], None]) -> None:
         self.model, self.layer, self.deliver = model, layer, deliver
-        self.module = model.get_submodule(layer)
+        # by name, not get_submodule: a module name may hold a '.' (one put in _modules)
+        modules = dict(model.named_modules())
+        self.module = modules[layer]
         self.floor: Optional[Floor] = None
         self.branches: Optional[list[str]] = None
         if inception_branches(model, layer) is not None:
             self.branches = [layer + suffix for suffix, _ in INCEPTION_BRANCHES]
         prefix = f"{layer}." if layer else ""
-        self.clamps = {name: module for name, module in model.named_modules()
+        self.clamps = {name: module for name, module in modules.items()
                        if (name == layer or name.startswith(prefix))
                        and _floor_of(module) is not None}
         self._inputs: dict[str, torch.Tensor] = {}
@@ -103,7 +105,8 @@ class PreRecorder:
     def install(self) -> list[RemovableHandle]:
         if self.branches is not None:
             self.floor = Floor(0.0, "its four branch convolutions, before their ReLUs")
-            return [self.model.get_submodule(name).register_forward_hook(self._branch(name))
+            modules = dict(self.model.named_modules())
+            return [modules[name].register_forward_hook(self._branch(name))
                     for name in self.branches]
         handles = []
         for name, clamp in self.clamps.items():

@@ -48,7 +48,7 @@ class LayerCapture:
 
     def install(self) -> list[RemovableHandle]:
         layers = [split_pre(name) for name in self.layers]
-        find_modules(self.model, [layer for layer, _ in layers])
+        modules = find_modules(self.model, [layer for layer, _ in layers])
         handles = []
         for name, (layer, pre) in zip(self.layers, layers):
             if pre:
@@ -56,8 +56,7 @@ class LayerCapture:
                                               lambda tensor, name=name: self.keep(name, tensor))
                 handles.extend(self.pre[layer].install())
             else:
-                handles.append(self.model.get_submodule(layer).register_forward_hook(
-                    self.hook(name)))
+                handles.append(modules[layer].register_forward_hook(self.hook(name)))
         return handles
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

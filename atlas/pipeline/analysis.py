@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from atlas.config import BuildConfig
 from atlas.models.layers import LayerInfo
+from atlas.pipeline.flags import unit_flags
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
@@ -237,7 +238,8 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             units[layer][str(unit)]["diversity_spread"] = score
         if evidence is not None and layer in evidence.scans:
             _data_scores(loaded, evidence, layer, unit_list, positives, previous, units[layer],
-                         config.seed, device, reads)
+                         config.seed, device, reads,
+                         info.floor.value if info.floor is not None else None)
             row.update(_examples_colour(units[layer]))
             faithful_rows.append(summary_rows(units[layer], layer))
             previous = layer
@@ -316,10 +318,11 @@ def _examples_colour(layer_units: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_list: list,
                  positives: dict[int, torch.Tensor], previous: Optional[str],
                  scored: dict[str, dict[str, Any]], seed: int, device: torch.device,
-                 reads: dict[str, str]) -> None:
+                 reads: dict[str, str], floor: Optional[float]) -> None:
     """Labels, super-stimulus ratio and faithfulness of every unit of `layer`;
     `positives` holds the positive images of the units that have one; `reads` the
-    name each layer's values were read under (its pre-activation where clamped)."""
+    name each layer's values were read under (its pre-activation where clamped), `floor`
+    the value `layer` is clamped at (None: no clamp)."""
     scan = evidence.scans[layer]
     keys = evidence.dataset.label_keys
     compared = [layer] + ([previous] if previous in evidence.scans else [])
@@ -348,10 +351,11 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
         if shares:
             entry["labels"] = shares
             entry["example_polysemanticity"] = example_polysemanticity(shares)
+        value = float(measured[layer].max_values[rows[unit], unit]) if unit in rows else None
+        entry["flags"] = unit_flags(value, float(scan.value_max[unit]), floor)
         if unit not in rows:
             continue
         i = rows[unit]
-        value = float(measured[layer].max_values[i, unit])
         entry["positive_value"] = round(value, 6)
         entry["super_stimulus"] = ratio(value, float(scan.value_max[unit]),
                                         float(np.max(scan.value_max)))

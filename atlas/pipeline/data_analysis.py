@@ -26,6 +26,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from atlas.datasets import Dataset
+from atlas.pipeline.flags import FLAGS
 from atlas.pipeline.scan import LayerScan
 
 FAITHFULNESS_METHOD = (
@@ -169,4 +170,7 @@ def summary_rows(units: dict[str, dict[str, Any]], layer: str) -> dict[str, Any]
         return round(float(np.mean(values)), 4) if values else None
 
     return {"name": layer, "faithfulness": mean("faithfulness"),
-            "baseline": mean("faithfulness_baseline"), "super_stimulus": mean("super_stimulus")}
+            "baseline": mean("faithfulness_baseline"), "super_stimulus": mean("super_stimulus"),
+            "units": len(units),
+            **{flag: sum(flag in scores.get("flags", []) for scores in units.values())
+               for flag in FLAGS}}

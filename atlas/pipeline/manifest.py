@@ -56,6 +56,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         "branch": branch,
         "status": "failed" if failures or not entries else "ok",
         "dead": bool(scores.get("dead", False)),  # constant activation: see analysis.is_dead
+        "flags": scores.get("flags", []),  # see pipeline/flags.py
         "views": entries,
         "scores": {key: scores.get(key) for key in SCORES},
         "labels": scores.get("labels", {}),

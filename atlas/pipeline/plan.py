@@ -15,7 +15,8 @@ from atlas import __version__
 from atlas.config import BuildConfig, with_sized_defaults
 from atlas.models.layers import LayerInfo
 from atlas.optvis.objectives import Term
-from atlas.pipeline.views import OPTIMIZED, VIEWS, Where
+from atlas.pipeline.views import OPTIMIZED, VIEWS, OptimizedView, Where
+from atlas.pipeline.views.optimized import OPTIMIZED_PRE, REPORTED_PRE
 from atlas.pipeline.views.images import ImageSpec, image_seed
 from atlas.pipeline.views.optimized import neuron_positions
 from atlas.store import settings_key
@@ -80,20 +81,24 @@ def unit_jobs(config: BuildConfig, common: dict[str, Any], info: LayerInfo,
               unit: int) -> list[Job]:
     """The optimized views of one unit that `config.views` asks for, in view order."""
     layer, shape = info.name, info.shape
-    base = {**common, "layer": layer, "unit": unit, **pre_activation_setting(info)}
+    base = {**common, "layer": layer, "unit": unit}
     where = Where(tuple(shape))
     return [
         Job(layer, unit, view.name, view.images(config, layer, unit, shape),
-            {**base, "view": view.name, **view.settings(config, shape),
-             **stopping_settings(config, view.settles)})
+            {**base, **pre_activation_setting(config, info, view), "view": view.name,
+             **view.settings(config, shape), **stopping_settings(config, view.settles)})
         for view in OPTIMIZED if view.planned(config.views) and view.applies(where)
     ]
 
 
-def pre_activation_setting(info: LayerInfo) -> dict[str, Any]:
-    """A clamped layer's values are read before its clamp, and its results say so in
-    their keys; a layer without a clamp adds nothing (its results keep their keys)."""
-    return {"pre_activation": True} if info.floor is not None else {}
+def pre_activation_setting(config: BuildConfig, info: LayerInfo,
+                           view: OptimizedView) -> dict[str, Any]:
+    """On a clamped layer a view reports the pre-activation and may optimize it (see
+    `OptimizedView.optimizes_pre`), which its key says; a layer without a clamp adds
+    nothing (its results keep their keys)."""
+    if info.floor is None:
+        return {}
+    return {"pre_activation": OPTIMIZED_PRE if view.optimizes_pre(config) else REPORTED_PRE}
 
 
 def stopping_settings(config: BuildConfig, settles: bool) -> dict[str, Any]:

@@ -55,7 +55,8 @@ def choose_layers(
         next(loaded.module.parameters()).device))
     chosen = []
     for info in infos:
-        info = dataclasses.replace(info, floor=find_floor(loaded.module, info.name, probe))
+        if config.pre_activation != "off":
+            info = dataclasses.replace(info, floor=find_floor(loaded.module, info.name, probe))
         units = (parse_channels(config.channels, info.channels, info.name)
                  if config.channels else list(range(info.channels)))
         chosen.append((info, units))

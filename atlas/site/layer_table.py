@@ -59,7 +59,8 @@ TILE_SCORES = (
 """The scores of the tiles, in the order a tile lists them."""
 
 STATUSES = (("all", "Every unit"), ("ok", "Live and computed"), ("dead", "Dead"),
-            ("failed", "Failed"))
+            ("failed", "Failed"),
+            *((flag, words[1]) for flag, words in status.FLAG_WORDS.items()))
 """The status filter's choices: (value, label)."""
 
 TILE_IMAGES = (("positive", "Positive visualization"), ("negative", "Negative visualization"),
@@ -122,10 +123,14 @@ def tile(page: str, layer: dict[str, Any], unit: Unit, scores: tuple[TileScore, 
         "failed_badge": failed and bool(found["positive"]),
         "dead": status.is_dead(unit),
         "dead_title": status.DEAD_TITLE,
+        # A flagged unit's picture misleads: its tile shows the top example first.
+        "example_first": bool(status.flags(unit)) and found["example"] is not None,
+        "flags": [{"word": status.FLAG_WORDS[flag][0], "title": status.FLAG_WORDS[flag][1]}
+                  for flag in status.flags(unit)],
         "data": {
             "index": str(unit["index"]),
             "text": " ".join(row[:3]).lower(),
-            "status": status.filter_word(unit),
+            "status": status.filter_words(unit),
             "family": str(unit["family"]) if unit.get("family") is not None else NO_FAMILY,
             **({"branch": branch_ids.get(branch, "branch-other") if branch is not None
                 else "branch-other"} if branch_ids else {}),

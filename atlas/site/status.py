@@ -1,4 +1,5 @@
-"""What the pages say about a unit's status: failed views and dead units.
+"""What the pages say about a unit's status: failed views, dead units and the
+flags the data gave it (`pipeline/flags.py`).
 
 A unit is *failed* (`"status": "failed"`) when one or more of its views could
 not be computed; `failed_views` maps each such view to the reason. A unit is
@@ -22,6 +23,29 @@ DEAD_NOTICE = ("This unit is dead: its activation stayed constant whatever the i
                "ReLU that never fires), so its visualizations show nothing it responds to.")
 
 
+# What each flag of `pipeline/flags.py` is called: (the mark on a tile, the status
+# filter's label, the unit page's notice).
+FLAG_WORDS = {
+    "lost_to_data": (
+        "lost to data", "Optimizer lost to the data",
+        "The optimizer lost to the data: some dataset image excites this unit more than its "
+        "positive visualization does (super-stimulus ratio below 1), so the visualization is "
+        "not what the unit responds to most. Its top dataset examples show it better; layer "
+        "tiles show the top example first."),
+    "never_fires": (
+        "never fires", "Never fires",
+        "This unit never fires: on every dataset image it stays at or below the floor its "
+        "layer's clamp puts on it, so its output is that floor everywhere. Its pictures show "
+        "what would switch it on, not anything in the data."),
+}
+
+
+def flags(unit: Mapping[str, Any]) -> list[str]:
+    """The unit's known flags, in the order the manifest lists them."""
+    found = unit.get("flags")
+    return [flag for flag in found if flag in FLAG_WORDS] if isinstance(found, list) else []
+
+
 def is_failed(unit: Mapping[str, Any]) -> bool:
     return unit.get("status") == "failed"
 
@@ -37,9 +61,11 @@ def status_text(unit: Mapping[str, Any]) -> str:
     return ", ".join(words) or "ok"
 
 
-def filter_word(unit: Mapping[str, Any]) -> str:
-    """The unit's status as a layer page filters by it: failed, dead or ok."""
-    return "failed" if is_failed(unit) else "dead" if is_dead(unit) else "ok"
+def filter_words(unit: Mapping[str, Any]) -> str:
+    """The unit's statuses as a layer page filters by them, space-separated: failed,
+    dead or ok, then its flags."""
+    first = "failed" if is_failed(unit) else "dead" if is_dead(unit) else "ok"
+    return " ".join([first, *flags(unit)])
 
 
 def cell_title(label: str, unit: Mapping[str, Any]) -> str:
@@ -49,6 +75,7 @@ def cell_title(label: str, unit: Mapping[str, Any]) -> str:
         notes.append("failed")
     if is_dead(unit):
         notes.append(f"dead: {DEAD_TITLE}")
+    notes += [FLAG_WORDS[flag][0] for flag in flags(unit)]
     return f"{label} ({'; '.join(notes)})" if notes else label
 
 
@@ -56,6 +83,12 @@ def counts(units: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     """How many of `units` are failed, and how many dead."""
     listed = list(units)
     return sum(is_failed(u) for u in listed), sum(is_dead(u) for u in listed)
+
+
+def flag_counts(units: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many of `units` carry each flag."""
+    listed = list(units)
+    return {flag: sum(flag in flags(u) for u in listed) for flag in FLAG_WORDS}
 
 
 def counts_note(units: Iterable[Mapping[str, Any]]) -> str | None:
@@ -70,13 +103,17 @@ def layer_note(units: Iterable[Mapping[str, Any]]) -> str | None:
 
     E.g. "of which 1 failed to optimize and 2 are dead (constant activation)".
     """
-    failed, dead = counts(units)
+    listed = list(units)
+    failed, dead = counts(listed)
     parts = []
     if failed:
         parts.append(f"{failed:,} failed to optimize")
     if dead:
         parts.append(f"{dead:,} {'is' if dead == 1 else 'are'} dead ({DEAD_TITLE})")
-    return f"of which {' and '.join(parts)}" if parts else None
+    parts += [f"{count:,} {FLAG_WORDS[flag][0]}" for flag, count in flag_counts(listed).items()
+              if count]
+    return f"of which {', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else (
+        f"of which {parts[0]}" if parts else None)
 
 
 def _reason(value: Any) -> str:
@@ -119,4 +156,7 @@ def notices(
         })
     if is_dead(unit):
         found.append({"kind": "dead", "label": "Dead unit", "text": DEAD_NOTICE, "lines": []})
+    for flag in flags(unit):
+        found.append({"kind": "flag", "label": FLAG_WORDS[flag][1],
+                      "text": FLAG_WORDS[flag][2], "lines": []})
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from atlas.site import formatting as fmt
+from atlas.site import status
 from atlas.site.labels import dominant
 from atlas.site.dataset_notes import has_dataset
 from atlas.site.dataset_notes import note as dataset_note
@@ -214,9 +215,19 @@ def _faithfulness_section(page: str, section: dict[str, Any] | None,
         rows.append({"name": name, "href": _row_link(page, layers, name),
                      "faithfulness": fmt.sig3(row.get("faithfulness")),
                      "baseline": fmt.sig3(row.get("baseline")),
-                     "super_stimulus": fmt.sig3(row.get("super_stimulus"))})
+                     "super_stimulus": fmt.sig3(row.get("super_stimulus")),
+                     "flags": [_flag_count(row, flag) for flag in status.FLAG_WORDS]})
     return {"method": section.get("method") or "", "layers": rows,
+            "flag_titles": [words[1] for words in status.FLAG_WORDS.values()],
             "note": None if rows else dataset_note(NO_FAITHFULNESS)}
+
+
+def _flag_count(row: dict[str, Any], flag: str) -> str:
+    """ "3 of 16": the layer's units with `flag` (pipeline/flags.py)."""
+    count, units = row.get(flag), row.get("units")
+    if not isinstance(count, int) or not isinstance(units, int):
+        return fmt.MISSING
+    return f"{count:,} of {units:,}"
 
 
 def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:

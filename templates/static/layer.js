@@ -1,7 +1,7 @@
 // layer.js: sort, filter and group a layer page's tiles.
 // Everything it needs is in the page: each tile's data attributes (index, text,
-// status, family, branch, and data-s-<score> for every score it can be sorted
-// by) and the group headings in the grid (data-group-kind, data-group). It
+// status: "ok", "dead" or "failed" then its flags, space-separated; family, branch,
+// and data-s-<score> for every score it can be sorted by) and the group headings in the grid (data-group-kind, data-group). It
 // moves tiles and headings inside the grid, hides what the filters leave out,
 // and keeps each update's time (milliseconds, layout included) in
 // window.atlasLayerTimings, which the browser tests read.
@@ -15,7 +15,7 @@
 
   var tiles = Array.prototype.map.call(grid.querySelectorAll(".unit-tile"), function (el) {
     return { el: el, index: parseInt(el.dataset.index, 10), text: el.dataset.text || "",
-             status: el.dataset.status, family: el.dataset.family, branch: el.dataset.branch,
+             statuses: el.dataset.status.split(" "), family: el.dataset.family, branch: el.dataset.branch,
              scores: {} };
   });
   var headings = Array.prototype.slice.call(grid.querySelectorAll(".grid-group"));
@@ -59,7 +59,7 @@
     var count = 0;
     var list = ordered(key, descending);
     list.forEach(function (tile) {
-      var keep = wanted === "all" || tile.status === wanted;
+      var keep = wanted === "all" || tile.statuses.indexOf(wanted) >= 0;
       for (var i = 0; keep && i < words.length; i++) keep = tile.text.indexOf(words[i]) >= 0;
       if (tile.el.hidden === keep) tile.el.hidden = !keep;
       if (keep) count++;

@@ -29,9 +29,11 @@ class OptimizedView(View):
     # Its images may stop once their objective settles (optvis/stopping.py): not where
     # the objective itself changes over the steps.
     settles: bool = True
-    # On a clamped layer (models/floors.py), whether it optimizes the pre-activation; its
-    # reported activations are the pre-activation's whatever this says.
-    optimizes_pre: bool = False
+
+    def optimizes_pre(self, config: "BuildConfig") -> bool:
+        """On a clamped layer (models/floors.py), whether this view optimizes the
+        pre-activation; it reports the pre-activation's values whatever this says."""
+        return config.pre_activation == "all"
 
     def planned(self, views: Sequence[str]) -> bool:
         """Whether a build asking for `views` runs this view's optimization."""
@@ -51,7 +53,7 @@ class OptimizedView(View):
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
         """(what the optimizer maximizes, each image's reported activation) for
         consecutive `jobs` of this view at `layer`, one unit per image."""
-        return _target(layer, jobs, self.optimizes_pre), _measure(layer, jobs)
+        return _target(layer, jobs), _measure(layer, jobs)
 
     def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
         return {}
@@ -84,18 +86,26 @@ def _units(jobs: Sequence["Job"]) -> list[int]:
     return [job.unit for job in jobs for _ in job.images]
 
 
-def read_name(layer: str, jobs: Sequence["Job"], pre: bool = True) -> str:
-    """The tensor `jobs` read at `layer`: its pre-activation where their settings say
-    the layer is clamped (and `pre`), else its output."""
+# A job's "pre_activation" setting on a clamped layer: its view optimizes the
+# pre-activation, or optimizes the output and reports the pre-activation.
+OPTIMIZED_PRE = "optimized"
+REPORTED_PRE = "reported"
+
+
+def read_name(layer: str, jobs: Sequence["Job"], optimized: bool = False) -> str:
+    """The tensor `jobs` read at `layer`: its pre-activation where their settings say the
+    layer is clamped (and, with `optimized`, that their view optimizes it), else its output."""
     from atlas.models.floors import pre_name
 
-    return pre_name(layer) if pre and jobs[0].settings.get("pre_activation") else layer
+    pre = jobs[0].settings.get("pre_activation")
+    wanted = pre == OPTIMIZED_PRE if optimized else pre is not None
+    return pre_name(layer) if wanted else layer
 
 
-def _target(layer: str, jobs: Sequence["Job"], pre: bool) -> "Objective":
+def _target(layer: str, jobs: Sequence["Job"]) -> "Objective":
     """What `jobs` maximize: the build's objective (their settings say which)."""
-    return unit_objective(jobs[0].settings.get("objective"), read_name(layer, jobs, pre),
-                          _units(jobs))
+    return unit_objective(jobs[0].settings.get("objective"),
+                          read_name(layer, jobs, optimized=True), _units(jobs))
 
 
 def _measure(layer: str, jobs: Sequence["Job"]) -> "Objective":
@@ -109,11 +119,12 @@ def _measure(layer: str, jobs: Sequence["Job"]) -> "Objective":
 
 @dataclass(frozen=True)
 class Negative(OptimizedView):
-    # Below a clamp the output has no gradient and nothing to show: always the pre-activation.
-    optimizes_pre: bool = True
+    def optimizes_pre(self, config: "BuildConfig") -> bool:
+        # below a clamp the output has no gradient and nothing to show
+        return config.pre_activation != "off"
 
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
-        return -_target(layer, jobs, self.optimizes_pre), _measure(layer, jobs)
+        return -_target(layer, jobs), _measure(layer, jobs)
 
 
 @dataclass(frozen=True)
@@ -136,14 +147,15 @@ class Diversity(OptimizedView):
     def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
         from atlas.optvis import objectives as obj
 
-        target = _target(layer, jobs, self.optimizes_pre)
+        target = _target(layer, jobs)
         group = len(jobs[0].images)  # images optimized apart from each other
         settings = jobs[0].settings
         push_steps = None
         if "diversity_window" in settings:
             start, end = settings["diversity_window"]
             push_steps = (round(settings["steps"] * start) + 1, round(settings["steps"] * end))
-        return obj.diverse(target, read_name(layer, jobs, self.optimizes_pre), group, settings["diversity_weight"],
+        return obj.diverse(target, read_name(layer, jobs, optimized=True), group,
+                           settings["diversity_weight"],
                            settings["diversity_keep"], push_steps), _measure(layer, jobs)
 
 
@@ -158,9 +170,10 @@ def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int
 
 @dataclass(frozen=True)
 class Neuron(OptimizedView):
-    # One position of a clamped unit is often below its floor at the start: only the
-    # pre-activation has a gradient there (lucid's neuron objectives read *_pre_relu).
-    optimizes_pre: bool = True
+    def optimizes_pre(self, config: "BuildConfig") -> bool:
+        # One position of a clamped unit is often below its floor at the start: only the
+        # pre-activation has a gradient there (lucid's neuron objectives read *_pre_relu).
+        return config.pre_activation != "off"
 
     def applies(self, where: Where) -> bool:
         return len(where.shape) == 3  # linear units have no positions
