@@ -283,6 +283,9 @@ class Summary(TypedDict, total=False):
     shortcut: Optional[dict[str, Any]]  # {"method", ..., "classes": [ShortcutClass]}
     polysemantic: dict[str, Any]  # {"method", "source": "examples" | "seeds", "units": [...]}
     faithfulness: Optional[dict[str, Any]]  # {"method", "layers": [FaithfulnessRow]}
+    # Whether the model classifies each class logit's positive image as its class
+    # (pipeline/recognition.py); None without a class output among the chosen layers.
+    recognition: Optional[dict[str, Any]]
 
 
 class Manifest(TypedDict):

@@ -8,12 +8,16 @@ a near-tie at the edge of a top-10, hence the tolerance of one image."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import torch
 
 from atlas.manifest_io import read_manifest
 from atlas.config import make_config
+from atlas.models.registry import load_model
 from atlas.pipeline.build import build_atlas
+from atlas.store import load_image
 
 # class logit -> (top-10 examples of its class, top-10 examples in its training colour)
 SHORTCUT = {0: (9, 3), 1: (6, 10), 2: (8, 3), 3: (7, 9), 4: (10, 3), 5: (8, 6), 6: (9, 5),
@@ -24,11 +28,16 @@ COLOUR = {"conv1": (0.9, 0.4625, "colour"), "conv2": (0.9187, 0.5063, "colour"),
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("default") / "site"
     config = make_config({}, {"views": ["positive", "examples"], "steps": 32, "out": str(out)})
     build_atlas(config, progress=False)
-    return read_manifest(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def manifest(site: Path) -> dict:
+    return read_manifest(site)
 
 
 def test_the_default_dataset_is_the_held_out_coloured_digits(manifest) -> None:
@@ -81,3 +90,32 @@ def test_faithfulness_beats_random_images(manifest) -> None:
     assert polysemantic["source"] == "examples" and len(polysemantic["units"]) == 8
     scores = [unit["score"] for unit in polysemantic["units"]]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+
+def test_the_model_reads_its_class_visualizations_as_measured(site, manifest) -> None:
+    recognized = manifest["summary"]["recognition"]
+    assert recognized["layer"] == "fc" and recognized["units"] == 10
+    assert len(recognized["rows"]) == 10 and recognized["labelled"] == 10
+    loaded = load_model()
+    fc = {unit["index"]: unit for unit in
+          next(layer for layer in manifest["layers"] if layer["name"] == "fc")["units"]}
+    for row in recognized["rows"]:
+        unit = fc[row["unit"]]
+        assert row["class"] == str(row["unit"])
+        assert row["image"] == unit["views"]["positive"]["images"][0]
+        with torch.no_grad():  # the model reads the stored image itself
+            logits = loaded.module(load_image(site / row["image"])[None])[0]
+        assert row["rank"] == 1 + int((logits > logits[row["unit"]]).sum())
+        assert row["predicted"] == str(int(logits.argmax()))
+        top = unit["views"]["examples"]["max"][0]["labels"]["class"]
+        assert row["top_example"] == top
+        assert row["top_example_in_class"] == (top == str(row["unit"]))
+    ranks = [row["rank"] for row in recognized["rows"]]
+    assert ranks == sorted(ranks, key=lambda rank: rank == 1)  # misread ones first
+    assert recognized["top1"] == pytest.approx(sum(r == 1 for r in ranks) / 10)
+    assert recognized["top5"] == pytest.approx(sum(r <= 5 for r in ranks) / 10)
+    assert recognized["top_example_in_class"] == sum(
+        row["top_example_in_class"] for row in recognized["rows"])
+    page = (site / "summary.html").read_text()
+    assert "Does the model recognize its own class visualizations?" in page

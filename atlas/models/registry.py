@@ -51,6 +51,7 @@ class LoadedModel:
     channels_last: bool = False  # feed NHWC tensors: faster convolutions, if the model allows
     bfloat16: bool = False  # optimizes as well in bfloat16, so `precision = auto` may use it
     default_dataset: Optional[str] = None  # the dataset spec a build scans when none is given
+    class_names: Optional[list[str]] = None  # each class output unit's class, where known
 
     @property
     def parameter_count(self) -> int:
@@ -108,6 +109,7 @@ def load_model(
         or ("pretrained" if built.pretrained_loaded else None),
         preprocess=make_preprocess(preprocess or built.preprocess, mean, std),
         channels_last=built.channels_last, bfloat16=built.bfloat16,
+        class_names=built.class_names,
     )
 
 
@@ -126,7 +128,7 @@ def _colored_digits(weights: Optional[Path]) -> LoadedModel:
         description=colored_digits.DESCRIPTION, input_size=28,
         default_layers=list(colored_digits.LAYERS), weights_path=path, weights_sha256=digest,
         preprocess=make_preprocess("none"), metrics=metrics, probe=_colored_digits_probe(),
-        default_dataset="colored-digits",
+        default_dataset="colored-digits", class_names=[str(digit) for digit in range(10)],
     )
 
 

@@ -39,6 +39,7 @@ class BuiltModel:
     pretrained_loaded: bool = False
     channels_last: bool = False  # known to run (and run faster) on NHWC tensors
     bfloat16: bool = False  # known to optimize as well in bfloat16 (see optvis/precision.py)
+    class_names: Optional[list[str]] = None  # what each unit of its class output stands for
 
 
 def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
@@ -99,7 +100,19 @@ def _torchvision(name: str, pretrained: bool) -> BuiltModel:
         raise
     return BuiltModel(module, f"torchvision:{name}", f"torchvision {name}",
                       f"torchvision.models.{name}.", 224, "imagenet", None, pretrained,
-                      channels_last=True, bfloat16=True)
+                      channels_last=True, bfloat16=True, class_names=_categories(name))
+
+
+def _categories(name: str) -> Optional[list[str]]:
+    """The class names torchvision's weights of `name` were trained on (shipped with
+    torchvision, nothing downloaded), None where it has no weights."""
+    import torchvision.models as models
+
+    try:
+        categories = models.get_model_weights(name).DEFAULT.meta.get("categories")
+    except (ValueError, AttributeError, KeyError):
+        return None
+    return list(categories) if categories else None
 
 
 def _factory(spec: str) -> BuiltModel:

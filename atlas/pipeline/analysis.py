@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from atlas.config import BuildConfig
 from atlas.models.layers import LayerInfo
 from atlas.pipeline.flags import unit_flags
+from atlas.pipeline.recognition import recognition
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.data_analysis import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
@@ -205,6 +206,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
     colour_rows, poly_rows, faithful_rows = [], [], []
     layer_families: dict[str, list[dict[str, Any]]] = {}
     previous: Optional[str] = None  # the chosen layer before this one, for faithfulness
+    recognized: Optional[dict[str, Any]] = None
     reads = {info.name: info.read for info, _ in chosen}  # as the dataset pass read them
     for info, unit_list in chosen:
         layer = info.name
@@ -223,6 +225,8 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
                 units[layer][str(unit)]["dead"] = True
         positives = {u: _images(store, layer, u, "positive") for u in unit_list}
         positives = {u: images for u, images in positives.items() if images is not None}
+        if layer == config.logits_layer and loaded.class_names:
+            recognized = _recognition(loaded, evidence, layer, positives, device)
         row = {"name": layer, "colour_score": None, "shape_score": None, "verdict": None,
                "saturation": round(saturation(torch.cat(list(positives.values()))), 4)
                if positives else None}
@@ -261,6 +265,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
         "units": units,
         "colour": colour,
         "shortcut": _shortcut(loaded, store, chosen, evidence),
+        "recognition": recognized,
         "polysemantic": _polysemantic(poly_rows),
         "faithfulness": {"method": FAITHFULNESS_METHOD, "layers": faithful_rows}
         if faithful_rows else None,
@@ -365,6 +370,21 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
                                           baseline_rows(scan.count, top_rows, seed + unit))
         entry["faithfulness"] = round(faithful, 4)
         entry["faithfulness_baseline"] = round(baseline, 4)
+
+
+def _recognition(loaded: LoadedModel, evidence: Optional[DataEvidence], layer: str,
+                 positives: dict[int, torch.Tensor],
+                 device: torch.device) -> Optional[dict[str, Any]]:
+    """Whether the model classifies each logit's positive image as the logit's class."""
+    def top_label(unit: int) -> Optional[str]:
+        if evidence is None or layer not in evidence.scans:
+            return None
+        labels = evidence.top_labels(layer, unit)
+        return labels[0].get("class") if labels else None
+
+    return recognition(loaded.module, loaded.preprocess, layer,
+                       {unit: images[:1] for unit, images in positives.items()},
+                       loaded.class_names or [], top_label, device)
 
 
 def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list,

@@ -161,12 +161,14 @@ def _compare(store: ResultStore, spec: Optional[dict]) -> Optional[dict]:
 
 
 def _cited_units(analysis: dict) -> set[tuple[str, int]]:
-    """The units the summary shows images of: the shortcut's logits and the most
-    polysemantic units."""
+    """The units the summary shows images of: the shortcut's logits, the most
+    polysemantic units and the listed class visualizations."""
     shortcut = analysis.get("shortcut") or {}
     polysemantic = analysis.get("polysemantic") or {}
+    recognized = analysis.get("recognition") or {}
     return ({(row["layer"], row["class"]) for row in shortcut.get("classes", [])}
-            | {(row["layer"], row["unit"]) for row in polysemantic.get("units", [])})
+            | {(row["layer"], row["unit"]) for row in polysemantic.get("units", [])}
+            | {(recognized["layer"], row["unit"]) for row in recognized.get("rows", [])})
 
 
 SUMMARY_EXAMPLES = 5  # top examples shown beside a unit on the summary page
@@ -205,7 +207,22 @@ def _summary(analysis: dict, units: dict[tuple[str, int], UnitEntry]) -> dict[st
         "polysemantic": {"method": polysemantic["method"],
                          "source": polysemantic.get("source", "seeds"), "units": poly_units},
         "faithfulness": analysis.get("faithfulness"),
+        "recognition": _recognition(analysis.get("recognition"), units),
     }
+
+
+def _recognition(section: Optional[dict], units: dict[tuple[str, int], UnitEntry]
+                 ) -> Optional[dict]:
+    """The recognition section with each listed unit's page and positive image."""
+    if not section:
+        return None
+    rows = []
+    for row in section["rows"]:
+        unit = units.get((section["layer"], row["unit"])) or {}
+        positive = unit.get("views", {}).get("positive", {})
+        rows.append({**row, "page": unit_page(section["layer"], row["unit"]),
+                     "image": (positive.get("images") or [None])[0]})
+    return {**section, "rows": rows}
 
 
 def write_manifest(store: ResultStore) -> Manifest:

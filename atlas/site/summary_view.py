@@ -230,6 +230,35 @@ def _flag_count(row: dict[str, Any], flag: str) -> str:
     return f"{count:,} of {units:,}"
 
 
+def _recognition_section(page: str, section: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Question 5: does the model recognize its own class visualizations?"""
+    if not isinstance(section, dict):
+        return None
+    units = section.get("units") or 0
+    labelled = section.get("labelled") or 0
+    rows = []
+    for row in section.get("rows") or []:
+        label = f"{section.get('layer')}:{row.get('unit')}"
+        rows.append({
+            "label": label, "href": href(page, row.get("page")),
+            "class": row.get("class") or fmt.MISSING,
+            "rank": str(row.get("rank")), "predicted": row.get("predicted") or fmt.MISSING,
+            "top_example": row.get("top_example") or fmt.MISSING,
+            "image": _thumbs(page, [row["image"]] if row.get("image") else [],
+                             f"{label}, positive visualization"),
+        })
+    return {
+        "method": section.get("method") or "",
+        "layer": section.get("layer") or "",
+        "units": str(units),
+        "top1": fmt.percent(section.get("top1")),
+        "top5": fmt.percent(section.get("top5")),
+        "in_class": (f"{section.get('top_example_in_class', 0):,} of {labelled:,}"
+                     if labelled else None),
+        "rows": rows,
+    }
+
+
 def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
     """The summary page: colour vs shape by layer, shortcut evidence, polysemantic
     units, faithfulness of the visualizations to the data.
@@ -253,6 +282,7 @@ def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
         "polysemantic": _polysemantic_section(page, polysemantic, dataset)
         if polysemantic else None,
         "faithfulness": _faithfulness_section(page, summary.get("faithfulness"), layers),
+        "recognition": _recognition_section(page, summary.get("recognition")),
     }
 
 
