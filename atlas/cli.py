@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
                        "--quality, comma-separated layers (default: the model's own)")
     bench.add_argument("--channels", type=int, help="number of channels (0..N-1; default 16, "
                        "with --quality all)")
+    bench.add_argument("--units", metavar="SPEC", help="with --quality: the units of every "
+                       "layer, e.g. 0-7,281,967 (instead of --channels)")
+    bench.add_argument("--views", type=_csv, help="with --quality: the views built (default "
+                       "positive,diversity,seeds,examples; positive,examples suffice for class "
+                       "logits' recognition)")
     bench.add_argument("--steps", type=int, help="optimization steps (default 256: the "
                        "baselines' steps time to quality measures against; with --quality, "
                        "the build's default)")
@@ -389,6 +394,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_quality(args: argparse.Namespace) -> int:
+    from atlas.bench.quality import VIEWS as QUALITY_VIEWS
     from atlas.bench.quality import QualityWork, run_quality
 
     if any(value is not None and value < 1 for value in (args.channels, args.steps,
@@ -402,10 +408,11 @@ def _bench_quality(args: argparse.Namespace) -> int:
             dataset = str(sample_photos(Path(folder), args.dataset_images))
             label = (f"photos ({args.dataset_images} crops of scikit-learn's sample "
                      f"photographs)")
+        units = args.units or (f"0-{args.channels - 1}" if args.channels else None)
         work = QualityWork(args.model, args.weights, dataset,
-                           _csv(args.layer) if args.layer else None,
-                           f"0-{args.channels - 1}" if args.channels else None, args.steps,
-                           args.image_size, args.device)
+                           _csv(args.layer) if args.layer else None, units, args.steps,
+                           args.image_size, args.device,
+                           views=args.views or list(QUALITY_VIEWS))
         run_quality(work, echo=lambda line: print(line, flush=True), dataset_label=label)
     return 0
 

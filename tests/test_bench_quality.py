@@ -42,3 +42,19 @@ def test_quality_bench_builds_every_parameterization_and_lucent(capsys) -> None:
         assert row[6].endswith("%")
         float(row[7])  # retention: every method made diversity images of a conv layer
     assert lines[0].startswith("atlas bench --quality: model colored-digits")
+
+
+def test_quality_bench_reports_the_recognition_of_class_logits(capsys) -> None:
+    assert main(["bench", "--quality", "--layer", "fc", "--units", "0,3,8", "--steps", "4",
+                 "--views", "positive,examples"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    assert lines[header].split()[-6:] == ["top-1", "top-5", "top", "example", "in", "class"]
+    rows = [line.split() for line in lines[header + 2:] if line.strip()]
+    assert [row[0] for row in rows] == [*CANDIDATES, LUCENT]
+    for row in rows:
+        assert row[1] == "fc" and row[2] == "3"
+        top1, top5 = (float(value.rstrip("%")) for value in row[-5:-3])
+        assert 0 <= top1 <= top5 <= 100
+        assert round(top1 * 3) % 100 == 0 and round(top5 * 3) % 100 == 0  # shares of 3 logits
+        assert row[-3] in ("0", "1", "2", "3") and row[-2:] == ["of", "3"]

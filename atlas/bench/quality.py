@@ -63,10 +63,11 @@ class QualityWork:
     image_size: Optional[int] = None
     device: str = "auto"
     dataset_limit: Optional[int] = None
+    views: list[str] = dataclasses.field(default_factory=lambda: list(VIEWS))
 
     def config(self, out: Path, overrides: dict[str, Any]) -> BuildConfig:
         chosen = {key: value for key, value in dataclasses.asdict(self).items()}
-        return make_config({}, {**chosen, "views": VIEWS, "out": str(out), **overrides})
+        return make_config({}, {**chosen, "out": str(out), **overrides})
 
 
 @dataclass
@@ -82,6 +83,10 @@ class LayerQuality:
     retained_share: Optional[float]
     distinctness: Optional[float]
     seeds_spread: Optional[float]
+    # a class output's logits: the share of positive images the model reads as their class
+    top1: Optional[float] = None
+    top5: Optional[float] = None
+    top_example_in_class: Optional[str] = None  # "n of m" logits, where labelled
 
 
 def saturated_share(paths: list[Path]) -> float:
@@ -117,6 +122,10 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
         if not activations:
             continue
         scores = list(units.values())
+        recognized = analysis.get("recognition") or {}
+        if recognized.get("layer") != layer:
+            recognized = {}
+        labelled = recognized.get("labelled")
         rows.append(LayerQuality(
             method, layer, len(activations), float(np.mean(activations)),
             _mean([s.get("super_stimulus") for s in scores]),
@@ -125,7 +134,9 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
             min(retentions) if retentions else None,
             float(np.mean([r >= RETAINED for r in retentions])) if retentions else None,
             _mean([s.get("diversity_spread") for s in scores]),
-            _mean([s.get("polysemanticity") for s in scores])))
+            _mean([s.get("polysemanticity") for s in scores]),
+            recognized.get("top1"), recognized.get("top5"),
+            f"{recognized['top_example_in_class']} of {labelled}" if labelled else None))
     return rows
 
 
@@ -181,15 +192,20 @@ def _percent(value: Optional[float]) -> str:
 COLUMNS = ("method", "layer", "units", "activation", "super-stimulus", "faithfulness",
            "saturated", "retention min", f"units ≥ {RETAINED:g}", "distinctness",
            "seeds spread")
+RECOGNITION = ("top-1", "top-5", "top example in class")  # where a class output was built
 
 
 def table(rows: list[LayerQuality]) -> list[str]:
-    cells = [COLUMNS] + [(
+    recognition = any(row.top1 is not None for row in rows)
+    columns = COLUMNS + (RECOGNITION if recognition else ())
+    cells = [columns] + [(
         row.method, row.layer, str(row.units), _number(row.activation),
         _number(row.super_stimulus), _number(row.faithfulness), _percent(row.saturation),
         _number(row.retention_min), _percent(row.retained_share), _number(row.distinctness, 4),
-        _number(row.seeds_spread, 4)) for row in rows]
-    widths = [max(len(cell[i]) for cell in cells) for i in range(len(COLUMNS))]
+        _number(row.seeds_spread, 4))
+        + ((_percent(row.top1), _percent(row.top5), row.top_example_in_class or "-")
+           if recognition else ()) for row in rows]
+    widths = [max(len(cell[i]) for cell in cells) for i in range(len(columns))]
 
     def line(cell: tuple) -> str:
         return "  ".join(text.ljust(widths[i]) if i < 2 else text.rjust(widths[i])

@@ -4,6 +4,7 @@ atlas's layout so the same analysis measures them."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,8 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     from atlas.models.registry import load_model
     from atlas.pipeline.analysis import analyse
     from atlas.pipeline.build import scan_dataset
-    from atlas.pipeline.prepare import choose_layers, open_build_dataset, resolve_device
+    from atlas.pipeline.prepare import (choose_layers, class_output, open_build_dataset,
+                                        resolve_device)
     from atlas.pipeline.data_analysis import DataEvidence
     from atlas.pipeline.scan import local_scanner
 
@@ -57,7 +59,10 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     loaded.module.to(device)
     loaded.preprocess.to(device)
     size = config.image_size or loaded.input_size
-    chosen = choose_layers(config, loaded, dry_run(loaded.module, size, loaded.preprocess), size)
+    run = dry_run(loaded.module, size, loaded.preprocess)
+    chosen = choose_layers(config, loaded, run, size)
+    # the class output, as a build finds it: the analysis checks its logits' recognition
+    config = dataclasses.replace(config, logits_layer=class_output(config, loaded, run, size)[0])
     model = lucent_as_shipped(loaded)
     store = ResultStore(folder)
     record = {"key": "torch-lucent render_vis", "steps": config.steps}
@@ -68,11 +73,11 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
             objective = sum(lucent_objectives.channel(name, unit, batch=i)
                             for i, unit in enumerate(chunk))
             images = _render(model, loaded, objective, size, len(chunk), config.steps)
-            values = _activations(loaded, info.name, chunk, images, device)
+            values = _activations(loaded, info.read, chunk, images, device)
             for i, unit in enumerate(chunk):
                 store.save_view(info.name, unit, "positive", [images[i]],
                                 {**record, "activations": [values[i]]})
-        if len(info.shape) != 3:
+        if len(info.shape) != 3 or "diversity" not in config.views:
             continue
         count = config.diversity_images
         for unit in units:
@@ -80,7 +85,7 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
                          - LUCENT_DIVERSITY * lucent_objectives.diversity(name))
             images = _render(model, loaded, objective, size, count, config.steps)
             store.save_view(info.name, unit, "diversity", list(images), {
-                **record, "activations": _activations(loaded, info.name, [unit] * count,
+                **record, "activations": _activations(loaded, info.read, [unit] * count,
                                                       images, device)})
     dataset = open_build_dataset(config, loaded, size)
     evidence = None
