@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--views", type=_csv, help="with --quality: the views built (default "
                        "positive,diversity,seeds,examples; positive,examples suffice for class "
                        "logits' recognition)")
+    bench.add_argument("--vary", action="append", metavar="SETTING=A,B",
+                       help="with --quality: instead of the parameterizations, one build per "
+                       "value of a setting, e.g. lr=0.02,0.05 or jitter=4,8,16 (repeatable)")
     bench.add_argument("--steps", type=int, help="optimization steps (default 256: the "
                        "baselines' steps time to quality measures against; with --quality, "
                        "the build's default)")
@@ -395,7 +398,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_quality(args: argparse.Namespace) -> int:
     from atlas.bench.quality import VIEWS as QUALITY_VIEWS
-    from atlas.bench.quality import QualityWork, run_quality
+    from atlas.bench.quality import CANDIDATES, QualityWork, run_quality, vary_candidates
 
     if any(value is not None and value < 1 for value in (args.channels, args.steps,
                                                          args.image_size)):
@@ -413,7 +416,9 @@ def _bench_quality(args: argparse.Namespace) -> int:
                            _csv(args.layer) if args.layer else None, units, args.steps,
                            args.image_size, args.device,
                            views=args.views or list(QUALITY_VIEWS))
-        run_quality(work, echo=lambda line: print(line, flush=True), dataset_label=label)
+        candidates = vary_candidates(args.vary) if args.vary else CANDIDATES
+        run_quality(work, candidates, echo=lambda line: print(line, flush=True),
+                    dataset_label=label)
     return 0
 
 

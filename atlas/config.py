@@ -46,6 +46,12 @@ class BuildConfig:
     decorrelate: bool = True
     valid: str = "sigmoid"
     transforms: str = "standard"  # "standard" or "none"
+    # The standard transforms' amounts (optvis/transforms.py): jitter in pixels at 128 px
+    # (scaled to the image size), the largest relative scaling, the largest rotation in
+    # degrees; 0 leaves that transform out.
+    jitter: int = 8
+    scale: float = 0.1
+    rotate: int = 10
     tv_weight: float = 0.05
     l2_weight: float = 0.0
     # What the positive, negative, diversity, seeds (and evolution) views maximize, for the
@@ -123,6 +129,10 @@ class BuildConfig:
             raise AtlasError(f"image size must be a positive number of pixels, not {self.image_size}")
         if self.layers is not None and not self.layers:
             raise AtlasError("the layer list is empty; name at least one layer (see `atlas layers`)")
+        if self.jitter < 0 or not 0 <= self.scale < 1 or not 0 <= self.rotate <= 180:
+            raise AtlasError(f"transform amounts must be jitter >= 0 pixels, 0 <= scale < 1 and "
+                             f"0 <= rotate <= 180 degrees, not jitter {self.jitter}, scale "
+                             f"{self.scale}, rotate {self.rotate}")
         if self.transforms not in ("standard", "none"):
             raise AtlasError(f"transforms must be 'standard' or 'none', not {self.transforms!r}")
         if self.example_count > MAX_EXAMPLES:
@@ -245,7 +255,7 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
     for key in list(values):
         if key not in FIELDS:
             raise AtlasError(f"unknown setting {key!r}{_did_you_mean(key, FIELDS)}")
-        values[key] = _checked(key, values[key])
+        values[key] = check_setting(key, values[key])
     return BuildConfig(**values).validate()
 
 
@@ -253,15 +263,15 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
 INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
         "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
         "dataset_batch", "compare_units", "connections", "ray_workers", "ray_threads",
-        "stop_window"}
+        "stop_window", "jitter", "rotate"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight",
-          "stop_tolerance"}
+          "stop_tolerance", "scale"}
 BOOLS = {"decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
 FLOAT_LISTS = {"mean", "std", "diversity_window"}
 
 
-def _checked(key: str, value: Any) -> Any:
+def check_setting(key: str, value: Any) -> Any:
     """`value` as setting `key` takes it, or an AtlasError naming the key."""
     def wrong(kind: str) -> AtlasError:
         return AtlasError(f"setting {key!r} must be {kind}, not {value!r} "

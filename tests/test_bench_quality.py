@@ -58,3 +58,16 @@ def test_quality_bench_reports_the_recognition_of_class_logits(capsys) -> None:
         assert 0 <= top1 <= top5 <= 100
         assert round(top1 * 3) % 100 == 0 and round(top5 * 3) % 100 == 0  # shares of 3 logits
         assert row[-3] in ("0", "1", "2", "3") and row[-2:] == ["of", "3"]
+
+
+def test_vary_makes_one_candidate_per_value_typed_as_the_setting() -> None:
+    from atlas.bench.quality import vary_candidates
+    from atlas.errors import AtlasError
+
+    assert vary_candidates(["lr=0.02,1", "jitter=4,16", "param=pixel"]) == {
+        "lr=0.02": {"lr": 0.02}, "lr=1": {"lr": 1.0}, "jitter=4": {"jitter": 4},
+        "jitter=16": {"jitter": 16}, "param=pixel": {"param": "pixel"}}
+    with pytest.raises(AtlasError, match="--vary takes"):
+        vary_candidates(["speed=3"])
+    with pytest.raises(AtlasError, match="'jitter' must be a whole number"):
+        vary_candidates(["jitter=0.5"])

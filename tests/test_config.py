@@ -161,6 +161,10 @@ def test_empty_layer_list() -> None:
         ({"transforms": "fancy"}, "transforms must be 'standard' or 'none'"),
         ({"valid": "tanh"}, "valid must be 'sigmoid' or 'clamp'"),
         ({"device": "tpu"}, "device must be auto, cpu or cuda"),
+        ({"jitter": -1}, "transform amounts must be jitter >= 0"),
+        ({"scale": 1.0}, "transform amounts must be"),
+        ({"rotate": 181}, "transform amounts must be"),
+        ({"pre_activation": "sometimes"}, "pre_activation must be one of all, negative, off"),
     ],
 )
 def test_other_validation_errors(change: dict, message: str) -> None:

@@ -343,3 +343,23 @@ def test_transforms_are_differentiable() -> None:
     standard_transforms(28)(image, step_draws([SEED + 3])).sum().backward()
     assert image.grad is not None
     assert float(image.grad.abs().sum()) > 0
+
+
+def test_the_default_amounts_describe_the_transforms_as_before() -> None:
+    # the description joins every cache key: defaults must keep stored results' keys
+    from atlas.optvis.transforms import standard_transforms
+
+    assert standard_transforms(224).describe() == (
+        "pad 21, jitter 14, scale 0.9–1.1, rotate ±10°, jitter 7, fit 224")
+    assert standard_transforms(28, 8, 0.1, 10).describe() == (
+        "pad 3, jitter 2, scale 0.9–1.1, rotate ±10°, jitter 1, fit 28")
+
+
+def test_transform_amounts_scale_each_transform_and_zero_leaves_it_out() -> None:
+    from atlas.optvis.transforms import standard_transforms
+
+    assert standard_transforms(224, jitter=16, scale=0.2, rotate=20).describe() == (
+        "pad 42, jitter 28, scale 0.8–1.2, rotate ±20°, jitter 14, fit 224")
+    assert standard_transforms(224, jitter=0, scale=0.1, rotate=0).describe() == (
+        "scale 0.9–1.1, fit 224")
+    assert standard_transforms(224, 0, 0.0, 0).describe() == "fit 224"

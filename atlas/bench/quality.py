@@ -36,7 +36,8 @@ import torch
 from PIL import Image
 
 from atlas.bench.dataset_pass import cpu_name
-from atlas.config import BuildConfig, make_config
+from atlas.config import FIELDS, BuildConfig, check_setting, make_config
+from atlas.errors import AtlasError
 from atlas.pipeline.data_analysis import SILENT_FRACTION
 from atlas.store import ResultStore
 
@@ -48,6 +49,31 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "maco": {"param": "maco"},
 }
 LUCENT = "lucent"
+
+
+def vary_candidates(specs: list[str]) -> dict[str, dict[str, Any]]:
+    """Candidates from `--vary SETTING=A,B,...` specs: one build per value, every other
+    setting at the model's defaults (e.g. lr=0.02,0.05 gives "lr=0.02" and "lr=0.05")."""
+    found: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        key, _, values = spec.partition("=")
+        key = key.strip().replace("-", "_")
+        if key not in FIELDS or not values:
+            raise AtlasError(f"--vary takes SETTING=VALUE,VALUE (a build setting such as lr, "
+                             f"param, jitter, steps), not {spec!r}")
+        for text in values.split(","):
+            found[f"{key}={text.strip()}"] = {key: check_setting(key, _literal(text.strip()))}
+    return found
+
+
+def _literal(text: str) -> Any:
+    """A command-line value as the setting's type will check it: a number where it is one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
 LUCENT_DIVERSITY = 1e2  # the weight of lucent's diversity term in its own examples
 RETAINED = 0.5  # a diversity image must keep half the positive activation
 

@@ -208,20 +208,26 @@ class Compose(nn.Module):
         return ", ".join(t.extra_repr() for t in self.transforms) or "none"
 
 
-def standard_transforms(image_size: int) -> Compose:
+# Lucid's standard amounts: jitter in pixels at REFERENCE_SIZE (after a pad half as wide
+# again, and a second jitter of half), the largest relative scaling, the largest rotation.
+JITTER, SCALE, ROTATE = 8, 0.1, 10
+
+
+def standard_transforms(image_size: int, jitter: int = JITTER, scale: float = SCALE,
+                        rotate: int = ROTATE) -> Compose:
     """Lucid's standard robustness transforms, scaled to `image_size`, ending at
-    exactly `image_size` so models with a fixed input (a linear head) still run."""
-    ratio = image_size / REFERENCE_SIZE
-    return Compose(
-        [
-            Pad(max(1, round(12 * ratio))),
-            Jitter(max(1, round(8 * ratio))),
-            RandomScale([1 + (i - 5) / 50.0 for i in range(11)]),
-            RandomRotate(list(range(-10, 11)) + 5 * [0]),
-            Jitter(max(1, round(4 * ratio))),
-            FitSize(image_size),
-        ]
-    )
+    exactly `image_size` so models with a fixed input (a linear head) still run.
+    An amount of 0 leaves its transforms out."""
+    ratio = image_size / REFERENCE_SIZE * jitter / JITTER
+    steps = [] if jitter <= 0 else [Pad(max(1, round(12 * ratio))),
+                                     Jitter(max(1, round(8 * ratio)))]
+    if scale > 0:  # 11 scales from 1 - scale to 1 + scale
+        steps.append(RandomScale([1 + (i - 5) / (5 / scale) for i in range(11)]))
+    if rotate > 0:  # every whole degree, and 0 a quarter of the time more
+        steps.append(RandomRotate(list(range(-rotate, rotate + 1)) + (rotate // 2) * [0]))
+    if jitter > 0:
+        steps.append(Jitter(max(1, round(4 * ratio))))
+    return Compose(steps + [FitSize(image_size)])
 
 
 def no_transforms(image_size: int) -> Compose:

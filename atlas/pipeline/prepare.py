@@ -237,8 +237,8 @@ def prepare_build(config: BuildConfig) -> Prepared:
     image_format = resolve_image_format(config, image_size)
     store = ResultStore(Path(config.out), image_format, config.image_quality)
 
-    transforms = (standard_transforms if config.transforms == "standard" else no_transforms)(
-        image_size).to(device)
+    transforms = (standard_transforms(image_size, config.jitter, config.scale, config.rotate)
+                  if config.transforms == "standard" else no_transforms(image_size)).to(device)
     executor = open_executor(config, device)
     autocast = precision.autocast_dtype(config.precision, executor.device, loaded.bfloat16,
                                         executor.fast_bfloat16)
