@@ -17,6 +17,7 @@ else:  # pragma: no cover
 
 from atlas.errors import AtlasError
 from atlas.optvis import PARAMS
+from atlas.pipeline.views import DEFAULT_VIEWS
 from atlas.pipeline.views import VIEW_NAMES as VIEWS
 from atlas.sizes import parse_size
 
@@ -35,7 +36,7 @@ class BuildConfig:
     std: Optional[list[float]] = None
     layers: Optional[list[str]] = None  # None: the model's default layers
     channels: Optional[str] = None  # e.g. "0-7,12", for every layer; None: all
-    views: list[str] = field(default_factory=lambda: list(VIEWS))
+    views: list[str] = field(default_factory=lambda: list(DEFAULT_VIEWS))
     steps: int = 256
     image_size: Optional[int] = None  # None: the model's native input size
     seed: int = 0
@@ -60,6 +61,11 @@ class BuildConfig:
     # the logit of class C). See `parse_objective`.
     objective: str = "channel"
     class_weight: float = 0.1  # λ of class-conditional objectives (unit + λ·logit)
+    # The accent view (pipeline/accentuate.py): how far (RMS, in [0, 1] pixel units) an
+    # accentuated dataset image may move from the real one, and the weight of the term
+    # that pulls it back (against the unit's activation over its dataset maximum).
+    accent_radius: float = 0.1
+    accent_weight: float = 1.0
     # A layer whose output is clamped at a floor (a ReLU; models/floors.py) is read before
     # its clamp: "all" (its values, and every optimized view's objective), "negative" (its
     # values, and only the negative and neuron views' objectives) or "off" (its output, as
@@ -154,6 +160,9 @@ class BuildConfig:
             raise AtlasError(f"image_format must be auto, png or webp, not {self.image_format!r}")
         if not 1 <= self.image_quality <= 100:
             raise AtlasError(f"image_quality must be 1-100, not {self.image_quality}")
+        if not 0 < self.accent_radius <= 1 or self.accent_weight < 0:
+            raise AtlasError(f"accent_radius must be above 0 and at most 1 and accent_weight "
+                             f"at least 0, not {self.accent_radius} and {self.accent_weight}")
         if self.pre_activation not in PRE_ACTIVATION:
             raise AtlasError(f"pre_activation must be one of {', '.join(PRE_ACTIVATION)}, not "
                              f"{self.pre_activation!r}")
@@ -265,7 +274,7 @@ INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "
         "dataset_batch", "compare_units", "connections", "ray_workers", "ray_threads",
         "stop_window", "jitter", "rotate"}
 FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight",
-          "stop_tolerance", "scale"}
+          "stop_tolerance", "scale", "accent_radius", "accent_weight"}
 BOOLS = {"decorrelate", "pretrained", "channels_last"}
 STRING_LISTS = {"layers", "views", "joint"}
 FLOAT_LISTS = {"mean", "std", "diversity_window"}

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from atlas.config import (VIEWS, BuildConfig, load_toml, make_config, parse_channels,
+from atlas.config import (BuildConfig, load_toml, make_config, parse_channels,
                           with_sized_defaults)
 from atlas.errors import AtlasError
+from atlas.pipeline.views import DEFAULT_VIEWS
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -24,7 +25,7 @@ def test_defaults() -> None:
     config = make_config({}, {})
     assert config == BuildConfig()
     assert config.steps == 256 and config.seed == 0 and config.lr is None
-    assert config.views == list(VIEWS)
+    assert config.views == list(DEFAULT_VIEWS)
 
 
 @pytest.mark.parametrize(("size", "param", "lr"), [(28, "pixel", 0.12), (64, "pixel", 0.12),
@@ -65,7 +66,7 @@ def test_flags_only() -> None:
 def test_default_lists_are_not_shared() -> None:
     a, b = BuildConfig(), BuildConfig()
     a.views.append("extra")
-    assert b.views == list(VIEWS)
+    assert b.views == list(DEFAULT_VIEWS)
     assert b.joint is None  # the model decides its default pairs
 
 

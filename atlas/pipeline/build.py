@@ -33,6 +33,8 @@ from atlas.pipeline.plan import image_count
 from atlas.pipeline.memory_plan import peak_memory
 from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.publish import publish_site, remove_leftovers
+from atlas.pipeline.accentuate import VIEW as ACCENT_VIEW
+from atlas.pipeline.accentuate import run_accents
 from atlas.pipeline.scan import (ScanLayer, load_scan, run_scan, scan_key, scan_settings,
                                  stored_field)
 from atlas.pipeline.schedule import run_batches
@@ -182,6 +184,12 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                           dynamic_ncols=True) as bar:
                     notes.append(run_compare(engine, executor, compared, store,
                                              ready.smallest_limit(), bar, stop).note())
+
+        if ACCENT_VIEW in config.views and scans:
+            with _phase(timings, "accent"), tqdm(total=0, unit="step", desc="accent",
+                                                 disable=not progress,
+                                                 dynamic_ncols=True) as bar:
+                notes.append(run_accents(ready, scans, executor, bar, stop))
 
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:

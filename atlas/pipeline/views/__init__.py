@@ -7,7 +7,7 @@ from __future__ import annotations
 from atlas.pipeline.views.base import (COMPOSED, DATASET, JOINT, OPTIMIZE, SNAPSHOTS, WEIGHTS,
                                        View, Where)
 from atlas.pipeline.views.compare import COMPARE, COMPARE_VIEW
-from atlas.pipeline.views.dataset import EXAMPLES, SPECTRUM
+from atlas.pipeline.views.dataset import ACCENT, EXAMPLES, SPECTRUM
 from atlas.pipeline.views.joint import JOINT_VIEW
 from atlas.pipeline.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
                                             SEEDS, OptimizedView)
@@ -15,8 +15,9 @@ from atlas.pipeline.views.weights import KERNEL
 
 VIEWS: dict[str, View] = {view.name: view for view in (
     SPECTRUM, POSITIVE, NEGATIVE, DIVERSITY, NEURON, SEEDS, EVOLUTION, KERNEL, EXAMPLES,
-    JOINT_VIEW, COMPARE_VIEW)}
+    ACCENT, JOINT_VIEW, COMPARE_VIEW)}
 VIEW_NAMES = tuple(VIEWS)
+DEFAULT_VIEWS = tuple(name for name, view in VIEWS.items() if view.default)
 
 UNIT_VIEWS = tuple(view for view in VIEWS.values() if view.per_unit)
 OPTIMIZED = tuple(view for view in UNIT_VIEWS if isinstance(view, OptimizedView))
@@ -31,5 +32,5 @@ def with_needs(names: list[str]) -> list[str]:
     return [name for name in VIEWS if name in wanted]
 
 
-__all__ = ["with_needs", "VIEWS", "VIEW_NAMES", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
+__all__ = ["with_needs", "VIEWS", "VIEW_NAMES", "DEFAULT_VIEWS", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
            "OPTIMIZE", "SNAPSHOTS", "WEIGHTS", "DATASET", "COMPOSED", "JOINT", "COMPARE"]

@@ -18,6 +18,7 @@ SNAPSHOTS = "snapshots"  # snapshots of another view's optimization
 WEIGHTS = "weights"  # drawn from the model's weights
 DATASET = "dataset"  # real images chosen by the dataset pass
 COMPOSED = "composed"  # assembled in the manifest from other views
+ACCENTUATE = "accentuate"  # optimized from dataset images after the dataset pass
 JOINT = "joint"  # one per joint objective, not per unit
 
 
@@ -38,6 +39,7 @@ class View:
     manifest_fields: Mapping[str, str] = field(default_factory=dict)
     per_unit: bool = True
     needs: tuple[str, ...] = ()  # views whose results this one is made from
+    default: bool = True  # among the views a build makes when none are named
 
     def applies(self, where: Where) -> bool:
         return True

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from atlas.manifest_types import EXAMPLE_COLUMNS
-from atlas.pipeline.views.base import COMPOSED, DATASET, View, Where
+from atlas.pipeline.views.base import ACCENTUATE, COMPOSED, DATASET, View, Where
 
 # How many examples of each dataset column the compact spectrum row repeats.
 SPECTRUM_EXAMPLES = 4
@@ -54,5 +54,19 @@ class Spectrum(View):
         return {"columns": columns, "threshold": examples["threshold"]}
 
 
+@dataclass(frozen=True)
+class Accent(View):
+    """Each of a unit's top dataset examples accentuated toward it (pipeline/accentuate.py)."""
+
+    produced_by: str = ACCENTUATE
+    default: bool = False  # three more optimized images per unit: asked for by name
+
+    def applies(self, where: Where) -> bool:
+        return where.dataset
+
+
 EXAMPLES = Examples("examples")
+ACCENT = Accent("accent", manifest_fields={"before": "before", "distance": "distance",
+                                            "sources": "sources", "originals": "originals"},
+                needs=("examples",))
 SPECTRUM = Spectrum("spectrum", needs=("negative", "examples", "positive"))

@@ -1,0 +1,83 @@
+"""The accent view through real builds: each unit's top dataset examples
+accentuated toward it, within the documented distance, activation before and
+after recorded, cached and resumed, in the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from atlas.config import make_config
+from atlas.manifest_io import read_manifest
+from atlas.pipeline.accentuate import ACCENT_EXAMPLES
+from atlas.pipeline.build import build_atlas
+
+MODEL = f"{Path(__file__).parent / 'models' / 'clamped.py'}:build"
+SOLIDS = [(30 * i, 20 * i, 200 - 25 * i) for i in range(9)]
+RADIUS = 0.05
+
+
+def _config(data: Path, out: Path, **extra):
+    return make_config({}, {"model": MODEL, "dataset": str(data), "views": ["accent"],
+                            "steps": 16, "example_count": 3, "out": str(out),
+                            "layers": ["block", "head"], "accent_radius": RADIUS, **extra})
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("data") / "images"
+    data.mkdir()
+    for i, colour in enumerate(SOLIDS):
+        Image.new("RGB", (8, 8), colour).save(data / f"s{i}.png")
+    out = tmp_path_factory.mktemp("atlas") / "site"
+    report = build_atlas(_config(data, out), progress=False)
+    return data, out, report, read_manifest(out)
+
+
+def _units(manifest: dict):
+    for layer in manifest["layers"]:
+        for unit in layer["units"]:
+            yield layer, unit
+
+
+def test_each_unit_accentuates_its_top_examples(built) -> None:
+    _, site, _, manifest = built
+    for layer, unit in _units(manifest):
+        accent = unit["views"]["accent"]
+        top = [item["source"] for item in unit["views"]["examples"]["max"]]
+        assert accent["sources"] == top[:ACCENT_EXAMPLES]
+        assert len(accent["images"]) == len(accent["originals"]) == ACCENT_EXAMPLES
+        assert all((site / path).is_file() for path in accent["images"] + accent["originals"])
+        assert all(distance <= RADIUS + 1e-6 for distance in accent["distance"])
+        # the real image, then more of what drives the unit
+        assert sum(after > before for after, before in
+                   zip(accent["activations"], accent["before"])) >= 2, unit["label"]
+
+
+def test_the_original_is_the_dataset_image_and_before_its_activation(built) -> None:
+    data, site, _, manifest = built
+    unit = next(unit for layer, unit in _units(manifest) if unit["label"] == "block:1")
+    accent = unit["views"]["accent"]
+    source = Image.open(data / accent["sources"][0]).convert("RGB")
+    stored = Image.open(site / accent["originals"][0]).convert("RGB")
+    assert np.array_equal(np.asarray(stored), np.asarray(source))
+    red, green, blue = source.getpixel((0, 0))
+    assert accent["before"][0] == pytest.approx((green - blue) / 255, abs=1e-5)  # pre-activation
+
+
+def test_a_rebuild_keeps_the_accents_and_a_changed_radius_redoes_them(built, tmp_path) -> None:
+    data, _, report, _ = built
+    assert any(note.startswith("accent: 4 of 4 units accentuated") for note in report.notes)
+    site = tmp_path / "site"
+    build_atlas(_config(data, site), progress=False)
+    again = build_atlas(_config(data, site), progress=False)
+    assert "accent: 4 units unchanged" in again.notes
+    wider = build_atlas(_config(data, site, accent_radius=2 * RADIUS), progress=False)
+    assert any(note.startswith("accent: 4 of 4") for note in wider.notes)
+
+
+def test_accent_is_not_a_default_view() -> None:
+    assert "accent" not in make_config({}, {}).views
