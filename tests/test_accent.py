@@ -14,6 +14,7 @@ from atlas.config import make_config
 from atlas.manifest_io import read_manifest
 from atlas.pipeline.accentuate import ACCENT_EXAMPLES
 from atlas.pipeline.build import build_atlas
+from atlas.site.formatting import sig3
 
 MODEL = f"{Path(__file__).parent / 'models' / 'clamped.py'}:build"
 SOLIDS = [(30 * i, 20 * i, 200 - 25 * i) for i in range(9)]
@@ -81,3 +82,17 @@ def test_a_rebuild_keeps_the_accents_and_a_changed_radius_redoes_them(built, tmp
 
 def test_accent_is_not_a_default_view() -> None:
     assert "accent" not in make_config({}, {}).views
+
+
+def test_the_unit_page_shows_each_real_image_beside_its_accentuation(built) -> None:
+    _, site, _, manifest = built
+    unit = next(unit for layer, unit in _units(manifest) if unit["label"] == "block:1")
+    page = (site / unit["page"]).read_text()
+    assert '<h2 id="accent">Accentuation</h2>' in page
+    accent = unit["views"]["accent"]
+    shown = [page.index(f'src="../../{path}"') for pair in zip(accent["originals"],
+                                                              accent["images"]) for path in pair]
+    assert shown == sorted(shown)  # original, accented, original, accented, …
+    for before, after, moved in zip(accent["before"], accent["activations"], accent["distance"]):
+        assert f"real: {sig3(before)}" in page and f"accented: {sig3(after)}" in page
+        assert f"moved {sig3(moved)} RMS" in page

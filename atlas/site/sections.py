@@ -93,6 +93,27 @@ def kernel_section(page: str, label: str, section: Section, data: dict[str, Any]
     return built
 
 
+def accent_section(page: str, label: str, section: Section, data: dict[str, Any],
+                   unit: dict[str, Any]) -> dict[str, Any]:
+    """Each real image beside its accentuated version: the unit's activation on each,
+    and how far (RMS) the accentuation moved it."""
+    entries = []
+    originals, sources = data.get("originals") or [], data.get("sources") or []
+    before, distance = data.get("before") or [], data.get("distance") or []
+    for i, path in enumerate(data.get("images") or []):
+        original = _at(originals, i)
+        if original:
+            entries.append(image(page, original, f"{label}, dataset image {i + 1}",
+                                 caption=f"real: {fmt.sig3(_at(before, i))}",
+                                 note=str(_at(sources, i) or "")))
+        entries.append(image(page, path, f"{label}, accentuated image {i + 1}",
+                             caption=f"accented: {fmt.sig3(_at(data.get('activations'), i))}",
+                             note=f"moved {fmt.sig3(_at(distance, i))} RMS"))
+    return {"kind": "images", "id": "accent", "title": section.title,
+            "caption": f"{section.title} view of {label}. {section.about}",
+            "images": entries, "layout": "strip", "curve": None, "transparency": False}
+
+
 def _named(name: str) -> Builder:
     def build(page: str, label: str, section: Section, data: dict[str, Any],
               unit: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +147,12 @@ SECTIONS: dict[str, Section] = {
         "its strongest activation over positions (a crop of the input around that position, "
         "sized to the unit's receptive field), or its activation for a linear unit.",
         examples_section),
+    "accent": Section(
+        "Accentuation", "Each of the unit's top dataset images, then the same image optimized "
+        "to excite the unit more while staying close to it (at most the build's accent_radius, "
+        "root-mean-square in [0, 1] pixel values): what changed is what in the real image "
+        "drives the unit. Values are the unit's mean activation on each image.",
+        accent_section),
 }
 """Every per-unit view's section, in the order a unit page shows them."""
 
