@@ -134,6 +134,13 @@ class PreActivation(TypedDict):
     source: str  # where the values come from, in words ("the input of ReLU6 ...")
 
 
+class Caricature(TypedDict):
+    images: list[str]  # the caricatures
+    originals: list[str]  # the dataset images they caricature, at the build's image size
+    sources: list[str]  # those images' paths in the dataset (untrusted text)
+    activations: list[float]  # each caricature's score: 1 = the real image's own pattern
+
+
 class Family(TypedDict):
     number: int  # from 1, largest family first
     name: str  # its units' most common top-examples label, "class 3 (7 of 9)", or "family N"
@@ -156,6 +163,9 @@ class LayerHeader(TypedDict):
     # examples, histogram, threshold and view activations, is its pre-activation, and the
     # negative and neuron views optimize it. None: values are the layer's output.
     pre_activation: Optional[PreActivation]
+    # A few dataset images and, for each, an image optimized to amplify the layer's whole
+    # activation pattern on it (pipeline/caricatures.py); None without that view.
+    caricature: Optional[Caricature]
     receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
     families: list[Family]  # units grouped by correlated activations (pipeline/families.py)
     units_file: str  # the LayerFile holding its units, e.g. "data/mixed4a.json"

@@ -54,10 +54,15 @@ def load_image(path: Path) -> torch.Tensor:
 IMAGE_FORMATS = ("png", "webp")
 
 
+LAYER_UNIT = -1  # the "unit" a layer's own views (its caricatures) are stored under
+LAYER_DIR = "_layer"
+
+
 def view_dir(layer: Optional[str], unit: int) -> str:
     """A unit's folder (relative to the site root, '/'-separated); layer None is
-    the joint views' folder (unit = pair index)."""
-    return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{unit}"
+    the joint views' folder (unit = pair index); unit LAYER_UNIT the layer's own."""
+    folder = LAYER_DIR if unit == LAYER_UNIT else unit
+    return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{folder}"
 
 
 def record_rel(layer: Optional[str], unit: int, view: str) -> str:

@@ -96,3 +96,25 @@ def test_the_unit_page_shows_each_real_image_beside_its_accentuation(built) -> N
     for before, after, moved in zip(accent["before"], accent["activations"], accent["distance"]):
         assert f"real: {sig3(before)}" in page and f"accented: {sig3(after)}" in page
         assert f"moved {sig3(moved)} RMS" in page
+
+
+def test_caricatures_amplify_the_layers_pattern_on_a_few_dataset_images(built, tmp_path) -> None:
+    from atlas.pipeline.caricatures import CARICATURE_IMAGES
+
+    data = built[0]
+    site = tmp_path / "site"
+    report = build_atlas(_config(data, site, views=["caricature"], steps=32), progress=False)
+    assert "caricature: 2 of 2 layers caricatured" in report.notes
+    manifest = read_manifest(site)
+    for layer in manifest["layers"]:
+        found = layer["caricature"]
+        assert len(found["images"]) == len(found["originals"]) == CARICATURE_IMAGES
+        assert len(set(found["sources"])) == CARICATURE_IMAGES
+        for source, original in zip(found["sources"], found["originals"]):
+            assert np.array_equal(np.asarray(Image.open(site / original).convert("RGB")),
+                                  np.asarray(Image.open(data / source).convert("RGB")))
+        assert max(found["activations"]) > 1.0  # beyond the real image along its pattern
+    again = build_atlas(_config(data, site, views=["caricature"], steps=32), progress=False)
+    assert "caricature: 2 layers unchanged" in again.notes
+    assert read_manifest(site)["layers"][0]["caricature"]["sources"] == (
+        manifest["layers"][0]["caricature"]["sources"])

@@ -35,6 +35,8 @@ from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.publish import publish_site, remove_leftovers
 from atlas.pipeline.accentuate import VIEW as ACCENT_VIEW
 from atlas.pipeline.accentuate import run_accents
+from atlas.pipeline.caricatures import VIEW as CARICATURE_VIEW
+from atlas.pipeline.caricatures import run_caricatures
 from atlas.pipeline.scan import (ScanLayer, load_scan, run_scan, scan_key, scan_settings,
                                  stored_field)
 from atlas.pipeline.schedule import run_batches
@@ -190,6 +192,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                                                  disable=not progress,
                                                  dynamic_ncols=True) as bar:
                 notes.append(run_accents(ready, scans, executor, bar, stop))
+        if CARICATURE_VIEW in config.views and scans:
+            with _phase(timings, "caricature"), tqdm(total=0, unit="step", desc="caricature",
+                                                     disable=not progress,
+                                                     dynamic_ncols=True) as bar:
+                notes.append(run_caricatures(ready, scans, executor, bar, stop))
 
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:

@@ -17,7 +17,7 @@ from atlas.models.branches import branch_of
 from atlas.pipeline.connections import unit_connections
 from atlas.pipeline.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.slugs import slugify
-from atlas.store import ResultStore
+from atlas.store import LAYER_UNIT, ResultStore
 
 __all__ = ["MANIFEST", "FORMAT", "build_manifest", "write_manifest", "unit_page", "layer_page"]
 
@@ -68,6 +68,14 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
     return unit_entry
 
 
+def _caricature(store: ResultStore, layer: str) -> Optional[dict]:
+    """The layer's caricatures (pipeline/caricatures.py), None where it has none."""
+    record = store.load_view(layer, LAYER_UNIT, "caricature")
+    if not record or not record.get("images"):
+        return None
+    return {key: record[key] for key in ("images", "originals", "sources", "activations")}
+
+
 # Per-unit scores the analysis measures, passed on to the pages (null where not measured).
 SCORES = ("polysemanticity", "diversity_spread", "colour", "example_polysemanticity",
           "faithfulness", "faithfulness_baseline", "super_stimulus", "positive_value")
@@ -107,6 +115,7 @@ def build_manifest(store: ResultStore) -> Manifest:
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
             "branches": layer.get("branches", []),
             "pre_activation": layer.get("pre_activation"),
+            "caricature": _caricature(store, name),
             "receptive_field": layer.get("receptive_field"),
             "families": (analysis.get("families") or {}).get("layers", {}).get(name, []),
             "units_file": path, "unit_count": len(units),

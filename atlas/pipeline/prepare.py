@@ -33,7 +33,7 @@ from atlas.pipeline.executor import open_executor
 from atlas.pipeline.magnitude import maco_magnitude
 from atlas.pipeline.memory_plan import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.plan import Job
-from atlas.pipeline.views import DATASET, VIEWS, with_needs
+from atlas.pipeline.views import ACCENTUATE, DATASET, VIEWS, with_needs
 from atlas.store import ResultStore
 
 
@@ -227,7 +227,7 @@ def prepare_build(config: BuildConfig) -> Prepared:
     logits, no_logits = class_output(config, loaded, run, image_size)
     config = dataclasses.replace(config, logits_layer=logits)
     check_objective(config, run, no_logits)
-    wants_data = any(VIEWS[name].produced_by == DATASET for name in config.views)
+    wants_data = any(VIEWS[name].produced_by in (DATASET, ACCENTUATE) for name in config.views)
     # MACO reads its magnitude spectrum from the dataset even without dataset views.
     dataset = (open_build_dataset(config, loaded, image_size)
                if wants_data or config.param == "maco" else None)

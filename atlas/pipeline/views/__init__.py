@@ -4,10 +4,10 @@ the manifest iterate over `VIEWS`; the site has one section builder per name
 
 from __future__ import annotations
 
-from atlas.pipeline.views.base import (COMPOSED, DATASET, JOINT, OPTIMIZE, SNAPSHOTS, WEIGHTS,
-                                       View, Where)
+from atlas.pipeline.views.base import (ACCENTUATE, COMPOSED, DATASET, JOINT, OPTIMIZE,
+                                       SNAPSHOTS, WEIGHTS, View, Where)
 from atlas.pipeline.views.compare import COMPARE, COMPARE_VIEW
-from atlas.pipeline.views.dataset import ACCENT, EXAMPLES, SPECTRUM
+from atlas.pipeline.views.dataset import ACCENT, CARICATURE, EXAMPLES, SPECTRUM
 from atlas.pipeline.views.joint import JOINT_VIEW
 from atlas.pipeline.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
                                             SEEDS, OptimizedView)
@@ -15,7 +15,7 @@ from atlas.pipeline.views.weights import KERNEL
 
 VIEWS: dict[str, View] = {view.name: view for view in (
     SPECTRUM, POSITIVE, NEGATIVE, DIVERSITY, NEURON, SEEDS, EVOLUTION, KERNEL, EXAMPLES,
-    ACCENT, JOINT_VIEW, COMPARE_VIEW)}
+    ACCENT, CARICATURE, JOINT_VIEW, COMPARE_VIEW)}
 VIEW_NAMES = tuple(VIEWS)
 DEFAULT_VIEWS = tuple(name for name, view in VIEWS.items() if view.default)
 

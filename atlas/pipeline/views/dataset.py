@@ -65,8 +65,21 @@ class Accent(View):
         return where.dataset
 
 
+@dataclass(frozen=True)
+class Caricature(View):
+    """A layer's caricatures of a few dataset images (pipeline/caricatures.py)."""
+
+    produced_by: str = ACCENTUATE
+    per_unit: bool = False
+    default: bool = False  # four more optimized images per layer: asked for by name
+
+    def applies(self, where: Where) -> bool:
+        return where.dataset
+
+
 EXAMPLES = Examples("examples")
 ACCENT = Accent("accent", manifest_fields={"before": "before", "distance": "distance",
                                             "sources": "sources", "originals": "originals"},
                 needs=("examples",))
 SPECTRUM = Spectrum("spectrum", needs=("negative", "examples", "positive"))
+CARICATURE = Caricature("caricature")
