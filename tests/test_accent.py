@@ -118,3 +118,16 @@ def test_caricatures_amplify_the_layers_pattern_on_a_few_dataset_images(built, t
     assert "caricature: 2 layers unchanged" in again.notes
     assert read_manifest(site)["layers"][0]["caricature"]["sources"] == (
         manifest["layers"][0]["caricature"]["sources"])
+
+
+def test_plan_prices_the_views_made_from_dataset_images(built, capsys) -> None:
+    from atlas.cli import main
+
+    data = built[0]
+    assert main(["plan", "--model", MODEL, "--dataset", str(data), "--layers", "block,head",
+                 "--views", "accent,caricature", "--steps", "8", "--example-count", "3",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    # 4 units x 3 accentuated examples + 2 layers x 4 caricatures
+    assert "from dataset images: 20 (accent and caricature views)" in out
+    assert "accent and caricature" in out.split("wall time")[1]

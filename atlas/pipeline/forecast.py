@@ -27,7 +27,11 @@ from atlas.pipeline.example_storage import LayerExamples, chunk_concentrations
 from atlas.pipeline.examples import crop_format
 from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
-from atlas.pipeline.plan import Job, image_count
+from atlas.pipeline.accentuate import ACCENT_EXAMPLES, UNSIZED
+from atlas.pipeline.accentuate import VIEW as ACCENT_VIEW
+from atlas.pipeline.caricatures import CARICATURE_IMAGES
+from atlas.pipeline.caricatures import VIEW as CARICATURE_VIEW
+from atlas.pipeline.plan import Job, image_count, unit_jobs
 from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.scan import scan_chunk
 from atlas.pipeline.site_size import limit_warnings
@@ -94,6 +98,10 @@ class Forecast:
     connections: list[PairCost] = field(default_factory=list)  # each pair still to compute
     concentrations: dict[str, float] = field(default_factory=dict)  # of examples, by layer
     largest_file: float = 0.0  # bytes: the largest file the site will hold
+    # the accent and caricature views: images optimized from dataset images, and each
+    # task's seconds (priced at its layer's cost per image-step)
+    from_data_images: int = 0
+    from_data_seconds: list[float] = field(default_factory=list)
 
     def dataset_seconds(self, workers: int) -> float:
         """The driver reads while the workers compute: the slower of the two."""
@@ -110,9 +118,13 @@ class Forecast:
         """On the driver, a pair after the other, whatever the workers."""
         return sum(pair.seconds for pair in self.connections)
 
+    def from_data_seconds_on(self, workers: int) -> float:
+        return _dealt(self.from_data_seconds, workers)
+
     def seconds(self, workers: int) -> float:
         return (self.dataset_seconds(workers) + self.optimize_seconds(workers)
-                + self.compare_seconds(workers) + self.connections_seconds())
+                + self.compare_seconds(workers) + self.connections_seconds()
+                + self.from_data_seconds_on(workers))
 
 
 def _dealt(seconds: list[float], workers: int) -> float:
@@ -230,6 +242,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
         result.costs.append(LayerCost(layer, image_count(jobs), per_step / image_count(jobs), fixed,
                                       image_bytes))
     by_layer = {cost.layer: cost for cost in result.costs}
+    _price_from_data(ready, result, by_layer, bar)
     for batch in batches:
         cost = by_layer[batch[0].layer or "joint"]
         result.batch_seconds.append(cost.fixed + image_count(batch) * config.steps
@@ -242,6 +255,50 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     result.connections = _price_connections(ready)
     result.storage = _storage(ready, result)
     return result
+
+
+def _from_data_tasks(ready: Prepared) -> list[tuple[str, int]]:
+    """(layer, images) of each accent and caricature task the build would run (stored
+    results counted as still to do: their keys need the dataset pass)."""
+    config, tasks = ready.config, []
+    if ready.scanned is None:
+        return tasks
+    for info, units in ready.chosen:
+        if ACCENT_VIEW in config.views:
+            per_task = max(1, min(config.batch_size, UNSIZED) // ACCENT_EXAMPLES)
+            for start in range(0, len(units), per_task):
+                tasks.append((info.name, ACCENT_EXAMPLES * len(units[start:start + per_task])))
+        if CARICATURE_VIEW in config.views:
+            tasks.append((info.name, CARICATURE_IMAGES))
+    return tasks
+
+
+def _price_from_data(ready: Prepared, result: Forecast, by_layer: dict[str, LayerCost],
+                     bar: Any) -> None:
+    """Prices the accent and caricature tasks at their layer's cost per image-step,
+    calibrating a positive batch for a layer the build optimizes nothing else of."""
+    tasks = _from_data_tasks(ready)
+    missing = sorted({layer for layer, _ in tasks} - set(by_layer))
+    infos = {info.name: info for info, _ in ready.chosen}
+    limit = calibrationimage_count(ready.executor.device.type, ready.image_size)
+    positive = dataclasses.replace(ready.config, views=["positive"])
+    samples = [[job for unit in range(min(limit, infos[layer].channels))
+                for job in unit_jobs(positive, ready.common, infos[layer], unit)]
+               for layer in missing]
+    calibrations = [Task(calibrate_batch, (jobs, CALIBRATION_STEPS), CALIBRATION_WORK)
+                    for jobs in samples if jobs]
+    for index, (per_step, fixed, image_bytes) in ready.executor.map(calibrations, bar):
+        jobs = calibrations[index].args[0]
+        cost = LayerCost(jobs[0].layer, image_count(jobs), per_step / image_count(jobs), fixed,
+                         image_bytes)
+        result.costs.append(cost)
+        by_layer[cost.layer] = cost
+    for layer, images in tasks:
+        cost = by_layer[layer]
+        result.from_data_images += images
+        result.from_data_seconds.append(cost.fixed + images * ready.config.steps
+                                        * cost.per_image_step)
+    result.stored_images += 2 * result.from_data_images  # each beside its real image
 
 
 def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
@@ -365,6 +422,8 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
         f"{result.dataset_layers} layers)" if result.dataset_layers else
         "  dataset images:     none (no dataset)",
         f"  compare images:     {result.compare_images:,}",
+        *([f"  from dataset images: {result.from_data_images:,} (accent and caricature "
+           "views)"] if result.from_data_images else []),
         f"  storage:            {format_size(total_bytes)} published ("
         + ", ".join(f"{name} {format_size(size)}" for name, size in result.storage.items()
                     if size) + f"); {format_size(total_bytes / max(1, result.units))} a unit; "
@@ -391,7 +450,9 @@ def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[
                      f"(dataset {_duration(result.dataset_seconds(count))}, optimize "
                      f"{_duration(result.optimize_seconds(count))}, compare "
                      f"{_duration(result.compare_seconds(count))}, connections "
-                     f"{_duration(result.connections_seconds())})")
+                     f"{_duration(result.connections_seconds())}"
+                     + (f", accent and caricature {_duration(result.from_data_seconds_on(count))}"
+                        if result.from_data_images else "") + ")")
     return lines
 
 
