@@ -71,3 +71,16 @@ def test_vary_makes_one_candidate_per_value_typed_as_the_setting() -> None:
         vary_candidates(["speed=3"])
     with pytest.raises(AtlasError, match="'jitter' must be a whole number"):
         vary_candidates(["jitter=0.5"])
+
+
+def test_quality_bench_measures_the_views_made_from_dataset_images(capsys) -> None:
+    assert main(["bench", "--quality", "--layer", "conv2", "--channels", "2", "--steps", "4",
+                 "--views", "positive,accent,caricature", "--vary", "param=pixel"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    assert lines[header].rstrip().endswith("accent before  accent after  accent moved  caricature")
+    rows = [line.split() for line in lines[header + 2:] if line.strip()]
+    assert [row[0] for row in rows] == ["param=pixel", LUCENT]
+    before, after, moved, caricature = (float(value) for value in rows[0][-4:])
+    assert after > before and 0 < moved <= 0.1 + 1e-6 and caricature > 0
+    assert rows[1][-4:] == ["-"] * 4  # torch-lucent makes neither

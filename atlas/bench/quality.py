@@ -39,7 +39,7 @@ from atlas.bench.dataset_pass import cpu_name
 from atlas.config import FIELDS, BuildConfig, check_setting, make_config
 from atlas.errors import AtlasError
 from atlas.pipeline.data_analysis import SILENT_FRACTION
-from atlas.store import ResultStore
+from atlas.store import LAYER_UNIT, ResultStore
 
 VIEWS = ["positive", "diversity", "seeds", "examples"]
 # The parameterizations compared: name -> the settings that select it.
@@ -113,6 +113,12 @@ class LayerQuality:
     top1: Optional[float] = None
     top5: Optional[float] = None
     top_example_in_class: Optional[str] = None  # "n of m" logits, where labelled
+    # the accent view: mean activation of the real images and of their accentuations,
+    # and the mean distance moved (RMS); the caricature view: its mean score
+    accent_before: Optional[float] = None
+    accent_after: Optional[float] = None
+    accent_distance: Optional[float] = None
+    caricature: Optional[float] = None
 
 
 def saturated_share(paths: list[Path]) -> float:
@@ -148,6 +154,9 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
         if not activations:
             continue
         scores = list(units.values())
+        accents = [store.load_view(layer, int(unit), "accent") for unit in units]
+        accents = [record for record in accents if record and record.get("images")]
+        caricature = store.load_view(layer, LAYER_UNIT, "caricature")
         recognized = analysis.get("recognition") or {}
         if recognized.get("layer") != layer:
             recognized = {}
@@ -162,7 +171,12 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
             _mean([s.get("diversity_spread") for s in scores]),
             _mean([s.get("polysemanticity") for s in scores]),
             recognized.get("top1"), recognized.get("top5"),
-            f"{recognized['top_example_in_class']} of {labelled}" if labelled else None))
+            f"{recognized['top_example_in_class']} of {labelled}" if labelled else None,
+            _mean([v for record in accents for v in record["before"]]),
+            _mean([v for record in accents for v in record["activations"]]),
+            _mean([v for record in accents for v in record["distance"]]),
+            _mean(caricature["activations"]) if caricature and caricature.get("images")
+            else None))
     return rows
 
 
@@ -219,18 +233,23 @@ COLUMNS = ("method", "layer", "units", "activation", "super-stimulus", "faithful
            "saturated", "retention min", f"units ≥ {RETAINED:g}", "distinctness",
            "seeds spread")
 RECOGNITION = ("top-1", "top-5", "top example in class")  # where a class output was built
+FROM_DATA = ("accent before", "accent after", "accent moved", "caricature")  # where built
 
 
 def table(rows: list[LayerQuality]) -> list[str]:
     recognition = any(row.top1 is not None for row in rows)
-    columns = COLUMNS + (RECOGNITION if recognition else ())
+    from_data = any(row.accent_after is not None or row.caricature is not None for row in rows)
+    columns = COLUMNS + (RECOGNITION if recognition else ()) + (FROM_DATA if from_data else ())
     cells = [columns] + [(
         row.method, row.layer, str(row.units), _number(row.activation),
         _number(row.super_stimulus), _number(row.faithfulness), _percent(row.saturation),
         _number(row.retention_min), _percent(row.retained_share), _number(row.distinctness, 4),
         _number(row.seeds_spread, 4))
         + ((_percent(row.top1), _percent(row.top5), row.top_example_in_class or "-")
-           if recognition else ()) for row in rows]
+           if recognition else ())
+        + ((_number(row.accent_before), _number(row.accent_after),
+            _number(row.accent_distance), _number(row.caricature)) if from_data else ())
+        for row in rows]
     widths = [max(len(cell[i]) for cell in cells) for i in range(len(columns))]
 
     def line(cell: tuple) -> str:
