@@ -114,6 +114,13 @@ def test_caricatures_amplify_the_layers_pattern_on_a_few_dataset_images(built, t
             assert np.array_equal(np.asarray(Image.open(site / original).convert("RGB")),
                                   np.asarray(Image.open(data / source).convert("RGB")))
         assert max(found["activations"]) > 1.0  # beyond the real image along its pattern
+    layer = manifest["layers"][0]
+    page = (site / layer["page"]).read_text()
+    assert '<h2 id="caricatures">Caricatures</h2>' in page
+    shown = [page.index(f'src="../{path}"') for pair in zip(layer["caricature"]["originals"],
+                                                           layer["caricature"]["images"])
+             for path in pair]
+    assert shown == sorted(shown)  # each real image, then its caricature
     again = build_atlas(_config(data, site, views=["caricature"], steps=32), progress=False)
     assert "caricature: 2 layers unchanged" in again.notes
     assert read_manifest(site)["layers"][0]["caricature"]["sources"] == (

@@ -111,7 +111,7 @@ def accent_section(page: str, label: str, section: Section, data: dict[str, Any]
                              note=f"moved {fmt.sig3(_at(distance, i))} RMS"))
     return {"kind": "images", "id": "accent", "title": section.title,
             "caption": f"{section.title} view of {label}. {section.about}",
-            "images": entries, "layout": "strip", "curve": None, "transparency": False}
+            "images": entries, "layout": "pairs", "curve": None, "transparency": False}
 
 
 def _named(name: str) -> Builder:

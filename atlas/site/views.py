@@ -156,6 +156,31 @@ GROUPINGS = (("none", "No grouping"), ("branch", "Branch"), ("family", "Family")
 """How a layer page can group its tiles: (value, label). A layer offers those it has."""
 
 
+CARICATURE_ABOUT = (
+    "Each dataset image, then an image optimized from noise to amplify this layer's whole "
+    "activation pattern on it: what the layer as a whole picks out of the image, exaggerated. "
+    "Each caricature's score is its pattern's projection on the real image's, times their "
+    "cosine: 1 is the real image itself.")
+
+
+def _caricature(page: str, layer: dict[str, Any]) -> dict[str, Any] | None:
+    """The layer's caricatures as captioned images, each after its real image."""
+    found = layer.get("caricature")
+    if not isinstance(found, dict) or not found.get("images"):
+        return None
+    name, entries = layer["name"], []
+    for i, path in enumerate(found["images"]):
+        originals, sources = found.get("originals") or [], found.get("sources") or []
+        if i < len(originals):
+            entries.append(image(page, originals[i], f"{name}, dataset image {i + 1}",
+                                 caption="real", note=str(sources[i]) if i < len(sources)
+                                 else None))
+        scores = found.get("activations") or []
+        entries.append(image(page, path, f"{name}, caricature {i + 1}",
+                             caption=f"score {fmt.sig3(scores[i] if i < len(scores) else None)}"))
+    return {"images": entries, "caption": f"Caricatures of {name}. {CARICATURE_ABOUT}"}
+
+
 def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     """One layer as a table you can work with: a tile per unit (images, index,
     label, scores), controls to sort, filter, group and switch what the tiles
@@ -197,6 +222,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
         "pre_activation": pre_activation_note(layer),
+        "caricature": _caricature(page, layer),
         "has_kernels": has_kernels,
         "large": len(units) >= LARGE_LAYER,
         "branches": split_text(branch_list(layer)),
