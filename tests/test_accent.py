@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clamped_data import MODEL, write_solids
+
 from atlas.config import make_config
 from atlas.manifest_io import read_manifest
 from atlas.pipeline.accentuate import ACCENT_EXAMPLES
 from atlas.pipeline.build import build_atlas
 from atlas.site.formatting import sig3
 
-MODEL = f"{Path(__file__).parent / 'models' / 'clamped.py'}:build"
-SOLIDS = [(30 * i, 20 * i, 200 - 25 * i) for i in range(9)]
 RADIUS = 0.05
 
 
@@ -29,10 +29,7 @@ def _config(data: Path, out: Path, **extra):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory):
-    data = tmp_path_factory.mktemp("data") / "images"
-    data.mkdir()
-    for i, colour in enumerate(SOLIDS):
-        Image.new("RGB", (8, 8), colour).save(data / f"s{i}.png")
+    data = write_solids(tmp_path_factory.mktemp("data") / "images")
     out = tmp_path_factory.mktemp("atlas") / "site"
     report = build_atlas(_config(data, out), progress=False)
     return data, out, report, read_manifest(out)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from clamped_data import MODEL, SOLIDS, write_solids
 
 from atlas.config import make_config
 from atlas.manifest_io import read_manifest
@@ -18,18 +18,12 @@ from atlas.pipeline import plan
 from atlas.pipeline.build import build_atlas
 from atlas.pipeline.views import VIEWS
 
-MODEL = f"{Path(__file__).parent / 'models' / 'clamped.py'}:build"
-# Solid 8x8 images (red, green, blue) in [0, 255]: green - blue takes both signs.
-SOLIDS = [(30 * i, 20 * i, 200 - 25 * i) for i in range(9)]
 K = 3
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory):
-    data = tmp_path_factory.mktemp("data") / "images"
-    data.mkdir()
-    for i, colour in enumerate(SOLIDS):
-        Image.new("RGB", (8, 8), colour).save(data / f"s{i}.png")
+    data = write_solids(tmp_path_factory.mktemp("data") / "images")
     out = tmp_path_factory.mktemp("atlas") / "site"
     config = make_config({}, {"model": MODEL, "dataset": str(data), "views": ["spectrum"],
                               "steps": 8, "example_count": K, "out": str(out),
@@ -123,10 +117,7 @@ def test_a_layer_without_a_clamp_keeps_its_objectives_and_keys() -> None:
 
 
 def test_pre_activation_off_reads_clamped_layers_at_their_output(tmp_path: Path) -> None:
-    data = tmp_path / "images"
-    data.mkdir()
-    for i, colour in enumerate(SOLIDS[:4]):
-        Image.new("RGB", (8, 8), colour).save(data / f"s{i}.png")
+    data = write_solids(tmp_path / "images", 4)
     config = make_config({}, {"model": MODEL, "dataset": str(data), "views": ["examples"],
                               "example_count": 2, "out": str(tmp_path / "site"),
                               "layers": ["block"], "pre_activation": "off"})
