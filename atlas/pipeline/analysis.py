@@ -376,15 +376,17 @@ def _recognition(loaded: LoadedModel, evidence: Optional[DataEvidence], layer: s
                  positives: dict[int, torch.Tensor],
                  device: torch.device) -> Optional[dict[str, Any]]:
     """Whether the model classifies each logit's positive image as the logit's class."""
+    scanned = evidence is not None and layer in evidence.scans
+
     def top_label(unit: int) -> Optional[str]:
-        if evidence is None or layer not in evidence.scans:
-            return None
-        labels = evidence.top_labels(layer, unit)
+        labels = evidence.top_labels(layer, unit) if scanned else []
         return labels[0].get("class") if labels else None
 
+    labels = ({evidence.dataset.labels(index).get("class") for index in
+               range(len(evidence.dataset))} - {None} if scanned else set())
     return recognition(loaded.module, loaded.preprocess, layer,
                        {unit: images[:1] for unit, images in positives.items()},
-                       loaded.class_names or [], top_label, device)
+                       loaded.class_names or [], top_label, labels, device)
 
 
 def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list,

@@ -20,9 +20,9 @@ from atlas.optvis.hooks import capture, frozen
 METHOD = (
     "Each chosen class logit's positive visualization is classified by the model itself: "
     "top-1 counts the images whose own class scores highest of all the model's classes, "
-    "top-5 those whose class is among the five highest. Where the dataset's images carry "
-    "class labels named like the model's classes, 'top example in class' counts the logits "
-    "whose strongest dataset image is labelled with the logit's class."
+    "top-5 those whose class is among the five highest. Of the logits whose class is among "
+    "the dataset's class labels (named like the model's classes), 'top example in class' "
+    "counts those whose strongest dataset image carries that label."
 )
 TOP = 5
 LISTED = 12  # units the summary lists by name, misread ones first
@@ -36,11 +36,14 @@ def ranks(logits: torch.Tensor, classes: list[int]) -> list[int]:
 
 def recognition(model: torch.nn.Module, preprocess: torch.nn.Module, layer: str,
                 images: dict[int, torch.Tensor], class_names: list[str],
-                top_label: Callable[[int], Optional[str]],
+                top_label: Callable[[int], Optional[str]], labels: set[str],
                 device: torch.device) -> Optional[dict[str, Any]]:
     """The summary's recognition section for the class output `layer`, from the
     positive `images` of its units (unit -> (1, 3, H, W)); `top_label(unit)` gives the
-    class label of the unit's top dataset example (None: unlabelled or no dataset)."""
+    class label of the unit's top dataset example (None: unlabelled or no dataset),
+    `labels` the class labels the dataset has: a logit whose class is not among them
+    has no top example of its class to find."""
+    known = {label.strip().lower() for label in labels}
     units = sorted(images)
     if not units:
         return None
@@ -51,12 +54,12 @@ def recognition(model: torch.nn.Module, preprocess: torch.nn.Module, layer: str,
     predicted = logits.argmax(dim=1).tolist()
     rows = []
     for unit, own, best in zip(units, rank, predicted):
-        label = top_label(unit)
+        label, name = top_label(unit), _name(class_names, unit).strip().lower()
         rows.append({"unit": unit, "class": _name(class_names, unit), "rank": own + 1,
                      "predicted": _name(class_names, best),
                      "top_example": label,
-                     "top_example_in_class": None if label is None
-                     else label.strip().lower() == _name(class_names, unit).strip().lower()})
+                     "top_example_in_class": None if name not in known
+                     else label is not None and label.strip().lower() == name})
     labelled = [row for row in rows if row["top_example_in_class"] is not None]
     rows.sort(key=lambda row: (row["rank"] == 1, row["unit"]))  # misread ones first
     return {
