@@ -47,7 +47,7 @@ render: $(INSTALLED)
 test: $(INSTALLED) $(WEIGHTS)
 	$(BIN)/python -m pytest -q
 
-test-slow: $(INSTALLED) $(WEIGHTS)
+test-slow: $(INSTALLED) $(WEIGHTS) trained-weights
 	$(BIN)/python -m pytest -q --run-slow
 
 bench: $(INSTALLED)
