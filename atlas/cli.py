@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--views", type=_csv, help="with --quality: the views built (default "
                        "positive,diversity,seeds,examples; positive,examples suffice for class "
                        "logits' recognition)")
+    bench.add_argument("--without-lucent", action="store_true", dest="without_lucent",
+                       help="with --quality: leave torch-lucent out (a sweep whose baseline "
+                       "another run measured)")
     bench.add_argument("--vary", action="append", metavar="SETTING=A,B",
                        help="with --quality: instead of the parameterizations, one build per "
                        "value of a setting, e.g. lr=0.02,0.05 or jitter=4,8,16 (repeatable)")
@@ -417,8 +420,8 @@ def _bench_quality(args: argparse.Namespace) -> int:
                            args.image_size, args.device,
                            views=args.views or list(QUALITY_VIEWS))
         candidates = vary_candidates(args.vary) if args.vary else CANDIDATES
-        run_quality(work, candidates, echo=lambda line: print(line, flush=True),
-                    dataset_label=label)
+        run_quality(work, candidates, lucent=not args.without_lucent,
+                    echo=lambda line: print(line, flush=True), dataset_label=label)
     return 0
 
 

@@ -84,3 +84,12 @@ def test_quality_bench_measures_the_views_made_from_dataset_images(capsys) -> No
     before, after, moved, caricature = (float(value) for value in rows[0][-4:])
     assert after > before and 0 < moved <= 0.1 + 1e-6 and caricature > 0
     assert rows[1][-4:] == ["-"] * 4  # torch-lucent makes neither
+
+
+def test_a_sweep_can_leave_torch_lucent_out(capsys) -> None:
+    assert main(["bench", "--quality", "--layer", "conv2", "--channels", "1", "--steps", "2",
+                 "--views", "positive", "--vary", "lr=0.05,0.2", "--without-lucent"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    rows = [line.split() for line in lines[header + 2:] if line.strip()]
+    assert [row[0] for row in rows] == ["lr=0.05", "lr=0.2"]
