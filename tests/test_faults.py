@@ -60,7 +60,7 @@ def complete_views(site: Path) -> dict[Path, int]:
     view is finished only with its evolution record (they come from one run)."""
     finished = {}
     for record in (site / "results").rglob("*.json"):
-        if record.parent.name == "_build" or "_dataset" in record.parts:
+        if "_build" in record.parts or "_dataset" in record.parts:  # (connections: _build/)
             continue
         if record.stem == "examples":
             continue
