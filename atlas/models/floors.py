@@ -86,7 +86,7 @@ class PreRecorder:
                  deliver: Callable[[torch.Tensor], None]) -> None:
         self.model, self.layer, self.deliver = model, layer, deliver
         # by name, not get_submodule: a module name may hold a '.' (one put in _modules)
-        modules = dict(model.named_modules())
+        self.modules = modules = dict(model.named_modules())
         self.module = modules[layer]
         self.floor: Optional[Floor] = None
         self.branches: Optional[list[str]] = None
@@ -105,8 +105,7 @@ class PreRecorder:
     def install(self) -> list[RemovableHandle]:
         if self.branches is not None:
             self.floor = Floor(0.0, "its four branch convolutions, before their ReLUs")
-            modules = dict(self.model.named_modules())
-            return [modules[name].register_forward_hook(self._branch(name))
+            return [self.modules[name].register_forward_hook(self._branch(name))
                     for name in self.branches]
         handles = []
         for name, clamp in self.clamps.items():

@@ -22,6 +22,7 @@ from torch import nn
 from atlas.optvis.objectives import INPUT, Activations, Objective
 from atlas.optvis.param import ColorDecorrelation, spatial_image
 
+
 class AnchoredImage(nn.Module):
     """A batch of images in [0, 1] that start at `anchors` (N, 3, H, W) and stay
     within RMS distance `radius` of them."""

@@ -9,13 +9,13 @@ by `models.floors.pre_name` captures that layer's pre-activation instead.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from atlas.models.floors import Floor, PreRecorder, split_pre
+from atlas.models.floors import PreRecorder, split_pre
 
 
 class _StopForward(Exception):
@@ -28,12 +28,6 @@ class LayerCapture:
     def __init__(self, model: nn.Module, layers: list[str]) -> None:
         self.model, self.layers = model, layers
         self.activations: dict[str, torch.Tensor] = {}
-        self.pre: dict[str, PreRecorder] = {}  # layer -> its pre-activation's hooks
-
-    @property
-    def floors(self) -> dict[str, Optional[Floor]]:
-        """What each pre-activation asked for was found to be (after a forward pass)."""
-        return {layer: recorder.floor for layer, recorder in self.pre.items()}
 
     def keep(self, name: str, tensor: torch.Tensor) -> None:
         self.activations[name] = tensor
@@ -52,9 +46,8 @@ class LayerCapture:
         handles = []
         for name, (layer, pre) in zip(self.layers, layers):
             if pre:
-                self.pre[layer] = PreRecorder(self.model, layer,
-                                              lambda tensor, name=name: self.keep(name, tensor))
-                handles.extend(self.pre[layer].install())
+                handles.extend(PreRecorder(self.model, layer, lambda tensor, name=name:
+                                           self.keep(name, tensor)).install())
             else:
                 handles.append(modules[layer].register_forward_hook(self.hook(name)))
         return handles

@@ -24,7 +24,7 @@ import torch
 from atlas.optvis import objectives as obj
 from atlas.optvis.anchored import AnchoredImage, accent, distance
 from atlas.optvis.render import measure, optimize
-from atlas.pipeline.execute import transform_seed
+from atlas.pipeline.execute import floats, transform_seed
 from atlas.pipeline.executor import Task
 from atlas.pipeline.views.images import image_seed
 from atlas.store import Encoder, ViewFiles, settings_key
@@ -111,9 +111,9 @@ def view_files(encoder: Encoder, jobs: list[AccentJob], anchors: torch.Tensor,
     for job in jobs:
         stop = start + len(job.indices)
         record = {"key": job.key, "settings": job.settings, "sources": list(job.sources),
-                  "activations": _floats(result["after"][start:stop]),
-                  "before": _floats(result["before"][start:stop]),
-                  "distance": _floats(result["distance"][start:stop])}
+                  "activations": floats(result["after"][start:stop]),
+                  "before": floats(result["before"][start:stop]),
+                  "distance": floats(result["distance"][start:stop])}
         if versions:
             record["versions"] = versions
         files = encoder.view_files(job.layer, job.unit, VIEW,
@@ -127,18 +127,12 @@ def view_files(encoder: Encoder, jobs: list[AccentJob], anchors: torch.Tensor,
     return found
 
 
-def _floats(values: torch.Tensor) -> list[float]:
-    return [round(float(value), 6) for value in values]
-
-
-def run_accents(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> Optional[str]:
+def run_accents(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> str:
     """Accentuates the top examples of every chosen unit not already stored with
-    its key; returns the report line, None where the build asks for no accents."""
+    its key; returns the report line."""
     from atlas.errors import AtlasError
 
     config, store, dataset = ready.config, ready.store, ready.scanned
-    if VIEW not in config.views or dataset is None:
-        return None
     todo: list[AccentJob] = []
     for info, units in ready.chosen:
         if info.name in scans:
@@ -171,13 +165,19 @@ def run_accents(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> 
     return f"accent: {len(todo)} of {total} units accentuated"
 
 
+def units_per_task(ready: Any, layer: str) -> int:
+    """As many units a task as the layer's batches hold images, where the build sized
+    them (else UNSIZED images)."""
+    sized = ready.memory.get(layer)
+    images = sized.images if sized is not None else min(ready.config.batch_size, UNSIZED)
+    return max(1, images // ACCENT_EXAMPLES)
+
+
 def _groups(jobs: list[AccentJob], ready: Any) -> list[list[AccentJob]]:
-    """Consecutive jobs of one layer, as many a task as that layer's batches hold images."""
+    """Consecutive jobs of one layer, `units_per_task` of them a task."""
     groups: list[list[AccentJob]] = []
     for job in jobs:
-        sized = ready.memory.get(job.layer)  # the layer's batches, where the build sized them
-        images = sized.images if sized is not None else min(ready.config.batch_size, UNSIZED)
-        limit = max(1, images // ACCENT_EXAMPLES)
+        limit = units_per_task(ready, job.layer)
         if groups and groups[-1][0].layer == job.layer and len(groups[-1]) < limit:
             groups[-1].append(job)
         else:

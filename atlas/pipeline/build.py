@@ -62,6 +62,9 @@ class BuildReport:
     def timing_note(self) -> str:
         return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.timings.items())
 
+# The views optimized from dataset images, each a phase after the dataset pass.
+FROM_DATASET_IMAGES = ((ACCENT_VIEW, run_accents), (CARICATURE_VIEW, run_caricatures))
+
 
 def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,
                  image_size: int) -> dict:
@@ -187,16 +190,11 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
                     notes.append(run_compare(engine, executor, compared, store,
                                              ready.smallest_limit(), bar, stop).note())
 
-        if ACCENT_VIEW in config.views and scans:
-            with _phase(timings, "accent"), tqdm(total=0, unit="step", desc="accent",
-                                                 disable=not progress,
-                                                 dynamic_ncols=True) as bar:
-                notes.append(run_accents(ready, scans, executor, bar, stop))
-        if CARICATURE_VIEW in config.views and scans:
-            with _phase(timings, "caricature"), tqdm(total=0, unit="step", desc="caricature",
-                                                     disable=not progress,
-                                                     dynamic_ncols=True) as bar:
-                notes.append(run_caricatures(ready, scans, executor, bar, stop))
+        for view, run_view in FROM_DATASET_IMAGES:
+            if view in config.views and scans:
+                with _phase(timings, view), tqdm(total=0, unit="step", desc=view,
+                                                 disable=not progress, dynamic_ncols=True) as bar:
+                    notes.append(run_view(ready, scans, executor, bar, stop))
 
         kernel_layer = first_conv_layer(loaded.module, [info.name for info in run.layers])
         if "kernel" in config.views:

@@ -12,7 +12,7 @@ caricature reached (1: as strong as the real image along its own pattern).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from atlas.optvis.caricature import caricature
 from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
-from atlas.pipeline.execute import transform_seed
+from atlas.pipeline.execute import floats, transform_seed
 from atlas.pipeline.executor import Task
 from atlas.pipeline.views.images import image_seed
 from atlas.store import LAYER_UNIT, settings_key
@@ -58,15 +58,12 @@ def caricature_batch(engine: Any, originals: torch.Tensor, layer: str, seeds: li
                               engine.preprocess)}
 
 
-def run_caricatures(ready: Any, scans: dict, executor: Any, bar: Any,
-                    stop: Any) -> Optional[str]:
+def run_caricatures(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> str:
     """Caricatures of every chosen layer not already stored with its key; the report
-    line, None where the build asks for none."""
+    line."""
     from atlas.errors import AtlasError
 
     config, store, dataset = ready.config, ready.store, ready.scanned
-    if VIEW not in config.views or dataset is None:
-        return None
     todo = []
     for info, _ in ready.chosen:
         scan = scans.get(info.name)
@@ -101,7 +98,7 @@ def run_caricatures(ready: Any, scans: dict, executor: Any, bar: Any,
             raise AtlasError(f"the caricature view failed on layer {layer} ({result}); "
                              "lower batch_size, then run the same command again")
         record = {"key": key, "settings": settings, "sources": sources,
-                  "activations": [round(float(score), 6) for score in result["scores"]],
+                  "activations": floats(result["scores"]),
                   "versions": ready.engine.versions}
         files = store.encoder.view_files(layer, LAYER_UNIT, VIEW, list(result["images"]),
                                          record)

@@ -56,7 +56,8 @@ def transform_seed(image_seed: int) -> int:
     return image_seed ^ 0x5EED5EED
 
 
-def _floats(values: torch.Tensor) -> list[float]:
+def floats(values: torch.Tensor) -> list[float]:
+    """Measured values as a record keeps them."""
     return [round(float(v), 6) for v in values]
 
 
@@ -113,7 +114,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
         return measure(engine.model, packed.measure, images.to(engine.device), engine.preprocess)
 
     def measured(objective: obj.Objective, images: torch.Tensor) -> list[float]:
-        return _floats(measure(engine.model, objective, images.to(engine.device),
+        return floats(measure(engine.model, objective, images.to(engine.device),
                                engine.preprocess))
 
     final = activations(result.images)
@@ -131,7 +132,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
             "settings": job.settings,
             "objective": job_objective(job, engine.tv_weight, engine.l2_weight).description,
             "seeds": [spec.seed for spec in job.images],
-            "activations": _floats(final[start:stop]),
+            "activations": floats(final[start:stop]),
             "versions": engine.versions,
             "lr_used": engine.lr,
             "steps_taken": [int(steps) for steps in result.steps_taken[start:stop]],
@@ -148,7 +149,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
                 **record,
                 "activations": [round(float(acts[start]), 6) for acts in snapshot_acts],
                 "steps": [step for step, _ in result.snapshots],
-                "loss": _floats(result.ran(start)),
+                "loss": floats(result.ran(start)),
             }
             frames = [images[start] for _, images in result.snapshots]
             output.views.append(engine.encoder.view_files(job.layer, job.unit, snapshots,

@@ -27,7 +27,7 @@ from atlas.pipeline.example_storage import LayerExamples, chunk_concentrations
 from atlas.pipeline.examples import crop_format
 from atlas.pipeline.execute import compute_batch
 from atlas.pipeline.executor import Task
-from atlas.pipeline.accentuate import ACCENT_EXAMPLES, UNSIZED
+from atlas.pipeline.accentuate import ACCENT_EXAMPLES, units_per_task
 from atlas.pipeline.accentuate import VIEW as ACCENT_VIEW
 from atlas.pipeline.caricatures import CARICATURE_IMAGES
 from atlas.pipeline.caricatures import VIEW as CARICATURE_VIEW
@@ -265,7 +265,7 @@ def _from_data_tasks(ready: Prepared) -> list[tuple[str, int]]:
         return tasks
     for info, units in ready.chosen:
         if ACCENT_VIEW in config.views:
-            per_task = max(1, min(config.batch_size, UNSIZED) // ACCENT_EXAMPLES)
+            per_task = units_per_task(ready, info.name)
             for start in range(0, len(units), per_task):
                 tasks.append((info.name, ACCENT_EXAMPLES * len(units[start:start + per_task])))
         if CARICATURE_VIEW in config.views:

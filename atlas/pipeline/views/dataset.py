@@ -55,31 +55,20 @@ class Spectrum(View):
 
 
 @dataclass(frozen=True)
-class Accent(View):
-    """Each of a unit's top dataset examples accentuated toward it (pipeline/accentuate.py)."""
+class FromDatasetImages(View):
+    """Images optimized from dataset images: a unit's accentuated top examples
+    (pipeline/accentuate.py), a layer's caricatures (pipeline/caricatures.py)."""
 
     produced_by: str = ACCENTUATE
-    default: bool = False  # three more optimized images per unit: asked for by name
-
-    def applies(self, where: Where) -> bool:
-        return where.dataset
-
-
-@dataclass(frozen=True)
-class Caricature(View):
-    """A layer's caricatures of a few dataset images (pipeline/caricatures.py)."""
-
-    produced_by: str = ACCENTUATE
-    per_unit: bool = False
-    default: bool = False  # four more optimized images per layer: asked for by name
+    default: bool = False  # more optimized images per unit or layer: asked for by name
 
     def applies(self, where: Where) -> bool:
         return where.dataset
 
 
 EXAMPLES = Examples("examples")
-ACCENT = Accent("accent", manifest_fields={"before": "before", "distance": "distance",
-                                            "sources": "sources", "originals": "originals"},
-                needs=("examples",))
+ACCENT = FromDatasetImages("accent", manifest_fields={
+    "before": "before", "distance": "distance", "sources": "sources", "originals": "originals"},
+    needs=("examples",))
 SPECTRUM = Spectrum("spectrum", needs=("negative", "examples", "positive"))
-CARICATURE = Caricature("caricature")
+CARICATURE = FromDatasetImages("caricature", per_unit=False)
