@@ -102,6 +102,13 @@ class Connection(TypedDict):
     map: list[list[int]]  # the spatial weights, ints in [-99, 99]; map x scale = weights
 
 
+# A unit's flags, in the order `UnitEntry.flags` lists them: pipeline/flags.py decides
+# them, site/status.py words them.
+LOST_TO_DATA = "lost_to_data"
+NEVER_FIRES = "never_fires"
+UNIT_FLAGS = (LOST_TO_DATA, NEVER_FIRES)
+
+
 class UnitEntry(TypedDict, total=False):
     index: int
     page: str

@@ -98,14 +98,22 @@ class Encoder:
         self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
         record: dict, image_format: Optional[str] = None,
         transparency: Optional[Sequence[torch.Tensor]] = None,
+        originals: Optional[Sequence[torch.Tensor]] = None,
     ) -> ViewFiles:
-        """The images (and their transparency maps, always lossless PNG) and
-        the record naming them."""
+        """The images (and their transparency maps, always lossless PNG; and the real
+        images they were made from, stored as `<view>-original-<i>`) and the record
+        naming them."""
         image_format = image_format or self.image_format
         files = [(self.image_rel(layer, unit, view, i, image_format),
                   encode_image(to_pil(image), image_format, self.quality))
                  for i, image in enumerate(images)]
         record = {**record, "images": [rel for rel, _ in files]}
+        if originals is not None:
+            real = [(self.image_rel(layer, unit, f"{view}-original", i, image_format),
+                     encode_image(to_pil(image), image_format, self.quality))
+                    for i, image in enumerate(originals)]
+            files[:0] = real  # written first: the record, written last, commits both
+            record["originals"] = [rel for rel, _ in real]
         if transparency is not None:
             maps = [(self.image_rel(layer, unit, f"{view}-alpha", i, "png"),
                      encode_image(to_grey(alpha), "png"))

@@ -148,3 +148,11 @@ def test_flags_follow_the_data(built) -> None:
     assert "Never fires" in summary and "1 of 2" in summary
     page = (site / _unit(manifest, "silent", 0)["page"]).read_text()
     assert "This unit never fires" in page
+
+
+def test_every_flag_has_its_words_in_the_manifests_order() -> None:
+    from atlas.manifest_types import UNIT_FLAGS
+    from atlas.site.status import FLAG_WORDS
+
+    assert tuple(FLAG_WORDS) == UNIT_FLAGS
+    assert all(len(words) == 3 and all(words) for words in FLAG_WORDS.values())

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from atlas.datasets.decode import DECODE_ERRORS, short_reason
+from atlas.errors import AtlasError
 
 # Pillow releases the GIL while decoding, so a few threads speed up big batches.
 _DECODE_THREADS = min(8, os.cpu_count() or 1)
@@ -98,6 +99,15 @@ class Dataset:
             return torch.zeros((0, 3, size, size), dtype=torch.float32), []
         batch = torch.from_numpy(np.stack(pixels).astype(np.float32, copy=False))
         return batch.permute(0, 3, 1, 2).contiguous(), kept
+
+    def reload(self, indices: Sequence[int], purpose: str) -> torch.Tensor:
+        """The images at `indices`, read again after the dataset pass (for `purpose`,
+        e.g. "the accent view"); a clear error where one cannot be read any more."""
+        pixels, kept = self.load(indices)
+        if len(kept) != len(indices):
+            raise AtlasError(f"a dataset image could not be read again for {purpose}; check "
+                             "that the dataset folder did not change since the dataset pass")
+        return pixels
 
     def _attempt(self, index: int) -> np.ndarray | str:
         """The pixels, or the reason they could not be read."""

@@ -31,7 +31,6 @@ from atlas.store import Encoder, ViewFiles, settings_key
 
 VIEW = "accent"
 ACCENT_EXAMPLES = 3  # top dataset examples accentuated per unit
-ORIGINALS = "accent-original"  # the real images beside them, stored at the same size
 UNSIZED = 48  # images a task takes where the build did not size the layer's batches
 
 
@@ -116,13 +115,9 @@ def view_files(encoder: Encoder, jobs: list[AccentJob], anchors: torch.Tensor,
                   "distance": floats(result["distance"][start:stop])}
         if versions:
             record["versions"] = versions
-        files = encoder.view_files(job.layer, job.unit, VIEW,
-                                   list(result["images"][start:stop]), record)
-        originals = encoder.view_files(job.layer, job.unit, ORIGINALS,
-                                       list(anchors[start:stop]), {})
-        files.files[:0] = originals.files  # the real images first: the record commits both
-        files.record["originals"] = originals.record["images"]
-        found.append(files)
+        found.append(encoder.view_files(job.layer, job.unit, VIEW,
+                                        list(result["images"][start:stop]), record,
+                                        originals=list(anchors[start:stop])))
         start = stop
     return found
 
@@ -148,10 +143,8 @@ def run_accents(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> 
 
     def tasks():
         for jobs in groups:
-            anchors, loaded = dataset.load([index for job in jobs for index in job.indices])
-            if len(loaded) != sum(len(job.indices) for job in jobs):
-                raise AtlasError("a dataset example could not be read again for the accent "
-                                 "view; check that the dataset folder did not change")
+            anchors = dataset.reload([index for job in jobs for index in job.indices],
+                                     "the accent view")
             batches.append((jobs, anchors))
             yield task(jobs, anchors, config.seed, config)
 

@@ -27,7 +27,6 @@ from atlas.pipeline.views.images import image_seed
 from atlas.store import LAYER_UNIT, settings_key
 
 VIEW = "caricature"
-ORIGINALS = "caricature-original"
 CARICATURE_IMAGES = 4
 
 
@@ -84,10 +83,7 @@ def run_caricatures(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any)
 
     def tasks():
         for layer, indices, *_ in todo:
-            originals, found = dataset.load(indices)
-            if len(found) != len(indices):
-                raise AtlasError("a dataset image could not be read again for the caricature "
-                                 "view; check that the dataset folder did not change")
+            originals = dataset.reload(indices, "the caricature view")
             loaded.append(originals)
             seeds = [image_seed(config.seed, layer, VIEW, i) for i in range(len(indices))]
             yield Task(caricature_batch, (originals, layer, seeds), config.steps)
@@ -100,11 +96,6 @@ def run_caricatures(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any)
         record = {"key": key, "settings": settings, "sources": sources,
                   "activations": floats(result["scores"]),
                   "versions": ready.engine.versions}
-        files = store.encoder.view_files(layer, LAYER_UNIT, VIEW, list(result["images"]),
-                                         record)
-        originals = store.encoder.view_files(layer, LAYER_UNIT, ORIGINALS,
-                                             list(loaded[index]), {})
-        files.files[:0] = originals.files  # the real images first: the record commits both
-        files.record["originals"] = originals.record["images"]
-        store.write(files)
+        store.write(store.encoder.view_files(layer, LAYER_UNIT, VIEW, list(result["images"]),
+                                             record, originals=list(loaded[index])))
     return f"caricature: {len(todo)} of {layers} layers caricatured"

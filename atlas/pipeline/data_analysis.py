@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from atlas.datasets import Dataset
-from atlas.pipeline.flags import FLAGS
+from atlas.manifest_types import UNIT_FLAGS
 from atlas.pipeline.scan import LayerScan
 
 FAITHFULNESS_METHOD = (
@@ -173,4 +173,4 @@ def summary_rows(units: dict[str, dict[str, Any]], layer: str) -> dict[str, Any]
             "baseline": mean("faithfulness_baseline"), "super_stimulus": mean("super_stimulus"),
             "units": len(units),
             **{flag: sum(flag in scores.get("flags", []) for scores in units.values())
-               for flag in FLAGS}}
+               for flag in UNIT_FLAGS}}

@@ -8,16 +8,15 @@
   floor on every dataset image: its output is the floor everywhere, and its pictures
   show what would switch it on, not anything the data does.
 
-The analysis writes each unit's flags (in FLAGS order); pages say what they mean.
+The analysis writes each unit's flags (in the order of manifest_types.UNIT_FLAGS); pages
+say what they mean.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-LOST_TO_DATA = "lost_to_data"
-NEVER_FIRES = "never_fires"
-FLAGS = (LOST_TO_DATA, NEVER_FIRES)
+from atlas.manifest_types import LOST_TO_DATA, NEVER_FIRES
 
 
 def unit_flags(positive_value: Optional[float], data_max: float,

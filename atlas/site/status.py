@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from atlas.manifest_types import LOST_TO_DATA, NEVER_FIRES, UNIT_FLAGS
+
 DEAD_TITLE = "constant activation"
 """The tooltip of a dead unit's mark."""
 
@@ -23,16 +25,16 @@ DEAD_NOTICE = ("This unit is dead: its activation stayed constant whatever the i
                "ReLU that never fires), so its visualizations show nothing it responds to.")
 
 
-# What each flag of `pipeline/flags.py` is called: (the mark on a tile, the status
+# What each flag (manifest_types.UNIT_FLAGS) is called: (the mark on a tile, the status
 # filter's label, the unit page's notice).
 FLAG_WORDS = {
-    "lost_to_data": (
+    LOST_TO_DATA: (
         "lost to data", "Optimizer lost to the data",
         "The optimizer lost to the data: some dataset image excites this unit more than its "
         "positive visualization does (super-stimulus ratio below 1), so the visualization is "
         "not what the unit responds to most. Its top dataset examples show it better; layer "
         "tiles show the top example first."),
-    "never_fires": (
+    NEVER_FIRES: (
         "never fires", "Never fires",
         "This unit never fires: on every dataset image it stays at or below the floor its "
         "layer's clamp puts on it, so its output is that floor everywhere. Its pictures show "
