@@ -42,7 +42,7 @@ class BuildConfig:
     seed: int = 0
     device: str = "auto"
     out: str = "site"
-    lr: Optional[float] = None  # None: the parameterization's default (LR_BY_PARAM)
+    lr: Optional[float] = None  # None: the parameterization's default at the size (LR_BY_PARAM)
     param: Optional[str] = None  # pixel, fourier or maco (optvis/param.py); None: by size
     decorrelate: bool = True
     valid: str = "sigmoid"
@@ -211,17 +211,29 @@ MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer 
 # "Which images to trust"). On small images (the 28-pixel default model) raw pixels at
 # lr 0.12 beat the Fourier basis on faithfulness in every layer, reach more activation
 # and do not saturate, where the Fourier basis puts 6-13% of the values at 0 or 255.
-# At ImageNet sizes the Fourier basis with decorrelated colour stays the default.
+# At ImageNet sizes the Fourier basis with decorrelated colour stays the default; on a
+# trained MobileNetV2 at 224 px its learning rate 0.075 beat 0.05 on faithfulness in
+# both layers measured without losing activation, where 0.1 and 0.2 saturate 6-16%.
 SMALL_IMAGE = 64  # pixels: up to this size an image is small
 PARAM_BY_SIZE = {"small": "pixel", "large": "fourier"}
-LR_BY_PARAM = {"pixel": 0.12, "fourier": 0.05, "maco": 0.05}
+LR_BY_PARAM = {"small": {"pixel": 0.12, "fourier": 0.05, "maco": 0.05},
+               "large": {"pixel": 0.12, "fourier": 0.075, "maco": 0.05}}
+
+
+def size_class(image_size: int) -> str:
+    return "small" if image_size <= SMALL_IMAGE else "large"
+
+
+def default_lr(param: str, image_size: int) -> float:
+    """The learning rate `param` takes at `image_size` unless one is given."""
+    return LR_BY_PARAM[size_class(image_size)][param]
 
 
 def with_sized_defaults(config: BuildConfig, image_size: int) -> BuildConfig:
     """`config` with an unset parameterization at the default for `image_size`,
-    and an unset learning rate at the parameterization's."""
-    param = config.param or PARAM_BY_SIZE["small" if image_size <= SMALL_IMAGE else "large"]
-    lr = config.lr if config.lr is not None else LR_BY_PARAM[param]
+    and an unset learning rate at the parameterization's for that size."""
+    param = config.param or PARAM_BY_SIZE[size_class(image_size)]
+    lr = config.lr if config.lr is not None else default_lr(param, image_size)
     return dataclasses.replace(config, param=param, lr=lr)
 
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}

@@ -29,7 +29,7 @@ def test_defaults() -> None:
 
 
 @pytest.mark.parametrize(("size", "param", "lr"), [(28, "pixel", 0.12), (64, "pixel", 0.12),
-                                                  (65, "fourier", 0.05), (224, "fourier", 0.05)])
+                                                  (65, "fourier", 0.075), (224, "fourier", 0.075)])
 def test_unset_settings_take_the_image_sizes_defaults(size: int, param: str, lr: float) -> None:
     config = with_sized_defaults(make_config({}, {}), size)
     assert (config.param, config.lr) == (param, lr)
@@ -40,9 +40,12 @@ def test_settings_given_are_kept_whatever_the_size() -> None:
     assert (config.param, config.lr) == ("maco", 0.3)
 
 
-@pytest.mark.parametrize(("param", "lr"), [("pixel", 0.12), ("fourier", 0.05), ("maco", 0.05)])
-def test_an_unset_learning_rate_is_the_parameterizations(param: str, lr: float) -> None:
-    for size in (28, 224):
+@pytest.mark.parametrize(("param", "small", "large"), [("pixel", 0.12, 0.12),
+                                                     ("fourier", 0.05, 0.075),
+                                                     ("maco", 0.05, 0.05)])
+def test_an_unset_learning_rate_is_the_parameterizations_at_the_size(
+        param: str, small: float, large: float) -> None:
+    for size, lr in ((28, small), (64, small), (65, large), (224, large)):
         assert with_sized_defaults(make_config({}, {"param": param}), size).lr == lr
 
 

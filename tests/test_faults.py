@@ -18,7 +18,7 @@ from PIL import Image
 
 from atlas.manifest_io import read_manifest
 from atlas.cli import main
-from atlas.config import LR_BY_PARAM, make_config
+from atlas.config import default_lr, make_config
 from atlas.pipeline import publish
 from atlas.pipeline.build import build_atlas
 from atlas.pipeline.lock import BuildLock
@@ -185,7 +185,7 @@ def test_nan_views_are_retried_then_recorded_as_failed(tmp_path: Path, capsys) -
     units = {unit["index"]: unit for unit in manifest["layers"][0]["units"]}
     assert units[0]["status"] == "failed"
     assert set(units[0]["failed_views"]) == {"positive", "negative"}
-    retry = LR_BY_PARAM["pixel"] * RETRY_LR_FACTOR  # a small model's default
+    retry = default_lr("pixel", 28) * RETRY_LR_FACTOR  # the small model's default
     assert f"retried with learning rate {retry:g}" in units[0]["failed_views"]["positive"]
     assert units[2]["status"] == "ok" and not units[2]["dead"]
     assert "positive" in units[2]["views"]

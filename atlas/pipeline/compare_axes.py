@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from atlas.config import LR_BY_PARAM
+from atlas.config import default_lr
 from atlas.optvis.transforms import (
     REFERENCE_SIZE,
     Compose,
@@ -44,7 +44,7 @@ def _param(context: Context, layer: Layer, unit: int) -> list[Variant]:
     variants = []
     for name, label, param, decorrelate in choices:
         own = param == config.param
-        lr = float(config.lr) if own else LR_BY_PARAM[param]
+        lr = float(config.lr) if own else default_lr(param, context.image_size)
         variants.append(Variant(
             "param", name, label, own and decorrelate == config.decorrelate,
             reference(context, layer, unit, param=param, decorrelate=decorrelate, lr=lr),
