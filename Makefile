@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 WEIGHTS := atlas/models/weights/colored_digits.pt
 ARGS ?=
 
-.PHONY: install atlas test test-slow render weights trained-weights browser bench clean help
+.PHONY: install atlas test test-slow render weights trained-weights photos browser bench clean help
 
 help:
 	@echo "make atlas    install if needed, then build the default atlas into site/"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench    time atlas against torch-lucent (InceptionV1 mixed4a, CPU)"
 	@echo "make weights  retrain the embedded colored-digits model"
 	@echo "make trained-weights  fetch MobileNetV2's ImageNet checkpoint for benches (.cache/trained)"
+	@echo "make photos   crops of the photographs scikit-image ships, for benches (.cache/photos*)"
 	@echo "make browser  install headless Chromium for the page tests (Debian, root)"
 
 install: $(INSTALLED)
@@ -37,6 +38,13 @@ weights: $(INSTALLED)
 # A trained ImageNet network for benches and slow tests, never for a build (see the script).
 trained-weights: $(INSTALLED)
 	$(BIN)/python scripts/fetch_trained_weights.py .cache/trained
+
+# Real photographs for benches on the trained network: 1,000 crops by photograph, and
+# 1,000 with ImageNet class folders where a photograph shows one (recognition).
+photos: $(INSTALLED)
+	$(BIN)/python -c "import skimage" 2>/dev/null || $(BIN)/pip install -q scikit-image
+	$(BIN)/python scripts/make_photo_folder.py .cache/photos 1000
+	$(BIN)/python scripts/make_photo_folder.py .cache/photos-imagenet 1000 --imagenet-labels
 
 atlas: $(INSTALLED) $(WEIGHTS)
 	$(BIN)/atlas build $(ARGS)
