@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from atlas.config import EXECUTORS, PRE_ACTIVATION, VIEWS, load_toml, make_config
 from atlas.optvis import PARAMS
 from atlas.errors import AtlasError
-from atlas.pipeline.interrupt import BuildInterrupted
+from atlas.pipeline.control.interrupt import BuildInterrupted
 
 BUILD_EXAMPLES = """examples:
   atlas build                                  # the default colored-digits atlas into site/
@@ -278,7 +278,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from atlas.pipeline.forecast import plan_build, report_lines
+    from atlas.pipeline.cost.forecast import plan_build, report_lines
 
     workers = None
     if args.workers:
@@ -311,9 +311,9 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from atlas.pipeline.lock import BuildLock
+    from atlas.pipeline.control.lock import BuildLock
     from atlas.pipeline.manifest import build_manifest
-    from atlas.pipeline.publish import publish_site
+    from atlas.pipeline.control.publish import publish_site
     from atlas.store import ResultStore
 
     site = Path(args.out)

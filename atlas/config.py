@@ -61,7 +61,7 @@ class BuildConfig:
     # the logit of class C). See `parse_objective`.
     objective: str = "channel"
     class_weight: float = 0.1  # λ of class-conditional objectives (unit + λ·logit)
-    # The accent view (pipeline/accentuate.py): how far (RMS, in [0, 1] pixel units) an
+    # The accent view (pipeline/dataset/accent.py): how far (RMS, in [0, 1] pixel units) an
     # accentuated dataset image may move from the real one, and the weight of the term
     # that pulls it back (against the unit's activation over its dataset maximum).
     accent_radius: float = 0.1
@@ -74,7 +74,7 @@ class BuildConfig:
     logits_layer: Optional[str] = None  # the class output; None: found from the model
     compare_units: int = 3  # units per layer on the compare page: each layer's first ones
     # Circuits: each unit's strongest connections to the chosen layer before it and the
-    # one after it, by their expanded weights (pipeline/circuits.py); 0: none, at most 50.
+    # one after it, by their expanded weights (pipeline/weights/circuits.py); 0: none, at most 50.
     connections: int = 12
     # The diversity push (objectives.diverse) scales with the unit's activation and moves
     # each image only while it keeps `diversity_keep` of its group's best so far, after the
@@ -98,7 +98,7 @@ class BuildConfig:
     joint: Optional[list[str]] = None  # None: the default model's pairs, none for others
     batch_size: int = 1024  # the most images per optimization batch
     # The memory one optimization batch may take, e.g. "8GB"; None: half the machine's free
-    # memory on a CPU, 80% of a GPU's (pipeline/memory_plan.py). Batches are sized to it.
+    # memory on a CPU, 80% of a GPU's (pipeline/optimize/memory.py). Batches are sized to it.
     memory_limit: Optional[str] = None
     channels_last: Optional[bool] = None  # NHWC tensors; None: on where the model is known to run so
     precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
@@ -109,11 +109,11 @@ class BuildConfig:
     dataset_resize: str = "crop"  # crop: shorter side to the image size, then centre crop
     example_count: int = 10  # dataset examples per column (max, min, below, above)
     # The most the published site may take, e.g. "1GB" (GitHub Pages' limit): the build
-    # stores fewer, smaller examples until its predicted size fits (pipeline/site_budget.py).
+    # stores fewer, smaller examples until its predicted size fits (pipeline/cost/site_budget.py).
     site_budget: Optional[str] = None
     dataset_batch: int = 128  # images per batch of the dataset pass
     # Where the optimization and the dataset pass run: "local" (this process) or "ray"
-    # (workers of a Ray cluster; the driver still writes every file). See atlas/cluster.
+    # (workers of a Ray cluster; the driver still writes every file). See atlas/pipeline/execution/ray.
     executor: str = "local"
     ray_address: Optional[str] = None  # an existing cluster; None: a local Ray instance
     ray_workers: Optional[int] = None  # None: one per GPU, else one per `ray_threads` CPUs

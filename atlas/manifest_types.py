@@ -97,12 +97,12 @@ class UnitScores(TypedDict, total=False):
 class Connection(TypedDict):
     layer: str  # the connected unit's layer
     unit: int
-    weight: float  # L2 norm of the expanded weights (pipeline/circuits.py)
+    weight: float  # L2 norm of the expanded weights (pipeline/weights/circuits.py)
     scale: float  # what one step of `map` is worth (shared by one list's entries)
     map: list[list[int]]  # the spatial weights, ints in [-99, 99]; map x scale = weights
 
 
-# A unit's flags, in the order `UnitEntry.flags` lists them: pipeline/flags.py decides
+# A unit's flags, in the order `UnitEntry.flags` lists them: pipeline/analysis/flags.py decides
 # them, site/status.py words them.
 LOST_TO_DATA = "lost_to_data"
 NEVER_FIRES = "never_fires"
@@ -116,7 +116,7 @@ class UnitEntry(TypedDict, total=False):
     branch: Optional[str]
     status: str  # "ok" or "failed"
     dead: bool
-    # What the data says about its pictures (pipeline/flags.py), from: "lost_to_data" (the
+    # What the data says about its pictures (pipeline/analysis/flags.py), from: "lost_to_data" (the
     # positive visualization is below the unit's dataset maximum), "never_fires" (at or
     # below its clamp's floor on every dataset image). [] without a dataset.
     flags: list[str]
@@ -171,10 +171,10 @@ class LayerHeader(TypedDict):
     # negative and neuron views optimize it. None: values are the layer's output.
     pre_activation: Optional[PreActivation]
     # A few dataset images and, for each, an image optimized to amplify the layer's whole
-    # activation pattern on it (pipeline/caricatures.py); None without that view.
+    # activation pattern on it (pipeline/dataset/caricature.py); None without that view.
     caricature: Optional[Caricature]
     receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
-    families: list[Family]  # units grouped by correlated activations (pipeline/families.py)
+    families: list[Family]  # units grouped by correlated activations (pipeline/analysis/families.py)
     units_file: str  # the LayerFile holding its units, e.g. "data/mixed4a.json"
     unit_count: int
     failed_views: int  # views that failed, over all its units
@@ -238,7 +238,7 @@ class CompareAxis(TypedDict):
 class CompareEntry(TypedDict):
     method: str
     units: list[CompareUnit]
-    axes: list[CompareAxis]  # in the order of atlas.pipeline.compare_axes.AXES
+    axes: list[CompareAxis]  # in the order of atlas.pipeline.compare.axes.AXES
 
 
 class DatasetInfo(TypedDict):
@@ -301,7 +301,7 @@ class Summary(TypedDict, total=False):
     polysemantic: dict[str, Any]  # {"method", "source": "examples" | "seeds", "units": [...]}
     faithfulness: Optional[dict[str, Any]]  # {"method", "layers": [FaithfulnessRow]}
     # Whether the model classifies each class logit's positive image as its class
-    # (pipeline/recognition.py); None without a class output among the chosen layers.
+    # (pipeline/analysis/recognition.py); None without a class output among the chosen layers.
     recognition: Optional[dict[str, Any]]
 
 

@@ -45,7 +45,7 @@ UnitKey = tuple[str, int]  # (layer name, unit index)
 ALL_VIEWS = ("positive", "negative", "diversity", "neuron", "seeds", "evolution", "kernel")
 FAILED_REASON = ("the objective or image became NaN or infinite, also when retried with "
                  "learning rate 0.025")
-"""What the build records for a view that went non-finite twice (see pipeline/schedule.py)."""
+"""What the build records for a view that went non-finite twice (see pipeline/optimize/schedule.py)."""
 VIEW_ORDER = ("spectrum", "positive", "negative", "diversity", "neuron", "seeds", "evolution",
               "kernel", "examples")
 """Page order of the views (atlas.pipeline.views.VIEWS, less joint)."""
@@ -204,7 +204,7 @@ def make_manifest(
     negative view moves to `failed_views` with `FAILED_REASON`; as a mapping to
     {view: reason}, those views fail (e.g. "positive"). `no_views` units are
     failed with no views and no `failed_views`; `dead` units have `"dead": true`;
-    `flags` gives units their data flags (pipeline/flags.py).
+    `flags` gives units their data flags (pipeline/analysis/flags.py).
 
     `branches` maps a layer name to its branches as (label, width) pairs (e.g.
     `MIXED3A`): the layer then has that many channels, of which its first

@@ -14,7 +14,7 @@ from clamped_data import MODEL, write_solids
 
 from atlas.config import make_config
 from atlas.manifest_io import read_manifest
-from atlas.pipeline.accentuate import ACCENT_EXAMPLES
+from atlas.pipeline.dataset.accent import ACCENT_EXAMPLES
 from atlas.pipeline.build import build_atlas
 from atlas.site.formatting import sig3
 
@@ -96,7 +96,7 @@ def test_the_unit_page_shows_each_real_image_beside_its_accentuation(built) -> N
 
 
 def test_caricatures_amplify_the_layers_pattern_on_a_few_dataset_images(built, tmp_path) -> None:
-    from atlas.pipeline.caricatures import CARICATURE_IMAGES
+    from atlas.pipeline.dataset.caricature import CARICATURE_IMAGES
 
     data = built[0]
     site = tmp_path / "site"

@@ -18,7 +18,7 @@ from torch import nn
 
 from atlas.models.fast_relu import RedirectedReLU
 from atlas.models.linearize import linearized
-from atlas.pipeline.circuits import (
+from atlas.pipeline.weights.circuits import (
     MAP_LEVELS,
     MAX_MAP_SIZE,
     LayerConnections,

@@ -147,7 +147,7 @@ def test_the_build_objective_is_what_the_views_maximize(tmp_path) -> None:
 
 
 def test_a_comparison_killed_halfway_is_redone_on_the_next_build(tmp_path, monkeypatch) -> None:
-    import atlas.pipeline.compare_run as compare_run
+    import atlas.pipeline.compare.compute as compare_run
 
     out = tmp_path / "site"
     config = _config(out, layers=["fc"], channels="0")

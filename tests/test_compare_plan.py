@@ -9,10 +9,10 @@ import pytest
 from engine_helpers import SEED
 
 from atlas.config import BuildConfig, with_sized_defaults
-from atlas.pipeline import plan
-from atlas.pipeline.compare_axes import AXES, L2_ON, TRANSFORMS
-from atlas.pipeline.compare_plan import UnitPlan, compare_units, plan_units
-from atlas.pipeline.compare_runs import PREDICTED, Context, Layer
+from atlas.pipeline import jobs as job_plan
+from atlas.pipeline.compare.axes import AXES, L2_ON, TRANSFORMS
+from atlas.pipeline.compare.plan import UnitPlan, compare_units, plan_units
+from atlas.pipeline.compare.runs import PREDICTED, Context, Layer
 from atlas.pipeline.views import VIEWS
 from atlas.pipeline.views.images import image_seed
 
@@ -34,7 +34,7 @@ def _context(logits: str | None = "fc", **changes) -> Context:
 
 
 def _plans(context: Context) -> dict[str, UnitPlan]:
-    common = plan.common_settings(context.config, "tiny", "abc123", 8, "standard")
+    common = job_plan.common_settings(context.config, "tiny", "abc123", 8, "standard")
     plans = plan_units(context, [(CONV, [0, 1]), (FC, [0, 1, 2])], common)
     return {f"{p.layer}:{p.unit}": p for p in plans}
 

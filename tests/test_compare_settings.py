@@ -13,7 +13,7 @@ from atlas.cli import main
 from atlas.config import BuildConfig, make_config, parse_objective
 from atlas.errors import AtlasError
 from atlas.models.layers import LayerInfo
-from atlas.pipeline import plan
+from atlas.pipeline import jobs as job_plan
 from atlas.pipeline.views.optimized import objective_setting, unit_objective
 
 CONV_SHAPE = (4, 7, 7)
@@ -94,16 +94,16 @@ KEYS_BEFORE = {
 
 
 def _keys(config: BuildConfig) -> dict:
-    common = plan.common_settings(config, "tiny", "abc123", 28, "standard")
-    keys: dict = {"common": plan.settings_key(common)}
+    common = job_plan.common_settings(config, "tiny", "abc123", 28, "standard")
+    keys: dict = {"common": job_plan.settings_key(common)}
     for layer, shape in (("conv", CONV_SHAPE), ("fc", LINEAR_SHAPE)):
         info = LayerInfo(layer, "Conv2d", tuple(shape))
-        keys[layer] = {job.view: job.key for job in plan.unit_jobs(config, common, info, 2)}
+        keys[layer] = {job.view: job.key for job in job_plan.unit_jobs(config, common, info, 2)}
     return keys
 
 
 def test_the_default_objective_keeps_every_key(monkeypatch) -> None:
-    monkeypatch.setattr(plan, "__version__", "0.1.0")
+    monkeypatch.setattr(job_plan, "__version__", "0.1.0")
     assert _keys(BuildConfig()) == KEYS_BEFORE
     assert _keys(BuildConfig(objective="channel", class_weight=3.0)) == KEYS_BEFORE
     assert objective_setting(BuildConfig()) == {}
@@ -121,9 +121,9 @@ def test_another_objective_changes_the_keys_of_the_views_that_maximize_it(object
 
 def test_the_objective_joins_the_settings_of_those_views() -> None:
     config = BuildConfig(objective="top_k:5")
-    common = plan.common_settings(config, "tiny", "abc123", 28, "standard")
+    common = job_plan.common_settings(config, "tiny", "abc123", 28, "standard")
     info = LayerInfo("conv", "Conv2d", tuple(CONV_SHAPE))
-    jobs = {job.view: job for job in plan.unit_jobs(config, common, info, 2)}
+    jobs = {job.view: job for job in job_plan.unit_jobs(config, common, info, 2)}
     assert jobs["positive"].settings["objective"] == {"kind": "top_k", "k": 5}
     assert "objective" not in jobs["neuron"].settings
 
@@ -155,9 +155,9 @@ def test_views_report_the_channel_mean_whatever_they_maximize() -> None:
     from atlas.pipeline.views import VIEWS
 
     config = BuildConfig(objective="top_k:1")
-    common = plan.common_settings(config, "tiny", "abc123", 8, "standard")
+    common = job_plan.common_settings(config, "tiny", "abc123", 8, "standard")
     info = LayerInfo("conv", "Conv2d", (3, 4, 4))
-    jobs = {job.view: job for job in plan.unit_jobs(config, common, info, 1)}
+    jobs = {job.view: job for job in job_plan.unit_jobs(config, common, info, 1)}
     first = {name: values[:1] for name, values in _acts().items()}  # one image: unit 1
     objective, measure = VIEWS["positive"].objective("conv", [jobs["positive"]])
     assert_close(objective(first), first["conv"][:, 1].amax((1, 2)))

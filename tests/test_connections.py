@@ -11,8 +11,8 @@ import torch
 from atlas.config import make_config
 from atlas.errors import AtlasError
 from atlas.models.registry import load_model
-from atlas.pipeline.circuits import layer_connections
-from atlas.pipeline.connections import pair_file, store_connections, unit_connections
+from atlas.pipeline.weights.circuits import layer_connections
+from atlas.pipeline.weights.connections import pair_file, store_connections, unit_connections
 from atlas.site.connections_view import connection_groups, unit_targets, weight_map
 from atlas.store import ResultStore
 

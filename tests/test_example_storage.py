@@ -15,8 +15,8 @@ from PIL import Image
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
 from atlas.models.receptive_field import ReceptiveField
-from atlas.pipeline.example_storage import expected_distinct, forecast_examples
-from atlas.pipeline.examples import EXAMPLE_PIXELS, EXAMPLE_QUALITY, CropFormat, crop_format
+from atlas.pipeline.cost.example_bytes import expected_distinct, forecast_examples
+from atlas.pipeline.dataset.examples import EXAMPLE_PIXELS, EXAMPLE_QUALITY, CropFormat, crop_format
 from atlas.store import ResultStore
 
 MODEL = str(Path(__file__).parent / "models" / "pooled_head.py") + ":build"

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from atlas.pipeline.extremes import (
+from atlas.pipeline.dataset.extremes import (
     RunningExtremes,
     histogram,
     near_threshold,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from atlas.pipeline.families import (FAMILY_CORRELATION, cluster, correlation, families,
+from atlas.pipeline.analysis.families import (FAMILY_CORRELATION, cluster, correlation, families,
                                      family_name, top_label)
 
 
@@ -64,7 +64,7 @@ def test_clusters_are_scikit_learns_average_linkage() -> None:
     threshold), which atlas no longer imports, on many random correlation sets."""
     from sklearn.cluster import AgglomerativeClustering
 
-    from atlas.pipeline.families import FAMILY_CORRELATION, MIN_FAMILY, cluster
+    from atlas.pipeline.analysis.families import FAMILY_CORRELATION, MIN_FAMILY, cluster
 
     rng = np.random.default_rng(0)
     for trial in range(40):

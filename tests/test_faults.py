@@ -19,10 +19,10 @@ from PIL import Image
 from atlas.manifest_io import read_manifest
 from atlas.cli import main
 from atlas.config import default_lr, make_config
-from atlas.pipeline import publish
+from atlas.pipeline.control import publish
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.lock import BuildLock
-from atlas.pipeline.schedule import RETRY_LR_FACTOR
+from atlas.pipeline.control.lock import BuildLock
+from atlas.pipeline.optimize.schedule import RETRY_LR_FACTOR
 
 FAULTY = Path(__file__).parent / "models" / "faulty.py"
 # ~5-10 s of work on 2 cores: enough for kills to land mid-build
@@ -161,7 +161,7 @@ def test_a_second_build_into_the_same_directory_is_refused(tmp_path: Path) -> No
 def test_a_stale_lock_from_a_killed_build_is_taken_over(tmp_path: Path) -> None:
     site = tmp_path / "site"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from atlas.pipeline.lock import BuildLock\n"
+        "import sys, time; from pathlib import Path; from atlas.pipeline.control.lock import BuildLock\n"
         f"lock = BuildLock(Path({str(site)!r})).__enter__(); print('held', flush=True); "
         "time.sleep(600)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

@@ -17,7 +17,7 @@ from test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 from atlas.manifest_io import read_manifest
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.magnitude import POWER_LAW
+from atlas.pipeline.optimize.magnitude import POWER_LAW
 
 SETTINGS = {"param": "maco", "layers": ["conv2"], "channels": "0-1", "steps": 6,
             "views": ["positive", "diversity"]}

@@ -14,9 +14,9 @@ from torch import nn
 from atlas.config import make_config
 from atlas.errors import AtlasError
 from atlas.optvis.memory import MemoryCost, PeakTracker, peak_bytes, per_image_cost
-from atlas.pipeline import circuits
+from atlas.pipeline.weights import circuits
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.memory_plan import DEFAULT_SHARE, memory_budget
+from atlas.pipeline.optimize.memory import DEFAULT_SHARE, memory_budget
 from atlas.pipeline.prepare import prepare_build
 from atlas.sizes import format_size, parse_size
 
@@ -88,7 +88,7 @@ def test_sizes_print_in_the_largest_unit() -> None:
 def test_the_budget_is_the_limit_or_a_share_of_what_is_free(monkeypatch) -> None:
     cpu = torch.device("cpu")
     assert memory_budget("3GB", cpu).bytes == 3 * 10**9
-    monkeypatch.setattr("atlas.pipeline.memory_plan.free_memory", lambda device: 10**10)
+    monkeypatch.setattr("atlas.pipeline.optimize.memory.free_memory", lambda device: 10**10)
     assert memory_budget(None, cpu).bytes == int(10**10 * DEFAULT_SHARE["cpu"])
     shared = memory_budget(None, cpu, sharing=4)
     assert shared.bytes == int(10**10 * DEFAULT_SHARE["cpu"] / 4)

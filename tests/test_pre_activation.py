@@ -14,7 +14,7 @@ from atlas.config import make_config
 from atlas.manifest_io import read_manifest
 from atlas.models.floors import Floor, pre_name
 from atlas.models.layers import LayerInfo
-from atlas.pipeline import plan
+from atlas.pipeline import jobs as plan
 from atlas.pipeline.build import build_atlas
 from atlas.pipeline.views import VIEWS
 

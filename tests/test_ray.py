@@ -228,7 +228,7 @@ def test_a_ray_address_needs_the_ray_executor(capsys) -> None:
 
 def test_plan_on_the_cluster_counts_what_a_local_plan_counts(cluster: str,
                                                              tmp_path: Path) -> None:
-    from atlas.pipeline.forecast import plan_build
+    from atlas.pipeline.cost.forecast import plan_build
 
     local = plan_build(make_config({}, {**SETTINGS, "out": str(tmp_path / "local")}),
                        progress=False)

@@ -12,12 +12,12 @@ from tqdm import tqdm
 
 from atlas.manifest_io import read_manifest
 from atlas.config import make_config
-from atlas.pipeline import schedule
+from atlas.pipeline.optimize import schedule
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.execute import BatchOutput
-from atlas.pipeline.executor import LocalExecutor
-from atlas.pipeline.interrupt import StopAfterBatch
-from atlas.pipeline.plan import ImageSpec, Job
+from atlas.pipeline.optimize.batch import BatchOutput
+from atlas.pipeline.execution.local import LocalExecutor
+from atlas.pipeline.control.interrupt import StopAfterBatch
+from atlas.pipeline.jobs import ImageSpec, Job
 
 
 class FakeEngine:

@@ -12,9 +12,9 @@ from atlas.cli import main
 from atlas.config import make_config
 from atlas.errors import AtlasError
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.examples import CropFormat
-from atlas.pipeline.site_budget import MARGIN, ExampleChoice, choices, fit
-from atlas.pipeline.site_size import kind_of, measure_site
+from atlas.pipeline.dataset.examples import CropFormat
+from atlas.pipeline.cost.site_budget import MARGIN, ExampleChoice, choices, fit
+from atlas.pipeline.cost.site_size import kind_of, measure_site
 
 SETTINGS = {"layers": ["conv2", "conv3"], "channels": "0-3", "steps": 8,
             "views": ["positive", "examples"]}

@@ -28,8 +28,8 @@ from atlas import __version__
 from atlas.datasets import Dataset, open_dataset
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.memory_plan import peak_memory, reset_peak
-from atlas.pipeline.scan import ScanLayer, local_scanner, run_scan, scan_settings
+from atlas.pipeline.optimize.memory import peak_memory, reset_peak
+from atlas.pipeline.dataset.scan import ScanLayer, local_scanner, run_scan, scan_settings
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from atlas.fsio import encode_image
-from atlas.pipeline.examples import EXAMPLE_PIXELS, EXAMPLE_QUALITY, FAITHFUL_PSNR, shown_size
+from atlas.pipeline.dataset.examples import EXAMPLE_PIXELS, EXAMPLE_QUALITY, FAITHFUL_PSNR, shown_size
 
 CANDIDATES = [("png", 100)] + [("webp", q) for q in (80, 85, 86, 87, 88, 90, 95)] + [
     ("avif", q) for q in (70, 72, 75, 80, 85)]

@@ -19,7 +19,7 @@ from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import RenderResult, optimize
 from atlas.optvis.transforms import standard_transforms
-from atlas.pipeline.execute import transform_seed
+from atlas.pipeline.optimize.batch import transform_seed
 from atlas.pipeline.views.images import image_seed
 
 

@@ -38,7 +38,7 @@ from PIL import Image
 from atlas.bench.dataset_pass import cpu_name
 from atlas.config import FIELDS, BuildConfig, check_setting, make_config
 from atlas.errors import AtlasError
-from atlas.pipeline.data_analysis import SILENT_FRACTION
+from atlas.pipeline.analysis.evidence import SILENT_FRACTION
 from atlas.store import LAYER_UNIT, ResultStore
 
 VIEWS = ["positive", "diversity", "seeds", "examples"]

@@ -30,7 +30,7 @@ def time_render(layers: int = 10, units_per_layer: int = 1000,
                 workers: int | None = None) -> RenderRun:
     """Renders the synthetic atlas once from its sharded files, with `workers`
     processes (None: as `atlas render` chooses)."""
-    from atlas.pipeline.memory_plan import peak_memory, reset_peak
+    from atlas.pipeline.optimize.memory import peak_memory, reset_peak
     from atlas.site import render_site
 
     with tempfile.TemporaryDirectory() as folder:

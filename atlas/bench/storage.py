@@ -8,7 +8,7 @@ from pathlib import Path
 from statistics import mean
 
 from atlas.manifest_io import read_manifest
-from atlas.pipeline.site_size import PAGES_LIMIT
+from atlas.pipeline.cost.site_size import PAGES_LIMIT
 
 INCEPTION_MIXED = ("mixed3a", "mixed3b", "mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e",
                    "mixed5a", "mixed5b")

@@ -1,7 +1,7 @@
 """The linearized model: every ReLU (and its relatives) the identity, every
 max-pool an average over the same windows. What lies between two layers then
 collapses into one linear map, whose Jacobian is the expanded weights of
-`atlas.pipeline.circuits`."""
+`atlas.pipeline.weights.circuits`."""
 
 from __future__ import annotations
 

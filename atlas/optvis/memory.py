@@ -9,7 +9,7 @@ since autograd runs its operations under the same dispatch modes.
 
 `per_image_cost` runs a computation at two batch sizes and reads the cost of
 one more image from the difference, so a batch can be sized to a budget
-before it runs (see `atlas.pipeline.memory_plan`).
+before it runs (see `atlas.pipeline.optimize.memory`).
 """
 
 from __future__ import annotations

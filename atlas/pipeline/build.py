@@ -19,30 +19,30 @@ from atlas.models.receptive_field import ReceptiveField, receptive_field
 from atlas.models.registry import LoadedModel
 from atlas.optvis import precision
 from atlas.optvis.param import describe_param
-from atlas.pipeline.analysis import analyse
-from atlas.pipeline.compare_run import run_compare
-from atlas.pipeline.connections import store_connections, stored_map_side
-from atlas.pipeline.example_storage import scan_concentrations
-from atlas.pipeline.data_analysis import DataEvidence
-from atlas.pipeline.examples import crop_format, store_examples
-from atlas.pipeline.interrupt import StopAfterBatch
-from atlas.pipeline.kernels import first_conv_layer, store_kernels
-from atlas.pipeline.lock import BuildLock
+from atlas.pipeline.analysis.questions import analyse
+from atlas.pipeline.compare.compute import run_compare
+from atlas.pipeline.weights.connections import store_connections, stored_map_side
+from atlas.pipeline.cost.example_bytes import scan_concentrations
+from atlas.pipeline.analysis.evidence import DataEvidence
+from atlas.pipeline.dataset.examples import crop_format, store_examples
+from atlas.pipeline.control.interrupt import StopAfterBatch
+from atlas.pipeline.weights.kernels import first_conv_layer, store_kernels
+from atlas.pipeline.control.lock import BuildLock
 from atlas.pipeline.manifest import build_manifest
-from atlas.pipeline.plan import image_count
-from atlas.pipeline.memory_plan import peak_memory
+from atlas.pipeline.jobs import image_count
+from atlas.pipeline.optimize.memory import peak_memory
 from atlas.pipeline.prepare import Prepared, prepare_build
-from atlas.pipeline.publish import publish_site, remove_leftovers
-from atlas.pipeline.accentuate import VIEW as ACCENT_VIEW
-from atlas.pipeline.accentuate import run_accents
-from atlas.pipeline.caricatures import VIEW as CARICATURE_VIEW
-from atlas.pipeline.caricatures import run_caricatures
-from atlas.pipeline.scan import (ScanLayer, load_scan, run_scan, scan_key, scan_settings,
+from atlas.pipeline.control.publish import publish_site, remove_leftovers
+from atlas.pipeline.dataset.accent import VIEW as ACCENT_VIEW
+from atlas.pipeline.dataset.accent import run_accents
+from atlas.pipeline.dataset.caricature import VIEW as CARICATURE_VIEW
+from atlas.pipeline.dataset.caricature import run_caricatures
+from atlas.pipeline.dataset.scan import (ScanLayer, load_scan, run_scan, scan_key, scan_settings,
                                  stored_field)
-from atlas.pipeline.schedule import run_batches
-from atlas.pipeline.site_budget import ExampleChoice, fit
-from atlas.pipeline.site_price import SitePrice
-from atlas.pipeline.site_size import limit_warnings, measure_site, size_line
+from atlas.pipeline.optimize.schedule import run_batches
+from atlas.pipeline.cost.site_budget import ExampleChoice, fit
+from atlas.pipeline.cost.site_price import SitePrice
+from atlas.pipeline.cost.site_size import limit_warnings, measure_site, size_line
 from atlas.sizes import format_size, parse_size
 from atlas.store import ResultStore
 

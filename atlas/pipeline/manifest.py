@@ -14,7 +14,7 @@ from atlas.fsio import write_json_atomic
 from atlas.manifest_io import write_layer_file
 from atlas.manifest_types import FORMAT, MANIFEST, LayerHeader, Manifest, UnitEntry
 from atlas.models.branches import branch_of
-from atlas.pipeline.connections import unit_connections
+from atlas.pipeline.weights.connections import unit_connections
 from atlas.pipeline.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.slugs import slugify
 from atlas.store import LAYER_UNIT, ResultStore
@@ -56,12 +56,12 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         "branch": branch,
         "status": "failed" if failures or not entries else "ok",
         "dead": bool(scores.get("dead", False)),  # constant activation: see analysis.is_dead
-        "flags": scores.get("flags", []),  # see pipeline/flags.py
+        "flags": scores.get("flags", []),  # see pipeline/analysis/flags.py
         "views": entries,
         "scores": {key: scores.get(key) for key in SCORES},
         "labels": scores.get("labels", {}),
         "family": scores.get("family"),
-        "connections": connections,  # {"in": [...], "out": [...]}: see pipeline/connections.py
+        "connections": connections,  # {"in": [...], "out": [...]}: see pipeline/weights/connections.py
     }
     if failures:
         unit_entry["failed_views"] = failures
@@ -69,7 +69,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
 
 
 def _caricature(store: ResultStore, layer: str) -> Optional[dict]:
-    """The layer's caricatures (pipeline/caricatures.py), None where it has none."""
+    """The layer's caricatures (pipeline/dataset/caricature.py), None where it has none."""
     record = store.load_view(layer, LAYER_UNIT, "caricature")
     if not record or not record.get("images"):
         return None

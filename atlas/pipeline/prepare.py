@@ -26,13 +26,13 @@ from atlas.models.specs import DEFAULT_SPEC
 from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
-from atlas.pipeline import plan
-from atlas.pipeline.compare_plan import compare_plans
-from atlas.pipeline.execute import Engine, job_is_done
-from atlas.pipeline.executor import open_executor
-from atlas.pipeline.magnitude import maco_magnitude
-from atlas.pipeline.memory_plan import JOINT, Budget, LayerMemory, batch_limits, memory_budget
-from atlas.pipeline.plan import Job
+from atlas.pipeline.compare.plan import compare_plans
+from atlas.pipeline.optimize.batch import Engine, job_is_done
+from atlas.pipeline.execution.executors import open_executor
+from atlas.pipeline.optimize.magnitude import maco_magnitude
+from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
+from atlas.pipeline.jobs import Job, common_settings, joint_jobs, unit_jobs
+from atlas.pipeline.jobs import batches as packed_batches
 from atlas.pipeline.views import ACCENTUATE, DATASET, VIEWS, with_needs
 from atlas.store import ResultStore
 
@@ -174,7 +174,7 @@ class Prepared:
 
     def size_batches(self, jobs: list[list[Job]], bar: Any) -> None:
         """Measures the memory per image of each layer of `jobs` on the started
-        executor and sizes its batches to the budget (see `memory_plan`)."""
+        executor and sizes its batches to the budget (see `optimize/memory.py`)."""
         # Ray workers on one machine share its memory; a local build has it alone.
         sharing = self.executor.workers if self.executor.name != "local" else 1
         self.budget = memory_budget(self.config.memory_limit, self.executor.device, sharing)
@@ -206,7 +206,7 @@ class Prepared:
 
     def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
         """`jobs` (one list per layer) packed the way the build runs them."""
-        return [batch for layer in jobs for batch in plan.batches(layer, self.batch_limit(layer))]
+        return [batch for layer in jobs for batch in packed_batches(layer, self.batch_limit(layer))]
 
 
 def prepare_build(config: BuildConfig) -> Prepared:
@@ -242,7 +242,7 @@ def prepare_build(config: BuildConfig) -> Prepared:
     executor = open_executor(config, device)
     autocast = precision.autocast_dtype(config.precision, executor.device, loaded.bfloat16,
                                         executor.fast_bfloat16)
-    common = plan.common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
+    common = common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
                                   transforms.describe(), precision.describe(autocast),
                                   image_format, magnitude_name)
     layer_jobs = plan_jobs(config, common, chosen, joint)
@@ -266,7 +266,7 @@ def plan_jobs(config: BuildConfig, common: dict, chosen: list, joint: list) -> l
     layer_jobs = []
     for info, units in chosen:
         jobs = [job for unit in units
-                for job in plan.unit_jobs(config, common, info, unit)]
+                for job in unit_jobs(config, common, info, unit)]
         layer_jobs.append(sorted(jobs, key=lambda job: view_order[job.view]))
-    layer_jobs.append(plan.joint_jobs(config, common, joint))
+    layer_jobs.append(joint_jobs(config, common, joint))
     return layer_jobs

@@ -1,8 +1,8 @@
 """The compare view: a few units of every layer (`compare_units`), each optimized
-with one technique changed at a time (see `atlas.pipeline.compare_axes`), shown
+with one technique changed at a time (see `atlas.pipeline.compare.axes`), shown
 side by side on their own page rather than on the unit pages.
 
-Computed by `atlas.pipeline.compare_run` (one record per compare unit), gathered
+Computed by `atlas.pipeline.compare.compute` (one record per compare unit), gathered
 here into the manifest's top-level `compare` entry. The axes are imported when
 the manifest is made, so reading the declarations stays cheap.
 """
@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 
 from atlas.pipeline.views.base import View
 
-COMPARE = "compare"  # produced by atlas.pipeline.compare_run: small batches of its own
+COMPARE = "compare"  # produced by atlas.pipeline.compare.compute: small batches of its own
 
 METHOD = (
     "Each row is a unit, each column one choice on one axis; everything the axis does not "
@@ -38,7 +38,7 @@ class Compare(View):
         """atlas.json's `compare` entry from the stored records of `units` (same
         order); None without any. Axes in declaration order, columns in the order
         the records list their choices, one row per unit."""
-        from atlas.pipeline.compare_axes import AXES
+        from atlas.pipeline.compare.axes import AXES
 
         if not units:
             return None

@@ -1,5 +1,5 @@
 """Views of real images: `examples` (chosen by the dataset pass, see
-`atlas.pipeline.examples`) and `spectrum` (the six-column row of the Distill
+`atlas.pipeline.dataset.examples`) and `spectrum` (the six-column row of the Distill
 appendix, assembled from the negative, examples and positive views)."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Spectrum(View):
 @dataclass(frozen=True)
 class FromDatasetImages(View):
     """Images optimized from dataset images: a unit's accentuated top examples
-    (pipeline/accentuate.py), a layer's caricatures (pipeline/caricatures.py)."""
+    (pipeline/dataset/accent.py), a layer's caricatures (pipeline/dataset/caricature.py)."""
 
     produced_by: str = ACCENTUATE
     default: bool = False  # more optimized images per unit or layer: asked for by name

@@ -10,7 +10,7 @@ from atlas.pipeline.views.optimized import Measure, OptimizedView
 
 if TYPE_CHECKING:
     from atlas.optvis.objectives import Objective
-    from atlas.pipeline.plan import Job
+    from atlas.pipeline.jobs import Job
 
 
 @dataclass(frozen=True)

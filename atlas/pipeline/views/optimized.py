@@ -16,7 +16,7 @@ from atlas.pipeline.views.images import ImageSpec, image_seed
 if TYPE_CHECKING:
     from atlas.config import BuildConfig
     from atlas.optvis.objectives import Objective
-    from atlas.pipeline.plan import Job
+    from atlas.pipeline.jobs import Job
 
 # Measures an objective on images: one float per image (used by record extras).
 Measure = Callable[["Objective", Any], list]

@@ -1,5 +1,5 @@
 """The kernel view: the first conv layer's filters, drawn from the weights
-(computed by `atlas.pipeline.kernels`)."""
+(computed by `atlas.pipeline.weights.kernels`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,476 @@
+"""`atlas plan`: what a build will cost, before it computes anything.
+
+The counts come from the build's own planner, so they are exact. Times come
+from a calibration on the chosen executor: the first batch of every layer
+(at most `calibration_images` of its images) and of the compare page
+optimized for 1 and then `CALIBRATION_STEPS` or more steps, whose difference
+is the cost of a step without the batch's fixed costs; and one chunk of the
+dataset pass. Batches are then dealt to N workers the way the executor deals
+them (each free worker takes the next), which gives the wall time for N
+workers. Storage multiplies the calibration images' encoded size by the
+images the site will hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from atlas.pipeline.compare.batch import optimize_runs
+from atlas.pipeline.weights.circuits import PairCost, price_pair
+from atlas.pipeline.compare.compute import compare_batches, unstored
+from atlas.pipeline.weights.connections import map_side, pairs_to_compute
+from atlas.pipeline.cost.example_bytes import LayerExamples, chunk_concentrations
+from atlas.pipeline.dataset.examples import crop_format
+from atlas.pipeline.optimize.batch import compute_batch
+from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.dataset.accent import ACCENT_EXAMPLES, units_per_task
+from atlas.pipeline.dataset.accent import VIEW as ACCENT_VIEW
+from atlas.pipeline.dataset.caricature import CARICATURE_IMAGES
+from atlas.pipeline.dataset.caricature import VIEW as CARICATURE_VIEW
+from atlas.pipeline.jobs import Job, image_count, unit_jobs
+from atlas.pipeline.prepare import Prepared, prepare_build
+from atlas.pipeline.dataset.scan import scan_chunk
+from atlas.pipeline.cost.site_size import limit_warnings
+from atlas.pipeline.cost.site_budget import ExampleChoice, fit
+from atlas.pipeline.cost.site_price import SitePrice
+from atlas.errors import AtlasError
+from atlas.sizes import format_size, parse_size
+
+# Images of each layer's first batch the calibration runs: a GPU needs many to fill;
+# a CPU is busy with a few large images, while tiny ones need more (128 at 64 px or
+# less, down to 10 at 224 px), which keeps a CPU calibration to about a minute.
+CALIBRATION_IMAGES = 128
+CPU_CALIBRATION_PIXELS = 128 * 64 * 64
+CALIBRATION_STEPS = 4  # at least; a fast batch runs more, up to MAX_CALIBRATION_STEPS,
+MEASURABLE_SECONDS = 0.5  # so that its steps take about this long
+MAX_CALIBRATION_STEPS = 64
+CALIBRATION_WORK = 4  # progress units of one calibration: its four runs
+
+
+def calibration_image_count(device: str, image_size: int) -> int:
+    if device != "cpu":
+        return CALIBRATION_IMAGES
+    return max(8, min(CALIBRATION_IMAGES, CPU_CALIBRATION_PIXELS // image_size ** 2))
+
+
+@dataclass
+class LayerCost:
+    """One layer's calibration: seconds per image-step and per batch."""
+
+    layer: str
+    images: int  # the calibration batch
+    per_image_step: float
+    fixed: float  # per batch: the final measurement and encoding
+    image_bytes: float  # one image, encoded as the build stores it
+
+
+@dataclass
+class Forecast:
+    model: str
+    executor: str
+    workers: int
+    units: int
+    jobs: int
+    jobs_todo: int
+    images: int
+    image_steps: int
+    batches: int
+    stored_images: int  # images the site keeps (evolution snapshots included)
+    dataset_images: int
+    dataset_layers: int
+    compare_images: int
+    costs: list[LayerCost] = field(default_factory=list)
+    scan_read: float = 0.0  # seconds per image read on the driver
+    scan_compute: float = 0.0  # seconds per image through the model on one worker
+    batch_seconds: list[float] = field(default_factory=list)  # each batch still to run
+    compare_seconds_by_pass: list[list[float]] = field(default_factory=list)  # likewise
+    storage: dict[str, float] = field(default_factory=dict)  # bytes by item
+    steps: int = 0
+    calibration_seconds: float = 0.0
+    memory: list[str] = field(default_factory=list)  # the budget, then each layer's batches
+    stopping: bool = False  # convergence-aware stopping is on: the times are the most
+    examples: list[LayerExamples] = field(default_factory=list)  # each layer's crops
+    budget_line: str = ""  # what a site budget chose, or why it cannot be met
+    connections: list[PairCost] = field(default_factory=list)  # each pair still to compute
+    concentrations: dict[str, float] = field(default_factory=dict)  # of examples, by layer
+    largest_file: float = 0.0  # bytes: the largest file the site will hold
+    # the accent and caricature views: images optimized from dataset images, and each
+    # task's seconds (priced at its layer's cost per image-step)
+    from_data_images: int = 0
+    from_data_seconds: list[float] = field(default_factory=list)
+
+    def dataset_seconds(self, workers: int) -> float:
+        """The driver reads while the workers compute: the slower of the two."""
+        return self.dataset_images * max(self.scan_read, self.scan_compute / workers)
+
+    def compare_seconds(self, workers: int) -> float:
+        """Its two passes, one after the other."""
+        return sum(_dealt(batches, workers) for batches in self.compare_seconds_by_pass)
+
+    def optimize_seconds(self, workers: int) -> float:
+        return _dealt(self.batch_seconds, workers)
+
+    def connections_seconds(self) -> float:
+        """On the driver, a pair after the other, whatever the workers."""
+        return sum(pair.seconds for pair in self.connections)
+
+    def from_data_seconds_on(self, workers: int) -> float:
+        return _dealt(self.from_data_seconds, workers)
+
+    def seconds(self, workers: int) -> float:
+        return (self.dataset_seconds(workers) + self.optimize_seconds(workers)
+                + self.compare_seconds(workers) + self.connections_seconds()
+                + self.from_data_seconds_on(workers))
+
+
+def _dealt(seconds: list[float], workers: int) -> float:
+    """Batches dealt in order to whichever of `workers` is free first, as the
+    executors deal them: when the last one ends."""
+    free = [0.0] * workers
+    for each in seconds:
+        first = free.index(min(free))
+        free[first] += each
+    return max(free, default=0.0)
+
+
+def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int], None]
+              ) -> tuple[float, float, int, Any, Any]:
+    """(seconds at 1 step, seconds at `steps` steps or more, those steps, the last
+    one-step run's result, the last run's).
+    A first run pays the one-time set-up costs; the one-step time is the faster
+    of two; a fast batch runs more steps, so that the difference the per-step
+    cost is read from is long enough to measure."""
+    run(1)
+    on_progress(1)
+    timed = []
+    for _ in range(2):
+        started = time.perf_counter()
+        first = run(1)
+        timed.append(time.perf_counter() - started)
+        on_progress(1)
+    one = min(timed)
+    steps = max(steps, min(MAX_CALIBRATION_STEPS, math.ceil(MEASURABLE_SECONDS / one) + 1))
+    started = time.perf_counter()
+    result = run(steps)
+    many = time.perf_counter() - started
+    on_progress(1)
+    return one, many, steps, first, result
+
+
+def _per_step(one: float, many: float, steps: int) -> tuple[float, float]:
+    """(seconds per step, fixed seconds per batch) from the two runs."""
+    per_step = max(many - one, 1e-9) / (steps - 1)
+    return per_step, max(one - per_step, 0.0)
+
+
+def calibrate_compare(engine: Any, runs: list, steps: int,
+                      on_progress: Callable[[int], None]) -> tuple[float, float]:
+    """An executor task: (seconds per step, fixed seconds) of one batch of compare runs."""
+    one, many, steps, _, _ = _two_runs(lambda count: optimize_runs(
+        dataclasses.replace(engine, steps=count), runs, {}, lambda _: None), steps, on_progress)
+    return _per_step(one, many, steps)
+
+
+def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
+                    on_progress: Callable[[int], None]) -> tuple[float, float, float]:
+    """An executor task: (seconds per step, fixed seconds, mean encoded bytes per
+    image) of `jobs` optimized as one batch."""
+    one, many, steps, first, last = _two_runs(lambda count: compute_batch(
+        dataclasses.replace(engine, steps=count), jobs), steps, on_progress)
+    # Images encode to more bytes as they take shape: sized from the run whose steps are
+    # nearer the build's (a build of 1 step stores images barely past their start).
+    output = first if abs(engine.steps - 1) < abs(engine.steps - steps) else last
+    sizes = [len(data) for view in output.views for _, data in view.files]
+    return (*_per_step(one, many, steps), sum(sizes) / max(1, len(sizes)))
+
+
+def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
+    """The layer's first jobs, up to `limit` images (at least one job)."""
+    chosen, count = [], 0
+    for job in jobs:
+        if chosen and count + len(job.images) > limit:
+            break
+        chosen.append(job)
+        count += len(job.images)
+    return chosen
+
+
+def _stored_image_count(ready: Prepared, jobs: list[Job]) -> int:
+    """Images the site keeps for `jobs`: each job's images, and the positive
+    view's snapshots (every `snapshot_every` steps, the first and the last)."""
+    total = image_count(jobs)
+    every = ready.config.snapshot_every
+    for job in jobs:
+        if job.settings.get("snapshot_every"):
+            total += len(range(0, ready.config.steps, every)) + 1
+    return total
+
+
+def forecast(ready: Prepared, bar: Any) -> Forecast:
+    """Counts, calibrates and prices the build `ready` describes."""
+    config, executor = ready.config, ready.executor
+    todo = ready.todo()
+    all_jobs = [job for jobs in ready.layer_jobs for job in jobs]
+    ready.size_batches(todo if any(todo) else ready.layer_jobs, bar)
+    batches = ready.batches(todo)
+    scanned = ready.scanned
+    images = sum(image_count(jobs) for jobs in todo)
+    result = Forecast(
+        model=ready.loaded.spec, executor=executor.describe(), workers=executor.workers,
+        units=sum(len(units) for _, units in ready.chosen), jobs=len(all_jobs),
+        jobs_todo=sum(len(jobs) for jobs in todo), images=images,
+        image_steps=images * config.steps, batches=len(batches),
+        stopping=config.stop_tolerance > 0,
+        stored_images=_stored_image_count(ready, all_jobs),
+        dataset_images=len(scanned) if scanned is not None else 0,
+        dataset_layers=len(ready.chosen) if scanned is not None else 0,
+        compare_images=len({run for plan in ready.compared for run in plan.runs}),
+        steps=config.steps)
+    started = time.perf_counter()
+    samples = [jobs for jobs in ready.layer_jobs if jobs]
+    limit = calibration_image_count(executor.device.type, ready.image_size)
+    tasks = [Task(calibrate_batch, (_calibration_batch(jobs, min(limit, ready.batch_limit(jobs))),
+                                    CALIBRATION_STEPS), CALIBRATION_WORK) for jobs in samples]
+    bar.total = (len(tasks) + 1) * CALIBRATION_WORK
+    for index, (per_step, fixed, image_bytes) in executor.map(tasks, bar):
+        jobs = tasks[index].args[0]
+        layer = jobs[0].layer or "joint"
+        result.costs.append(LayerCost(layer, image_count(jobs), per_step / image_count(jobs), fixed,
+                                      image_bytes))
+    by_layer = {cost.layer: cost for cost in result.costs}
+    _price_from_data(ready, result, by_layer, bar)
+    for batch in batches:
+        cost = by_layer[batch[0].layer or "joint"]
+        result.batch_seconds.append(cost.fixed + image_count(batch) * config.steps
+                                    * cost.per_image_step)
+    if scanned is not None and len(scanned):
+        result.scan_read, result.scan_compute = _calibrate_scan(ready, bar, result)
+    result.compare_seconds_by_pass = _price_compare(ready, bar)
+    result.calibration_seconds = time.perf_counter() - started
+    result.memory = memory_lines(ready)
+    result.connections = _price_connections(ready)
+    result.storage = _storage(ready, result)
+    return result
+
+
+def _from_data_tasks(ready: Prepared) -> list[tuple[str, int]]:
+    """(layer, images) of each accent and caricature task the build would run (stored
+    results counted as still to do: their keys need the dataset pass)."""
+    config, tasks = ready.config, []
+    if ready.scanned is None:
+        return tasks
+    for info, units in ready.chosen:
+        if ACCENT_VIEW in config.views:
+            per_task = units_per_task(ready, info.name)
+            for start in range(0, len(units), per_task):
+                tasks.append((info.name, ACCENT_EXAMPLES * len(units[start:start + per_task])))
+        if CARICATURE_VIEW in config.views:
+            tasks.append((info.name, CARICATURE_IMAGES))
+    return tasks
+
+
+def _price_from_data(ready: Prepared, result: Forecast, by_layer: dict[str, LayerCost],
+                     bar: Any) -> None:
+    """Prices the accent and caricature tasks at their layer's cost per image-step,
+    calibrating a positive batch for a layer the build optimizes nothing else of."""
+    tasks = _from_data_tasks(ready)
+    missing = sorted({layer for layer, _ in tasks} - set(by_layer))
+    infos = {info.name: info for info, _ in ready.chosen}
+    limit = calibration_image_count(ready.executor.device.type, ready.image_size)
+    positive = dataclasses.replace(ready.config, views=["positive"])
+    samples = [[job for unit in range(min(limit, infos[layer].channels))
+                for job in unit_jobs(positive, ready.common, infos[layer], unit)]
+               for layer in missing]
+    calibrations = [Task(calibrate_batch, (jobs, CALIBRATION_STEPS), CALIBRATION_WORK)
+                    for jobs in samples if jobs]
+    for index, (per_step, fixed, image_bytes) in ready.executor.map(calibrations, bar):
+        jobs = calibrations[index].args[0]
+        cost = LayerCost(jobs[0].layer, image_count(jobs), per_step / image_count(jobs), fixed,
+                         image_bytes)
+        result.costs.append(cost)
+        by_layer[cost.layer] = cost
+    for layer, images in tasks:
+        cost = by_layer[layer]
+        result.from_data_images += images
+        result.from_data_seconds.append(cost.fixed + images * ready.config.steps
+                                        * cost.per_image_step)
+    result.stored_images += 2 * result.from_data_images  # each beside its real image
+
+
+def _price_compare(ready: Prepared, bar: Any) -> list[list[float]]:
+    """Each compare batch's seconds, per pass, from its first batch calibrated."""
+    _, first, second = compare_batches(unstored(ready.compared, ready.store),
+                                       ready.smallest_limit())
+    if not first:
+        return []
+    sample = first[0][:calibration_image_count(ready.executor.device.type, ready.image_size)]
+    task = Task(calibrate_compare, (sample, CALIBRATION_STEPS), CALIBRATION_WORK)
+    (_, (per_step, fixed)), = list(ready.executor.map([task], bar))
+    per_image_step = per_step / len(sample)
+    steps = ready.config.steps
+    return [[fixed + len(batch) * steps * per_image_step for batch in batches]
+            for batches in (first, second)]
+
+
+def _calibrate_scan(ready: Prepared, bar: Any, result: Forecast) -> tuple[float, float]:
+    """Seconds per image of the dataset pass: (reading on the driver, one chunk
+    through the model on a worker, its second run: the first warms up)."""
+    dataset = ready.scanned
+    chunk = range(min(ready.config.dataset_batch, len(dataset)))
+    started = time.perf_counter()
+    images, _ = dataset.load(chunk)
+    read = (time.perf_counter() - started) / len(chunk)
+    layers = [info.read for info, _ in ready.chosen]  # as the pass reads them
+    task = Task(_timed_chunk, (layers, images), 0)
+    (_, (seconds, extremes)), = list(ready.executor.map([task], bar))
+    result.concentrations = chunk_concentrations(
+        [(info.name, tuple(info.shape)) for info, _ in ready.chosen],
+        {info.name: extremes[info.read] for info, _ in ready.chosen},
+        ready.config.example_count, len(dataset))
+    return read, seconds / len(chunk)
+
+
+def _timed_chunk(engine: Any, layers: list[str], images: Any,
+                 on_progress: Callable[[int], None]) -> tuple[float, dict]:
+    """(seconds of the chunk's second run, its extremes)."""
+    scan_chunk(engine, layers, images, on_progress)
+    started = time.perf_counter()
+    extremes = scan_chunk(engine, layers, images, on_progress)
+    return time.perf_counter() - started, extremes
+
+
+def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
+    """Bytes the published site will take, by kind (`site_size.KINDS`); with a site
+    budget, for the examples it would choose."""
+    mean_bytes = (sum(cost.image_bytes for cost in result.costs)
+                  / max(1, len(result.costs)))
+    sides = [pair.map_side for pair in result.connections]
+    price = SitePrice(ready, (result.stored_images + result.compare_images) * mean_bytes,
+                      result.concentrations, map_side(sides))
+    choice = ExampleChoice(ready.config.example_count, crop_format(ready.store))
+    if ready.config.site_budget is not None:
+        try:
+            fitted = fit(parse_size(ready.config.site_budget, "site_budget"), choice.count,
+                         choice.crops, price)
+            result.budget_line, choice = fitted.line(), fitted.choice
+        except AtlasError as error:
+            result.budget_line = str(error)
+    storage = price(choice)
+    result.examples = price.examples(choice)
+    # The largest file: a layer's unit file (data/), the largest layer's units.
+    largest_layer = max((len(units) for _, units in ready.chosen), default=0)
+    result.largest_file = price.weight(choice).per_unit.get("manifest", 0.0) * largest_layer
+    return storage
+
+
+def _price_connections(ready: Prepared) -> list[PairCost]:
+    """Each layer pair whose connections the build will compute, chunked within the
+    memory budget as it will be, a few of its chunks timed (`circuits.price_pair`)."""
+    if ready.config.connections == 0:
+        return []
+    loaded = ready.loaded
+    return [price_pair(loaded.module, loaded.preprocess, ready.image_size, earlier, later,
+                       ready.device, memory=ready.budget_bytes())
+            for (earlier, _), (later, _), _ in pairs_to_compute(
+                ready.store, ready.image_size, ready.forward_layers(), ready.config.connections,
+                ready.common)]
+
+
+def connection_lines(result: Forecast) -> list[str]:
+    if not result.connections:
+        return []
+    peak = max((pair.peak or 0 for pair in result.connections), default=0)
+    pairs = len(result.connections)
+    return [f"  connections:        {pairs} layer pair{'s' if pairs > 1 else ''} in "
+            f"{sum(pair.chunks for pair in result.connections)} chunks, "
+            f"{_duration(result.connections_seconds())} on the driver"
+            + (f", peak of a chunk {format_size(peak)}" if peak else "")] + [
+        f"    {pair.earlier} -> {pair.later}: {pair.chunks} chunk{'s' if pair.chunks > 1 else ''} "
+        f"of {pair.chunk} units, {_duration(pair.seconds)}, maps {pair.map_side}x{pair.map_side}"
+        + (f", {format_size(pair.peak)}" if pair.peak else "") for pair in result.connections]
+
+
+def memory_lines(ready: Prepared) -> list[str]:
+    """The memory budget and each layer's measured batch size and expected peak."""
+    budget = ready.budget
+    if budget is None:
+        return []
+    peak = max((sized.cost.at(sized.images) for sized in ready.memory.values()), default=0)
+    lines = [f"  memory:             budget "
+             f"{format_size(budget.bytes) if budget.bytes else 'none'} ({budget.description}); "
+             f"expected peak of a batch {format_size(peak)}"]
+    lines += [f"    {sized.line()}" for sized in ready.memory.values()]
+    return lines
+
+
+def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[str]:
+    counts = workers or sorted({1, 2, 4, 8, result.workers})
+    total_bytes = sum(result.storage.values())
+    lines = [
+        f"atlas plan: {result.model} on {result.executor}",
+        f"  units:              {result.units:,}",
+        f"  jobs (unit-views):  {result.jobs:,} ({result.jobs - result.jobs_todo:,} already "
+        "stored)",
+        f"  images to optimize: {result.images:,} in {result.batches:,} batches",
+        f"  image-steps:        {result.image_steps:,} ({result.images:,} images x "
+        f"{result.steps} steps)",
+        f"  dataset images:     {result.dataset_images:,} (one pass for "
+        f"{result.dataset_layers} layers)" if result.dataset_layers else
+        "  dataset images:     none (no dataset)",
+        f"  compare images:     {result.compare_images:,}",
+        *([f"  from dataset images: {result.from_data_images:,} (accent and caricature "
+           "views)"] if result.from_data_images else []),
+        f"  storage:            {format_size(total_bytes)} published ("
+        + ", ".join(f"{name} {format_size(size)}" for name, size in result.storage.items()
+                    if size) + f"); {format_size(total_bytes / max(1, result.units))} a unit; "
+        f"largest file about {format_size(result.largest_file)}",
+        *([f"  {result.budget_line}"] if result.budget_line else []),
+        *[f"  warning: {line}" for line in limit_warnings(total_bytes, result.largest_file,
+                                                         "a layer's unit file")],
+        *result.memory,
+        *connection_lines(result),
+        f"  calibration ({result.calibration_seconds:.1f} s): "
+        + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
+                    f"({cost.images} images)" for cost in result.costs),
+    ]
+    if result.dataset_images:
+        lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
+                     f"{result.scan_compute * 1e3:.3g} ms per image through the model")
+    lines.append("  wall time (dataset pass + optimization + compare + connections; model "
+                 "loading and pages not included" + ("; images that settle stop sooner, so the "
+                                         "optimization's is the most it takes" if result.stopping
+                                         else "") + "):")
+    for count in counts:
+        lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
+                     f"{_duration(result.seconds(count))} "
+                     f"(dataset {_duration(result.dataset_seconds(count))}, optimize "
+                     f"{_duration(result.optimize_seconds(count))}, compare "
+                     f"{_duration(result.compare_seconds(count))}, connections "
+                     f"{_duration(result.connections_seconds())}"
+                     + (f", accent and caricature {_duration(result.from_data_seconds_on(count))}"
+                        if result.from_data_images else "") + ")")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = seconds / 60
+    if minutes < 120:
+        return f"{minutes:.1f} min"
+    return f"{minutes / 60:,.1f} h"
+
+
+def plan_build(config: Any, progress: bool = True) -> Forecast:
+    from tqdm import tqdm
+
+    ready = prepare_build(config)
+    with ready.executor:
+        ready.executor.start(ready.engine)
+        with tqdm(total=0, unit="step", desc="calibrate", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            return forecast(ready, bar)
