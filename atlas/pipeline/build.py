@@ -24,6 +24,7 @@ from atlas.pipeline.compare.compute import run_compare
 from atlas.pipeline.weights.connections import store_connections, stored_map_side
 from atlas.pipeline.cost.example_bytes import scan_concentrations
 from atlas.pipeline.analysis.evidence import DataEvidence
+from atlas.pipeline.execution.tasks import Executor
 from atlas.pipeline.dataset.examples import crop_format, store_examples
 from atlas.pipeline.control.interrupt import StopAfterBatch
 from atlas.pipeline.weights.kernels import first_conv_layer, store_kernels
@@ -74,7 +75,7 @@ def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,
 
 
 def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
-                 store: ResultStore, image_size: int, device: torch.device, executor: Any,
+                 store: ResultStore, image_size: int, device: torch.device, executor: Executor,
                  progress: bool) -> tuple[dict, dict, list[str]]:
     """The dataset pass over every chosen layer. Returns (layer -> LayerScan, layer ->
     receptive field, report lines)."""

@@ -29,6 +29,7 @@ from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline.compare.plan import compare_plans
 from atlas.pipeline.optimize.batch import Engine, job_is_done
 from atlas.pipeline.execution.executors import open_executor
+from atlas.pipeline.execution.tasks import Executor
 from atlas.pipeline.optimize.magnitude import maco_magnitude
 from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.jobs import Job, common_settings, joint_jobs, unit_jobs
@@ -162,7 +163,7 @@ class Prepared:
     common: dict
     layer_jobs: list[list[Job]]
     engine: Engine
-    executor: Any
+    executor: Executor
     magnitude_name: Optional[str]  # MACO's spectrum, by the hash that joins the keys
     budget: Optional[Budget] = None  # the memory a batch may take, once sized
     memory: dict[str, LayerMemory] = field(default_factory=dict)  # layer (or joint) -> sizes

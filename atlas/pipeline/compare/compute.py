@@ -26,7 +26,7 @@ from atlas.pipeline.compare.plan import VIEW, UnitPlan
 from atlas.pipeline.compare.runs import Run
 from atlas.errors import AtlasError
 from atlas.pipeline.optimize.batch import Engine
-from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.control.interrupt import BuildInterrupted, StopAfterBatch
 from atlas.store import ResultStore
 
@@ -83,7 +83,7 @@ def compare_task(engine: Engine, runs: list[Run], classes: dict[Run, int],
     return optimize_runs(engine, runs, classes, lambda _: on_progress(1))
 
 
-def _optimized(executor: Any, batches: list[list[Run]], classes: dict[Run, int], steps: int,
+def _optimized(executor: Executor, batches: list[list[Run]], classes: dict[Run, int], steps: int,
                bar: Any, stop: StopAfterBatch) -> dict[Run, Outcome]:
     """Every batch's outcomes, the batches spread over the executor's workers."""
     done: dict[Run, Outcome] = {}
@@ -100,7 +100,7 @@ def _optimized(executor: Any, batches: list[list[Run]], classes: dict[Run, int],
     return done
 
 
-def run_compare(engine: Engine, executor: Any, plans: list[UnitPlan], store: ResultStore,
+def run_compare(engine: Engine, executor: Executor, plans: list[UnitPlan], store: ResultStore,
                 batch_size: int, bar: Any, stop: StopAfterBatch) -> CompareReport:
     """Optimizes what the compare units not yet stored need and writes their records.
     The driver's `engine` reads the predicted classes between the two passes."""

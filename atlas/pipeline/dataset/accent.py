@@ -25,7 +25,7 @@ from atlas.optvis import objectives as obj
 from atlas.optvis.anchored import AnchoredImage, accent, distance
 from atlas.optvis.render import measure, optimize
 from atlas.pipeline.optimize.batch import floats, transform_seed
-from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.views.images import image_seed
 from atlas.store import Encoder, ViewFiles, settings_key
 
@@ -122,7 +122,7 @@ def view_files(encoder: Encoder, jobs: list[AccentJob], anchors: torch.Tensor,
     return found
 
 
-def run_accents(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> str:
+def run_accents(ready: Any, scans: dict, executor: Executor, bar: Any, stop: Any) -> str:
     """Accentuates the top examples of every chosen unit not already stored with
     its key; returns the report line."""
     from atlas.errors import AtlasError

@@ -22,7 +22,7 @@ from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
 from atlas.pipeline.optimize.batch import floats, transform_seed
-from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.views.images import image_seed
 from atlas.store import LAYER_UNIT, settings_key
 
@@ -57,7 +57,7 @@ def caricature_batch(engine: Any, originals: torch.Tensor, layer: str, seeds: li
                               engine.preprocess)}
 
 
-def run_caricatures(ready: Any, scans: dict, executor: Any, bar: Any, stop: Any) -> str:
+def run_caricatures(ready: Any, scans: dict, executor: Executor, bar: Any, stop: Any) -> str:
     """Caricatures of every chosen layer not already stored with its key; the report
     line."""
     from atlas.errors import AtlasError

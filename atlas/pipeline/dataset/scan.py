@@ -39,7 +39,7 @@ from atlas.models.layers import LayerInfo
 from atlas.models.receptive_field import ReceptiveField
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.execution.local import LocalExecutor
-from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.dataset.extremes import Extremes, ExtremesResult, RunningExtremes, spatial_extremes
 from atlas.slugs import slugify
 from atlas.store import RESULTS, settings_key
@@ -255,7 +255,7 @@ def scan_chunk(engine: Any, layers: list[str], images: torch.Tensor,
     return result
 
 
-def run_scan(executor: Any, dataset: Dataset, layers: Sequence[ScanLayer],
+def run_scan(executor: Executor, dataset: Dataset, layers: Sequence[ScanLayer],
              common: dict[str, Any], site_dir: Path, k: int, batch_size: int,
              progress: bool = True) -> ScanReport:
     """Scans `dataset` for every layer not already stored; one pass for all. The

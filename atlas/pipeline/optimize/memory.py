@@ -21,7 +21,7 @@ import torch
 
 from atlas.optvis.memory import MemoryCost, per_image_cost
 from atlas.pipeline.optimize.batch import compute_batch
-from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.jobs import Job
 from atlas.sizes import format_size, parse_size
 
@@ -117,7 +117,7 @@ class LayerMemory:
                 f"{self.images:,} a batch, peak {format_size(self.cost.at(self.images))}")
 
 
-def batch_limits(executor: Any, layer_jobs: list[list[Job]], budget: Budget, batch_size: int,
+def batch_limits(executor: Executor, layer_jobs: list[list[Job]], budget: Budget, batch_size: int,
                  bar: Any) -> dict[str, LayerMemory]:
     """Each layer's (and the joint batch's) batch size within `budget` and
     `batch_size`, measured on `executor` for the layers that have jobs."""

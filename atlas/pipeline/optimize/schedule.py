@@ -10,7 +10,7 @@ import torch
 
 from atlas.errors import AtlasError
 from atlas.pipeline.optimize.batch import BatchOutput, optimize_batch, save_failure, save_output
-from atlas.pipeline.execution.tasks import Task, WorkerLost
+from atlas.pipeline.execution.tasks import Executor, Task, WorkerLost
 from atlas.pipeline.control.interrupt import BuildInterrupted, StopAfterBatch
 from atlas.pipeline.jobs import Job, batches as pack_batches, image_count
 from atlas.store import ResultStore
@@ -18,7 +18,7 @@ from atlas.store import ResultStore
 RETRY_LR_FACTOR = 0.1
 
 
-def run_batches(executor: Any, batches: list[list[Job]], store: ResultStore, bar,
+def run_batches(executor: Executor, batches: list[list[Job]], store: ResultStore, bar,
                 stop: StopAfterBatch, steps: int, lr: float, image_size: int) -> int:
     """Runs every batch; returns how many views failed (NaN/Inf twice, or lost)."""
     failed, lost = _run(executor, batches, store, bar, stop, steps, lr, image_size)
@@ -37,7 +37,7 @@ def run_batches(executor: Any, batches: list[list[Job]], store: ResultStore, bar
     return len(still) + lost + lost_again
 
 
-def _run(executor: Any, batches: list[list[Job]], store: ResultStore, bar,
+def _run(executor: Executor, batches: list[list[Job]], store: ResultStore, bar,
          stop: StopAfterBatch, steps: int, lr: float, image_size: int
          ) -> tuple[list[Job], int]:
     """(jobs that went non-finite, how many views were given up with their batch:
