@@ -400,8 +400,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_quality(args: argparse.Namespace) -> int:
-    from atlas.bench.quality import VIEWS as QUALITY_VIEWS
-    from atlas.bench.quality import CANDIDATES, QualityWork, run_quality, vary_candidates
+    from atlas.bench.quality_work import VIEWS as QUALITY_VIEWS
+    from atlas.bench.quality import CANDIDATES, run_quality, vary_candidates
+    from atlas.bench.quality_work import QualityWork
 
     if any(value is not None and value < 1 for value in (args.channels, args.steps,
                                                          args.image_size)):

@@ -17,8 +17,8 @@ else:  # pragma: no cover
 
 from atlas.errors import AtlasError
 from atlas.optvis import PARAMS
-from atlas.pipeline.views import DEFAULT_VIEWS
-from atlas.pipeline.views import VIEW_NAMES as VIEWS
+from atlas.views import DEFAULT_VIEWS
+from atlas.views import VIEW_NAMES as VIEWS
 from atlas.sizes import parse_size
 
 DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]

@@ -48,7 +48,7 @@ FAILED_REASON = ("the objective or image became NaN or infinite, also when retri
 """What the build records for a view that went non-finite twice (see pipeline/optimize/schedule.py)."""
 VIEW_ORDER = ("spectrum", "positive", "negative", "diversity", "neuron", "seeds", "evolution",
               "kernel", "examples")
-"""Page order of the views (atlas.pipeline.views.VIEWS, less joint)."""
+"""Page order of the views (atlas.views.VIEWS, less joint)."""
 
 
 def slugify(name: str) -> str:

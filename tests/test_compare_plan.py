@@ -11,10 +11,11 @@ from engine_helpers import SEED
 from atlas.config import BuildConfig, with_sized_defaults
 from atlas.pipeline import jobs as job_plan
 from atlas.pipeline.compare.axes import AXES, L2_ON, TRANSFORMS
+from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.compare.plan import UnitPlan, compare_units, plan_units
 from atlas.pipeline.compare.runs import PREDICTED, Context, Layer
-from atlas.pipeline.views import VIEWS
-from atlas.pipeline.views.images import image_seed
+from atlas.views import VIEWS
+from atlas.views.images import image_seed
 
 CONV = Layer("conv", (2, 8, 8))  # the tiny model's layers (engine_helpers.tiny_model)
 FC = Layer("fc", (3,))
@@ -163,7 +164,7 @@ def test_manifest_entry_places_every_variant_in_its_column(missing: bool) -> Non
         variants = [v for v in variants if v["choice"] != "neuron"]
     record = {"images": [f"results/conv/0/compare-{i}.png" for i in index.values()],
               "variants": variants}
-    entry = VIEWS["compare"].compare_entry(units, [record])
+    entry = compare_entry(units, [record])
     assert [axis["name"] for axis in entry["axes"]] == list(AXIS_CHOICES)
     objective = entry["axes"][2]
     names = [choice["name"] for choice in objective["choices"]]
@@ -171,4 +172,4 @@ def test_manifest_entry_places_every_variant_in_its_column(missing: bool) -> Non
     cells = objective["rows"][0]["cells"]
     assert cells[0] == {"image": "results/conv/0/compare-2.png", "activation": 1.5,
                         "reference": True, "target": "conv:0", "note": None, "skipped": None}
-    assert VIEWS["compare"].compare_entry([], []) is None
+    assert compare_entry([], []) is None

@@ -14,7 +14,7 @@ from atlas.config import BuildConfig, make_config, parse_objective
 from atlas.errors import AtlasError
 from atlas.models.layers import LayerInfo
 from atlas.pipeline import jobs as job_plan
-from atlas.pipeline.views.optimized import objective_setting, unit_objective
+from atlas.views.optimized import objective_setting, unit_objective
 
 CONV_SHAPE = (4, 7, 7)
 LINEAR_SHAPE = (10,)
@@ -152,7 +152,7 @@ def test_unit_objectives_score_what_they_say() -> None:
 
 
 def test_views_report_the_channel_mean_whatever_they_maximize() -> None:
-    from atlas.pipeline.views import VIEWS
+    from atlas.views import VIEWS
 
     config = BuildConfig(objective="top_k:1")
     common = job_plan.common_settings(config, "tiny", "abc123", 8, "standard")

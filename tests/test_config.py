@@ -9,7 +9,7 @@ import pytest
 from atlas.config import (BuildConfig, load_toml, make_config, parse_channels,
                           with_sized_defaults)
 from atlas.errors import AtlasError
-from atlas.pipeline.views import DEFAULT_VIEWS
+from atlas.views import DEFAULT_VIEWS
 
 
 def _write(tmp_path: Path, text: str) -> Path:

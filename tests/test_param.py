@@ -14,15 +14,9 @@ from lucent.optvis.param import color as lucent_color
 from lucent.optvis.param import spatial as lucent_spatial
 from torch.testing import assert_close
 
-from atlas.optvis.param import (
-    COLOR_MEAN,
-    ColorDecorrelation,
-    FourierImage,
-    ImageParam,
-    PixelImage,
-    describe_param,
-    fourier_frequencies,
-)
+from atlas.optvis.color import COLOR_MEAN, ColorDecorrelation
+from atlas.optvis.param import ImageParam, describe_param
+from atlas.optvis.spatial import FourierImage, PixelImage, fourier_frequencies
 
 SIZES = [8, 16, 28]
 # lucent keeps a module-level device (cuda:0 when there is a GPU); the

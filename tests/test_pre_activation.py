@@ -16,7 +16,7 @@ from atlas.models.floors import Floor, pre_name
 from atlas.models.layers import LayerInfo
 from atlas.pipeline import jobs as plan
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.views import VIEWS
+from atlas.views import VIEWS
 
 K = 3
 

@@ -16,8 +16,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from atlas.models.registry import LoadedModel
 
 
 def _model(task: dict):
@@ -30,13 +34,22 @@ def _model(task: dict):
         return model.to(task["device"]).eval(), None, True
     from pathlib import Path
 
-    from atlas.bench.methods import lucent_transforms
     from atlas.models.registry import load_model
 
     loaded = load_model(task["model"], Path(task["weights"]))
     loaded.module.to(task["device"]).eval()
     loaded.preprocess.to(task["device"])
     return loaded.module, lucent_transforms(loaded), False
+
+
+def lucent_transforms(loaded: LoadedModel) -> list:
+    """lucent's standard transforms, then atlas's preprocessing of the model, so
+    every method feeds the model the same normalization (render_vis is called
+    with preprocess=False; for InceptionV1 and torchvision models this is exactly
+    what its own preprocessing would add)."""
+    from lucent.optvis import transform
+
+    return [*transform.standard_transforms, loaded.preprocess]
 
 
 def lucent_layer(layer: str) -> str:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 
-from atlas.bench.lucent_process import from_lucent, lucent_layer
+from atlas.bench.lucent_process import from_lucent, lucent_layer, lucent_transforms
 from atlas.bench.processes import lucent_process, weights_file
 from atlas.bench.workload import (Checkpoint, Result, Workload, channel_activations,
                                   per_channel_step, timed)
@@ -20,7 +20,7 @@ from atlas.optvis.param import ImageParam
 from atlas.optvis.render import RenderResult, optimize
 from atlas.optvis.transforms import standard_transforms
 from atlas.pipeline.optimize.batch import transform_seed
-from atlas.pipeline.views.images import image_seed
+from atlas.views.images import image_seed
 
 
 def lucent_as_shipped(loaded: LoadedModel) -> torch.nn.Module:
@@ -51,16 +51,6 @@ class _NHWC:
 
     def __exit__(self, *exc: object) -> None:
         self.loaded.module.to(memory_format=torch.contiguous_format)
-
-
-def lucent_transforms(loaded: LoadedModel) -> list:
-    """lucent's standard transforms, then atlas's preprocessing of the model, so
-    every method feeds the model the same normalization (render_vis is called
-    with preprocess=False; for InceptionV1 and torchvision models this is exactly
-    what its own preprocessing would add)."""
-    from lucent.optvis import transform
-
-    return [*transform.standard_transforms, loaded.preprocess]
 
 
 def lucent_seed_way(work: Workload, loaded: LoadedModel, folder: Path) -> Result:

@@ -36,12 +36,12 @@ import torch
 from PIL import Image
 
 from atlas.bench.dataset_pass import cpu_name
+from atlas.bench.quality_work import QualityWork
 from atlas.config import FIELDS, BuildConfig, check_setting, make_config
 from atlas.errors import AtlasError
 from atlas.pipeline.analysis.evidence import SILENT_FRACTION
 from atlas.store import LAYER_UNIT, ResultStore
 
-VIEWS = ["positive", "diversity", "seeds", "examples"]
 # The parameterizations compared: name -> the settings that select it.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "pixel": {"param": "pixel"},
@@ -74,26 +74,9 @@ def _literal(text: str) -> Any:
         except ValueError:
             pass
     return {"true": True, "false": False}.get(text.lower(), text)
-LUCENT_DIVERSITY = 1e2  # the weight of lucent's diversity term in its own examples
+
+
 RETAINED = 0.5  # a diversity image must keep half the positive activation
-
-
-@dataclass
-class QualityWork:
-    model: Optional[str] = None  # None: the default model
-    weights: Optional[str] = None
-    dataset: Optional[str] = None  # None: the model's own
-    layers: Optional[list[str]] = None
-    channels: Optional[str] = None  # e.g. "0-3"; None: all
-    steps: Optional[int] = None  # None: the build default
-    image_size: Optional[int] = None
-    device: str = "auto"
-    dataset_limit: Optional[int] = None
-    views: list[str] = dataclasses.field(default_factory=lambda: list(VIEWS))
-
-    def config(self, out: Path, overrides: dict[str, Any]) -> BuildConfig:
-        chosen = {key: value for key, value in dataclasses.asdict(self).items()}
-        return make_config({}, {**chosen, "out": str(out), **overrides})
 
 
 @dataclass

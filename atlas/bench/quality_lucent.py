@@ -10,14 +10,15 @@ from typing import Any
 
 import torch
 
-from atlas.bench.lucent_process import from_lucent, lucent_layer
-from atlas.bench.methods import lucent_as_shipped, lucent_transforms
-from atlas.bench.quality import LUCENT_DIVERSITY, QualityWork
+from atlas.bench.lucent_process import from_lucent, lucent_layer, lucent_transforms
+from atlas.bench.methods import lucent_as_shipped
+from atlas.bench.quality_work import QualityWork
 from atlas.optvis import objectives
 from atlas.optvis.render import measure
 from atlas.store import ResultStore
 
 CHUNK = 64  # units per render_vis call for the positive images
+LUCENT_DIVERSITY = 1e2  # the weight of lucent's diversity term in its own examples
 
 
 def _render(model, loaded, objective, size: int, batch: int, steps: int) -> torch.Tensor:

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from atlas.optvis.objectives import INPUT, Activations, Objective
-from atlas.optvis.param import ColorDecorrelation, spatial_image
+from atlas.optvis.color import ColorDecorrelation
+from atlas.optvis.param import spatial_image
 
 
 class AnchoredImage(nn.Module):

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from atlas.optvis.param import COLOR_MEAN, ColorDecorrelation, fourier_frequencies, seeded_normal
+from atlas.optvis.color import COLOR_MEAN, ColorDecorrelation
+from atlas.optvis.spatial import fourier_frequencies, seeded_normal
 
 PHASE_SD = float(np.pi)  # initial phases: random angles
 MAGNITUDE_IMAGES = 256  # dataset images averaged for the magnitude estimate

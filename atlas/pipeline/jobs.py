@@ -15,10 +15,10 @@ from atlas import __version__
 from atlas.config import BuildConfig, with_sized_defaults
 from atlas.models.layers import LayerInfo
 from atlas.optvis.objectives import Term
-from atlas.pipeline.views import OPTIMIZED, VIEWS, OptimizedView, Where
-from atlas.pipeline.views.optimized import OPTIMIZED_PRE, REPORTED_PRE
-from atlas.pipeline.views.images import ImageSpec, image_seed
-from atlas.pipeline.views.optimized import neuron_positions
+from atlas.views import OPTIMIZED, VIEWS, OptimizedView, Where
+from atlas.views.optimized import OPTIMIZED_PRE, REPORTED_PRE
+from atlas.views.images import ImageSpec, image_seed
+from atlas.views.optimized import neuron_positions
 from atlas.store import settings_key
 
 __all__ = ["ImageSpec", "Job", "image_seed", "neuron_positions", "common_settings", "unit_jobs",

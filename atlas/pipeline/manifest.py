@@ -14,8 +14,9 @@ from atlas.fsio import write_json_atomic
 from atlas.manifest_io import write_layer_file
 from atlas.manifest_types import FORMAT, MANIFEST, LayerHeader, Manifest, UnitEntry
 from atlas.models.branches import branch_of
+from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.weights.connections import unit_connections
-from atlas.pipeline.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
+from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.slugs import slugify
 from atlas.store import LAYER_UNIT, ResultStore
 
@@ -166,7 +167,7 @@ def _compare(store: ResultStore, spec: Optional[dict]) -> Optional[dict]:
         units.append({"label": f"{layer}:{unit}", "layer": layer, "unit": unit,
                       "page": unit_page(layer, unit)})
         records.append(record)
-    return view.compare_entry(units, records)
+    return compare_entry(units, records)
 
 
 def _cited_units(analysis: dict) -> set[tuple[str, int]]:

@@ -34,7 +34,7 @@ from atlas.pipeline.optimize.magnitude import maco_magnitude
 from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.jobs import Job, common_settings, joint_jobs, unit_jobs
 from atlas.pipeline.jobs import batches as packed_batches
-from atlas.pipeline.views import ACCENTUATE, DATASET, VIEWS, with_needs
+from atlas.views import ACCENTUATE, DATASET, VIEWS, with_needs
 from atlas.store import ResultStore
 
 

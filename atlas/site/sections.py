@@ -1,5 +1,5 @@
 """One section builder per view, under the view's name: what a unit page shows
-of it. The pipeline declares the views (`atlas.pipeline.views`); this module
+of it. The pipeline declares the views (`atlas.views`); this module
 says how each looks. Builders return plain dicts whose `kind` names the
 template partial that places them (templates/sections/<kind>.html)."""
 

@@ -31,7 +31,7 @@ from atlas.pipeline.compare.axes import TRANSFORMS
 from atlas.pipeline.compare.runs import PREDICTED, Run
 from atlas.pipeline.optimize.batch import Engine, transform_seed
 from atlas.pipeline.optimize.pack import regularized
-from atlas.pipeline.views.optimized import unit_objective
+from atlas.views.optimized import unit_objective
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from atlas.config import BuildConfig
-from atlas.pipeline.views.images import image_seed
+from atlas.views.images import image_seed
 
 PREDICTED = "predicted"
 """The class of a class-conditional variant when the build names none: the class

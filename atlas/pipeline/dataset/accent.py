@@ -26,7 +26,7 @@ from atlas.optvis.anchored import AnchoredImage, accent, distance
 from atlas.optvis.render import measure, optimize
 from atlas.pipeline.optimize.batch import floats, transform_seed
 from atlas.pipeline.execution.tasks import Executor, Task
-from atlas.pipeline.views.images import image_seed
+from atlas.views.images import image_seed
 from atlas.store import Encoder, ViewFiles, settings_key
 
 VIEW = "accent"

@@ -23,7 +23,7 @@ from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
 from atlas.pipeline.optimize.batch import floats, transform_seed
 from atlas.pipeline.execution.tasks import Executor, Task
-from atlas.pipeline.views.images import image_seed
+from atlas.views.images import image_seed
 from atlas.store import LAYER_UNIT, settings_key
 
 VIEW = "caricature"

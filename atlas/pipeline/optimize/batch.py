@@ -17,7 +17,7 @@ from atlas.optvis.stopping import Stopping
 from atlas.optvis.transforms import Compose
 from atlas.pipeline.optimize.pack import job_objective, pack
 from atlas.pipeline.jobs import Job
-from atlas.pipeline.views import VIEWS
+from atlas.views import VIEWS
 from atlas.store import Encoder, ResultStore, ViewFiles
 
 

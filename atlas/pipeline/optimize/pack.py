@@ -13,7 +13,7 @@ from itertools import groupby
 from atlas.optvis import objectives as obj
 from atlas.optvis.objectives import Objective
 from atlas.pipeline.jobs import Job
-from atlas.pipeline.views import VIEWS, OptimizedView
+from atlas.views import VIEWS, OptimizedView
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atlas.pipeline.views.base import WEIGHTS, View, Where
+from atlas.views.base import WEIGHTS, View, Where
 
 
 @dataclass(frozen=True)

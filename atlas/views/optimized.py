@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from atlas.pipeline.views.base import OPTIMIZE, SNAPSHOTS, View, Where
-from atlas.pipeline.views.images import ImageSpec, image_seed
+from atlas.views.base import OPTIMIZE, SNAPSHOTS, View, Where
+from atlas.views.images import ImageSpec, image_seed
 
 if TYPE_CHECKING:
     from atlas.config import BuildConfig

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from atlas.manifest_types import EXAMPLE_COLUMNS
-from atlas.pipeline.views.base import ACCENTUATE, COMPOSED, DATASET, View, Where
+from atlas.views.base import ACCENTUATE, COMPOSED, DATASET, View, Where
 
 # How many examples of each dataset column the compact spectrum row repeats.
 SPECTRUM_EXAMPLES = 4

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from atlas.pipeline.views.base import JOINT
-from atlas.pipeline.views.optimized import Measure, OptimizedView
+from atlas.views.base import JOINT
+from atlas.views.optimized import Measure, OptimizedView
 
 if TYPE_CHECKING:
     from atlas.optvis.objectives import Objective

@@ -4,14 +4,14 @@ the manifest iterate over `VIEWS`; the site has one section builder per name
 
 from __future__ import annotations
 
-from atlas.pipeline.views.base import (ACCENTUATE, COMPOSED, DATASET, JOINT, OPTIMIZE,
+from atlas.views.base import (ACCENTUATE, COMPOSED, DATASET, JOINT, OPTIMIZE,
                                        SNAPSHOTS, WEIGHTS, View, Where)
-from atlas.pipeline.views.compare import COMPARE, COMPARE_VIEW
-from atlas.pipeline.views.dataset import ACCENT, CARICATURE, EXAMPLES, SPECTRUM
-from atlas.pipeline.views.joint import JOINT_VIEW
-from atlas.pipeline.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
+from atlas.views.compare import COMPARE, COMPARE_VIEW
+from atlas.views.dataset import ACCENT, CARICATURE, EXAMPLES, SPECTRUM
+from atlas.views.joint import JOINT_VIEW
+from atlas.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
                                             SEEDS, OptimizedView)
-from atlas.pipeline.views.weights import KERNEL
+from atlas.views.weights import KERNEL
 
 VIEWS: dict[str, View] = {view.name: view for view in (
     SPECTRUM, POSITIVE, NEGATIVE, DIVERSITY, NEURON, SEEDS, EVOLUTION, KERNEL, EXAMPLES,
