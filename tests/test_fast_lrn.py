@@ -3,13 +3,14 @@ and atlas's InceptionV1 uses it."""
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from atlas.models.fast_lrn import FUNCTIONAL, local_response_norm
+from atlas.models.fast_lrn import local_response_norm
 
 INCEPTION_LRN = dict(size=9, alpha=9.99999974738e-05, beta=0.5, k=1.0)
 
@@ -58,7 +59,8 @@ def test_inceptionv1_uses_it_and_computes_what_torch_lucent_computes() -> None:
 
     loaded = load_model("lucent:inceptionv1")
     definitions = sys.modules[type(loaded.module).__module__]
-    assert definitions.F is FUNCTIONAL
+    assert definitions.F is F  # torch-lucent's module is left as it is
+    assert isinstance(loaded.module.forward, functools.partial)
     # float64, so the two agree to rounding: in float32 their rounding differences
     # flip a few near-zero pre-activations, whose redirected gradients differ tenfold.
     loaded.module.double()
@@ -74,10 +76,23 @@ def test_inceptionv1_uses_it_and_computes_what_torch_lucent_computes() -> None:
         return acts.detach(), pixels.grad
 
     ours = mixed3a_and_grad()
-    definitions.F = F
-    try:
-        theirs = mixed3a_and_grad()
-    finally:
-        definitions.F = FUNCTIONAL
+    del loaded.module.forward  # the class's own forward: torch's normalization
+    theirs = mixed3a_and_grad()
     torch.testing.assert_close(ours[0], theirs[0], rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(ours[1], theirs[1], rtol=1e-10, atol=1e-12)
+
+
+def test_the_faster_forward_survives_pickling_and_copying() -> None:
+    import copy
+    import pickle
+
+    from atlas.models.registry import load_model
+
+    module = load_model("lucent:inceptionv1").module
+    image = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = module(image)
+        for other in (pickle.loads(pickle.dumps(module)), copy.deepcopy(module)):
+            assert isinstance(other.forward, functools.partial)
+            assert other.forward.args[0] is other
+            torch.testing.assert_close(other(image), expected)

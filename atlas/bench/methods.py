@@ -25,10 +25,9 @@ from atlas.views.images import image_seed
 
 def lucent_as_shipped(loaded: LoadedModel) -> torch.nn.Module:
     """The model torch-lucent users have: for InceptionV1, lucent's own module
-    (with its slow redirected-ReLU backward) holding the same weights. Once atlas
-    has loaded InceptionV1 in this process, lucent's module normalizes with
-    atlas's faster local response norm (the same numbers; see fast_lrn.py):
-    timings of lucent itself come from its own process (lucent_process.py)."""
+    (with its slow redirected-ReLU backward and torch's local response norm)
+    holding the same weights. Timings of lucent itself come from its own process
+    (lucent_process.py)."""
     if loaded.spec != "lucent:inceptionv1":
         return loaded.module
     from lucent.modelzoo import inceptionv1

@@ -6,18 +6,20 @@ pass pays for it. `torch.nn.functional.local_response_norm` sums over the
 channel window with `avg_pool3d`, whose backward is slow on CPU (with it, a
 third of an InceptionV1 optimization step here) and which has no bfloat16
 kernel on CPU. This module sums the window with one matrix product by a band
-of ones and writes the backward out by hand: six times faster here. It runs in
-float32 (or float64) whatever the autocast precision, and agrees with torch's
-to rounding.
+of ones and writes the backward out by hand (README, "Speed", has the
+measurements). It runs in float32 (or float64) whatever the autocast precision,
+and agrees with torch's to rounding.
 
 torch-lucent's InceptionV1 calls `F.local_response_norm` through its module's
-`F`; `use_fast_lrn` points that `F` at a namespace that is
-`torch.nn.functional` but for this function.
+`F`. `use_fast_lrn` gives one model instance a forward that is its class's own
+code run with `F` resolved to a namespace that is `torch.nn.functional` but for
+this function; torch-lucent's module, and every other user of it in the
+process, keep torch's.
 """
 
 from __future__ import annotations
 
-import sys
+import functools
 import types
 
 import torch
@@ -83,8 +85,20 @@ FUNCTIONAL = _Functional("atlas_functional")
 FUNCTIONAL.local_response_norm = local_response_norm
 
 
-def use_fast_lrn(model_class: type) -> None:
-    """Makes the module defining `model_class` call this `local_response_norm`."""
-    module = sys.modules[model_class.__module__]
-    if getattr(module, "F", None) is F:
-        module.F = FUNCTIONAL
+@functools.lru_cache(maxsize=None)
+def _forward_with_fast_lrn(model_class: type) -> types.FunctionType:
+    """`model_class.forward`'s code over its module's globals with `F` replaced."""
+    forward = model_class.forward
+    return types.FunctionType(forward.__code__, {**forward.__globals__, "F": FUNCTIONAL},
+                              forward.__name__, forward.__defaults__, forward.__closure__)
+
+
+def _fast_forward(model: torch.nn.Module, *args, **kwargs):
+    return _forward_with_fast_lrn(type(model))(model, *args, **kwargs)
+
+
+def use_fast_lrn(model: torch.nn.Module) -> None:
+    """Makes `model` (this instance; it stays picklable) call this
+    `local_response_norm` where its class's forward calls `F.local_response_norm`."""
+    if type(model).forward.__globals__.get("F") is F:
+        model.forward = functools.partial(_fast_forward, model)

@@ -72,7 +72,7 @@ def _inceptionv1(pretrained: bool) -> BuiltModel:
             raise _download_failed(INCEPTION_SPEC, error) from None
         raise
     replace_redirected_relus(module)  # same gradients, a fraction of the backward time
-    use_fast_lrn(type(module))  # same numbers to rounding, a sixth of the time
+    use_fast_lrn(module)  # same numbers to rounding, a fraction of the time
     return BuiltModel(
         module, INCEPTION_SPEC, "InceptionV1 (GoogLeNet)",
         "torch-lucent's InceptionV1 with the Distill layer names (conv2d0 … mixed3a … "
