@@ -86,25 +86,6 @@ def split_text(branches: list[Branch]) -> str | None:
     return f"Concatenates {len(branches)} branches: {', '.join(parts)}."
 
 
-def group_units(
-    layer: dict[str, Any], branches: list[Branch]
-) -> list[tuple[int | None, list[dict[str, Any]]]]:
-    """The layer's units grouped by branch, branches in manifest order, units in order.
-
-    Branches none of whose units are in the atlas are left out; units in no
-    branch come last, under None.
-    """
-    groups: dict[int | None, list[dict[str, Any]]] = {}
-    for unit in layer.get("units", []):
-        groups.setdefault(branch_of(branches, unit), []).append(unit)
-    ordered: list[tuple[int | None, list[dict[str, Any]]]] = [
-        (pos, groups[pos]) for pos in range(len(branches)) if pos in groups
-    ]
-    if None in groups:
-        ordered.append((None, groups[None]))
-    return ordered
-
-
 def unit_branch(layer: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any] | None:
     """What a unit page says about its branch, or None for a layer without branches.
 

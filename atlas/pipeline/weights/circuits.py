@@ -418,8 +418,18 @@ def compute_connections(model: nn.Module, preprocess: nn.Module | None, image_si
     for earlier, later in pairwise(layers):
         pair = layer_connections(model, preprocess, image_size, earlier, later, device,
                                  chunk_elements)
-        for unit in range(pair.norms.shape[0]):
-            result[later].setdefault(unit, {})["in"] = pair.incoming(unit, top)
-        for unit in range(pair.norms.shape[1]):
-            result[earlier].setdefault(unit, {})["out"] = pair.outgoing(unit, top)
+        entries = pair_entries(pair, top, range(pair.norms.shape[1]),
+                               range(pair.norms.shape[0]))
+        for direction, layer in (("in", later), ("out", earlier)):
+            for unit, listed in entries[direction].items():
+                result[layer].setdefault(unit, {})[direction] = listed
     return result
+
+
+def pair_entries(pair: LayerConnections, top: int, earlier_units: Sequence[int],
+                 later_units: Sequence[int]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """The connections of one pair among the chosen units: "in" maps each of
+    `later_units` to the `top` of `earlier_units` it reads most, "out" each of
+    `earlier_units` to the `top` of `later_units` that read it most."""
+    return {"in": {u: pair.incoming(u, top, earlier_units) for u in later_units},
+            "out": {u: pair.outgoing(u, top, later_units) for u in earlier_units}}

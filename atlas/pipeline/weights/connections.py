@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
-from atlas.pipeline.weights.circuits import MAX_TOP, layer_connections
+from atlas.pipeline.weights.circuits import MAX_TOP, layer_connections, pair_entries
 from atlas.slugs import slugify
 from atlas.store import ResultStore, settings_key
 
@@ -69,10 +69,11 @@ def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Modul
     for (earlier, earlier_units), (later, later_units), settings in todo:
         pair = layer_connections(model, preprocess, image_size, earlier, later, device,
                                  memory=memory)
+        entries = pair_entries(pair, top, earlier_units, later_units)
         store.save_json(pair_file(earlier, later), {
             "key": settings_key(settings), "settings": settings, "block": pair.block,
-            "in": {str(u): pair.incoming(u, top, earlier_units) for u in later_units},
-            "out": {str(u): pair.outgoing(u, top, later_units) for u in earlier_units},
+            **{direction: {str(unit): listed for unit, listed in by_unit.items()}
+               for direction, by_unit in entries.items()},
         })
     return pairs, len(todo)
 
