@@ -11,12 +11,12 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from atlas.config import EXECUTORS, PRE_ACTIVATION, VIEWS, load_toml, make_config
-from atlas.optvis import PARAMS
 from atlas.errors import AtlasError
+from atlas.optvis import PARAMS
 from atlas.pipeline.control.interrupt import BuildInterrupted
 
 BUILD_EXAMPLES = """examples:
@@ -312,8 +312,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from atlas.pipeline.control.lock import BuildLock
-    from atlas.pipeline.manifest import build_manifest
     from atlas.pipeline.control.publish import publish_site
+    from atlas.pipeline.manifest import build_manifest
     from atlas.store import ResultStore
 
     site = Path(args.out)
@@ -400,8 +400,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_quality(args: argparse.Namespace) -> int:
-    from atlas.bench.quality_work import VIEWS as QUALITY_VIEWS
     from atlas.bench.quality import CANDIDATES, run_quality, vary_candidates
+    from atlas.bench.quality_work import VIEWS as QUALITY_VIEWS
     from atlas.bench.quality_work import QualityWork
 
     if any(value is not None and value < 1 for value in (args.channels, args.steps,
@@ -430,7 +430,7 @@ COMMANDS = {"build": cmd_build, "plan": cmd_plan, "layers": cmd_layers, "render"
             "bench": cmd_bench}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = args.debug or os.environ.get("ATLAS_DEBUG") == "1"
     try:

@@ -8,7 +8,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,9 +17,9 @@ else:  # pragma: no cover
 
 from atlas.errors import AtlasError
 from atlas.optvis import PARAMS
+from atlas.sizes import parse_size
 from atlas.views import DEFAULT_VIEWS
 from atlas.views import VIEW_NAMES as VIEWS
-from atlas.sizes import parse_size
 
 DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
 # The pre_activation modes, the default first.
@@ -29,21 +29,21 @@ PRE_ACTIVATION = ("all", "negative", "off")
 @dataclass
 class BuildConfig:
     model: str = "colored-digits"
-    weights: Optional[str] = None
+    weights: str | None = None
     pretrained: bool = False  # ask the model's library to download its weights
-    preprocess: Optional[str] = None  # preset: none, imagenet, inceptionv1; None: the model's
-    mean: Optional[list[float]] = None  # explicit normalization instead of a preset
-    std: Optional[list[float]] = None
-    layers: Optional[list[str]] = None  # None: the model's default layers
-    channels: Optional[str] = None  # e.g. "0-7,12", for every layer; None: all
+    preprocess: str | None = None  # preset: none, imagenet, inceptionv1; None: the model's
+    mean: list[float] | None = None  # explicit normalization instead of a preset
+    std: list[float] | None = None
+    layers: list[str] | None = None  # None: the model's default layers
+    channels: str | None = None  # e.g. "0-7,12", for every layer; None: all
     views: list[str] = field(default_factory=lambda: list(DEFAULT_VIEWS))
     steps: int = 256
-    image_size: Optional[int] = None  # None: the model's native input size
+    image_size: int | None = None  # None: the model's native input size
     seed: int = 0
     device: str = "auto"
     out: str = "site"
-    lr: Optional[float] = None  # None: the parameterization's default at the size (LR_BY_PARAM)
-    param: Optional[str] = None  # pixel, fourier or maco (optvis/param.py); None: by size
+    lr: float | None = None  # None: the parameterization's default at the size (LR_BY_PARAM)
+    param: str | None = None  # pixel, fourier or maco (optvis/param.py); None: by size
     decorrelate: bool = True
     valid: str = "sigmoid"
     transforms: str = "standard"  # "standard" or "none"
@@ -71,7 +71,7 @@ class BuildConfig:
     # values, and only the negative and neuron views' objectives) or "off" (its output, as
     # for any layer). See PRE_ACTIVATION for what decided the default.
     pre_activation: str = "all"
-    logits_layer: Optional[str] = None  # the class output; None: found from the model
+    logits_layer: str | None = None  # the class output; None: found from the model
     compare_units: int = 3  # units per layer on the compare page: each layer's first ones
     # Circuits: each unit's strongest connections to the chosen layer before it and the
     # one after it, by their expanded weights (pipeline/weights/circuits.py); 0: none, at most 50.
@@ -95,31 +95,32 @@ class BuildConfig:
     # every step.
     stop_tolerance: float = 0.0
     stop_window: int = 32
-    joint: Optional[list[str]] = None  # None: the default model's pairs, none for others
+    joint: list[str] | None = None  # None: the default model's pairs, none for others
     batch_size: int = 1024  # the most images per optimization batch
     # The memory one optimization batch may take, e.g. "8GB"; None: half the machine's free
     # memory on a CPU, 80% of a GPU's (pipeline/optimize/memory.py). Batches are sized to it.
-    memory_limit: Optional[str] = None
-    channels_last: Optional[bool] = None  # NHWC tensors; None: on where the model is known to run so
+    memory_limit: str | None = None
+    channels_last: bool | None = None  # NHWC tensors; None: on where the model is known to run so
     precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
     image_format: str = "auto"  # png, webp, or auto: png up to 64 px, webp above
     image_quality: int = 90  # webp quality, 1-100
-    dataset: Optional[str] = None  # colored-digits, a folder, or "none"; None: the model's own
-    dataset_limit: Optional[int] = None  # scan a seeded sample of this many images
+    dataset: str | None = None  # colored-digits, a folder, or "none"; None: the model's own
+    dataset_limit: int | None = None  # scan a seeded sample of this many images
     dataset_resize: str = "crop"  # crop: shorter side to the image size, then centre crop
     example_count: int = 10  # dataset examples per column (max, min, below, above)
     # The most the published site may take, e.g. "1GB" (GitHub Pages' limit): the build
     # stores fewer, smaller examples until its predicted size fits (pipeline/cost/site_budget.py).
-    site_budget: Optional[str] = None
+    site_budget: str | None = None
     dataset_batch: int = 128  # images per batch of the dataset pass
     # Where the optimization and the dataset pass run: "local" (this process) or "ray"
-    # (workers of a Ray cluster; the driver still writes every file). See atlas/pipeline/execution/ray.
+    # (workers of a Ray cluster; the driver still writes every file). See
+    # atlas/pipeline/execution/ray.
     executor: str = "local"
-    ray_address: Optional[str] = None  # an existing cluster; None: a local Ray instance
-    ray_workers: Optional[int] = None  # None: one per GPU, else one per `ray_threads` CPUs
+    ray_address: str | None = None  # an existing cluster; None: a local Ray instance
+    ray_workers: int | None = None  # None: one per GPU, else one per `ray_threads` CPUs
     ray_threads: int = 1  # CPU threads of each worker without a GPU
 
-    def validate(self) -> "BuildConfig":
+    def validate(self) -> BuildConfig:
         unknown = [v for v in self.views if v not in VIEWS]
         if unknown:
             raise AtlasError(
@@ -132,9 +133,11 @@ class BuildConfig:
             if getattr(self, name) < 1:
                 raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.image_size is not None and self.image_size < 1:
-            raise AtlasError(f"image size must be a positive number of pixels, not {self.image_size}")
+            raise AtlasError(f"image size must be a positive number of pixels, not "
+                             f"{self.image_size}")
         if self.layers is not None and not self.layers:
-            raise AtlasError("the layer list is empty; name at least one layer (see `atlas layers`)")
+            raise AtlasError("the layer list is empty; name at least one layer (see "
+                             "`atlas layers`)")
         if self.jitter < 0 or not 0 <= self.scale < 1 or not 0 <= self.rotate <= 180:
             raise AtlasError(f"transform amounts must be jitter >= 0 pixels, 0 <= scale < 1 and "
                              f"0 <= rotate <= 180 degrees, not jitter {self.jitter}, scale "

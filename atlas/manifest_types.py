@@ -9,7 +9,7 @@ escaped wherever it is shown.
 
 from __future__ import annotations
 
-from typing import Any, Optional, TypedDict
+from typing import Any, TypedDict
 
 MANIFEST = "atlas.json"
 # 2: views listed in page order, the dataset, examples and spectrum views,
@@ -22,7 +22,7 @@ LAYER_FILES = "data"  # the folder of the per-layer unit files, under the site r
 
 class ViewEntry(TypedDict, total=False):
     images: list[str]
-    activations: list[Optional[float]]  # the target's activation on each image
+    activations: list[float | None]  # the target's activation on each image
     transparency: list[str]  # param "maco": each image's transparency map (greyscale PNG)
     positions: list[list[int]]  # neuron: (h, w) in the layer's output grid
     seeds: list[int]  # seeds: the seed index of each image
@@ -35,7 +35,7 @@ class Example(TypedDict):
     image: str  # the crop (conv unit) or whole image (linear unit)
     source: str  # the original's path relative to the dataset root, or its index
     value: float  # the unit's value on the image: its extreme over positions
-    position: Optional[list[int]]  # (h, w) of that extreme; None for a linear unit
+    position: list[int] | None  # (h, w) of that extreme; None for a linear unit
     labels: dict[str, str]  # e.g. {"class": "3", "colour": "red"}
 
 
@@ -61,9 +61,9 @@ class ExamplesEntry(TypedDict):
 
 class SpectrumItem(TypedDict, total=False):
     image: str
-    value: Optional[float]
+    value: float | None
     source: str
-    position: Optional[list[int]]
+    position: list[int] | None
     labels: dict[str, str]
 
 
@@ -84,14 +84,14 @@ class LabelShare(TypedDict):
 
 
 class UnitScores(TypedDict, total=False):
-    polysemanticity: Optional[float]  # from the seeds view
-    diversity_spread: Optional[float]  # the same spread, of the diversity images
-    colour: Optional[float]  # eta² colour share (colored digits)
-    faithfulness: Optional[float]
-    faithfulness_baseline: Optional[float]
-    super_stimulus: Optional[float]  # positive_value / the data maximum
-    positive_value: Optional[float]  # the unit's value on its positive image (extreme over positions)
-    example_polysemanticity: Optional[float]
+    polysemanticity: float | None  # from the seeds view
+    diversity_spread: float | None  # the same spread, of the diversity images
+    colour: float | None  # eta² colour share (colored digits)
+    faithfulness: float | None
+    faithfulness_baseline: float | None
+    super_stimulus: float | None  # positive_value / the data maximum
+    positive_value: float | None  # the unit's value on its positive image (extreme over positions)
+    example_polysemanticity: float | None
 
 
 class Connection(TypedDict):
@@ -113,7 +113,7 @@ class UnitEntry(TypedDict, total=False):
     index: int
     page: str
     label: str
-    branch: Optional[str]
+    branch: str | None
     status: str  # "ok" or "failed"
     dead: bool
     # What the data says about its pictures (pipeline/analysis/flags.py), from: "lost_to_data" (the
@@ -124,7 +124,7 @@ class UnitEntry(TypedDict, total=False):
     views: dict[str, Any]  # view name -> ViewEntry, ExamplesEntry or SpectrumEntry
     scores: UnitScores
     labels: dict[str, LabelShare]  # label key ("class", "colour") -> dominant value
-    family: Optional[int]  # the number of its family in the layer's `families`, or None
+    family: int | None  # the number of its family in the layer's `families`, or None
     connections: dict[str, list[Connection]]  # "in": from the layer before, "out": to the next
 
 
@@ -169,12 +169,13 @@ class LayerHeader(TypedDict):
     # Set where the layer's output is clamped (a ReLU): then every value of its units,
     # examples, histogram, threshold and view activations, is its pre-activation, and the
     # negative and neuron views optimize it. None: values are the layer's output.
-    pre_activation: Optional[PreActivation]
+    pre_activation: PreActivation | None
     # A few dataset images and, for each, an image optimized to amplify the layer's whole
     # activation pattern on it (pipeline/dataset/caricature.py); None without that view.
-    caricature: Optional[Caricature]
-    receptive_field: Optional[list[int]]  # (height, width) in input pixels; None: whole image
-    families: list[Family]  # units grouped by correlated activations (pipeline/analysis/families.py)
+    caricature: Caricature | None
+    receptive_field: list[int] | None  # (height, width) in input pixels; None: whole image
+    # units grouped by correlated activations (pipeline/analysis/families.py)
+    families: list[Family]
     units_file: str  # the LayerFile holding its units, e.g. "data/mixed4a.json"
     unit_count: int
     failed_views: int  # views that failed, over all its units
@@ -209,12 +210,12 @@ class CompareUnit(TypedDict):
 
 
 class CompareCell(TypedDict):
-    image: Optional[str]  # None where the choice does not apply (see skipped)
-    activation: Optional[float]  # the target's channel mean on the final image
+    image: str | None  # None where the choice does not apply (see skipped)
+    activation: float | None  # the target's channel mean on the final image
     reference: bool  # the build's own setting on this axis
-    target: Optional[str]  # the unit optimized for ("conv1:5" on the depth axis)
-    note: Optional[str]  # what the caption adds: a class, k, weights, a learning rate
-    skipped: Optional[str]  # why there is no image
+    target: str | None  # the unit optimized for ("conv1:5" on the depth axis)
+    note: str | None  # what the caption adds: a class, k, weights, a learning rate
+    skipped: str | None  # why there is no image
 
 
 class CompareChoice(TypedDict):
@@ -253,20 +254,20 @@ class DatasetInfo(TypedDict):
 
 class ColourRow(TypedDict, total=False):
     name: str
-    colour_score: Optional[float]  # eta² colour share, mean over units
-    shape_score: Optional[float]
-    saturation: Optional[float]
-    verdict: Optional[str]  # "colour" or "shape"
-    top_colour_share: Optional[float]  # mean share of a unit's top examples wearing one colour
-    top_class_share: Optional[float]  # mean share of a unit's top examples of one class
-    examples_verdict: Optional[str]  # "colour" or "shape", from the top examples
+    colour_score: float | None  # eta² colour share, mean over units
+    shape_score: float | None
+    saturation: float | None
+    verdict: str | None  # "colour" or "shape"
+    top_colour_share: float | None  # mean share of a unit's top examples wearing one colour
+    top_class_share: float | None  # mean share of a unit's top examples of one class
+    examples_verdict: str | None  # "colour" or "shape", from the top examples
 
 
 class ShortcutClass(TypedDict, total=False):
     class_: int  # serialized as "class": the logit's class index
     layer: str
     unit_page: str
-    image: Optional[str]  # the logit's positive visualization
+    image: str | None  # the logit's positive visualization
     class_colour: str  # "#rrggbb": the class's training colour
     image_colour: str
     nearest_class_colour: int  # the class whose training colour the visualization is nearest
@@ -281,8 +282,8 @@ class PolysemanticUnit(TypedDict, total=False):
     label: str
     page: str
     score: float  # the score the section ranks by (see its method)
-    seeds_score: Optional[float]  # cross-check: the seeds view's spread
-    diversity_score: Optional[float]  # cross-check: the diversity view's spread
+    seeds_score: float | None  # cross-check: the seeds view's spread
+    diversity_score: float | None  # cross-check: the diversity view's spread
     labels: dict[str, LabelShare]
     images: list[str]  # seed images
     examples: list[str]  # top dataset examples
@@ -290,19 +291,19 @@ class PolysemanticUnit(TypedDict, total=False):
 
 class FaithfulnessRow(TypedDict):
     name: str
-    faithfulness: Optional[float]  # mean over the layer's units
-    baseline: Optional[float]  # the same measure for random dataset images
-    super_stimulus: Optional[float]  # mean positive value / data maximum
+    faithfulness: float | None  # mean over the layer's units
+    baseline: float | None  # the same measure for random dataset images
+    super_stimulus: float | None  # mean positive value / data maximum
 
 
 class Summary(TypedDict, total=False):
     colour: dict[str, Any]  # {"method", "examples_method", "layers": [ColourRow]}
-    shortcut: Optional[dict[str, Any]]  # {"method", ..., "classes": [ShortcutClass]}
+    shortcut: dict[str, Any] | None  # {"method", ..., "classes": [ShortcutClass]}
     polysemantic: dict[str, Any]  # {"method", "source": "examples" | "seeds", "units": [...]}
-    faithfulness: Optional[dict[str, Any]]  # {"method", "layers": [FaithfulnessRow]}
+    faithfulness: dict[str, Any] | None  # {"method", "layers": [FaithfulnessRow]}
     # Whether the model classifies each class logit's positive image as its class
     # (pipeline/analysis/recognition.py); None without a class output among the chosen layers.
-    recognition: Optional[dict[str, Any]]
+    recognition: dict[str, Any] | None
 
 
 class Manifest(TypedDict):
@@ -312,10 +313,10 @@ class Manifest(TypedDict):
     model: dict[str, Any]
     settings: dict[str, Any]
     views: list[str]  # the views of this build, in page order
-    dataset: Optional[DatasetInfo]
-    families_method: Optional[str]  # how the layers' families were found
+    dataset: DatasetInfo | None
+    families_method: str | None  # how the layers' families were found
     pages: dict[str, str]
     layers: list[LayerHeader]  # each layer's units are in its `units_file`
     joint: list[JointEntry]
-    compare: Optional[CompareEntry]  # the compare page; None: the build has no compare results
+    compare: CompareEntry | None  # the compare page; None: the build has no compare results
     summary: Summary

@@ -1,18 +1,20 @@
 """Results on disk, one unit-view at a time, under `<site>/results/`.
 
-A unit-view is its images (PNG, or WebP for large ones) plus a JSON record holding everything needed to
-reproduce it and a `key`: the hash of the settings that shape its pixels. The
-record is written after its images, atomically, so a record that exists with
-the right key means the view is complete. Rebuilds skip those.
+A unit-view is its images (PNG, or WebP for large ones) plus a JSON record
+holding everything needed to reproduce it and a `key`: the hash of the settings
+that shape its pixels. The record is written after its images, atomically, so a
+record that exists with the right key means the view is complete. Rebuilds skip
+those.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,14 +60,14 @@ LAYER_UNIT = -1  # the "unit" a layer's own views (its caricatures) are stored u
 LAYER_DIR = "_layer"
 
 
-def view_dir(layer: Optional[str], unit: int) -> str:
+def view_dir(layer: str | None, unit: int) -> str:
     """A unit's folder (relative to the site root, '/'-separated); layer None is
     the joint views' folder (unit = pair index); unit LAYER_UNIT the layer's own."""
     folder = LAYER_DIR if unit == LAYER_UNIT else unit
     return f"{RESULTS}/{JOINT_DIR if layer is None else slugify(layer)}/{folder}"
 
 
-def record_rel(layer: Optional[str], unit: int, view: str) -> str:
+def record_rel(layer: str | None, unit: int, view: str) -> str:
     return f"{view_dir(layer, unit)}/{view}.json"
 
 
@@ -75,7 +77,7 @@ class ViewFiles:
     record naming them (the commit point). Made where the images are computed
     (a Ray worker, say), written by whoever owns the store."""
 
-    layer: Optional[str]
+    layer: str | None
     unit: int
     view: str
     files: list[tuple[str, bytes]]  # (path relative to the site root, encoded bytes)
@@ -90,15 +92,15 @@ class Encoder:
     image_format: str = "png"
     quality: int = 90
 
-    def image_rel(self, layer: Optional[str], unit: int, view: str, index: int,
-                  image_format: Optional[str] = None) -> str:
+    def image_rel(self, layer: str | None, unit: int, view: str, index: int,
+                  image_format: str | None = None) -> str:
         return f"{view_dir(layer, unit)}/{view}-{index}.{image_format or self.image_format}"
 
     def view_files(
-        self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
-        record: dict, image_format: Optional[str] = None,
-        transparency: Optional[Sequence[torch.Tensor]] = None,
-        originals: Optional[Sequence[torch.Tensor]] = None,
+        self, layer: str | None, unit: int, view: str, images: Sequence[torch.Tensor],
+        record: dict, image_format: str | None = None,
+        transparency: Sequence[torch.Tensor] | None = None,
+        originals: Sequence[torch.Tensor] | None = None,
     ) -> ViewFiles:
         """The images (and their transparency maps, always lossless PNG; and the real
         images they were made from, stored as `<view>-original-<i>`) and the record
@@ -141,24 +143,24 @@ class ResultStore:
         return self.encoder.quality
 
     # --- paths (relative to the site root, '/'-separated) ---------------------
-    def view_dir(self, layer: Optional[str], unit: int) -> str:
+    def view_dir(self, layer: str | None, unit: int) -> str:
         return view_dir(layer, unit)
 
-    def image_rel(self, layer: Optional[str], unit: int, view: str, index: int,
-                  image_format: Optional[str] = None) -> str:
+    def image_rel(self, layer: str | None, unit: int, view: str, index: int,
+                  image_format: str | None = None) -> str:
         return self.encoder.image_rel(layer, unit, view, index, image_format)
 
-    def record_rel(self, layer: Optional[str], unit: int, view: str) -> str:
+    def record_rel(self, layer: str | None, unit: int, view: str) -> str:
         return record_rel(layer, unit, view)
 
     def path(self, rel: str) -> Path:
         return self.site_dir / rel
 
     # --- unit views -----------------------------------------------------------
-    def load_view(self, layer: Optional[str], unit: int, view: str) -> Optional[dict]:
+    def load_view(self, layer: str | None, unit: int, view: str) -> dict | None:
         return self._read_json(self.path(self.record_rel(layer, unit, view)))
 
-    def is_done(self, layer: Optional[str], unit: int, view: str, key: str) -> bool:
+    def is_done(self, layer: str | None, unit: int, view: str, key: str) -> bool:
         record = self.load_view(layer, unit, view)
         return (
             record is not None
@@ -175,15 +177,15 @@ class ResultStore:
         return view.record
 
     def save_view(
-        self, layer: Optional[str], unit: int, view: str, images: Sequence[torch.Tensor],
-        record: dict, image_format: Optional[str] = None,
-        transparency: Optional[Sequence[torch.Tensor]] = None,
+        self, layer: str | None, unit: int, view: str, images: Sequence[torch.Tensor],
+        record: dict, image_format: str | None = None,
+        transparency: Sequence[torch.Tensor] | None = None,
     ) -> dict:
         """Encodes and writes one unit-view (see `Encoder.view_files`)."""
         return self.write(self.encoder.view_files(layer, unit, view, images, record,
                                                   image_format, transparency))
 
-    def save_record(self, layer: Optional[str], unit: int, view: str, record: dict,
+    def save_record(self, layer: str | None, unit: int, view: str, record: dict,
                     images: Sequence[str]) -> dict:
         """Writes a record naming images already written elsewhere (shared crops)."""
         record = {**record, "images": list(images)}
@@ -194,11 +196,11 @@ class ResultStore:
     def save_json(self, name: str, value: Any) -> None:
         write_json_atomic(self.root / BUILD_DIR / name, value)
 
-    def load_json(self, name: str) -> Optional[Any]:
+    def load_json(self, name: str) -> Any | None:
         return self._read_json(self.root / BUILD_DIR / name)
 
     @staticmethod
-    def _read_json(path: Path) -> Optional[Any]:
+    def _read_json(path: Path) -> Any | None:
         try:
             return json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):

@@ -17,8 +17,8 @@ import io
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -28,8 +28,8 @@ from atlas import __version__
 from atlas.datasets import Dataset, open_dataset
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.optimize.memory import peak_memory, reset_peak
 from atlas.pipeline.dataset.scan import ScanLayer, local_scanner, run_scan, scan_settings
+from atlas.pipeline.optimize.memory import peak_memory, reset_peak
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000
@@ -68,13 +68,13 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _peak_mb() -> Optional[float]:
+def _peak_mb() -> float | None:
     """The process's resident high-water mark in MiB (Linux), since `reset_peak`."""
     peak = peak_memory(torch.device("cpu"))
     return peak / 2**20 if peak is not None else None
 
 
-def _timed(run: Callable[[], int]) -> tuple[float, int, Optional[float]]:
+def _timed(run: Callable[[], int]) -> tuple[float, int, float | None]:
     """(seconds, images, peak MB) of one run."""
     reset_peak()
     started = time.perf_counter()
@@ -116,7 +116,7 @@ def _deepest(loaded: LoadedModel, layers: list[str], size: int, device: torch.de
     return order[-1]
 
 
-def run_dataset_bench(loaded: LoadedModel, spec: Optional[str], layers: list[str],
+def run_dataset_bench(loaded: LoadedModel, spec: str | None, layers: list[str],
                       image_size: int, images: int, batch: int, device: torch.device,
                       echo=print) -> dict[str, float]:
     loaded.module.to(device).eval()
@@ -162,14 +162,14 @@ def _channels(loaded: LoadedModel, layers: list[str], size: int,
     return {name: int(acts[name].shape[1]) for name in layers}
 
 
-def _report(rows: dict[str, tuple[float, int, Optional[float]]], echo) -> dict[str, float]:
+def _report(rows: dict[str, tuple[float, int, float | None]], echo) -> dict[str, float]:
     rates = {name: count / seconds for name, (seconds, count, _) in rows.items()}
     labels = {"decode": "decode only (shared by both)",
               "bare": "bare forward, stopped at the deepest layer",
               "pass": "atlas dataset pass"}
     echo("")
     echo(f"{'method':<44} {'images/s':>9} {'seconds':>8} {'peak MB':>8}")
-    for name, (seconds, count, peak) in rows.items():
+    for name, (seconds, _count, peak) in rows.items():
         echo(f"{labels[name]:<44} {rates[name]:>9.1f} {seconds:>8.2f} "
              f"{peak if peak is not None else float('nan'):>8.0f}")
     ratio = rates["pass"] / rates["bare"]

@@ -16,13 +16,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from atlas.fsio import encode_image
-from atlas.pipeline.dataset.examples import EXAMPLE_PIXELS, EXAMPLE_QUALITY, FAITHFUL_PSNR, shown_size
+from atlas.pipeline.dataset.examples import (
+    EXAMPLE_PIXELS,
+    EXAMPLE_QUALITY,
+    FAITHFUL_PSNR,
+    shown_size,
+)
 
 CANDIDATES = [("png", 100)] + [("webp", q) for q in (80, 85, 86, 87, 88, 90, 95)] + [
     ("avif", q) for q in (70, 72, 75, 80, 85)]
@@ -39,7 +43,7 @@ class Encoding:
     seconds: float  # to encode one image
 
 
-def _crops(folder: Optional[Path], count: int, seed: int = 0) -> list[Image.Image]:
+def _crops(folder: Path | None, count: int, seed: int = 0) -> list[Image.Image]:
     """`count` crops of real photographs at the sides InceptionV1's layers cut."""
     from atlas.bench.dataset_pass import sample_photos
 
@@ -85,7 +89,7 @@ def measure(crops: list[Image.Image]) -> list[Encoding]:
     return results
 
 
-def report(folder: Optional[Path], count: int) -> list[str]:
+def report(folder: Path | None, count: int) -> list[str]:
     results = measure(_crops(folder, count))
     faithful = [r for r in results if r.psnr >= FAITHFUL_PSNR]
     best = min(faithful, key=lambda r: r.bytes) if faithful else None

@@ -12,8 +12,8 @@ import dataclasses
 import platform
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 

@@ -68,8 +68,8 @@ def run(task: dict) -> dict:
 
     model, transforms, preprocess = _model(task)
     layer, size, steps = lucent_layer(task["layer"]), task["size"], task["steps"]
-    common = dict(transforms=transforms, thresholds=(steps,), progress=False,
-                  show_image=False, preprocess=preprocess)
+    common = {"transforms": transforms, "thresholds": (steps,), "progress": False,
+              "show_image": False, "preprocess": preprocess}
     seconds, images = [], []
     if task["way"] == "seeds":
         for unit in task["units"]:

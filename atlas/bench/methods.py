@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from statistics import median
-from typing import Optional
 
 import torch
 
 from atlas.bench.lucent_process import from_lucent, lucent_layer, lucent_transforms
 from atlas.bench.processes import lucent_process, weights_file
-from atlas.bench.workload import (Checkpoint, Result, Workload, channel_activations,
-                                  per_channel_step, timed)
+from atlas.bench.workload import (
+    Checkpoint,
+    Result,
+    Workload,
+    channel_activations,
+    per_channel_step,
+    timed,
+)
 from atlas.models.registry import LoadedModel
 from atlas.optvis import objectives, precision
 from atlas.optvis.hooks import capture, frozen
@@ -112,7 +117,7 @@ CHECKPOINT_EVERY = 4  # steps between the images whose activation the trajectory
 
 
 def atlas_engine(work: Workload, loaded: LoadedModel, folder: Path,
-                 precision_setting: Optional[str] = None) -> Result:
+                 precision_setting: str | None = None) -> Result:
     """atlas's engine as `atlas build` runs it: every channel one image of one
     batch, with the seeds the build gives each unit's positive image, forward
     truncated after the layer, hooks only on that layer, channels-last and

@@ -24,12 +24,12 @@ same way and measured by the same analysis. Per layer:
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ from PIL import Image
 
 from atlas.bench.dataset_pass import cpu_name
 from atlas.bench.quality_work import QualityWork
-from atlas.config import FIELDS, BuildConfig, check_setting, make_config
+from atlas.config import FIELDS, check_setting
 from atlas.errors import AtlasError
 from atlas.pipeline.analysis.evidence import SILENT_FRACTION
 from atlas.store import LAYER_UNIT, ResultStore
@@ -85,23 +85,23 @@ class LayerQuality:
     layer: str
     units: int
     activation: float
-    super_stimulus: Optional[float]
-    faithfulness: Optional[float]
+    super_stimulus: float | None
+    faithfulness: float | None
     saturation: float
-    retention_min: Optional[float]
-    retained_share: Optional[float]
-    distinctness: Optional[float]
-    seeds_spread: Optional[float]
+    retention_min: float | None
+    retained_share: float | None
+    distinctness: float | None
+    seeds_spread: float | None
     # a class output's logits: the share of positive images the model reads as their class
-    top1: Optional[float] = None
-    top5: Optional[float] = None
-    top_example_in_class: Optional[str] = None  # "n of m" logits, where labelled
+    top1: float | None = None
+    top5: float | None = None
+    top_example_in_class: str | None = None  # "n of m" logits, where labelled
     # the accent view: mean activation of the real images and of their accentuations,
     # and the mean distance moved (RMS); the caricature view: its mean score
-    accent_before: Optional[float] = None
-    accent_after: Optional[float] = None
-    accent_distance: Optional[float] = None
-    caricature: Optional[float] = None
+    accent_before: float | None = None
+    accent_after: float | None = None
+    accent_distance: float | None = None
+    caricature: float | None = None
 
 
 def saturated_share(paths: list[Path]) -> float:
@@ -110,7 +110,7 @@ def saturated_share(paths: list[Path]) -> float:
     return float(((values == 0) | (values == 255)).mean())
 
 
-def _mean(values: list[Optional[float]]) -> Optional[float]:
+def _mean(values: list[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
 
@@ -175,8 +175,8 @@ def build_candidate(work: QualityWork, name: str, overrides: dict[str, Any],
 
 def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDIDATES,
                 lucent: bool = True, echo: Callable[[str], None] = print,
-                folder: Optional[Path] = None,
-                dataset_label: Optional[str] = None) -> list[LayerQuality]:
+                folder: Path | None = None,
+                dataset_label: str | None = None) -> list[LayerQuality]:
     """Builds every candidate (and lucent's images) and prints the table;
     `dataset_label` names the dataset in the header instead of its path."""
     rows: list[LayerQuality] = []
@@ -204,11 +204,11 @@ def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDI
     return rows
 
 
-def _number(value: Optional[float], digits: int = 3) -> str:
+def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _percent(value: Optional[float]) -> str:
+def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 

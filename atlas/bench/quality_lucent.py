@@ -47,12 +47,16 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
 
     from atlas.models.layers import dry_run
     from atlas.models.registry import load_model
+    from atlas.pipeline.analysis.evidence import DataEvidence
     from atlas.pipeline.analysis.questions import analyse
     from atlas.pipeline.build import scan_dataset
-    from atlas.pipeline.prepare import (choose_layers, class_output, open_build_dataset,
-                                        resolve_device)
-    from atlas.pipeline.analysis.evidence import DataEvidence
     from atlas.pipeline.dataset.scan import local_scanner
+    from atlas.pipeline.prepare import (
+        choose_layers,
+        class_output,
+        open_build_dataset,
+        resolve_device,
+    )
 
     config = work.config(folder, {})
     loaded = load_model(config.model, Path(config.weights) if config.weights else None)

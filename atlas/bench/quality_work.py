@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from atlas.config import BuildConfig, make_config
 
@@ -15,17 +15,17 @@ VIEWS = ["positive", "diversity", "seeds", "examples"]  # the views built by def
 
 @dataclass
 class QualityWork:
-    model: Optional[str] = None  # None: the default model
-    weights: Optional[str] = None
-    dataset: Optional[str] = None  # None: the model's own
-    layers: Optional[list[str]] = None
-    channels: Optional[str] = None  # e.g. "0-3"; None: all
-    steps: Optional[int] = None  # None: the build default
-    image_size: Optional[int] = None
+    model: str | None = None  # None: the default model
+    weights: str | None = None
+    dataset: str | None = None  # None: the model's own
+    layers: list[str] | None = None
+    channels: str | None = None  # e.g. "0-3"; None: all
+    steps: int | None = None  # None: the build default
+    image_size: int | None = None
     device: str = "auto"
-    dataset_limit: Optional[int] = None
+    dataset_limit: int | None = None
     views: list[str] = dataclasses.field(default_factory=lambda: list(VIEWS))
 
     def config(self, out: Path, overrides: dict[str, Any]) -> BuildConfig:
-        chosen = {key: value for key, value in dataclasses.asdict(self).items()}
+        chosen = dataclasses.asdict(self)
         return make_config({}, {**chosen, "out": str(out), **overrides})

@@ -11,9 +11,9 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
 
 from atlas.synthetic_atlas import write_synthetic
 
@@ -22,7 +22,7 @@ from atlas.synthetic_atlas import write_synthetic
 class RenderRun:
     pages: int
     seconds: float
-    peak_bytes: Optional[int]  # the process's resident high-water mark during the render
+    peak_bytes: int | None  # the process's resident high-water mark during the render
     largest_file: int  # bytes: the largest page or manifest file
 
 
@@ -57,8 +57,8 @@ def report_lines(sizes: list[int]) -> Iterator[str]:
     from atlas.site.parallel import default_workers
     from atlas.sizes import format_size
 
-    yield (f"render: synthetic atlases (layers of at most 1,000 units; every view, dataset "
-           f"examples and spectrum, connections, families), sharded as a build writes them")
+    yield ("render: synthetic atlases (layers of at most 1,000 units; every view, dataset "
+           "examples and spectrum, connections, families), sharded as a build writes them")
     yield (f"{'units':>8} {'pages':>8} {'processes':>9} {'seconds':>8} {'pages/s':>8} "
            f"{'s per 1k units':>14} {'peak memory':>12} {'largest file':>12}")
     for units in sizes:

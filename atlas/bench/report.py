@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -53,7 +52,7 @@ def _ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}x"
 
 
-def _relative(result: Result, best: Optional[Result]) -> str:
+def _relative(result: Result, best: Result | None) -> str:
     """`result`'s mean activation over lucent best's on the same channels (the
     seeds' way runs only the first ones)."""
     if best is None or result.activations is None:
@@ -96,7 +95,7 @@ def targets(results: dict[str, Result]) -> list[str]:
             speedup = results[key].seconds_per_channel_step / atlas.seconds_per_channel_step
             lines.append(f"atlas vs {key}: {speedup:.2f}x faster (target ≥ {target:g}x): "
                          f"{'met' if speedup >= target else 'NOT met'}")
-    best: Optional[Result] = results.get("lucent")
+    best: Result | None = results.get("lucent")
     if best and best.mean_activation and atlas.mean_activation is not None:
         quality = atlas.mean_activation / best.mean_activation
         lines.append(f"atlas activation / lucent best: {quality:.3f} (target ≥ {QUALITY_TARGET}): "

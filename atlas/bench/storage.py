@@ -74,7 +74,8 @@ def estimate(site: Path, units: dict[str, int], steps: int = 512,
     counts = images_per_unit(steps, snapshot_every)
     total_units = sum(units.values())
     lines = [f"storage: measured on {site}, "
-             f"extrapolated to {total_units} units ({', '.join(f'{k} {v}' for k, v in units.items())}), "
+             f"extrapolated to {total_units} units "
+             f"({', '.join(f'{k} {v}' for k, v in units.items())}), "
              f"{steps} steps, a snapshot every {snapshot_every}", "",
              f"{'item':<16} {'per unit':>8} {'bytes each':>11} {'total MB':>9}"]
     rows = []

@@ -13,9 +13,9 @@ quarter more steps, up to BUILD_TRIES times.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from atlas.bench.processes import BuildRun, build_process, weights_file
 from atlas.bench.workload import Checkpoint, Result, Workload, mean
@@ -32,20 +32,20 @@ class Reach:
     bar: float  # A: the baseline's final mean activation over `units`
     units: list[int]
     baseline_seconds: float  # its whole process (for every channel)
-    checkpoint: Optional[Checkpoint]  # atlas's first images at or above the bar
-    build: Optional[BuildRun]  # the timed `atlas build` that reached it, or the last try
+    checkpoint: Checkpoint | None  # atlas's first images at or above the bar
+    build: BuildRun | None  # the timed `atlas build` that reached it, or the last try
 
     @property
     def reached(self) -> bool:
         return self.build is not None and mean(self.build.activations, self.units) >= self.bar
 
     @property
-    def ratio(self) -> Optional[float]:
+    def ratio(self) -> float | None:
         return self.baseline_seconds / self.build.wall if self.reached else None
 
 
 def first_reaching(trajectory: list[Checkpoint], bar: float,
-                   units: list[int]) -> Optional[Checkpoint]:
+                   units: list[int]) -> Checkpoint | None:
     return next((point for point in trajectory if mean(point.activations, units) >= bar), None)
 
 

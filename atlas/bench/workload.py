@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
-from typing import Callable, Optional
 
 import torch
 
@@ -18,7 +18,7 @@ from atlas.optvis.render import measure
 @dataclass
 class Workload:
     model: str = "lucent:inceptionv1"
-    weights: Optional[str] = None
+    weights: str | None = None
     layer: str = "mixed4a"
     channels: int = 16
     steps: int = 256
@@ -45,17 +45,17 @@ class Workload:
 class Result:
     name: str
     seconds_per_channel_step: float
-    activations: Optional[list[float]]  # per channel 0, 1, …; None for the floor
+    activations: list[float] | None  # per channel 0, 1, …; None for the floor
     runs: int
-    process_seconds: Optional[float] = None  # the whole process, when run as one
-    trajectory: list["Checkpoint"] = field(default_factory=list)  # atlas's, along the way
+    process_seconds: float | None = None  # the whole process, when run as one
+    trajectory: list[Checkpoint] = field(default_factory=list)  # atlas's, along the way
 
     @property
-    def mean_activation(self) -> Optional[float]:
+    def mean_activation(self) -> float | None:
         return None if self.activations is None else mean(self.activations)
 
 
-def mean(values: list[float], units: Optional[list[int]] = None) -> float:
+def mean(values: list[float], units: list[int] | None = None) -> float:
     """Mean of per-unit `values` (in unit order 0, 1, …) over `units` (default all)."""
     chosen = values if units is None else [values[unit] for unit in units]
     return sum(chosen) / len(chosen)

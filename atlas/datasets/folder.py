@@ -1,4 +1,5 @@
-"""A folder of image files, optionally sorted into class subfolders (torchvision's ImageFolder layout).
+"""A folder of image files, optionally sorted into class subfolders (torchvision's
+ImageFolder layout).
 
 Images are found recursively by suffix (SUFFIXES, any letter case). Hidden
 files and folders (name starting with ".") are ignored, and symlinked folders

@@ -8,8 +8,6 @@ output counts give each branch's channel range.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from torch import nn
 
 # (suffix of the branch's last convolution, label), in concatenation order
@@ -21,7 +19,7 @@ INCEPTION_BRANCHES = (
 )
 
 
-def inception_branches(model: nn.Module, layer: str) -> Optional[list[dict]]:
+def inception_branches(model: nn.Module, layer: str) -> list[dict] | None:
     """[{"label", "start", "stop"}, …] for a mixed layer, or None for other layers."""
     modules = dict(model.named_modules())
     ranges, start = [], 0
@@ -34,7 +32,7 @@ def inception_branches(model: nn.Module, layer: str) -> Optional[list[dict]]:
     return ranges
 
 
-def branch_of(branches: Optional[list[dict]], unit: int) -> Optional[str]:
+def branch_of(branches: list[dict] | None, unit: int) -> str | None:
     for branch in branches or []:
         if branch["start"] <= unit < branch["stop"]:
             return branch["label"]

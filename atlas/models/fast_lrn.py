@@ -85,7 +85,7 @@ FUNCTIONAL = _Functional("atlas_functional")
 FUNCTIONAL.local_response_norm = local_response_norm
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _forward_with_fast_lrn(model_class: type) -> types.FunctionType:
     """`model_class.forward`'s code over its module's globals with `F` replaced."""
     forward = model_class.forward

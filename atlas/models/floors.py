@@ -21,8 +21,8 @@ A layer that is none of these has no pre-activation and stays as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -55,7 +55,7 @@ class Floor:
     source: str  # in words, for pages: "the input of ReLU6 features.13.conv.0.2"
 
 
-def _floor_of(module: nn.Module) -> Optional[float]:
+def _floor_of(module: nn.Module) -> float | None:
     """The floor a clamp module puts on its output, None for other modules."""
     if isinstance(module, (nn.ReLU, nn.ReLU6, RedirectedReLU)):
         return 0.0
@@ -88,8 +88,8 @@ class PreRecorder:
         # by name, not get_submodule: a module name may hold a '.' (one put in _modules)
         self.modules = modules = dict(model.named_modules())
         self.module = modules[layer]
-        self.floor: Optional[Floor] = None
-        self.branches: Optional[list[str]] = None
+        self.floor: Floor | None = None
+        self.branches: list[str] | None = None
         if inception_branches(model, layer) is not None:
             self.branches = [layer + suffix for suffix, _ in INCEPTION_BRANCHES]
         prefix = f"{layer}." if layer else ""
@@ -99,7 +99,7 @@ class PreRecorder:
         self._inputs: dict[str, torch.Tensor] = {}
         self._outputs: dict[str, torch.Tensor] = {}
         self._parts: dict[str, torch.Tensor] = {}
-        self._layer_input: Optional[torch.Tensor] = None
+        self._layer_input: torch.Tensor | None = None
         self._functional = False  # found: the layer clamps its own input
 
     def install(self) -> list[RemovableHandle]:
@@ -165,7 +165,7 @@ class PreRecorder:
         raise NoPreActivation(f"layer {self.layer!r} is not a clamp of a tensor atlas can see")
 
 
-def find_floor(model: nn.Module, layer: str, example: torch.Tensor) -> Optional[Floor]:
+def find_floor(model: nn.Module, layer: str, example: torch.Tensor) -> Floor | None:
     """The floor of `layer` and where its pre-activation comes from, found by one
     forward pass of `example` (the model's input, a batch); None where there is none."""
     recorder = PreRecorder(model, layer, _stop)

@@ -4,8 +4,8 @@ and which input sizes it can run at."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ class LayerInfo:
     shape: tuple[int, ...]  # one image's output shape, no batch dimension
     # Where the layer's output is clamped (models/floors.py): then its values are read
     # before the clamp. Found for the layers a build chooses.
-    floor: Optional[Floor] = None
+    floor: Floor | None = None
 
     @property
     def channels(self) -> int:
@@ -44,8 +44,8 @@ class DryRun:
     size: int
     layers: list[LayerInfo] = field(default_factory=list)  # visualizable, in forward order
     rejected: dict[str, str] = field(default_factory=dict)  # module name -> why not
-    failed_at: Optional[str] = None  # the module (or "after X") where the forward failed
-    error: Optional[str] = None
+    failed_at: str | None = None  # the module (or "after X") where the forward failed
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -56,7 +56,7 @@ class _Enough(Exception):
     """Raised to stop the dry run once the layers of interest have run."""
 
 
-def dry_run(model: nn.Module, size: int, preprocess: Optional[nn.Module] = None,
+def dry_run(model: nn.Module, size: int, preprocess: nn.Module | None = None,
             stop_after: Sequence[str] = ()) -> DryRun:
     """One forward pass of a 1-image batch at `size`, recording every named
     module's output; stops early once all of `stop_after` have run."""
@@ -123,13 +123,14 @@ def _record(result: DryRun, name: str, module: nn.Module, output: object) -> Non
         result.rejected[name] = f"outputs {what}, not one tensor"
         return
     if tensor.dim() not in (2, 4):
-        result.rejected[name] = f"outputs a {tensor.dim()}-D tensor; atlas needs (N, C) or (N, C, H, W)"
+        result.rejected[name] = (f"outputs a {tensor.dim()}-D tensor; atlas needs (N, C) or "
+                                 "(N, C, H, W)")
         return
     result.layers.append(LayerInfo(name, type(module).__name__, tuple(tensor.shape[1:])))
 
 
-def smallest_size(model: nn.Module, preprocess: Optional[nn.Module], layers: Sequence[str],
-                  start: int) -> Optional[int]:
+def smallest_size(model: nn.Module, preprocess: nn.Module | None, layers: Sequence[str],
+                  start: int) -> int | None:
     """The smallest input size at which every one of `layers` is reached, or None.
 
     `start` is known to fail. Every size just above it is tried in turn (so a
@@ -163,8 +164,8 @@ def _device_of(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def resolve_layers(model: nn.Module, size: int, preprocess: Optional[nn.Module],
-                   names: Sequence[str], run: Optional[DryRun] = None) -> list[LayerInfo]:
+def resolve_layers(model: nn.Module, size: int, preprocess: nn.Module | None,
+                   names: Sequence[str], run: DryRun | None = None) -> list[LayerInfo]:
     """The LayerInfo of each of `names` at `size`, or a one-line AtlasError that
     says why one cannot be visualized and what to do."""
     run = run or dry_run(model, size, preprocess)

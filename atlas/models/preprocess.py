@@ -3,7 +3,7 @@ model `(image - mean) / std`. Every common convention is a mean and a std."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -24,7 +24,8 @@ class Normalize(nn.Module):
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], description: str) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("mean",
+                             torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
         self.description = description
 
@@ -33,14 +34,15 @@ class Normalize(nn.Module):
 
 
 def make_preprocess(
-    preset: str, mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None
+    preset: str, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
 ) -> Normalize:
     """A named preset, or explicit `mean` and `std` (three numbers each)."""
     if mean is not None or std is not None:
         mean = list(mean) if mean is not None else [0.0, 0.0, 0.0]
         std = list(std) if std is not None else [1.0, 1.0, 1.0]
         if len(mean) != 3 or len(std) != 3 or any(s == 0 for s in std):
-            raise AtlasError("mean and std need three numbers each (one per RGB channel), std non-zero")
+            raise AtlasError("mean and std need three numbers each (one per RGB channel), std "
+                             "non-zero")
         return Normalize(mean, std, f"mean {mean}, std {std}")
     if preset not in PRESETS:
         raise AtlasError(f"unknown preprocess {preset!r}; presets: {', '.join(PRESETS)}, "

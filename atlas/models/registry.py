@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -42,22 +42,22 @@ class LoadedModel:
     title: str
     description: str
     input_size: int
-    default_layers: Optional[list[str]]  # None: top-level layers with weights
-    weights_path: Optional[Path]
-    weights_sha256: Optional[str]
+    default_layers: list[str] | None  # None: top-level layers with weights
+    weights_path: Path | None
+    weights_sha256: str | None
     preprocess: Normalize
     metrics: dict = field(default_factory=dict)  # accuracies etc. recorded at training
-    probe: Optional[ProbeSet] = None
+    probe: ProbeSet | None = None
     channels_last: bool = False  # feed NHWC tensors: faster convolutions, if the model allows
     bfloat16: bool = False  # optimizes as well in bfloat16, so `precision = auto` may use it
-    default_dataset: Optional[str] = None  # the dataset spec a build scans when none is given
-    class_names: Optional[list[str]] = None  # each class output unit's class, where known
+    default_dataset: str | None = None  # the dataset spec a build scans when none is given
+    class_names: list[str] | None = None  # each class output unit's class, where known
 
     @property
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
-    def branches(self, layer: str) -> Optional[list[dict]]:
+    def branches(self, layer: str) -> list[dict] | None:
         return inception_branches(self.module, layer) if self.spec == INCEPTION_SPEC else None
 
     def defaults_from(self, table: Sequence[LayerInfo]) -> list[str]:
@@ -82,11 +82,11 @@ RANDOM_WEIGHTS_SEED = 0
 
 def load_model(
     spec: str = DEFAULT_SPEC,
-    weights: Optional[Path] = None,
+    weights: Path | None = None,
     pretrained: bool = False,
-    preprocess: Optional[str] = None,
-    mean: Optional[Sequence[float]] = None,
-    std: Optional[Sequence[float]] = None,
+    preprocess: str | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
 ) -> LoadedModel:
     """The model named by `spec`; `weights` (a state dict or checkpoint file) if given."""
     if spec == DEFAULT_SPEC:
@@ -113,7 +113,7 @@ def load_model(
     )
 
 
-def _colored_digits(weights: Optional[Path]) -> LoadedModel:
+def _colored_digits(weights: Path | None) -> LoadedModel:
     module = colored_digits.ColoredDigitsCNN()
     path = Path(weights) if weights else colored_digits.WEIGHTS
     if weights is None and not path.is_file():

@@ -11,7 +11,6 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from torch import nn
 
@@ -35,11 +34,11 @@ class BuiltModel:
     description: str
     input_size: int
     preprocess: str  # preset name
-    default_layers: Optional[list[str]] = None  # None: derive from the model
+    default_layers: list[str] | None = None  # None: derive from the model
     pretrained_loaded: bool = False
     channels_last: bool = False  # known to run (and run faster) on NHWC tensors
     bfloat16: bool = False  # known to optimize as well in bfloat16 (see optvis/precision.py)
-    class_names: Optional[list[str]] = None  # what each unit of its class output stands for
+    class_names: list[str] | None = None  # what each unit of its class output stands for
 
 
 def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
@@ -103,7 +102,7 @@ def _torchvision(name: str, pretrained: bool) -> BuiltModel:
                       channels_last=True, bfloat16=True, class_names=_categories(name))
 
 
-def _categories(name: str) -> Optional[list[str]]:
+def _categories(name: str) -> list[str] | None:
     """The class names torchvision's weights of `name` were trained on (shipped with
     torchvision, nothing downloaded), None where it has no weights."""
     import torchvision.models as models

@@ -50,7 +50,8 @@ def train_default_model(
     result = {
         "accuracy": {
             "train": accuracy(model, train.images, train.labels),
-            "biased_test": accuracy(model, splits["biased_test"].images, splits["biased_test"].labels),
+            "biased_test": accuracy(model, splits["biased_test"].images,
+                                    splits["biased_test"].labels),
             "unbiased_test": accuracy(
                 model, splits["unbiased_test"].images, splits["unbiased_test"].labels
             ),

@@ -64,7 +64,8 @@ def load_weights(module: nn.Module, path: Path) -> str:
     expected = module.state_dict()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
-    mismatched = [key for key in expected if key in state and state[key].shape != expected[key].shape]
+    mismatched = [key for key in expected
+                  if key in state and state[key].shape != expected[key].shape]
     if missing or unexpected or mismatched:
         parts = []
         if missing:

@@ -9,7 +9,7 @@ single-tensor path (the one it takes on CPU), so images do not change
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import torch
 
@@ -30,7 +30,7 @@ class Adam:
             param.grad = None
 
     @torch.no_grad()
-    def step(self, rows: Optional[torch.Tensor] = None) -> None:
+    def step(self, rows: torch.Tensor | None = None) -> None:
         """One update; `rows` (indices along the first dimension of every
         parameter) limits it to those images, leaving the others and their
         moments as they are: finished images of a batch stay finished."""

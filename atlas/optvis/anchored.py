@@ -14,13 +14,13 @@ within that ball (the mean squared change, to subtract from an objective).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from atlas.optvis.objectives import INPUT, Activations, Objective
 from atlas.optvis.color import ColorDecorrelation
+from atlas.optvis.objectives import INPUT, Activations, Objective
 from atlas.optvis.param import spatial_image
 
 
@@ -68,7 +68,7 @@ def closeness(anchors: torch.Tensor) -> Objective:
 
 
 def accent(target: Objective, anchors: torch.Tensor, weight: float,
-           scale: Optional[torch.Tensor] = None) -> Objective:
+           scale: torch.Tensor | None = None) -> Objective:
     """`target` (each image's unit, divided by `scale`, e.g. the unit's dataset
     maximum, so one weight suits every unit) minus `weight` times the closeness."""
     scaled = target if scale is None else _divided(target, scale)

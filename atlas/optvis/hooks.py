@@ -8,8 +8,8 @@ by `models.floors.pre_name` captures that layer's pre-activation instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 import torch
 from torch import nn

@@ -11,7 +11,7 @@ of natural photographs, is the documented fallback.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

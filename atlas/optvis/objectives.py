@@ -15,14 +15,14 @@ from __future__ import annotations
 import operator
 import re
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 
 Activations = Mapping[str, torch.Tensor]
-Units = Union[int, Sequence[int]]
+Units = int | Sequence[int]
 INPUT = "input"  # activations key of the image itself (before transforms)
 
 
@@ -41,7 +41,7 @@ class Objective:
         return self.description
 
     # --- algebra -------------------------------------------------------------
-    def _combine(self, other: object, op: Callable, symbol: str) -> "Objective":
+    def _combine(self, other: object, op: Callable, symbol: str) -> Objective:
         if isinstance(other, Objective):
             return Objective(
                 lambda acts: op(self(acts), other(acts)),
@@ -56,19 +56,19 @@ class Objective:
             )
         return NotImplemented
 
-    def __add__(self, other: object) -> "Objective":
+    def __add__(self, other: object) -> Objective:
         return self._combine(other, operator.add, "+")
 
-    def __radd__(self, other: object) -> "Objective":
+    def __radd__(self, other: object) -> Objective:
         return self if other == 0 else self._combine(other, operator.add, "+")
 
-    def __sub__(self, other: object) -> "Objective":
+    def __sub__(self, other: object) -> Objective:
         return self._combine(other, operator.sub, "-")
 
-    def __rsub__(self, other: object) -> "Objective":
+    def __rsub__(self, other: object) -> Objective:
         return (-self) + other
 
-    def __mul__(self, other: object) -> "Objective":
+    def __mul__(self, other: object) -> Objective:
         if not isinstance(other, (int, float)):
             return NotImplemented
         return Objective(
@@ -77,16 +77,16 @@ class Objective:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other: object) -> "Objective":
+    def __truediv__(self, other: object) -> Objective:
         if not isinstance(other, (int, float)):
             return NotImplemented
         return self * (1.0 / other)
 
-    def __neg__(self) -> "Objective":
+    def __neg__(self) -> Objective:
         return Objective(lambda acts: -self(acts), f"-{self.description}", self.layers)
 
     # --- packing -------------------------------------------------------------
-    def on_images(self, start: int, stop: int) -> "Objective":
+    def on_images(self, start: int, stop: int) -> Objective:
         """This objective applied to images [start, stop) of the batch only;
         the other images score 0. Sums of such pieces pack many targets in one batch."""
 
@@ -102,7 +102,7 @@ class Objective:
         return Objective(fn, f"{self.description}@[{start}:{stop}]", self.layers)
 
 
-def _describe_units(units: Union[Units, None]) -> str:
+def _describe_units(units: Units | None) -> str:
     if units is None:
         return "centre"
     if isinstance(units, int):
@@ -131,7 +131,7 @@ def channel(layer: str, unit: Units) -> Objective:
     return Objective(fn, f"channel({layer}, {_describe_units(unit)})", {layer})
 
 
-def _per_image(values: Union[int, Sequence[int], None], batch: int, default: int) -> torch.Tensor:
+def _per_image(values: int | Sequence[int] | None, batch: int, default: int) -> torch.Tensor:
     if values is None:
         return torch.full((batch,), default, dtype=torch.long)
     if isinstance(values, int):
@@ -142,8 +142,8 @@ def _per_image(values: Union[int, Sequence[int], None], batch: int, default: int
 def neuron(
     layer: str,
     unit: Units,
-    y: Union[int, Sequence[int], None] = None,
-    x: Union[int, Sequence[int], None] = None,
+    y: int | Sequence[int] | None = None,
+    x: int | Sequence[int] | None = None,
 ) -> Objective:
     """Activation at one spatial position (h=y, w=x; default the centre).
     On a linear layer a unit has no positions: it is its own single neuron."""
@@ -157,7 +157,8 @@ def neuron(
         xs = _per_image(x, batch, width // 2).to(selected.device)
         return selected[torch.arange(batch, device=selected.device), ys, xs]
 
-    where = "centre" if y is None and x is None else f"y={_describe_units(y)}, x={_describe_units(x)}"
+    where = ("centre" if y is None and x is None
+             else f"y={_describe_units(y)}, x={_describe_units(x)}")
     return Objective(fn, f"neuron({layer}, {_describe_units(unit)}, {where})", {layer})
 
 
@@ -282,7 +283,7 @@ PLATEAU_GAIN = 0.05  # this share over that many steps
 
 
 def diverse(target: Objective, layer: str, group_size: int, weight: float,
-            keep: float = 0.0, push_steps: Optional[tuple[int, int]] = None) -> Objective:
+            keep: float = 0.0, push_steps: tuple[int, int] | None = None) -> Objective:
     """`target` plus a diversity push that scales with the target's own size:
     score = target + weight * max(target, 0) * diversity, with the size held
     constant for the gradient. One weight then suits a conv channel of

@@ -7,7 +7,7 @@ own seed, so an image does not depend on which other images share its batch.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ from atlas.optvis.spatial import FourierImage, PixelImage
 
 
 def spatial_image(param: str, size: int, seeds: Sequence[int], sd: float,
-                  magnitude: Optional[torch.Tensor]) -> nn.Module:
+                  magnitude: torch.Tensor | None) -> nn.Module:
     if param == "pixel":
         return PixelImage(size, seeds, sd)
     if param == "fourier":
@@ -47,7 +47,7 @@ class ImageParam(nn.Module):
         decorrelate: bool = True,
         valid: str = "sigmoid",
         sd: float = 0.01,
-        magnitude: Optional[torch.Tensor] = None,
+        magnitude: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if valid not in ("sigmoid", "clamp"):

@@ -9,8 +9,6 @@ bfloat16; everywhere else it keeps float32.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from atlas.errors import AtlasError
@@ -28,7 +26,7 @@ def fast_bfloat16(device: torch.device) -> bool:
 
 
 def autocast_dtype(precision: str, device: torch.device, model_allows: bool,
-                   fast: Optional[bool] = None) -> Optional[torch.dtype]:
+                   fast: bool | None = None) -> torch.dtype | None:
     """The dtype to autocast the model to, or None for float32. `fast` says whether
     the devices that will run it have fast bfloat16 (default: ask `device`)."""
     if precision not in PRECISIONS:
@@ -42,5 +40,5 @@ def autocast_dtype(precision: str, device: torch.device, model_allows: bool,
     return None
 
 
-def describe(dtype: Optional[torch.dtype]) -> str:
+def describe(dtype: torch.dtype | None) -> str:
     return "bf16" if dtype == torch.bfloat16 else "fp32"

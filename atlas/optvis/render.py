@@ -3,8 +3,8 @@ history out. It shows nothing and saves nothing (the pipeline does that)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -23,8 +23,8 @@ class RenderResult:
     # (steps run, N): each image's objective at every step; NaN after the image stopped
     history: torch.Tensor
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, images)
-    transparency: Optional[torch.Tensor] = None  # (N, H, W) in [0, 1], when asked for
-    steps_taken: Optional[torch.Tensor] = None  # (N,) the steps each image ran
+    transparency: torch.Tensor | None = None  # (N, H, W) in [0, 1], when asked for
+    steps_taken: torch.Tensor | None = None  # (N,) the steps each image ran
 
     def ran(self, image: int) -> torch.Tensor:
         """Image `image`'s objective at each step it ran."""
@@ -50,14 +50,14 @@ def optimize(
     transforms: Compose,
     steps: int,
     lr: float = 0.05,
-    transform_seeds: Optional[Sequence[int]] = None,
-    preprocess: Optional[nn.Module] = None,
+    transform_seeds: Sequence[int] | None = None,
+    preprocess: nn.Module | None = None,
     snapshot_every: int = 0,
-    on_step: Optional[Callable[[int], None]] = None,
+    on_step: Callable[[int], None] | None = None,
     channels_last: bool = False,
-    autocast: Optional[torch.dtype] = None,
+    autocast: torch.dtype | None = None,
     transparency: bool = False,
-    stopping: Optional[Stopping] = None,
+    stopping: Stopping | None = None,
 ) -> RenderResult:
     """Maximizes `objective` (summed over the batch) by Adam on `image`'s parameters.
 
@@ -136,7 +136,7 @@ def measure(
     model: nn.Module,
     objective: Objective,
     images: torch.Tensor,
-    preprocess: Optional[nn.Module] = None,
+    preprocess: nn.Module | None = None,
 ) -> torch.Tensor:
     """Each image's score under `objective`, on the images as they are (no transforms)."""
     preprocess = preprocess if preprocess is not None else nn.Identity()

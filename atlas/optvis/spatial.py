@@ -3,7 +3,7 @@ scaled by 1/frequency. Each image is drawn from its own seed."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -55,7 +55,8 @@ class FourierImage(nn.Module):
         freqs = fourier_frequencies(size, size)
         self.spectrum = nn.Parameter(seeded_normal((3, *freqs.shape, 2), seeds, sd))
         scale = 1.0 / np.maximum(freqs, 1.0 / size) ** decay_power
-        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32)[None, None, ..., None])
+        self.register_buffer("scale",
+                             torch.tensor(scale, dtype=torch.float32)[None, None, ..., None])
 
     def forward(self) -> torch.Tensor:
         spectrum = torch.view_as_complex((self.scale * self.spectrum).contiguous())

@@ -13,8 +13,8 @@ objective changes over the steps (the diversity view's scheduled push) are not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 
@@ -23,7 +23,7 @@ import torch
 class Stopping:
     tolerance: float  # relative gain over one window below which an image has settled
     window: int  # steps per window; an image runs at least three windows
-    eligible: Optional[Sequence[bool]] = None  # per image; None: every image may stop
+    eligible: Sequence[bool] | None = None  # per image; None: every image may stop
 
     def __post_init__(self) -> None:
         if self.tolerance <= 0 or self.window < 1:
@@ -44,21 +44,21 @@ def settled(history: torch.Tensor, window: int, tolerance: float) -> torch.Tenso
 class Running:
     """Which images of a batch are still optimized, and when each stopped."""
 
-    def __init__(self, batch: int, stopping: Optional[Stopping]) -> None:
+    def __init__(self, batch: int, stopping: Stopping | None) -> None:
         self.stopping = stopping
         self.stopped_at = torch.zeros(batch, dtype=torch.long)  # 0: still running
         self.settled_for = torch.zeros(batch, dtype=torch.long)  # steps settled in a row
         self.eligible = (torch.ones(batch, dtype=torch.bool)
                          if stopping is None or stopping.eligible is None
                          else torch.as_tensor(list(stopping.eligible), dtype=torch.bool))
-        self._rows: Optional[torch.Tensor] = None  # None: every image runs
+        self._rows: torch.Tensor | None = None  # None: every image runs
         self._on: dict[torch.device, torch.Tensor] = {}
 
     @property
     def active(self) -> torch.Tensor:
         return self.stopped_at == 0
 
-    def rows(self, device: Optional[torch.device] = None) -> Optional[torch.Tensor]:
+    def rows(self, device: torch.device | None = None) -> torch.Tensor | None:
         """Indices of the running images (on `device`), or None while all run."""
         if self._rows is None or device is None or device.type == "cpu":
             return self._rows

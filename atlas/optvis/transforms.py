@@ -9,7 +9,7 @@ Transforms take their device and dtype from their input.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,7 @@ class Draws:
                   for seed in seeds]
         self.table = torch.stack(tables, dim=1) if tables else torch.zeros(steps, 0, SLOTS)
 
-    def at(self, step: int, rows: Optional[torch.Tensor] = None) -> StepDraws:
+    def at(self, step: int, rows: torch.Tensor | None = None) -> StepDraws:
         """Step `step`'s numbers, for the images at `rows` only when given."""
         values = self.table[step]
         return StepDraws(values if rows is None else values.index_select(0, rows))

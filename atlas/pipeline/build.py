@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
 
 import torch
 from tqdm import tqdm
@@ -19,31 +19,37 @@ from atlas.models.receptive_field import ReceptiveField, receptive_field
 from atlas.models.registry import LoadedModel
 from atlas.optvis import precision
 from atlas.optvis.param import describe_param
+from atlas.pipeline.analysis.evidence import DataEvidence
 from atlas.pipeline.analysis.questions import analyse
 from atlas.pipeline.compare.compute import run_compare
-from atlas.pipeline.weights.connections import store_connections, stored_map_side
-from atlas.pipeline.cost.example_bytes import scan_concentrations
-from atlas.pipeline.analysis.evidence import DataEvidence
-from atlas.pipeline.execution.tasks import Executor
-from atlas.pipeline.dataset.examples import crop_format, store_examples
 from atlas.pipeline.control.interrupt import StopAfterBatch
-from atlas.pipeline.weights.kernels import first_conv_layer, store_kernels
 from atlas.pipeline.control.lock import BuildLock
-from atlas.pipeline.manifest import build_manifest
-from atlas.pipeline.jobs import image_count
-from atlas.pipeline.optimize.memory import peak_memory
-from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.control.publish import publish_site, remove_leftovers
+from atlas.pipeline.cost.example_bytes import scan_concentrations
+from atlas.pipeline.cost.site_budget import ExampleChoice, fit
+from atlas.pipeline.cost.site_price import SitePrice
+from atlas.pipeline.cost.site_size import limit_warnings, measure_site, size_line
 from atlas.pipeline.dataset.accent import VIEW as ACCENT_VIEW
 from atlas.pipeline.dataset.accent import run_accents
 from atlas.pipeline.dataset.caricature import VIEW as CARICATURE_VIEW
 from atlas.pipeline.dataset.caricature import run_caricatures
-from atlas.pipeline.dataset.scan import (ScanLayer, load_scan, run_scan, scan_key, scan_settings,
-                                 stored_field)
+from atlas.pipeline.dataset.examples import crop_format, store_examples
+from atlas.pipeline.dataset.scan import (
+    ScanLayer,
+    load_scan,
+    run_scan,
+    scan_key,
+    scan_settings,
+    stored_field,
+)
+from atlas.pipeline.execution.tasks import Executor
+from atlas.pipeline.jobs import image_count
+from atlas.pipeline.manifest import build_manifest
+from atlas.pipeline.optimize.memory import peak_memory
 from atlas.pipeline.optimize.schedule import run_batches
-from atlas.pipeline.cost.site_budget import ExampleChoice, fit
-from atlas.pipeline.cost.site_price import SitePrice
-from atlas.pipeline.cost.site_size import limit_warnings, measure_site, size_line
+from atlas.pipeline.prepare import Prepared, prepare_build
+from atlas.pipeline.weights.connections import store_connections, stored_map_side
+from atlas.pipeline.weights.kernels import first_conv_layer, store_kernels
 from atlas.sizes import format_size, parse_size
 from atlas.store import ResultStore
 
@@ -257,7 +263,7 @@ def memory_note(ready: Prepared) -> str:
             + "; ".join(sized.line() for sized in ready.memory.values()))
 
 
-def _field_size(field: Optional[ReceptiveField]) -> Optional[list[int]]:
+def _field_size(field: ReceptiveField | None) -> list[int] | None:
     return None if field is None or field.whole_image else list(field.size)
 
 
@@ -267,7 +273,7 @@ def count_failures(manifest: dict) -> int:
 
 def build_record(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo],
                  chosen: list, joint: list, image_size: int, transforms: str,
-                 kernel_layer: Optional[str], fields: dict) -> dict:
+                 kernel_layer: str | None, fields: dict) -> dict:
     """What `atlas render` needs to rebuild the manifest without the model."""
     shown = set(loaded.defaults_from(table)) | {info.name for info, _ in chosen}
     return {

@@ -8,18 +8,18 @@ settings changed. Each image has its own initialization seed derived from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from atlas import __version__
 from atlas.config import BuildConfig, with_sized_defaults
 from atlas.models.layers import LayerInfo
 from atlas.optvis.objectives import Term
-from atlas.views import OPTIMIZED, VIEWS, OptimizedView, Where
-from atlas.views.optimized import OPTIMIZED_PRE, REPORTED_PRE
-from atlas.views.images import ImageSpec, image_seed
-from atlas.views.optimized import neuron_positions
 from atlas.store import settings_key
+from atlas.views import OPTIMIZED, VIEWS, OptimizedView, Where
+from atlas.views.images import ImageSpec, image_seed
+from atlas.views.optimized import OPTIMIZED_PRE, REPORTED_PRE, neuron_positions
 
 __all__ = ["ImageSpec", "Job", "image_seed", "neuron_positions", "common_settings", "unit_jobs",
            "joint_jobs", "batches", "image_count"]
@@ -27,7 +27,7 @@ __all__ = ["ImageSpec", "Job", "image_seed", "neuron_positions", "common_setting
 
 @dataclass
 class Job:
-    layer: Optional[str]  # None for a joint job
+    layer: str | None  # None for a joint job
     unit: int  # unit index, or the joint pair's index
     view: str
     images: list[ImageSpec]
@@ -39,9 +39,9 @@ class Job:
         return settings_key(self.settings)
 
 
-def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Optional[str],
+def common_settings(config: BuildConfig, model_spec: str, weights_sha256: str | None,
                     image_size: int, transforms: str, precision: str = "fp32",
-                    image_format: str = "png", magnitude: Optional[str] = None
+                    image_format: str = "png", magnitude: str | None = None
                     ) -> dict[str, Any]:
     """`magnitude` names MACO's magnitude spectrum (see `param_settings`)."""
     config = with_sized_defaults(config, image_size)
@@ -67,7 +67,7 @@ def common_settings(config: BuildConfig, model_spec: str, weights_sha256: Option
     return settings
 
 
-def param_settings(config: BuildConfig, magnitude: Optional[str]) -> dict[str, Any]:
+def param_settings(config: BuildConfig, magnitude: str | None) -> dict[str, Any]:
     """The parameterization as it joins the key: pixel and Fourier as they always
     have (stored results keep their keys), MACO with the hash of its magnitude
     spectrum, so another dataset's spectrum makes other images."""

@@ -6,7 +6,7 @@ Its format is described in docs/manifest.md."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from atlas import __version__
 from atlas.errors import AtlasError
@@ -16,9 +16,9 @@ from atlas.manifest_types import FORMAT, MANIFEST, LayerHeader, Manifest, UnitEn
 from atlas.models.branches import branch_of
 from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.weights.connections import unit_connections
-from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.slugs import slugify
 from atlas.store import LAYER_UNIT, ResultStore
+from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 
 __all__ = ["MANIFEST", "FORMAT", "build_manifest", "write_manifest", "unit_page", "layer_page"]
 
@@ -32,7 +32,7 @@ def layer_page(layer: str) -> str:
 
 
 def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: dict,
-          branch: Optional[str], connections: dict) -> UnitEntry:
+          branch: str | None, connections: dict) -> UnitEntry:
     entries: dict[str, Any] = {}
     failures = {}
     for view in views:  # stored views first: composed ones read their entries
@@ -62,14 +62,15 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         "scores": {key: scores.get(key) for key in SCORES},
         "labels": scores.get("labels", {}),
         "family": scores.get("family"),
-        "connections": connections,  # {"in": [...], "out": [...]}: see pipeline/weights/connections.py
+        # {"in": [...], "out": [...]}: see pipeline/weights/connections.py
+        "connections": connections,
     }
     if failures:
         unit_entry["failed_views"] = failures
     return unit_entry
 
 
-def _caricature(store: ResultStore, layer: str) -> Optional[dict]:
+def _caricature(store: ResultStore, layer: str) -> dict | None:
     """The layer's caricatures (pipeline/dataset/caricature.py), None where it has none."""
     record = store.load_view(layer, LAYER_UNIT, "caricature")
     if not record or not record.get("images"):
@@ -156,7 +157,7 @@ def _joint(store: ResultStore, expressions: list[str]) -> list[dict]:
 COMPARE_PAGE = "compare.html"
 
 
-def _compare(store: ResultStore, spec: Optional[dict]) -> Optional[dict]:
+def _compare(store: ResultStore, spec: dict | None) -> dict | None:
     """The compare page's entry from the records of the build's compare units
     (`build.json`'s `compare`); None when the build has none stored."""
     view, units, records = VIEWS["compare"], [], []
@@ -184,7 +185,7 @@ def _cited_units(analysis: dict) -> set[tuple[str, int]]:
 SUMMARY_EXAMPLES = 5  # top examples shown beside a unit on the summary page
 
 
-def _top_images(unit: Optional[dict]) -> list[str]:
+def _top_images(unit: dict | None) -> list[str]:
     examples = (unit or {}).get("views", {}).get("examples", {})
     return [item["image"] for item in examples.get("max", [])[:SUMMARY_EXAMPLES]]
 
@@ -221,8 +222,8 @@ def _summary(analysis: dict, units: dict[tuple[str, int], UnitEntry]) -> dict[st
     }
 
 
-def _recognition(section: Optional[dict], units: dict[tuple[str, int], UnitEntry]
-                 ) -> Optional[dict]:
+def _recognition(section: dict | None, units: dict[tuple[str, int], UnitEntry]
+                 ) -> dict | None:
     """The recognition section with each listed unit's page and positive image."""
     if not section:
         return None

@@ -8,15 +8,20 @@ import dataclasses
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy
 import torch
 from torch import nn
 
 from atlas import __version__
-from atlas.config import (DEFAULT_JOINT, BuildConfig, parse_channels, resolve_image_format,
-                          with_sized_defaults)
+from atlas.config import (
+    DEFAULT_JOINT,
+    BuildConfig,
+    parse_channels,
+    resolve_image_format,
+    with_sized_defaults,
+)
 from atlas.datasets import Dataset, open_dataset
 from atlas.errors import AtlasError
 from atlas.models.floors import find_floor
@@ -27,15 +32,15 @@ from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline.compare.plan import compare_plans
-from atlas.pipeline.optimize.batch import Engine, job_is_done
 from atlas.pipeline.execution.executors import open_executor
 from atlas.pipeline.execution.tasks import Executor
-from atlas.pipeline.optimize.magnitude import maco_magnitude
-from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.jobs import Job, common_settings, joint_jobs, unit_jobs
 from atlas.pipeline.jobs import batches as packed_batches
-from atlas.views import ACCENTUATE, DATASET, VIEWS, with_needs
+from atlas.pipeline.optimize.batch import Engine, job_is_done
+from atlas.pipeline.optimize.magnitude import maco_magnitude
+from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.store import ResultStore
+from atlas.views import ACCENTUATE, DATASET, VIEWS, with_needs
 
 
 def resolve_device(name: str) -> torch.device:
@@ -87,7 +92,7 @@ def parse_joint(config: BuildConfig, loaded: LoadedModel, run: DryRun,
 
 
 def class_output(config: BuildConfig, loaded: LoadedModel, run: DryRun,
-                 image_size: int) -> tuple[Optional[str], str]:
+                 image_size: int) -> tuple[str | None, str]:
     """The layer whose units are the class logits (class-conditional objectives):
     `logits_layer` where given, the model's own (the default model's fc), else the
     last linear layer the forward pass reaches at this size. None, with the reason,
@@ -127,7 +132,7 @@ NO_DATASET = "none"  # --dataset none: no dataset, even for a model that has its
 
 
 def open_build_dataset(config: BuildConfig, loaded: LoadedModel,
-                       image_size: int) -> Optional[Dataset]:
+                       image_size: int) -> Dataset | None:
     """The dataset this build scans: the one asked for, else the model's own, else none."""
     spec = config.dataset if config.dataset is not None else loaded.default_dataset
     if spec is None or spec == NO_DATASET:
@@ -157,15 +162,15 @@ class Prepared:
     chosen: list  # (LayerInfo, units) per layer
     joint: list
     compared: list  # compare UnitPlans
-    dataset: Optional[Dataset]  # what MACO's spectrum or the dataset views read
-    scanned: Optional[Dataset]  # the dataset the pass and the pages use
+    dataset: Dataset | None  # what MACO's spectrum or the dataset views read
+    scanned: Dataset | None  # the dataset the pass and the pages use
     store: ResultStore
     common: dict
     layer_jobs: list[list[Job]]
     engine: Engine
     executor: Executor
-    magnitude_name: Optional[str]  # MACO's spectrum, by the hash that joins the keys
-    budget: Optional[Budget] = None  # the memory a batch may take, once sized
+    magnitude_name: str | None  # MACO's spectrum, by the hash that joins the keys
+    budget: Budget | None = None  # the memory a batch may take, once sized
     memory: dict[str, LayerMemory] = field(default_factory=dict)  # layer (or joint) -> sizes
 
     def todo(self) -> list[list[Job]]:
@@ -182,7 +187,7 @@ class Prepared:
         self.memory = batch_limits(self.executor, jobs, self.budget, self.config.batch_size,
                                    bar)
 
-    def budget_bytes(self) -> Optional[int]:
+    def budget_bytes(self) -> int | None:
         """The memory budget for work on the driver (connections): the batches' where
         sized, else read now."""
         budget = self.budget or memory_budget(self.config.memory_limit, self.device)

@@ -11,7 +11,7 @@ SVG cells.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from atlas.site import formatting as fmt
 from atlas.site.frame import first_image
@@ -31,7 +31,7 @@ DIRECTIONS = (
 @dataclass(frozen=True)
 class Target:
     page: str
-    image: Optional[str]
+    image: str | None
 
 
 def unit_targets(manifest: dict[str, Any]) -> dict[tuple[str, int], Target]:
@@ -41,7 +41,7 @@ def unit_targets(manifest: dict[str, Any]) -> dict[tuple[str, int], Target]:
             for layer in manifest.get("layers", []) for unit in layer.get("units", [])}
 
 
-def weight_map(rows: Any) -> Optional[str]:
+def weight_map(rows: Any) -> str | None:
     """A map as the painter reads it: "height width v1 v2 ..." (row by row)."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
         return None

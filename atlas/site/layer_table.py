@@ -10,8 +10,9 @@ iterated by the view model, the template and the script alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from atlas.site import formatting as fmt
 from atlas.site import status
@@ -24,17 +25,17 @@ from atlas.site.search_index import unit_row
 Unit = dict[str, Any]
 
 
-def _score(key: str) -> Callable[[Unit], Optional[float]]:
+def _score(key: str) -> Callable[[Unit], float | None]:
     return lambda unit: (unit.get("scores") or {}).get(key)
 
 
-def _polysemanticity(unit: Unit) -> Optional[float]:
+def _polysemanticity(unit: Unit) -> float | None:
     scores = unit.get("scores") or {}
     found = scores.get("example_polysemanticity")
     return found if found is not None else scores.get("polysemanticity")
 
 
-def _data_max(unit: Unit) -> Optional[float]:
+def _data_max(unit: Unit) -> float | None:
     examples = (unit.get("views") or {}).get("examples") or {}
     stats = examples.get("stats") if isinstance(examples, dict) else None
     return stats.get("max") if isinstance(stats, dict) else None
@@ -47,7 +48,7 @@ class TileScore:
     key: str  # sort key and data attribute (data-s-<key>)
     short: str  # on the tile
     title: str  # in the sort menu and the tile's tooltip
-    value: Callable[[Unit], Optional[float]]
+    value: Callable[[Unit], float | None]
 
 
 TILE_SCORES = (
@@ -70,12 +71,12 @@ TILE_IMAGES = (("positive", "Positive visualization"), ("negative", "Negative vi
 NO_FAMILY = "no-family"
 
 
-def _number(value: Optional[float]) -> str:
+def _number(value: float | None) -> str:
     """A score as a data attribute: a plain number the script parses, "" if absent."""
     return "" if value is None else repr(round(float(value), 6))
 
 
-def _top_example(unit: Unit) -> Optional[str]:
+def _top_example(unit: Unit) -> str | None:
     examples = (unit.get("views") or {}).get("examples") or {}
     top = examples.get("max") if isinstance(examples, dict) else None
     if isinstance(top, list) and top and isinstance(top[0], dict):
@@ -83,7 +84,7 @@ def _top_example(unit: Unit) -> Optional[str]:
     return None
 
 
-def _tile_images(unit: Unit) -> dict[str, Optional[str]]:
+def _tile_images(unit: Unit) -> dict[str, str | None]:
     return {"positive": first_image(unit, "positive"), "negative": first_image(unit, "negative"),
             "example": _top_example(unit)}
 
@@ -155,7 +156,7 @@ def branch_groups(layer: dict[str, Any]) -> list[dict[str, Any]]:
     branches = branch_list(layer)
     if not branches:
         return []
-    members: dict[Optional[int], list[int]] = {}
+    members: dict[int | None, list[int]] = {}
     for unit in layer.get("units", []):
         members.setdefault(branch_of(branches, unit), []).append(unit["index"])
     groups = [{"id": branch_anchor(b["label"], pos), "heading": heading(b, len(members[pos])),

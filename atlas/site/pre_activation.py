@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
-def pre_activation_fact(layer: dict[str, Any]) -> Optional[str]:
+def pre_activation_fact(layer: dict[str, Any]) -> str | None:
     """A unit page's short line, None for a layer read at its output."""
     pre = layer.get("pre_activation")
     if not pre:
@@ -15,7 +15,7 @@ def pre_activation_fact(layer: dict[str, Any]) -> Optional[str]:
             f"{pre['floor']:g}: they go below it where the layer's output cannot.")
 
 
-def pre_activation_note(layer: dict[str, Any]) -> Optional[str]:
+def pre_activation_note(layer: dict[str, Any]) -> str | None:
     """The layer page's sentence, None for a layer read at its output."""
     pre = layer.get("pre_activation")
     if not pre:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from atlas.manifest_types import LOST_TO_DATA, NEVER_FIRES, UNIT_FLAGS
+from atlas.manifest_types import LOST_TO_DATA, NEVER_FIRES
 
 DEAD_TITLE = "constant activation"
 """The tooltip of a dead unit's mark."""

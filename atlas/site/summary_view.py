@@ -7,10 +7,10 @@ from typing import Any
 
 from atlas.site import formatting as fmt
 from atlas.site import status
-from atlas.site.labels import dominant
 from atlas.site.dataset_notes import has_dataset
 from atlas.site.dataset_notes import note as dataset_note
 from atlas.site.frame import frame, href, image, layer_pages, unit_pages
+from atlas.site.labels import dominant
 
 NO_PROBE = "No probe data for this model: colour vs shape is measured by saturation only."
 NO_COLOUR_LAYERS = "No layer was measured for colour or shape."

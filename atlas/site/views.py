@@ -14,8 +14,15 @@ from atlas.site import status
 from atlas.site.branches import branch_list, split_text
 from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
-from atlas.site.layer_table import (STATUSES, TILE_IMAGES, branch_groups, family_groups,
-                                    layer_scores, tile, tile_choices)
+from atlas.site.layer_table import (
+    STATUSES,
+    TILE_IMAGES,
+    branch_groups,
+    family_groups,
+    layer_scores,
+    tile,
+    tile_choices,
+)
 from atlas.site.links import relative_link
 from atlas.site.pre_activation import pre_activation_note
 from atlas.site.search_index import family_names

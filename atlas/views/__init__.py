@@ -4,13 +4,29 @@ the manifest iterate over `VIEWS`; the site has one section builder per name
 
 from __future__ import annotations
 
-from atlas.views.base import (ACCENTUATE, COMPOSED, DATASET, JOINT, OPTIMIZE,
-                                       SNAPSHOTS, WEIGHTS, View, Where)
+from atlas.views.base import (
+    ACCENTUATE,
+    COMPOSED,
+    DATASET,
+    JOINT,
+    OPTIMIZE,
+    SNAPSHOTS,
+    WEIGHTS,
+    View,
+    Where,
+)
 from atlas.views.compare import COMPARE, COMPARE_VIEW
 from atlas.views.dataset import ACCENT, CARICATURE, EXAMPLES, SPECTRUM
 from atlas.views.joint import JOINT_VIEW
-from atlas.views.optimized import (DIVERSITY, EVOLUTION, NEGATIVE, NEURON, POSITIVE,
-                                            SEEDS, OptimizedView)
+from atlas.views.optimized import (
+    DIVERSITY,
+    EVOLUTION,
+    NEGATIVE,
+    NEURON,
+    POSITIVE,
+    SEEDS,
+    OptimizedView,
+)
 from atlas.views.weights import KERNEL
 
 VIEWS: dict[str, View] = {view.name: view for view in (
@@ -23,7 +39,6 @@ UNIT_VIEWS = tuple(view for view in VIEWS.values() if view.per_unit)
 OPTIMIZED = tuple(view for view in UNIT_VIEWS if isinstance(view, OptimizedView))
 
 
-
 def with_needs(names: list[str]) -> list[str]:
     """`names` and every view they are made from, in declaration order."""
     wanted = set(names)
@@ -32,5 +47,6 @@ def with_needs(names: list[str]) -> list[str]:
     return [name for name in VIEWS if name in wanted]
 
 
-__all__ = ["with_needs", "VIEWS", "VIEW_NAMES", "DEFAULT_VIEWS", "UNIT_VIEWS", "OPTIMIZED", "View", "Where", "OptimizedView",
-           "OPTIMIZE", "SNAPSHOTS", "WEIGHTS", "DATASET", "COMPOSED", "JOINT", "COMPARE"]
+__all__ = ["ACCENTUATE", "COMPARE", "COMPOSED", "DATASET", "DEFAULT_VIEWS", "JOINT", "OPTIMIZE",
+           "OPTIMIZED", "SNAPSHOTS", "UNIT_VIEWS", "VIEWS", "VIEW_NAMES", "WEIGHTS",
+           "OptimizedView", "View", "Where", "with_needs"]

@@ -9,8 +9,9 @@ which objective, and which settings join their cache key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 # Where a view's images come from.
 OPTIMIZE = "optimize"  # images optimized in packed batches
@@ -44,7 +45,7 @@ class View:
     def applies(self, where: Where) -> bool:
         return True
 
-    def manifest_entry(self, record: dict[str, Any], views: Mapping[str, dict]) -> Optional[dict]:
+    def manifest_entry(self, record: dict[str, Any], views: Mapping[str, dict]) -> dict | None:
         """The unit's `views[name]` entry in atlas.json, from its stored record.
         `views` holds the unit's entries made so far (composed views read them)."""
         entry = {"images": record["images"], "activations": record["activations"]}

@@ -4,8 +4,9 @@ appendix, assembled from the negative, examples and positive views)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.views.base import ACCENTUATE, COMPOSED, DATASET, View, Where
@@ -28,7 +29,7 @@ class Examples(View):
         return entry
 
 
-def _optimized_item(entry: Optional[dict]) -> list[dict]:
+def _optimized_item(entry: dict | None) -> list[dict]:
     if not entry or not entry.get("images"):
         return []
     return [{"image": entry["images"][0], "value": entry["activations"][0]}]
@@ -41,7 +42,7 @@ class Spectrum(View):
     def applies(self, where: Where) -> bool:
         return where.dataset
 
-    def manifest_entry(self, record: Optional[dict], views: Mapping[str, dict]) -> Optional[dict]:
+    def manifest_entry(self, record: dict | None, views: Mapping[str, dict]) -> dict | None:
         """Six columns: negative optimized, minimum, slightly negative, slightly
         positive, maximum, positive optimized; None without dataset examples."""
         examples = views.get("examples")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Optional
 
 
 def image_seed(seed: int, *parts: object) -> int:
@@ -17,5 +16,5 @@ def image_seed(seed: int, *parts: object) -> int:
 @dataclass(frozen=True)
 class ImageSpec:
     seed: int  # initialization seed
-    position: Optional[tuple[int, int]] = None  # neuron view: (h, w)
-    seed_index: Optional[int] = None  # seeds view: which of the seeds
+    position: tuple[int, int] | None = None  # neuron view: (h, w)
+    seed_index: int | None = None  # seeds view: which of the seeds

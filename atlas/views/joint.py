@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from atlas.views.base import JOINT
 from atlas.views.optimized import Measure, OptimizedView
@@ -18,13 +19,13 @@ class Joint(OptimizedView):
     produced_by: str = JOINT
     per_unit: bool = False
 
-    def objective(self, layer: str, jobs: Sequence["Job"]) -> tuple["Objective", "Objective"]:
+    def objective(self, layer: str, jobs: Sequence[Job]) -> tuple[Objective, Objective]:
         from atlas.optvis import objectives as obj
 
         objective = obj.from_terms(jobs[0].terms)
         return objective, objective
 
-    def record_extras(self, job: "Job", images: Any, measure: Measure) -> dict[str, Any]:
+    def record_extras(self, job: Job, images: Any, measure: Measure) -> dict[str, Any]:
         from atlas.optvis import objectives as obj
 
         return {

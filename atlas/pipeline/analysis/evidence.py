@@ -20,8 +20,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def label_shares(labels: Sequence[dict[str, str]], keys: Sequence[str]) -> dict[
     return shares
 
 
-def example_polysemanticity(shares: dict[str, dict]) -> Optional[float]:
+def example_polysemanticity(shares: dict[str, dict]) -> float | None:
     if not shares:
         return None
     return round(1.0 - max(s["count"] / s["of"] for s in shares.values()), 4)
@@ -119,7 +120,7 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def of(cls, means: np.ndarray) -> "Standardizer":
+    def of(cls, means: np.ndarray) -> Standardizer:
         data = np.asarray(means, dtype=np.float64)
         return cls(data.mean(0), np.maximum(data.std(0), 1e-6))
 
@@ -154,7 +155,7 @@ def baseline_rows(count: int, exclude: Sequence[int], seed: int) -> np.ndarray:
 SILENT_FRACTION = 0.01  # a data maximum below this share of the layer's: no ratio
 
 
-def ratio(value: Optional[float], reference: float, layer_scale: float) -> Optional[float]:
+def ratio(value: float | None, reference: float, layer_scale: float) -> float | None:
     """value / reference, or None where the unit barely fires on the data."""
     if value is None or not np.isfinite(reference) or reference <= 0:
         return None
@@ -165,7 +166,7 @@ def ratio(value: Optional[float], reference: float, layer_scale: float) -> Optio
 
 def summary_rows(units: dict[str, dict[str, Any]], layer: str) -> dict[str, Any]:
     """The layer's faithfulness row: means over its units that were measured."""
-    def mean(key: str) -> Optional[float]:
+    def mean(key: str) -> float | None:
         values = [scores[key] for scores in units.values() if scores.get(key) is not None]
         return round(float(np.mean(values)), 4) if values else None
 

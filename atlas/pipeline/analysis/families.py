@@ -15,7 +15,8 @@ units (the top-examples label a unit page shows), else by its number.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def cluster(matrix: np.ndarray) -> list[list[int]]:
     return sorted(kept, key=lambda group: (-len(group), group[0]))
 
 
-def top_label(labels: Optional[dict[str, Any]]) -> Optional[str]:
+def top_label(labels: dict[str, Any] | None) -> str | None:
     """A unit's most telling dominant label, "class 3": the key its top examples
     agree on most (ties: the key that sorts first)."""
     if not labels:

@@ -14,13 +14,11 @@ say what they mean.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from atlas.manifest_types import LOST_TO_DATA, NEVER_FIRES
 
 
-def unit_flags(positive_value: Optional[float], data_max: float,
-               floor: Optional[float]) -> list[str]:
+def unit_flags(positive_value: float | None, data_max: float,
+               floor: float | None) -> list[str]:
     """The flags of a unit whose positive visualization reached `positive_value` (None:
     no positive view) and whose largest value over the dataset is `data_max`, on a layer
     clamped at `floor` (None: no clamp)."""

@@ -14,9 +14,8 @@
 from __future__ import annotations
 
 import dataclasses
-
 import itertools
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,16 +23,25 @@ import torch.nn.functional as F
 
 from atlas.config import BuildConfig
 from atlas.models.layers import LayerInfo
-from atlas.pipeline.analysis.flags import unit_flags
-from atlas.pipeline.analysis.recognition import recognition
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.analysis.evidence import (EXAMPLES_COLOUR_METHOD, EXAMPLES_POLY_METHOD,
-                                         FAITHFULNESS_METHOD, DataEvidence, Standardizer,
-                                         baseline_rows, example_polysemanticity, faithfulness,
-                                         label_shares, ratio, summary_rows)
-from atlas.pipeline.dataset.extremes import Extremes, spatial_extremes
+from atlas.pipeline.analysis.evidence import (
+    EXAMPLES_COLOUR_METHOD,
+    EXAMPLES_POLY_METHOD,
+    FAITHFULNESS_METHOD,
+    DataEvidence,
+    Standardizer,
+    baseline_rows,
+    example_polysemanticity,
+    faithfulness,
+    label_shares,
+    ratio,
+    summary_rows,
+)
 from atlas.pipeline.analysis.families import FAMILIES_METHOD, families
+from atlas.pipeline.analysis.flags import unit_flags
+from atlas.pipeline.analysis.recognition import recognition
+from atlas.pipeline.dataset.extremes import Extremes, spatial_extremes
 from atlas.store import ResultStore, load_image
 
 COLOUR_METHOD = (
@@ -71,7 +79,7 @@ POLY_METHOD = (
 TOP_POLYSEMANTIC = 8
 
 
-def _images(store: ResultStore, layer: str, unit: int, view: str) -> Optional[torch.Tensor]:
+def _images(store: ResultStore, layer: str, unit: int, view: str) -> torch.Tensor | None:
     record = store.load_view(layer, unit, view)
     if record is None or not record.get("images"):
         return None
@@ -200,13 +208,13 @@ def _spread_scores(loaded: LoadedModel, store: ResultStore, layer: str, unit_lis
 
 
 def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: BuildConfig,
-            device: torch.device, evidence: Optional[DataEvidence] = None) -> dict[str, Any]:
+            device: torch.device, evidence: DataEvidence | None = None) -> dict[str, Any]:
     probe = loaded.probe
     units: dict[str, dict[str, dict[str, Any]]] = {}
     colour_rows, poly_rows, faithful_rows = [], [], []
     layer_families: dict[str, list[dict[str, Any]]] = {}
-    previous: Optional[str] = None  # the chosen layer before this one, for faithfulness
-    recognized: Optional[dict[str, Any]] = None
+    previous: str | None = None  # the chosen layer before this one, for faithfulness
+    recognized: dict[str, Any] | None = None
     reads = {info.name: info.read for info, _ in chosen}  # as the dataset pass read them
     for info, unit_list in chosen:
         layer = info.name
@@ -276,7 +284,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
     }
 
 
-def _families(loaded: LoadedModel, evidence: Optional[DataEvidence], info: LayerInfo,
+def _families(loaded: LoadedModel, evidence: DataEvidence | None, info: LayerInfo,
               unit_list: list, positives: dict[int, torch.Tensor],
               scored: dict[str, dict[str, Any]], device: torch.device) -> list[dict[str, Any]]:
     """The layer's families, over the dataset where it was scanned, else over the
@@ -308,7 +316,7 @@ def _polysemantic(rows: list[dict]) -> dict[str, Any]:
 
 def _examples_colour(layer_units: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The layer's colour-vs-shape answer from its units' top examples."""
-    def mean_share(key: str) -> Optional[float]:
+    def mean_share(key: str) -> float | None:
         shares = [scored["labels"][key]["count"] / scored["labels"][key]["of"]
                   for scored in layer_units.values() if key in scored.get("labels", {})]
         return round(float(np.mean(shares)), 4) if shares else None
@@ -321,9 +329,9 @@ def _examples_colour(layer_units: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_list: list,
-                 positives: dict[int, torch.Tensor], previous: Optional[str],
+                 positives: dict[int, torch.Tensor], previous: str | None,
                  scored: dict[str, dict[str, Any]], seed: int, device: torch.device,
-                 reads: dict[str, str], floor: Optional[float]) -> None:
+                 reads: dict[str, str], floor: float | None) -> None:
     """Labels, super-stimulus ratio and faithfulness of every unit of `layer`;
     `positives` holds the positive images of the units that have one; `reads` the
     name each layer's values were read under (its pre-activation where clamped), `floor`
@@ -372,13 +380,13 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
         entry["faithfulness_baseline"] = round(baseline, 4)
 
 
-def _recognition(loaded: LoadedModel, evidence: Optional[DataEvidence], layer: str,
+def _recognition(loaded: LoadedModel, evidence: DataEvidence | None, layer: str,
                  positives: dict[int, torch.Tensor],
-                 device: torch.device) -> Optional[dict[str, Any]]:
+                 device: torch.device) -> dict[str, Any] | None:
     """Whether the model classifies each logit's positive image as the logit's class."""
     scanned = evidence is not None and layer in evidence.scans
 
-    def top_label(unit: int) -> Optional[str]:
+    def top_label(unit: int) -> str | None:
         labels = evidence.top_labels(layer, unit) if scanned else []
         return labels[0].get("class") if labels else None
 
@@ -390,13 +398,13 @@ def _recognition(loaded: LoadedModel, evidence: Optional[DataEvidence], layer: s
 
 
 def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list,
-              evidence: Optional[DataEvidence]) -> Optional[dict]:
+              evidence: DataEvidence | None) -> dict | None:
     probe = loaded.probe
     accuracy = loaded.metrics.get("accuracy", {})
     if probe is None or "unbiased_test" not in accuracy:
         return None
     classes = []
-    logit_units = dict((info.name, units) for info, units in chosen).get(probe.logits_layer, [])
+    logit_units = {info.name: units for info, units in chosen}.get(probe.logits_layer, [])
     for unit in logit_units:
         image = _images(store, probe.logits_layer, unit, "positive")
         if image is None:

@@ -11,7 +11,8 @@ it shows a person.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -36,8 +37,8 @@ def ranks(logits: torch.Tensor, classes: list[int]) -> list[int]:
 
 def recognition(model: torch.nn.Module, preprocess: torch.nn.Module, layer: str,
                 images: dict[int, torch.Tensor], class_names: list[str],
-                top_label: Callable[[int], Optional[str]], labels: set[str],
-                device: torch.device) -> Optional[dict[str, Any]]:
+                top_label: Callable[[int], str | None], labels: set[str],
+                device: torch.device) -> dict[str, Any] | None:
     """The summary's recognition section for the class output `layer`, from the
     positive `images` of its units (unit -> (1, 3, H, W)); `top_label(unit)` gives the
     class label of the unit's top dataset example (None: unlabelled or no dataset),

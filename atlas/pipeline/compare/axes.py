@@ -8,8 +8,8 @@ marked where it is among the choices) and keeps everything else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from atlas.config import default_lr
 from atlas.optvis.transforms import (

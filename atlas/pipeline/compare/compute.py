@@ -13,21 +13,22 @@ yet written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from atlas.errors import AtlasError
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.compare.axes import predicted_note
 from atlas.pipeline.compare.batch import Outcome, optimize_runs, order
 from atlas.pipeline.compare.plan import VIEW, UnitPlan
 from atlas.pipeline.compare.runs import Run
-from atlas.errors import AtlasError
-from atlas.pipeline.optimize.batch import Engine
-from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.control.interrupt import BuildInterrupted, StopAfterBatch
+from atlas.pipeline.execution.tasks import Executor, Task
+from atlas.pipeline.optimize.batch import Engine
 from atlas.store import ResultStore
 
 NOT_FINITE = "the optimization became NaN or infinite"

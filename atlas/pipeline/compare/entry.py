@@ -3,7 +3,8 @@ gathered into one table per axis, for the compare page."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from atlas.pipeline.compare.axes import AXES
 
@@ -20,7 +21,7 @@ MISSING = "not computed"
 
 
 def compare_entry(units: Sequence[dict[str, Any]],
-                  records: Sequence[dict[str, Any]]) -> Optional[dict[str, Any]]:
+                  records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """atlas.json's `compare` entry from the stored records of `units` (same
     order); None without any. Axes in declaration order, columns in the order
     the records list their choices, one row per unit."""
@@ -42,7 +43,7 @@ def compare_entry(units: Sequence[dict[str, Any]],
     return {"method": METHOD, "units": list(units), "axes": axes}
 
 
-def _cell(variant: Optional[dict[str, Any]], record: dict[str, Any]) -> dict[str, Any]:
+def _cell(variant: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
     if variant is None:
         return {"image": None, "activation": None, "reference": False, "target": None,
                 "note": None, "skipped": MISSING}

@@ -9,8 +9,9 @@ the comparison computes anyway.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from atlas.config import BuildConfig
 from atlas.pipeline.compare.axes import variants

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from atlas.config import BuildConfig
 from atlas.views.images import image_seed
@@ -61,7 +61,7 @@ class Run:
         return self.spec.get("class") == PREDICTED
 
     @property
-    def source(self) -> "Run":
+    def source(self) -> Run:
         """The run whose image the predicted class is read from: this one with the
         channel mean as its objective."""
         return dataclasses.replace(self, objective=objective_json({"kind": "channel"}))
@@ -92,9 +92,9 @@ class Variant:
     choice: str  # the choice's name, e.g. "fourier+decorrelate" or a layer name
     label: str  # as the page heads its column
     reference: bool  # the build's own setting on this axis
-    run: Optional[Run] = None
-    skipped: Optional[str] = None
-    note: Optional[str] = None  # what the caption adds, e.g. "k = 5 of 49" (positions)
+    run: Run | None = None
+    skipped: str | None = None
+    note: str | None = None  # what the caption adds, e.g. "k = 5 of 49" (positions)
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Context:
     config: BuildConfig
     layers: tuple[Layer, ...]
     image_size: int
-    logits: Optional[str] = None
+    logits: str | None = None
     no_logits: str = "the model has no class output"
 
 

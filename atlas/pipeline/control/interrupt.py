@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 from types import FrameType, TracebackType
-from typing import Optional
 
 
 class BuildInterrupted(Exception):
@@ -23,18 +22,18 @@ class StopAfterBatch:
         self.requested = False
         self._previous = None
 
-    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops now
         print("\natlas: stopping after the current batch (Ctrl-C again to stop now)",
               file=sys.stderr, flush=True)
 
-    def __enter__(self) -> "StopAfterBatch":
+    def __enter__(self) -> StopAfterBatch:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def __exit__(self, kind: Optional[type], error: Optional[BaseException],
-                 trace: Optional[TracebackType]) -> None:
+    def __exit__(self, kind: type | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)

@@ -14,7 +14,6 @@ import socket
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Optional
 
 from atlas.errors import AtlasError
 
@@ -24,10 +23,10 @@ LOCK_NAME = ".atlas.lock"
 class BuildLock:
     def __init__(self, site_dir: Path) -> None:
         self.path = Path(site_dir) / LOCK_NAME
-        self.handle: Optional[int] = None
-        self.took_over: Optional[dict] = None  # the dead holder's record, if any
+        self.handle: int | None = None
+        self.took_over: dict | None = None  # the dead holder's record, if any
 
-    def __enter__(self) -> "BuildLock":
+    def __enter__(self) -> BuildLock:
         ensure_writable(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -49,8 +48,8 @@ class BuildLock:
         self.handle = fd
         return self
 
-    def __exit__(self, kind: Optional[type], error: Optional[BaseException],
-                 trace: Optional[TracebackType]) -> None:
+    def __exit__(self, kind: type | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         if self.handle is not None:
             os.ftruncate(self.handle, 0)  # an empty file: nobody holds it
             fcntl.flock(self.handle, fcntl.LOCK_UN)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from atlas.fsio import write_json_atomic
 from atlas.manifest_io import remove_unlisted, units_reader
+from atlas.manifest_types import LAYER_FILES
 from atlas.pipeline.manifest import MANIFEST
 from atlas.site import render_site
-from atlas.manifest_types import LAYER_FILES
 from atlas.store import RESULTS
 
 STAGING_PREFIX = ".staging-"

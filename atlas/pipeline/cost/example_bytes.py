@@ -17,17 +17,17 @@ whole pass).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from atlas.fsio import encode_image
 from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.models.receptive_field import ReceptiveField
 from atlas.pipeline.dataset.examples import CropFormat
 from atlas.store import to_pil
-from atlas.fsio import encode_image
 
 SAMPLES = 24  # crops encoded per layer to price one
 
@@ -77,7 +77,7 @@ class LayerExamples:
 def forecast_examples(layers: list[tuple[str, tuple[int, ...], int]], dataset_images: int,
                       per_column: int, field_of: Callable[[str], ReceptiveField],
                       images: torch.Tensor, stored: CropFormat,
-                      concentrations: Optional[dict[str, float]] = None) -> list[LayerExamples]:
+                      concentrations: dict[str, float] | None = None) -> list[LayerExamples]:
     """Each layer's expected crops and bytes per crop. `layers`: (name, output shape
     of one image, units chosen); `concentrations`: each layer's (`concentration`; 1
     where not given)."""

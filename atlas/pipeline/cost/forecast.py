@@ -16,28 +16,29 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
+from atlas.errors import AtlasError
 from atlas.pipeline.compare.batch import optimize_runs
-from atlas.pipeline.weights.circuits import PairCost, price_pair
 from atlas.pipeline.compare.compute import compare_batches, unstored
-from atlas.pipeline.weights.connections import map_side, pairs_to_compute
 from atlas.pipeline.cost.example_bytes import LayerExamples, chunk_concentrations
-from atlas.pipeline.dataset.examples import crop_format
-from atlas.pipeline.optimize.batch import compute_batch
-from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.cost.site_budget import ExampleChoice, fit
+from atlas.pipeline.cost.site_price import SitePrice
+from atlas.pipeline.cost.site_size import limit_warnings
 from atlas.pipeline.dataset.accent import ACCENT_EXAMPLES, units_per_task
 from atlas.pipeline.dataset.accent import VIEW as ACCENT_VIEW
 from atlas.pipeline.dataset.caricature import CARICATURE_IMAGES
 from atlas.pipeline.dataset.caricature import VIEW as CARICATURE_VIEW
-from atlas.pipeline.jobs import Job, image_count, unit_jobs
-from atlas.pipeline.prepare import Prepared, prepare_build
+from atlas.pipeline.dataset.examples import crop_format
 from atlas.pipeline.dataset.scan import scan_chunk
-from atlas.pipeline.cost.site_size import limit_warnings
-from atlas.pipeline.cost.site_budget import ExampleChoice, fit
-from atlas.pipeline.cost.site_price import SitePrice
-from atlas.errors import AtlasError
+from atlas.pipeline.execution.tasks import Task
+from atlas.pipeline.jobs import Job, image_count, unit_jobs
+from atlas.pipeline.optimize.batch import compute_batch
+from atlas.pipeline.prepare import Prepared, prepare_build
+from atlas.pipeline.weights.circuits import PairCost, price_pair
+from atlas.pipeline.weights.connections import map_side, pairs_to_compute
 from atlas.sizes import format_size, parse_size
 
 # Images of each layer's first batch the calibration runs: a GPU needs many to fill;
@@ -407,7 +408,7 @@ def memory_lines(ready: Prepared) -> list[str]:
     return lines
 
 
-def report_lines(result: Forecast, workers: Optional[list[int]] = None) -> list[str]:
+def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str]:
     counts = workers or sorted({1, 2, 4, 8, result.workers})
     total_bytes = sum(result.storage.values())
     lines = [

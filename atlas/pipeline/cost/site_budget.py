@@ -12,8 +12,8 @@ takes the room.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from atlas.errors import AtlasError
 from atlas.pipeline.dataset.examples import CropFormat

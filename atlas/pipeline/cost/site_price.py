@@ -8,14 +8,14 @@ like the build's (`site_weight`); crops are priced on real dataset images
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any
 
 from atlas.models.receptive_field import receptive_field
 from atlas.pipeline.cost.example_bytes import LayerExamples, forecast_examples
-from atlas.pipeline.dataset.examples import CropFormat
-from atlas.pipeline.prepare import Prepared
 from atlas.pipeline.cost.site_budget import ExampleChoice
 from atlas.pipeline.cost.site_weight import SiteWeight, weigh
+from atlas.pipeline.dataset.examples import CropFormat
+from atlas.pipeline.prepare import Prepared
 from atlas.synthetic_atlas import UnitShape
 
 EXAMPLE_SAMPLE_IMAGES = 32  # dataset images the examples' crops are priced on
@@ -30,8 +30,8 @@ class SitePrice:
     examples' crops priced on real dataset images (`example_storage`)."""
 
     def __init__(self, ready: Prepared, optimized: float,
-                 concentrations: Optional[dict[str, float]] = None,
-                 map_side: Optional[int] = None) -> None:
+                 concentrations: dict[str, float] | None = None,
+                 map_side: int | None = None) -> None:
         self.ready, self.optimized = ready, optimized
         self.concentrations, self.map_side = concentrations or {}, map_side
         self.units = sum(len(units) for _, units in ready.chosen)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from atlas.manifest_types import LAYER_FILES
 from atlas.pipeline.dataset.examples import EXAMPLES_DIR
@@ -26,7 +25,7 @@ KINDS = ("optimized images", "dataset examples", "unit pages", "other pages", "r
          "manifest", "other")
 
 
-def kind_of(parts: tuple[str, ...]) -> Optional[str]:
+def kind_of(parts: tuple[str, ...]) -> str | None:
     """The kind of the published file at `parts` (its path under the site), None
     for what is not published."""
     if parts[0].startswith(".") or parts[:2] in UNPUBLISHED:

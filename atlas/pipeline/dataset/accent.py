@@ -16,18 +16,19 @@ what changed, and a build stopped between tasks resumes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 
 from atlas.optvis import objectives as obj
 from atlas.optvis.anchored import AnchoredImage, accent, distance
 from atlas.optvis.render import measure, optimize
-from atlas.pipeline.optimize.batch import floats, transform_seed
 from atlas.pipeline.execution.tasks import Executor, Task
-from atlas.views.images import image_seed
+from atlas.pipeline.optimize.batch import floats, transform_seed
 from atlas.store import Encoder, ViewFiles, settings_key
+from atlas.views.images import image_seed
 
 VIEW = "accent"
 ACCENT_EXAMPLES = 3  # top dataset examples accentuated per unit
@@ -103,7 +104,7 @@ def task(jobs: list[AccentJob], anchors: torch.Tensor, seed: int, config: Any) -
 
 
 def view_files(encoder: Encoder, jobs: list[AccentJob], anchors: torch.Tensor,
-               result: dict[str, torch.Tensor], versions: Optional[dict] = None
+               result: dict[str, torch.Tensor], versions: dict | None = None
                ) -> list[ViewFiles]:
     """Each job's accented images and the real images beside them, with its record."""
     found, start = [], 0

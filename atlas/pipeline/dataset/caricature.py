@@ -12,7 +12,8 @@ caricature reached (1: as strong as the real image along its own pattern).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,10 +22,10 @@ from atlas.optvis.caricature import caricature
 from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
-from atlas.pipeline.optimize.batch import floats, transform_seed
 from atlas.pipeline.execution.tasks import Executor, Task
-from atlas.views.images import image_seed
+from atlas.pipeline.optimize.batch import floats, transform_seed
 from atlas.store import LAYER_UNIT, settings_key
+from atlas.views.images import image_seed
 
 VIEW = "caricature"
 CARICATURE_IMAGES = 4

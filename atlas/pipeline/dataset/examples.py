@@ -11,8 +11,9 @@ Records are written after their crops, so a record that exists is complete.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -49,11 +50,11 @@ class Pick:
     """One example: a pass row, where in the layer's grid, and its value."""
 
     row: int
-    position: Optional[tuple[int, int]]
+    position: tuple[int, int] | None
     value: float
 
 
-def _position(flat: int, shape: Sequence[int]) -> Optional[tuple[int, int]]:
+def _position(flat: int, shape: Sequence[int]) -> tuple[int, int] | None:
     if len(shape) != 3 or flat < 0:
         return None
     return divmod(int(flat), int(shape[2]))
@@ -130,11 +131,11 @@ class CropPaths:
         self.base = f"{RESULTS}/{EXAMPLES_DIR}/{dataset.fingerprint}{stored.tag()}"
         self.layer, self.field, self.suffix = slugify(layer), field, stored.image_format
 
-    def whole(self, position: Optional[tuple[int, int]]) -> bool:
+    def whole(self, position: tuple[int, int] | None) -> bool:
         return (position is None or self.field.whole_image
                 or min(self.field.size) >= self.field.image_size)
 
-    def __call__(self, index: int, position: Optional[tuple[int, int]]) -> str:
+    def __call__(self, index: int, position: tuple[int, int] | None) -> str:
         if self.whole(position):  # the whole image: shared by every layer
             return f"{self.base}/images/{index}.{self.suffix}"
         return f"{self.base}/{self.layer}/{index}-{position[0]}-{position[1]}.{self.suffix}"
@@ -146,7 +147,7 @@ def shown_size(side: int) -> int:
 
 
 def _write_crops(store: ResultStore, dataset: Dataset, field: ReceptiveField,
-                 wanted: dict[int, dict[str, Optional[tuple[int, int]]]],
+                 wanted: dict[int, dict[str, tuple[int, int] | None]],
                  stored: CropFormat) -> None:
     """Cuts and writes every crop in `wanted` (dataset index -> path -> position)
     that is not on disk yet, a chunk of images at a time."""
@@ -175,7 +176,7 @@ def _example(dataset: Dataset, scan: LayerScan, paths: CropPaths, pick: Pick) ->
 def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
                    field: ReceptiveField, shape: Sequence[int], units: Sequence[int],
                    common: dict[str, Any], k: int, progress: bool = True,
-                   stored: Optional[CropFormat] = None) -> int:
+                   stored: CropFormat | None = None) -> int:
     """Writes the examples record of every unit of `units` not already stored
     with these settings (`k` per column, crops as `stored` keeps them, default the
     store's `crop_format`); returns how many were written."""
@@ -198,7 +199,7 @@ def store_examples(store: ResultStore, dataset: Dataset, scan: LayerScan,
         values = np.asarray(peaks[:, block], dtype=np.float64)
         for i, unit in enumerate(block):
             columns[unit] = unit_columns(scan, unit, shape, k, values[:, i], peak_positions)
-    wanted: dict[int, dict[str, Optional[tuple[int, int]]]] = {}
+    wanted: dict[int, dict[str, tuple[int, int] | None]] = {}
     for found in columns.values():  # one file per path: whole images serve every position
         for name in EXAMPLE_COLUMNS:
             for pick in found[name]:

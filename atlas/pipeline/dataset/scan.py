@@ -22,9 +22,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -38,9 +39,14 @@ from atlas.fsio import write_json_atomic
 from atlas.models.layers import LayerInfo
 from atlas.models.receptive_field import ReceptiveField
 from atlas.optvis.hooks import capture, frozen
+from atlas.pipeline.dataset.extremes import (
+    Extremes,
+    ExtremesResult,
+    RunningExtremes,
+    spatial_extremes,
+)
 from atlas.pipeline.execution.local import LocalExecutor
 from atlas.pipeline.execution.tasks import Executor, Task
-from atlas.pipeline.dataset.extremes import Extremes, ExtremesResult, RunningExtremes, spatial_extremes
 from atlas.slugs import slugify
 from atlas.store import RESULTS, settings_key
 
@@ -98,7 +104,7 @@ class ScanLayer(NamedTuple):
     read: str
 
     @classmethod
-    def of(cls, info: LayerInfo) -> "ScanLayer":
+    def of(cls, info: LayerInfo) -> ScanLayer:
         return cls(info.name, info.channels, info.read)
 
 
@@ -109,7 +115,7 @@ def scan_key(common: dict[str, Any], layer: ScanLayer) -> str:
     return settings_key({**common, "layer": layer.name, "view": "scan", **pre})
 
 
-def scan_settings(version: str, spec: str, weights_sha256: Optional[str], image_size: int,
+def scan_settings(version: str, spec: str, weights_sha256: str | None, image_size: int,
                   preprocess: str, dataset: Dataset, example_count: int) -> dict[str, Any]:
     """What shapes a layer's pass results: its cache key without the layer
     (the pass keeps the top and bottom `example_count` images of every unit)."""
@@ -135,7 +141,7 @@ def remove_partial(site_dir: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def load_scan(site_dir: Path, layer: str, key: str) -> Optional[LayerScan]:
+def load_scan(site_dir: Path, layer: str, key: str) -> LayerScan | None:
     folder = _folder(site_dir, layer, key)
     try:
         meta = json.loads((folder / "scan.json").read_text())
@@ -168,7 +174,7 @@ class _Writer:
 
     @classmethod
     def open(cls, site_dir: Path, layer: str, key: str, rows: int, channels: int,
-             k: int) -> "_Writer":
+             k: int) -> _Writer:
         final = _folder(site_dir, layer, key)
         partial = final.with_name(f"{PARTIAL}{final.name}")
         shutil.rmtree(partial, ignore_errors=True)

@@ -3,7 +3,8 @@ one device."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ class LocalExecutor:
     def start(self, engine: Any) -> None:
         self.engine = engine
 
-    def map(self, tasks: Iterable[Task], bar: Any, stop: Optional[StopAfterBatch] = None,
+    def map(self, tasks: Iterable[Task], bar: Any, stop: StopAfterBatch | None = None,
             queued: int = 0) -> Iterator[tuple[int, Any]]:
         """(index, result) for each task, in order; a task that ran out of device
         memory gives the error as its result (its progress taken back off `bar`).
@@ -59,7 +60,7 @@ class LocalExecutor:
     def close(self) -> None:
         self.engine = None
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -8,8 +8,9 @@ their results, and the driver alone writes the store. Both executors answer to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional, Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -47,7 +48,7 @@ class Executor(Protocol):
     def start(self, engine: Any) -> None:
         """Hands the engine (the model and the optimizer's settings) to the workers."""
 
-    def map(self, tasks: Iterable[Task], bar: Any, stop: Optional[StopAfterBatch] = None,
+    def map(self, tasks: Iterable[Task], bar: Any, stop: StopAfterBatch | None = None,
             queued: int = 0) -> Iterator[tuple[int, Any]]:
         """(index, result) for each task as it finishes; for a task that could not
         finish, the error as its result: torch.OutOfMemoryError (the caller may split
@@ -60,7 +61,7 @@ class Executor(Protocol):
     def close(self) -> None:
         """Releases the workers."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         ...
 
     def __exit__(self, *exc: Any) -> None:

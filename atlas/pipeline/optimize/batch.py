@@ -4,8 +4,8 @@ whoever owns the store writes them (the build itself, or a Ray driver)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -15,10 +15,10 @@ from atlas.optvis.param import ImageParam
 from atlas.optvis.render import measure, optimize
 from atlas.optvis.stopping import Stopping
 from atlas.optvis.transforms import Compose
-from atlas.pipeline.optimize.pack import job_objective, pack
 from atlas.pipeline.jobs import Job
-from atlas.views import VIEWS
+from atlas.pipeline.optimize.pack import job_objective, pack
 from atlas.store import Encoder, ResultStore, ViewFiles
+from atlas.views import VIEWS
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Engine:
     l2_weight: float
     versions: dict
     channels_last: bool = False
-    autocast: Optional[torch.dtype] = None
-    magnitude: Optional[torch.Tensor] = None  # MACO's magnitude spectrum
+    autocast: torch.dtype | None = None
+    magnitude: torch.Tensor | None = None  # MACO's magnitude spectrum
     encoder: Encoder = field(default_factory=Encoder)  # the store's image format and quality
     stop_tolerance: float = 0.0  # convergence-aware stopping (optvis/stopping.py); 0: off
     stop_window: int = 32
@@ -86,7 +86,7 @@ def optimize_batch(engine: Engine, jobs: list[Job], lr: float,
     return compute_batch(engine, jobs, stepped)
 
 
-def stopping(engine: Engine, jobs: list[Job]) -> Optional[Stopping]:
+def stopping(engine: Engine, jobs: list[Job]) -> Stopping | None:
     """The batch's stopping rule: each image may stop if its view's may."""
     if engine.stop_tolerance <= 0:
         return None
@@ -95,7 +95,7 @@ def stopping(engine: Engine, jobs: list[Job]) -> Optional[Stopping]:
 
 
 def compute_batch(engine: Engine, jobs: list[Job],
-                  on_step: Optional[Callable[[int], None]] = None) -> BatchOutput:
+                  on_step: Callable[[int], None] | None = None) -> BatchOutput:
     """Optimizes all images of `jobs` together and encodes each job's views.
     Jobs whose images or objective went NaN or infinite are listed, not encoded."""
     packed = pack(jobs, engine.tv_weight, engine.l2_weight)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ def _sample(count: int) -> list[int]:
     return [int(i) for i in np.linspace(0, count - 1, MAGNITUDE_IMAGES).round()]
 
 
-def _measure(dataset: Dataset) -> Optional[torch.Tensor]:
+def _measure(dataset: Dataset) -> torch.Tensor | None:
     indices = _sample(len(dataset))
     total, seen = None, 0
     for start in range(0, len(indices), CHUNK):
@@ -36,7 +35,7 @@ def _measure(dataset: Dataset) -> Optional[torch.Tensor]:
     return None if total is None else total / seen
 
 
-def maco_magnitude(dataset: Optional[Dataset], image_size: int) -> tuple[torch.Tensor, str]:
+def maco_magnitude(dataset: Dataset | None, image_size: int) -> tuple[torch.Tensor, str]:
     """(magnitude, its name in the cache key): the dataset's mean spectrum when
     there is a dataset with readable images, else the 1/f law."""
     measured = _measure(dataset) if dataset is not None else None

@@ -13,16 +13,17 @@ halving in `schedule` stays as a second line of defence.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 
 from atlas.optvis.memory import MemoryCost, per_image_cost
-from atlas.pipeline.optimize.batch import compute_batch
 from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.pipeline.jobs import Job
+from atlas.pipeline.optimize.batch import compute_batch
 from atlas.sizes import format_size, parse_size
 
 # The share of the free memory a build's batches may take when `memory_limit` is not set.
@@ -33,7 +34,7 @@ DEFAULT_SHARE = {"cpu": 0.5, "cuda": 0.8}
 JOINT = "joint"  # the name the joint batch's measurement goes by
 
 
-def _proc_bytes(path: str, field: str) -> Optional[int]:
+def _proc_bytes(path: str, field: str) -> int | None:
     """A "Field:   N kB" line of a Linux /proc file, in bytes; None elsewhere."""
     try:
         for line in Path(path).read_text().splitlines():
@@ -44,7 +45,7 @@ def _proc_bytes(path: str, field: str) -> Optional[int]:
     return None
 
 
-def _cgroup_room() -> Optional[int]:
+def _cgroup_room() -> int | None:
     """What the process's cgroup (a container's limit) still allows, where it has one."""
     try:
         limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
@@ -54,7 +55,7 @@ def _cgroup_room() -> Optional[int]:
     return None if limit == "max" else max(0, int(limit) - used)
 
 
-def free_memory(device: torch.device) -> Optional[int]:
+def free_memory(device: torch.device) -> int | None:
     """Bytes free on `device` now: a GPU's free memory, else the machine's available
     memory (within its container's limit). None where it cannot be read."""
     if device.type == "cuda":
@@ -67,11 +68,11 @@ def free_memory(device: torch.device) -> Optional[int]:
 
 @dataclass(frozen=True)
 class Budget:
-    bytes: Optional[int]  # None: no limit could be found (the batch size alone decides)
+    bytes: int | None  # None: no limit could be found (the batch size alone decides)
     description: str
 
 
-def memory_budget(limit: Optional[str], device: torch.device, sharing: int = 1) -> Budget:
+def memory_budget(limit: str | None, device: torch.device, sharing: int = 1) -> Budget:
     """The bytes one batch may take: `limit` (a size such as "8GB") where given, else
     DEFAULT_SHARE of the free memory of `device`, split between the `sharing`
     workers that run on it."""
@@ -142,7 +143,7 @@ def reset_peak() -> None:
         pass
 
 
-def peak_memory(device: torch.device) -> Optional[int]:
+def peak_memory(device: torch.device) -> int | None:
     """The process's peak memory so far: the GPU's most allocated, else the
     resident set's high-water mark (Linux)."""
     if device.type == "cuda":

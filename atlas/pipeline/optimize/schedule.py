@@ -4,15 +4,14 @@ go NaN, and the views of a batch that killed its worker twice recorded failed.""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from atlas.errors import AtlasError
-from atlas.pipeline.optimize.batch import BatchOutput, optimize_batch, save_failure, save_output
-from atlas.pipeline.execution.tasks import Executor, Task, WorkerLost
 from atlas.pipeline.control.interrupt import BuildInterrupted, StopAfterBatch
-from atlas.pipeline.jobs import Job, batches as pack_batches, image_count
+from atlas.pipeline.execution.tasks import Executor, Task, WorkerLost
+from atlas.pipeline.jobs import Job, image_count
+from atlas.pipeline.jobs import batches as pack_batches
+from atlas.pipeline.optimize.batch import BatchOutput, optimize_batch, save_failure, save_output
 from atlas.store import ResultStore
 
 RETRY_LR_FACTOR = 0.1

@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from atlas.models.linearize import linearized
-from atlas.optvis.memory import MemoryCost, per_image_cost
 from atlas.optvis.hooks import capture, find_modules, frozen, tensor_output
+from atlas.optvis.memory import MemoryCost, per_image_cost
 
 CPU = torch.device("cpu")
 DEFAULT_TOP = 12  # connections listed per unit and direction
@@ -179,7 +179,7 @@ def price_pair(model: nn.Module, preprocess: nn.Module | None, image_size: int, 
 
 
 def _repeated(model: nn.Module, inputs: torch.Tensor, earlier: str, later: str,
-              copies: int) -> "_RepeatedForward":
+              copies: int) -> _RepeatedForward:
     """The linearized forward from `copies` copies of the earlier layer, run."""
     graph = _RepeatedForward(model, earlier, later, copies)
     with frozen(model), torch.enable_grad(), linearized(model), graph.hooked():
@@ -187,7 +187,7 @@ def _repeated(model: nn.Module, inputs: torch.Tensor, earlier: str, later: str,
     return graph
 
 
-def _one_backward(graph: "_RepeatedForward") -> None:
+def _one_backward(graph: _RepeatedForward) -> None:
     """A backward pass through `graph`, as each chunk takes one (a memory probe)."""
     if graph.output.requires_grad:
         with torch.enable_grad():

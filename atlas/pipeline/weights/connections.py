@@ -12,8 +12,9 @@ same model and layers computes nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,7 +56,7 @@ def pairs_to_compute(store: ResultStore, image_size: int,
 def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Module,
                       image_size: int, chosen: Sequence[tuple[str, list[int]]], top: int,
                       common: dict[str, Any], device: torch.device,
-                      memory: Optional[int] = None) -> tuple[list[list[str]], int]:
+                      memory: int | None = None) -> tuple[list[list[str]], int]:
     """Computes the connections of every consecutive pair of `chosen` (layer,
     units), forward order, that is not stored with the same settings yet, each
     within `memory` bytes where given (see `circuits._jacobian_chunks`).
@@ -78,13 +79,13 @@ def store_connections(store: ResultStore, model: nn.Module, preprocess: nn.Modul
     return pairs, len(todo)
 
 
-def map_side(sides: Sequence[int]) -> Optional[int]:
+def map_side(sides: Sequence[int]) -> int | None:
     """One side for maps of these sides that takes as many values (their root mean
     square: a map holds side x side of them); None for no sides."""
     return round(math.sqrt(sum(side * side for side in sides) / len(sides))) if sides else None
 
 
-def stored_map_side(store: ResultStore, pairs: Sequence[Sequence[str]]) -> Optional[int]:
+def stored_map_side(store: ResultStore, pairs: Sequence[Sequence[str]]) -> int | None:
     """`map_side` of the stored pairs' maps."""
     sides = []
     for earlier, later in pairs:
@@ -100,7 +101,7 @@ def unit_connections(store: ResultStore, pairs: Sequence[Sequence[str]]
     manifest); a pair whose file is missing is left out."""
     found: dict[str, dict[int, dict[str, list[dict[str, Any]]]]] = {}
     for earlier, later in pairs:
-        stored: Optional[dict] = store.load_json(pair_file(earlier, later))
+        stored: dict | None = store.load_json(pair_file(earlier, later))
         if stored is None:
             continue
         for unit, entries in stored["in"].items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -10,7 +10,7 @@ from torch import nn
 from atlas.store import ResultStore, settings_key
 
 
-def first_conv_layer(model: nn.Module, layer_names: list[str]) -> Optional[str]:
+def first_conv_layer(model: nn.Module, layer_names: list[str]) -> str | None:
     """The first Conv2d (in forward order) whose input is the 3-channel image."""
     modules = dict(model.named_modules())
     for name in layer_names:

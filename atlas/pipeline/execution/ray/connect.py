@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Optional
+from typing import Any
 
 from atlas.errors import AtlasError
 
@@ -22,7 +22,7 @@ def import_ray() -> Any:
     return ray
 
 
-def _host_port(address: str) -> Optional[tuple[str, int]]:
+def _host_port(address: str) -> tuple[str, int] | None:
     """(host, port) of a plain `host:port` address; None for the forms Ray
     resolves itself (`auto`, `ray://…`, `local`)."""
     if "://" in address or ":" not in address:
@@ -48,14 +48,14 @@ def _reachable(address: str) -> None:
             "for a local Ray instance") from None
 
 
-def connect(address: Optional[str]) -> tuple[Any, bool]:
+def connect(address: str | None) -> tuple[Any, bool]:
     """(the ray module, whether this call started the connection and so must
     end it). A process that is already connected (a notebook, a test) keeps its
     connection; without an address, a local Ray instance on this machine."""
     ray = import_ray()
     if ray.is_initialized():
         return ray, False
-    options = dict(log_to_driver=False, configure_logging=False, namespace="atlas")
+    options = {"log_to_driver": False, "configure_logging": False, "namespace": "atlas"}
     if address:
         _reachable(address)
         try:

@@ -17,14 +17,15 @@ import dataclasses
 import sys
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 import torch
 
+from atlas.errors import AtlasError
 from atlas.pipeline.execution.ray.connect import connect
 from atlas.pipeline.execution.ray.worker import Worker
-from atlas.errors import AtlasError
 from atlas.pipeline.execution.tasks import Task, WorkerLost
 
 POLL_SECONDS = 0.5  # how often busy workers are asked for their progress
@@ -67,8 +68,8 @@ class RayExecutor:
 
     # --- connecting --------------------------------------------------------------
     @classmethod
-    def connect(cls, address: Optional[str], device: str, workers: Optional[int],
-                threads: int) -> "RayExecutor":
+    def connect(cls, address: str | None, device: str, workers: int | None,
+                threads: int) -> RayExecutor:
         ray, owns = connect(address)
         try:
             resources = ray.cluster_resources()
@@ -160,7 +161,7 @@ class RayExecutor:
         exhausted = False
         last_poll = time.monotonic()
 
-        def next_task() -> Optional[_Sent]:
+        def next_task() -> _Sent | None:
             nonlocal counter, exhausted
             if retry:
                 return retry.popleft()
@@ -329,7 +330,7 @@ class RayExecutor:
         if self.owns and self.ray.is_initialized():
             self.ray.shutdown()
 
-    def __enter__(self) -> "RayExecutor":
+    def __enter__(self) -> RayExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
