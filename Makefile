@@ -8,11 +8,12 @@ INSTALLED := $(VENV)/.installed
 WEIGHTS := atlas/models/weights/colored_digits.pt
 ARGS ?=
 
-.PHONY: install atlas test test-slow render weights trained-weights photos browser bench clean help
+.PHONY: install atlas test test-slow lint render weights trained-weights photos browser bench clean help
 
 help:
 	@echo "make atlas    install if needed, then build the default atlas into site/"
 	@echo "make test     install if needed, then run the test suite"
+	@echo "make lint     ruff over atlas/ (style, imports, likely bugs)"
 	@echo "make render   re-render site/ from stored results (no optimization)"
 	@echo "make bench    time atlas against torch-lucent (InceptionV1 mixed4a, CPU)"
 	@echo "make weights  retrain the embedded colored-digits model"
@@ -54,6 +55,9 @@ render: $(INSTALLED)
 
 test: $(INSTALLED) $(WEIGHTS)
 	$(BIN)/python -m pytest -q
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check atlas
 
 test-slow: $(INSTALLED) $(WEIGHTS) trained-weights
 	$(BIN)/python -m pytest -q --run-slow
