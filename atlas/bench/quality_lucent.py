@@ -49,7 +49,7 @@ def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str,
     from atlas.models.registry import load_model
     from atlas.pipeline.analysis.evidence import DataEvidence
     from atlas.pipeline.analysis.questions import analyse
-    from atlas.pipeline.build import scan_dataset
+    from atlas.pipeline.dataset.passes import scan_dataset
     from atlas.pipeline.dataset.scan import local_scanner
     from atlas.pipeline.prepare import (
         choose_layers,

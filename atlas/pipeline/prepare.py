@@ -39,8 +39,9 @@ from atlas.pipeline.jobs import batches as packed_batches
 from atlas.pipeline.optimize.batch import Engine, job_is_done
 from atlas.pipeline.optimize.magnitude import maco_magnitude
 from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
+from atlas.pipeline.weights.kernels import first_conv_layer
 from atlas.store import ResultStore
-from atlas.views import ACCENTUATE, DATASET, VIEWS, with_needs
+from atlas.views import DATASET, FROM_DATASET_IMAGES, VIEWS, with_needs
 
 
 def resolve_device(name: str) -> torch.device:
@@ -210,6 +211,10 @@ class Prepared:
         return sorted(((info.name, units) for info, units in self.chosen),
                       key=lambda item: order.get(item[0], len(order)))
 
+    def kernel_layer(self) -> str | None:
+        """The first conv layer, reading the RGB image: the kernel view's layer."""
+        return first_conv_layer(self.loaded.module, [info.name for info in self.run.layers])
+
     def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
         """`jobs` (one list per layer) packed the way the build runs them."""
         return [batch for layer in jobs for batch in packed_batches(layer, self.batch_limit(layer))]
@@ -233,7 +238,8 @@ def prepare_build(config: BuildConfig) -> Prepared:
     logits, no_logits = class_output(config, loaded, run, image_size)
     config = dataclasses.replace(config, logits_layer=logits)
     check_objective(config, run, no_logits)
-    wants_data = any(VIEWS[name].produced_by in (DATASET, ACCENTUATE) for name in config.views)
+    wants_data = any(VIEWS[name].produced_by in (DATASET, *FROM_DATASET_IMAGES)
+                     for name in config.views)
     # MACO reads its magnitude spectrum from the dataset even without dataset views.
     dataset = (open_build_dataset(config, loaded, image_size)
                if wants_data or config.param == "maco" else None)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from atlas.views.base import (
     ACCENTUATE,
+    COMPARE,
     COMPOSED,
     DATASET,
+    EXAGGERATE,
+    FROM_DATASET_IMAGES,
     JOINT,
     OPTIMIZE,
     SNAPSHOTS,
@@ -15,7 +18,7 @@ from atlas.views.base import (
     View,
     Where,
 )
-from atlas.views.compare import COMPARE, COMPARE_VIEW
+from atlas.views.compare import COMPARE_VIEW
 from atlas.views.dataset import ACCENT, CARICATURE, EXAMPLES, SPECTRUM
 from atlas.views.joint import JOINT_VIEW
 from atlas.views.optimized import (
@@ -47,6 +50,7 @@ def with_needs(names: list[str]) -> list[str]:
     return [name for name in VIEWS if name in wanted]
 
 
-__all__ = ["ACCENTUATE", "COMPARE", "COMPOSED", "DATASET", "DEFAULT_VIEWS", "JOINT", "OPTIMIZE",
+__all__ = ["ACCENTUATE", "COMPARE", "COMPOSED", "DATASET", "DEFAULT_VIEWS", "EXAGGERATE",
+           "FROM_DATASET_IMAGES", "JOINT", "OPTIMIZE",
            "OPTIMIZED", "SNAPSHOTS", "UNIT_VIEWS", "VIEWS", "VIEW_NAMES", "WEIGHTS",
            "OptimizedView", "View", "Where", "with_needs"]

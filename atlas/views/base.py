@@ -19,8 +19,12 @@ SNAPSHOTS = "snapshots"  # snapshots of another view's optimization
 WEIGHTS = "weights"  # drawn from the model's weights
 DATASET = "dataset"  # real images chosen by the dataset pass
 COMPOSED = "composed"  # assembled in the manifest from other views
-ACCENTUATE = "accentuate"  # optimized from dataset images after the dataset pass
+ACCENTUATE = "accentuate"  # a unit's top dataset images, optimized toward the unit
+EXAGGERATE = "exaggerate"  # dataset images' patterns at a layer, amplified (caricatures)
 JOINT = "joint"  # one per joint objective, not per unit
+COMPARE = "compare"  # the technique comparison: small batches of its own
+# The sources that optimize from dataset images, after the dataset pass.
+FROM_DATASET_IMAGES = (ACCENTUATE, EXAGGERATE)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atlas.views.base import View
-
-COMPARE = "compare"  # produced by atlas.pipeline.compare.compute: small batches of its own
+from atlas.views.base import COMPARE, View
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atlas.manifest_types import EXAMPLE_COLUMNS
-from atlas.views.base import ACCENTUATE, COMPOSED, DATASET, View, Where
+from atlas.views.base import ACCENTUATE, COMPOSED, DATASET, EXAGGERATE, View, Where
 
 # How many examples of each dataset column the compact spectrum row repeats.
 SPECTRUM_EXAMPLES = 4
@@ -72,4 +72,4 @@ ACCENT = FromDatasetImages("accent", manifest_fields={
     "before": "before", "distance": "distance", "sources": "sources", "originals": "originals"},
     needs=("examples",))
 SPECTRUM = Spectrum("spectrum", needs=("negative", "examples", "positive"))
-CARICATURE = FromDatasetImages("caricature", per_unit=False)
+CARICATURE = FromDatasetImages("caricature", produced_by=EXAGGERATE, per_unit=False)

@@ -1,0 +1,94 @@
+"""The dataset pass of a build and the examples cut from it: the two ends of
+what a build does with its dataset (the views optimized from dataset images run
+between them)."""
+
+from __future__ import annotations
+
+import torch
+
+from atlas import __version__
+from atlas.config import BuildConfig
+from atlas.datasets import Dataset
+from atlas.models.receptive_field import receptive_field
+from atlas.models.registry import LoadedModel
+from atlas.pipeline.cost.example_bytes import scan_concentrations
+from atlas.pipeline.cost.site_budget import ExampleChoice, fit
+from atlas.pipeline.cost.site_price import SitePrice
+from atlas.pipeline.cost.site_size import measure_site
+from atlas.pipeline.dataset.examples import crop_format, store_examples
+from atlas.pipeline.dataset.scan import (
+    ScanLayer,
+    load_scan,
+    run_scan,
+    scan_key,
+    scan_settings,
+    stored_field,
+)
+from atlas.pipeline.execution.tasks import Executor
+from atlas.pipeline.prepare import Prepared
+from atlas.pipeline.weights.connections import stored_map_side
+from atlas.sizes import parse_size
+from atlas.store import ResultStore
+
+
+def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,
+                 image_size: int) -> dict:
+    """The settings the dataset pass and the examples are keyed by."""
+    return scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
+                         loaded.preprocess.description, dataset, config.example_count)
+
+
+def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
+                 store: ResultStore, image_size: int, device: torch.device, executor: Executor,
+                 progress: bool) -> tuple[dict, dict, list[str]]:
+    """The dataset pass over every chosen layer. Returns (layer -> LayerScan, layer ->
+    receptive field, report lines)."""
+    common = _scan_common(config, loaded, dataset, image_size)
+    report = run_scan(executor, dataset, [ScanLayer.of(info) for info, _ in chosen],
+                      common, store.site_dir, config.example_count, config.dataset_batch,
+                      progress)
+    notes = []
+    if report.images:
+        notes.append(f"dataset: {report.images} images scanned in {report.seconds:.1f} s "
+                     f"({report.images / max(report.seconds, 1e-9):.0f} images/s)")
+    if dataset.skipped:
+        first = ", ".join(source for source, _ in dataset.skipped[:3])
+        notes.append(f"dataset: {len(dataset.skipped)} file(s) could not be read and were "
+                     f"skipped (first: {first})")
+    if report.cached:
+        notes.append(f"dataset: pass cached for {len(report.cached)} layer(s)")
+    scans, fields = {}, {}
+    for info, _ in chosen:
+        scans[info.name] = load_scan(store.site_dir, info.name,
+                                     scan_key(common, ScanLayer.of(info)))
+        fields[info.name] = stored_field(scans[info.name], lambda name=info.name: receptive_field(
+            loaded.module, loaded.preprocess, name, image_size, device))
+    return scans, fields, notes
+
+
+def cut_examples(ready: Prepared, scans: dict, fields: dict, pairs: list,
+                 progress: bool) -> list[str]:
+    """Each unit's dataset examples, as many and as large as the site budget allows
+    (the build's own where none is set); returns report lines."""
+    config, loaded, store = ready.config, ready.loaded, ready.store
+    choice = ExampleChoice(config.example_count, crop_format(store))
+    notes = []
+    if config.site_budget is not None:
+        optimized = measure_site(store.site_dir).bytes_by_kind["optimized images"]
+        layers = [(info.name, tuple(info.shape)) for info, _ in ready.chosen]
+        fitted = fit(parse_size(config.site_budget, "site_budget"), choice.count, choice.crops,
+                     SitePrice(ready, optimized,
+                               scan_concentrations(layers, scans, config.example_count),
+                               stored_map_side(store, pairs)))
+        choice = fitted.choice
+        notes.append(fitted.line())
+    common = _scan_common(config, loaded, ready.scanned, ready.image_size)
+    written = 0
+    for info, units in ready.chosen:
+        written += store_examples(store, ready.scanned, scans[info.name], fields[info.name],
+                                  info.shape, units, common, choice.count, progress,
+                                  choice.crops)
+    total = sum(len(units) for _, units in ready.chosen)
+    notes.append(f"dataset examples: {written} of {total} units written "
+                 f"({total - written} unchanged)")
+    return notes

@@ -1,0 +1,210 @@
+"""The phases of `atlas build`, in the order they run: each named, timed and
+reported. A phase that makes a kind of view says which sources it serves (the
+`produced_by` of views), and runs only when the build wants a view of one of
+them; a view with a new source adds a phase to PHASES, not an `if` to the
+build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from atlas.pipeline.analysis.evidence import DataEvidence
+from atlas.pipeline.analysis.questions import analyse
+from atlas.pipeline.compare.compute import run_compare
+from atlas.pipeline.control.interrupt import StopAfterBatch
+from atlas.pipeline.control.publish import publish_site
+from atlas.pipeline.cost.site_size import limit_warnings, measure_site, size_line
+from atlas.pipeline.dataset.accent import run_accents
+from atlas.pipeline.dataset.caricature import run_caricatures
+from atlas.pipeline.dataset.passes import cut_examples, scan_dataset
+from atlas.pipeline.execution.tasks import Executor
+from atlas.pipeline.manifest import build_manifest
+from atlas.pipeline.optimize.schedule import run_batches
+from atlas.pipeline.prepare import Prepared
+from atlas.pipeline.record import build_record
+from atlas.pipeline.weights.connections import store_connections
+from atlas.pipeline.weights.kernels import store_kernels
+from atlas.sizes import format_size
+from atlas.views import (
+    ACCENTUATE,
+    COMPARE,
+    COMPOSED,
+    DATASET,
+    EXAGGERATE,
+    JOINT,
+    OPTIMIZE,
+    SNAPSHOTS,
+    VIEWS,
+    WEIGHTS,
+)
+
+
+@dataclass
+class BuildRun:
+    """What the phases of one build share: what `prepare_build` made, and what
+    each phase leaves for the ones after it."""
+
+    ready: Prepared
+    executor: Executor
+    stop: StopAfterBatch
+    progress: bool
+    notes: list[str] = field(default_factory=list)
+    scans: dict = field(default_factory=dict)  # layer -> its dataset pass
+    fields: dict = field(default_factory=dict)  # layer -> receptive field
+    todo: list = field(default_factory=list)  # jobs not stored yet, one list per layer
+    pairs: list = field(default_factory=list)  # the layer pairs connections cover
+    manifest: dict = field(default_factory=dict)
+
+    def wants(self, sources: tuple[str, ...]) -> bool:
+        return any(VIEWS[name].produced_by in sources for name in self.ready.config.views)
+
+    def bar(self, desc: str, unit: str = "step", total: int = 0) -> tqdm:
+        return tqdm(total=total, unit=unit, desc=desc, disable=not self.progress,
+                    dynamic_ncols=True)
+
+
+def _always(build: BuildRun) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    run: Callable[[BuildRun], None]
+    # The view sources (`View.produced_by`) the phase makes. A gated phase runs only
+    # when the build wants a view of one of them; every phase also needs `when`.
+    sources: tuple[str, ...] = ()
+    when: Callable[[BuildRun], bool] = _always
+    gated: bool = True
+
+    def applies(self, build: BuildRun) -> bool:
+        wanted = not (self.gated and self.sources) or build.wants(self.sources)
+        return wanted and self.when(build)
+
+
+def _dataset(build: BuildRun) -> None:
+    ready = build.ready
+    build.scans, build.fields, notes = scan_dataset(
+        ready.config, ready.loaded, ready.scanned, ready.chosen, ready.store, ready.image_size,
+        ready.engine.device, build.executor, build.progress)
+    build.notes += notes
+
+
+def _memory(build: BuildRun) -> None:
+    ready = build.ready
+    with build.bar("memory", unit="layer") as bar:
+        ready.size_batches(build.todo if any(build.todo) else ready.layer_jobs, bar)
+    build.notes.append(memory_note(ready))
+
+
+def _optimize(build: BuildRun) -> None:
+    ready, config = build.ready, build.ready.config
+    batches = ready.batches(build.todo)
+    with build.bar("optimize", total=len(batches) * config.steps) as bar:
+        run_batches(build.executor, batches, ready.store, bar, build.stop, config.steps,
+                    config.lr, ready.image_size)
+
+
+def _compare(build: BuildRun) -> None:
+    ready = build.ready
+    with build.bar("compare") as bar:
+        build.notes.append(run_compare(ready.engine, build.executor, ready.compared,
+                                       ready.store, ready.smallest_limit(), bar,
+                                       build.stop).note())
+
+
+def _from_dataset_images(run_view: Callable[..., str], desc: str) -> Callable[[BuildRun], None]:
+    def run(build: BuildRun) -> None:
+        with build.bar(desc) as bar:
+            build.notes.append(run_view(build.ready, build.scans, build.executor, bar,
+                                        build.stop))
+    return run
+
+
+def _kernels(build: BuildRun) -> None:
+    ready = build.ready
+    for info, units in ready.chosen:
+        if info.name == ready.kernel_layer:
+            store_kernels(ready.store, ready.loaded.module, info.name, units, ready.common)
+
+
+def _connections(build: BuildRun) -> None:
+    ready = build.ready
+    build.pairs, computed = store_connections(
+        ready.store, ready.loaded.module, ready.loaded.preprocess, ready.image_size,
+        ready.forward_layers(), ready.config.connections, ready.common, ready.engine.device,
+        ready.budget_bytes())
+    if computed:
+        build.notes.append(f"connections: {computed} of {len(build.pairs)} layer pairs computed")
+
+
+def _examples(build: BuildRun) -> None:  # late: a site budget weighs all the rest
+    build.notes += cut_examples(build.ready, build.scans, build.fields, build.pairs,
+                                build.progress)
+
+
+def _analysis(build: BuildRun) -> None:
+    """build.json (what `atlas render` needs without the model) and analysis.json."""
+    ready = build.ready
+    ready.store.save_json("build.json", build_record(ready, build.scans, build.fields,
+                                                     build.pairs))
+    evidence = DataEvidence(ready.scanned, build.scans) if build.scans else None
+    ready.store.save_json("analysis.json", analyse(ready.loaded, ready.store, ready.chosen,
+                                                   ready.config, ready.engine.device,
+                                                   evidence))
+
+
+def _site(build: BuildRun) -> None:
+    ready = build.ready
+    build.manifest = build_manifest(ready.store)
+    publish_site(build.manifest, ready.store.site_dir, progress=build.progress)
+    published = measure_site(ready.store.site_dir)
+    build.notes.append(size_line(published, sum(len(units) for _, units in ready.chosen)))
+    build.notes += [f"warning: {line}" for line in limit_warnings(published.total,
+                                                                 *published.largest)]
+
+
+def memory_note(ready: Prepared) -> str:
+    """The budget and each layer's batch size, as the build reports them."""
+    budget = ready.budget
+    return (f"memory: budget {format_size(budget.bytes) if budget.bytes else 'none'} "
+            f"({budget.description}); batches: "
+            + "; ".join(sized.line() for sized in ready.memory.values()))
+
+
+def _has_dataset(build: BuildRun) -> bool:
+    return build.ready.scanned is not None
+
+
+def _has_scans(build: BuildRun) -> bool:
+    return bool(build.scans)
+
+
+def _has_compared(build: BuildRun) -> bool:
+    return bool(build.ready.compared)
+
+
+PHASES: tuple[Phase, ...] = (
+    # Every image the dataset pass reads, whichever views use it (`examples` cuts
+    # them late, below); runs whenever the build has a dataset.
+    Phase("dataset", _dataset, (DATASET,), _has_dataset, gated=False),
+    Phase("memory", _memory,
+          when=lambda build: any(build.todo) or bool(build.ready.compared)),
+    Phase("optimize", _optimize, (OPTIMIZE, SNAPSHOTS, JOINT),
+          lambda build: any(build.todo)),
+    Phase("compare", _compare, (COMPARE,), _has_compared),
+    Phase("accent", _from_dataset_images(run_accents, "accent"), (ACCENTUATE,), _has_scans),
+    Phase("caricature", _from_dataset_images(run_caricatures, "caricature"), (EXAGGERATE,),
+          _has_scans),
+    Phase("kernel", _kernels, (WEIGHTS,)),
+    Phase("connections", _connections),
+    Phase("examples", _examples, (DATASET,), _has_dataset, gated=False),
+    Phase("analysis", _analysis),
+    # The manifest assembles the composed views from the others' records.
+    Phase("site", _site, (COMPOSED,), gated=False),
+)
+"""Every phase of a build, in the order they run."""
