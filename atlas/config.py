@@ -80,8 +80,7 @@ class BuildConfig:
     # each image only while it keeps `diversity_keep` of its group's best so far, after the
     # group stopped climbing, and within `diversity_window` (shares of the steps: the last
     # 20% optimize the target alone, so every image ends firing). Held that tightly, the push
-    # can be strong: weight 32 keeps every diversity image of the default model at 75% or
-    # more of the positive while they spread over 300 times further apart than the seeds.
+    # can be strong; docs/quality.md has what chose the weight.
     diversity_weight: float = 32.0
     diversity_images: int = 4
     diversity_keep: float = 0.95
@@ -210,13 +209,10 @@ MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
 MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
 
 # The parameterization's default depends on the image size, and the learning rate's on
-# the parameterization; both chosen by measurement with `atlas bench --quality` (README,
-# "Which images to trust"). On small images (the 28-pixel default model) raw pixels at
-# lr 0.12 beat the Fourier basis on faithfulness in every layer, reach more activation
-# and do not saturate, where the Fourier basis puts 6-13% of the values at 0 or 255.
-# At ImageNet sizes the Fourier basis with decorrelated colour stays the default; on a
-# trained MobileNetV2 at 224 px its learning rate 0.075 beat 0.05 on faithfulness in
-# both layers measured without losing activation, where 0.1 and 0.2 saturate 6-16%.
+# the parameterization and the size; all chosen by measurement with `atlas bench
+# --quality` (docs/quality.md has the tables): raw pixels on small images (the 28-pixel
+# default model), the Fourier basis with decorrelated colour at ImageNet sizes, tuned on
+# a trained MobileNetV2.
 SMALL_IMAGE = 64  # pixels: up to this size an image is small
 PARAM_BY_SIZE = {"small": "pixel", "large": "fourier"}
 LR_BY_PARAM = {"small": {"pixel": 0.12, "fourier": 0.05, "maco": 0.05},

@@ -53,7 +53,7 @@ class ColoredSplit:
 def _bundled_digits() -> tuple[np.ndarray, np.ndarray]:
     """(images (1797, 8, 8), classes): scikit-learn's digits, read as its
     `load_digits` reads them (one gzipped CSV, a row per image and its class
-    last), without importing scikit-learn, which costs 1.5 s at start-up."""
+    last), without importing scikit-learn, which costs seconds at start-up."""
     spec = importlib.util.find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("scikit-learn, which ships the digits, is not installed")

@@ -3,10 +3,10 @@
 InceptionV1 normalizes each activation by the squares of its neighbours
 across channels, twice near its input, so every layer's forward and backward
 pass pays for it. `torch.nn.functional.local_response_norm` sums over the
-channel window with `avg_pool3d`, whose backward is slow on CPU (with it, a
-third of an InceptionV1 optimization step here) and which has no bfloat16
+channel window with `avg_pool3d`, whose backward is slow on CPU (a large
+share of an InceptionV1 optimization step) and which has no bfloat16
 kernel on CPU. This module sums the window with one matrix product by a band
-of ones and writes the backward out by hand (README, "Speed", has the
+of ones and writes the backward out by hand (docs/speed.md has the
 measurements). It runs in float32 (or float64) whatever the autocast precision,
 and agrees with torch's to rounding.
 

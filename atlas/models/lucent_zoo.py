@@ -1,8 +1,9 @@
 """torch-lucent's InceptionV1 class, without importing all of torchvision.
 
 `lucent/modelzoo/__init__.py` runs `from torchvision.models import *`, which
-imports torchvision's detection ops and TorchDynamo with them: 2.4-2.7 s of
-every InceptionV1 process here, for a model that uses none of it. When nothing
+imports torchvision's detection ops and TorchDynamo with them: seconds of
+every InceptionV1 process (docs/speed.md, "Start-up"), for a model that uses
+none of it. When nothing
 has imported `lucent.modelzoo` yet, its package is set up without running that
 line; the torchvision models it would re-export are still there, imported on
 first use, so `from lucent.modelzoo import resnet50` keeps working.

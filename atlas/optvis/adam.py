@@ -1,7 +1,8 @@
 """Adam for the optimization loop, without `torch.optim`.
 
-`torch.optim` imports TorchDynamo the first time an optimizer is made: 1.7 s
-of a 28-pixel build's 4 s here, paid by every `atlas build` process. This is
+`torch.optim` imports TorchDynamo the first time an optimizer is made: a large
+share of a small build's start-up, paid by every `atlas build` process
+(docs/speed.md, "Start-up"). This is
 the same arithmetic, operation for operation, as `torch.optim.Adam`'s
 single-tensor path (the one it takes on CPU), so images do not change
 (`tests/test_adam.py` checks it bit for bit).

@@ -30,7 +30,7 @@ class PeakTracker(TorchDispatchMode):
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
         # torch wraps a mode's dispatch to keep TorchDynamo out of it, importing TorchDynamo
-        # (2 s) on first use; nothing here is ever compiled, so there is nothing to keep out.
+        # (seconds) on first use; nothing here is ever compiled, so there is nothing to keep out.
         return False
 
     def __init__(self) -> None:

@@ -52,7 +52,7 @@ def cluster(matrix: np.ndarray) -> list[list[int]]:
     # Average linkage over the condensed distances, cut where a merge would reach the
     # threshold: what scikit-learn's AgglomerativeClustering(linkage="average",
     # distance_threshold=…) computes (it calls this same scipy function), without
-    # importing scikit-learn (1.5 s of a small build's start-up).
+    # importing scikit-learn (a large share of a small build's start-up).
     from scipy.cluster.hierarchy import fcluster, linkage
 
     distance = np.clip(1.0 - matrix, 0.0, 2.0)

@@ -23,7 +23,7 @@ PIXELS = (112, 96, 80, 64)  # sides an example may be stored at, the first the d
 LOWER_QUALITY = 80  # the quality tried before fewer examples
 FEWER = (8, 6, 5, 4, 3, 2, 1)  # examples per column tried after that
 # The share of the budget kept free: predictions of whole sites came within 10% of what
-# the builds wrote (README, "Large atlases"), so a choice that fits 90% fits the budget.
+# the builds wrote (docs/large-atlases.md), so a choice that fits 90% fits the budget.
 MARGIN = 0.1
 
 

@@ -4,7 +4,7 @@ file count and the largest file, against GitHub Pages' limits.
 The kinds are the ones `atlas plan` predicts (`forecast._storage`), so the two
 can be set side by side. The build's caches (`results/_dataset/`,
 `results/_build/`), the lock and staging folders are not published and not
-counted (README, "Publishing on GitHub Pages").
+counted (docs/publishing.md).
 """
 
 from __future__ import annotations

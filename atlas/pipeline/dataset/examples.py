@@ -35,7 +35,7 @@ EXAMPLE_PIXELS = 112
 # The least PSNR at which an encoded example counts as faithful to its crop. Examples of
 # a lossy build are WebP at EXAMPLE_QUALITY, the least quality that reaches it on real
 # photographs; AVIF reaches it a few percent smaller at twice the encoding time
-# (`atlas bench --example-format`, docs in the README's "Large atlases").
+# (`atlas bench --example-format`; docs/large-atlases.md).
 FAITHFUL_PSNR = 38.0
 EXAMPLE_QUALITY = 87
 VIEW = "examples"
