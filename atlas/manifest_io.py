@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def write_layer_file(site_dir: Path, slug: str, layer: str, units: list[UnitEntr
     return path
 
 
-def remove_unlisted(site_dir: Path, index: dict[str, Any]) -> int:
+def remove_unlisted(site_dir: Path, index: Mapping[str, Any]) -> int:
     """Deletes the unit files under data/ that `index` (the new atlas.json) does not
     name; returns how many."""
     listed = {header["units_file"] for header in index.get("layers", [])}
@@ -75,11 +75,11 @@ def read_manifest(site_dir: Path) -> dict[str, Any]:
                                 for header in index.get("layers", [])]}
 
 
-def unit_stub(unit: dict[str, Any]) -> dict[str, Any]:
+def unit_stub(unit: Mapping[str, Any]) -> dict[str, Any]:
     """What pages of other layers read of a unit (links, thumbnails, status marks):
     a few hundred bytes, so every unit of a large atlas can be held at once."""
-    stub = {key: unit[key] for key in ("index", "page", "label", "status", "dead",
-                                       "failed_views") if key in unit}
+    stub: dict[str, Any] = {key: unit[key] for key in ("index", "page", "label", "status",
+                                                       "dead", "failed_views") if key in unit}
     positive = ((unit.get("views") or {}).get("positive") or {}).get("images") or []
     stub["views"] = {"positive": {"images": positive[:1]}} if positive else {}
     return stub

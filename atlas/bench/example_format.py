@@ -55,12 +55,13 @@ def _crops(folder: Path | None, count: int, seed: int = 0) -> list[Image.Image]:
     crops = []
     for index, path in enumerate(files):
         with Image.open(path) as opened:
-            photo = opened.convert("RGB").resize((224, 224), Image.BICUBIC)
+            photo = opened.convert("RGB").resize((224, 224), Image.BICUBIC)  # type: ignore[attr-defined]
         side = CROP_SIDES[index % len(CROP_SIDES)]
         top, left = (int(generator.integers(0, 224 - side + 1)) for _ in range(2))
         crop = photo.crop((left, top, left + side, top + side))
         size = shown_size(side)
-        crops.append(crop.resize((size, size), Image.LANCZOS) if size != side else crop)
+        crops.append(crop.resize((size, size), Image.LANCZOS)  # type: ignore[attr-defined]
+                     if size != side else crop)
     return crops
 
 

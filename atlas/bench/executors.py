@@ -14,6 +14,7 @@ import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -22,8 +23,8 @@ from atlas.config import make_config
 from atlas.pipeline.build import BuildReport, build_atlas
 
 PHASES = ("dataset", "optimize", "compare")
-WORKLOAD = {"views": ["positive", "negative", "diversity", "examples"], "batch_size": 24,
-            "connections": 0}
+WORKLOAD: dict[str, Any] = {"views": ["positive", "negative", "diversity", "examples"],
+                            "batch_size": 24, "connections": 0}
 
 
 def _build(config, progress: bool) -> tuple[BuildReport, float]:

@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 
@@ -82,6 +83,7 @@ def build_process(work: Workload, weights: Path, steps: int, folder: Path) -> Bu
     wall, _ = _run([sys.executable, "-m", "atlas", "build", str(config), "--quiet"],
                    "atlas build")
     store = ResultStore(site)
-    activations = [store.load_view(work.layer, unit, "positive")["activations"][0]
-                   for unit in work.units]
+    # the build just stored every unit's positive view
+    activations = [cast("dict[str, Any]", store.load_view(work.layer, unit, "positive"))
+                   ["activations"][0] for unit in work.units]
     return BuildRun(steps, wall, activations)

@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -137,8 +137,8 @@ def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQ
         if not activations:
             continue
         scores = list(units.values())
-        accents = [store.load_view(layer, int(unit), "accent") for unit in units]
-        accents = [record for record in accents if record and record.get("images")]
+        stored = [store.load_view(layer, int(unit), "accent") for unit in units]
+        accents = [record for record in stored if record and record.get("images")]
         caricature = store.load_view(layer, LAYER_UNIT, "caricature")
         recognized = analysis.get("recognition") or {}
         if recognized.get("layer") != layer:
@@ -170,7 +170,8 @@ def build_candidate(work: QualityWork, name: str, overrides: dict[str, Any],
     config = work.config(folder / name, overrides)
     build_atlas(config, progress=False)
     store = ResultStore(folder / name)
-    return measure_site(name, store, store.load_json("analysis.json"))
+    # the build has just written it
+    return measure_site(name, store, cast(dict, store.load_json("analysis.json")))
 
 
 def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDIDATES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -58,8 +59,10 @@ def _relative(result: Result, best: Result | None) -> str:
     if best is None or result.activations is None:
         return "-"
     units = list(range(len(result.activations)))
+    assert best.activations is not None  # lucent best's images were measured
     baseline = mean(best.activations, units)
-    return f"{result.mean_activation / baseline:.3f}" if baseline else "-"
+    # not None: result.activations is not
+    return f"{cast(float, result.mean_activation) / baseline:.3f}" if baseline else "-"
 
 
 def table(results: dict[str, Result]) -> list[str]:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from atlas.bench.processes import BuildRun, build_process, weights_file
 from atlas.bench.workload import Checkpoint, Result, Workload, mean
@@ -41,7 +42,9 @@ class Reach:
 
     @property
     def ratio(self) -> float | None:
-        return self.baseline_seconds / self.build.wall if self.reached else None
+        # reached: the build is there
+        return (self.baseline_seconds / cast(BuildRun, self.build).wall if self.reached
+                else None)
 
 
 def first_reaching(trajectory: list[Checkpoint], bar: float,
@@ -52,6 +55,8 @@ def first_reaching(trajectory: list[Checkpoint], bar: float,
 def reach(work: Workload, loaded: LoadedModel, key: str, baseline: Result, atlas: Result,
           folder: Path, echo: Callable[[str], None], builds: dict[int, BuildRun]) -> Reach:
     """`builds` (by steps) are the builds timed so far: one per step count."""
+    # a baseline (BASELINES): torch-lucent's images, timed as a process of its own
+    assert baseline.activations is not None and baseline.process_seconds is not None
     units = list(range(len(baseline.activations)))
     bar = mean(baseline.activations)
     point = first_reaching(atlas.trajectory, bar, units)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
+from typing import TypeVar, cast
 
 import torch
 
@@ -77,14 +78,18 @@ def channel_activations(loaded: LoadedModel, layer: str, units: list[int],
     return [float(score) for score in scores]
 
 
-def timed(run: Callable[[], torch.Tensor], repeats: int) -> tuple[list[float], torch.Tensor]:
+Images = TypeVar("Images")  # what a timed run returns: its images, or a RenderResult
+
+
+def timed(run: Callable[[], Images], repeats: int) -> tuple[list[float], Images]:
     """Runs `run` `repeats` times; returns the wall times and the last images."""
-    times, images = [], None
+    times: list[float] = []
+    images: Images | None = None
     for _ in range(repeats):
         started = time.perf_counter()
         images = run()
         times.append(time.perf_counter() - started)
-    return times, images
+    return times, cast(Images, images)  # set by the runs (a bench repeats at least once)
 
 
 def per_channel_step(times: list[float], work: Workload, channels_per_run: int) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,7 @@ class _LocalResponseNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, tensor: torch.Tensor, size: int, alpha: float, beta: float,
-                k: float) -> torch.Tensor:  # type: ignore[override]
+                k: float) -> torch.Tensor:
         x = tensor.to(torch.promote_types(tensor.dtype, torch.float32))
         denominator = _window_sums(x * x, size // 2, (size - 1) // 2).mul_(alpha / size).add_(k)
         scale = denominator.pow(-beta)
@@ -58,7 +59,7 @@ class _LocalResponseNorm(torch.autograd.Function):
         return (x * scale).to(tensor.dtype)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         x, denominator, scale = ctx.saved_tensors
         size, alpha, beta = ctx.settings
         direct = grad.to(x.dtype) * scale
@@ -77,6 +78,8 @@ def local_response_norm(tensor: torch.Tensor, size: int, alpha: float = 1e-4,
 class _Functional(types.ModuleType):
     """`torch.nn.functional`, but for `local_response_norm`."""
 
+    local_response_norm: Callable[..., torch.Tensor]  # set below; the rest is F's
+
     def __getattr__(self, name: str):
         return getattr(F, name)
 
@@ -86,7 +89,7 @@ FUNCTIONAL.local_response_norm = local_response_norm
 
 
 @functools.cache
-def _forward_with_fast_lrn(model_class: type) -> types.FunctionType:
+def _forward_with_fast_lrn(model_class: type[torch.nn.Module]) -> types.FunctionType:
     """`model_class.forward`'s code over its module's globals with `F` replaced."""
     forward = model_class.forward
     return types.FunctionType(forward.__code__, {**forward.__globals__, "F": FUNCTIONAL},
@@ -94,7 +97,8 @@ def _forward_with_fast_lrn(model_class: type) -> types.FunctionType:
 
 
 def _fast_forward(model: torch.nn.Module, *args, **kwargs):
-    return _forward_with_fast_lrn(type(model))(model, *args, **kwargs)
+    # A class is hashable; mypy checks Module's instance __hash__ against it instead.
+    return _forward_with_fast_lrn(type(model))(model, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def use_fast_lrn(model: torch.nn.Module) -> None:

@@ -17,12 +17,12 @@ REDIRECTED_FRACTION = 0.1
 
 class _RedirectedReLUFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(tensor)
         return tensor.clamp(min=0)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (tensor,) = ctx.saved_tensors
         return torch.where(tensor < 0, grad * REDIRECTED_FRACTION, grad)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -119,6 +120,7 @@ class PreRecorder:
     def _branch(self, name: str):
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
             self._parts[name] = output
+            assert self.branches is not None  # installed only for a layer with branches
             if len(self._parts) == len(self.branches):
                 parts, self._parts = self._parts, {}
                 self.deliver(torch.cat([parts[branch] for branch in self.branches], dim=1))
@@ -152,7 +154,8 @@ class PreRecorder:
             if _same_tensor(clamp_output, output):
                 module = self.clamps[name]
                 if self.floor is None:
-                    self.floor = Floor(_floor_of(module),
+                    # clamps holds only modules with a floor
+                    self.floor = Floor(cast(float, _floor_of(module)),
                                        f"the input of {type(module).__name__} {name}")
                 return self._inputs[name]
         given = self._layer_input

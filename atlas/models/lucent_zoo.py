@@ -34,11 +34,13 @@ def inceptionv1_class() -> type:
         import lucent
 
         spec = importlib.util.find_spec(PACKAGE)
-        package = importlib.util.module_from_spec(spec)
+        assert spec is not None  # torch-lucent ships lucent/modelzoo, and lucent imported
+        package: Any = importlib.util.module_from_spec(spec)  # its attributes are set here
         package.__getattr__ = _torchvision_model
         sys.modules[PACKAGE] = package
         lucent.modelzoo = package
         from lucent.modelzoo.inceptionv1 import InceptionV1
 
         package.inceptionv1 = InceptionV1  # the name the package itself gives the class
-    return sys.modules[PACKAGE].inceptionv1
+    zoo: Any = sys.modules[PACKAGE]  # a module: its attributes are not known to the checker
+    return zoo.inceptionv1

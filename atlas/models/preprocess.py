@@ -22,6 +22,9 @@ PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...], str]] = {
 class Normalize(nn.Module):
     """(image - mean) / std per channel, with mean and std as buffers."""
 
+    mean: torch.Tensor  # buffers (register_buffer)
+    std: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float], description: str) -> None:
         super().__init__()
         self.register_buffer("mean",

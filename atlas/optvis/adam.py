@@ -49,7 +49,8 @@ class Adam:
                 self._update(param, grad, exp_avg, exp_avg_sq, bias_correction2_sqrt, step_size)
                 continue
             part = [t.index_select(0, rows) for t in (param, grad, exp_avg, exp_avg_sq)]
-            self._update(*part, bias_correction2_sqrt, step_size)
+            # part holds the four tensors: mypy cannot count a list's items
+            self._update(*part, bias_correction2_sqrt, step_size)  # type: ignore[arg-type, call-arg]
             for whole, updated in zip((param, exp_avg, exp_avg_sq), (part[0], *part[2:])):
                 whole.index_copy_(0, rows, updated)
 

@@ -28,6 +28,8 @@ class AnchoredImage(nn.Module):
     """A batch of images in [0, 1] that start at `anchors` (N, 3, H, W) and stay
     within RMS distance `radius` of them."""
 
+    anchors: torch.Tensor  # a buffer (register_buffer)
+
     def __init__(self, anchors: torch.Tensor, radius: float, seeds: Sequence[int],
                  param: str = "fourier", decorrelate: bool = True) -> None:
         super().__init__()

@@ -18,6 +18,8 @@ COLOR_MEAN = (0.48, 0.46, 0.41)
 class ColorDecorrelation(nn.Module):
     """Maps decorrelated colour coordinates to RGB (a fixed 3x3 linear map)."""
 
+    matrix: torch.Tensor  # a buffer (register_buffer)
+
     def __init__(self) -> None:
         super().__init__()
         matrix = COLOR_CORRELATION_SVD_SQRT / np.max(

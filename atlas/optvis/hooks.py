@@ -46,7 +46,8 @@ class LayerCapture:
         handles = []
         for name, (layer, pre) in zip(self.layers, layers):
             if pre:
-                handles.extend(PreRecorder(self.model, layer, lambda tensor, name=name:
+                # the lambda's default binds the name: mypy cannot infer such a lambda
+                handles.extend(PreRecorder(self.model, layer, lambda tensor, name=name:  # type: ignore[misc]
                                            self.keep(name, tensor)).install())
             else:
                 handles.append(modules[layer].register_forward_hook(self.hook(name)))

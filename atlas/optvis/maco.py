@@ -72,6 +72,10 @@ class MacoImage(nn.Module):
     fixes the shape of the spectrum, the standardization its scale.
     """
 
+    magnitude: torch.Tensor  # buffers (register_buffer)
+    columns: torch.Tensor
+    mirror: torch.Tensor
+
     def __init__(self, size: int, seeds: Sequence[int], magnitude: torch.Tensor) -> None:
         super().__init__()
         expected = (3, size, size // 2 + 1)

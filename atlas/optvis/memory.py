@@ -51,8 +51,10 @@ class PeakTracker(TorchDispatchMode):
         if getattr(storage, "_atlas_tracked", False):
             return
         nbytes = storage.nbytes()
-        ref = weakref.ref(storage, lambda ref, n=nbytes: self._freed(n, ref))
-        storage._atlas_tracked = True  # the same Python object while the storage lives
+        # The lambda's default binds the size (mypy cannot infer such a lambda); the mark
+        # is an attribute of our own on the storage's Python object.
+        ref = weakref.ref(storage, lambda ref, n=nbytes: self._freed(n, ref))  # type: ignore[misc]
+        storage._atlas_tracked = True  # type: ignore[attr-defined]  # the same object while it lives
         self._seen[id(ref)] = ref
         self.live += nbytes
         self.peak = max(self.peak, self.live)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import operator
 import re
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ class Objective:
     """A differentiable per-image score with a readable description."""
 
     def __init__(
-        self, fn: Callable[[Activations], torch.Tensor], description: str, layers: frozenset
+        self, fn: Callable[[Activations], torch.Tensor], description: str, layers: Set[str]
     ) -> None:
         self.fn, self.description, self.layers = fn, description, frozenset(layers)
 
@@ -254,7 +255,8 @@ def parse_terms(expression: str) -> list[Term]:
 
     Raises ValueError with the offending text when the expression does not parse.
     """
-    terms, position = [], 0
+    terms: list[Term] = []
+    position = 0
     while position < len(expression):
         match = _TERM.match(expression, position)
         if not match or match.end() == position:
@@ -275,7 +277,9 @@ def parse_terms(expression: str) -> list[Term]:
 
 def from_terms(terms: Sequence[Term]) -> Objective:
     """The weighted sum of channel objectives named by `terms`."""
-    return sum((term.weight * channel(term.layer, term.unit) for term in terms), 0)
+    # An Objective: parse_terms never gives an empty list (0 + an Objective is one).
+    return cast(Objective, sum((term.weight * channel(term.layer, term.unit) for term in terms),
+                               0))
 
 
 PLATEAU_STEPS = 10  # a group's push waits until its best gained less than

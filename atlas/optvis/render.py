@@ -28,10 +28,12 @@ class RenderResult:
 
     def ran(self, image: int) -> torch.Tensor:
         """Image `image`'s objective at each step it ran."""
+        assert self.steps_taken is not None  # `optimize` always sets it
         return self.history[:int(self.steps_taken[image]), image]
 
     def finite_history(self) -> torch.Tensor:
         """(N,) whether each image's objective stayed finite at every step it ran."""
+        assert self.steps_taken is not None  # `optimize` always sets it
         after = torch.arange(self.history.shape[0])[:, None] >= self.steps_taken[None, :]
         return (torch.isfinite(self.history) | after).all(0)
 
@@ -46,8 +48,8 @@ def _scattered(acts: torch.Tensor, rows: torch.Tensor, batch: int) -> torch.Tens
 def optimize(
     model: nn.Module,
     objective: Objective,
-    image: ImageParam,
-    transforms: Compose,
+    image: ImageParam | nn.Module,  # or any module whose forward() gives the images
+    transforms: Compose | nn.Module,  # or any module called as (images, StepDraws)
     steps: int,
     lr: float = 0.05,
     transform_seeds: Sequence[int] | None = None,

@@ -47,6 +47,8 @@ class FourierImage(nn.Module):
     parameter; the scale is a buffer, so `.to(device)` carries it along.
     """
 
+    scale: torch.Tensor  # a buffer (register_buffer)
+
     def __init__(
         self, size: int, seeds: Sequence[int], sd: float = 0.01, decay_power: float = 1.0
     ) -> None:

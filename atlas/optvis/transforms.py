@@ -84,7 +84,7 @@ class _Crops(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, image: torch.Tensor, corners: list, height: int,
-                width: int) -> torch.Tensor:  # type: ignore[override]
+                width: int) -> torch.Tensor:
         batch, channels = image.shape[:2]
         crops = torch.empty((batch, channels, height, width), dtype=image.dtype,
                             device=image.device, memory_format=torch.channels_last)
@@ -94,7 +94,7 @@ class _Crops(torch.autograd.Function):
         return crops
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         whole = grad.new_zeros(ctx.shape)
         height, width = grad.shape[-2:]
         for index, (top, left) in enumerate(ctx.corners):

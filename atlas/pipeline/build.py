@@ -4,8 +4,10 @@ as the named phases of `phases.py`, each timed."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from atlas.config import BuildConfig
 from atlas.pipeline.control.interrupt import StopAfterBatch
@@ -69,5 +71,5 @@ def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
         time.perf_counter() - started, count_failures(build.manifest), notes, timings)
 
 
-def count_failures(manifest: dict) -> int:
+def count_failures(manifest: Mapping[str, Any]) -> int:
     return sum(layer["failed_views"] for layer in manifest["layers"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from atlas import __version__
 from atlas.config import BuildConfig, with_sized_defaults
@@ -115,7 +115,7 @@ def joint_jobs(config: BuildConfig, common: dict[str, Any],
     for index, (expression, terms) in enumerate(parsed):
         name = VIEWS["joint"].name
         settings = {**common, "view": name, "expression": expression,
-                    **stopping_settings(config, VIEWS["joint"].settles)}
+                    **stopping_settings(config, cast(OptimizedView, VIEWS["joint"]).settles)}
         spec = ImageSpec(image_seed(config.seed, name, expression))
         jobs.append(Job(None, index, name, [spec], settings, list(terms)))
     return jobs

@@ -5,20 +5,34 @@ Its format is described in docs/manifest.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from atlas import __version__
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.manifest_io import write_layer_file
-from atlas.manifest_types import FORMAT, MANIFEST, LayerHeader, Manifest, UnitEntry
+from atlas.manifest_types import (
+    FORMAT,
+    MANIFEST,
+    Caricature,
+    CompareEntry,
+    CompareUnit,
+    JointEntry,
+    LayerHeader,
+    Manifest,
+    Summary,
+    UnitEntry,
+    UnitScores,
+)
 from atlas.models.branches import branch_of
 from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.weights.connections import unit_connections
 from atlas.slugs import slugify
 from atlas.store import LAYER_UNIT, ResultStore
 from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
+from atlas.views.joint import Joint
 
 __all__ = ["MANIFEST", "FORMAT", "build_manifest", "write_manifest", "unit_page", "layer_page"]
 
@@ -59,7 +73,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         "dead": bool(scores.get("dead", False)),  # constant activation: see analysis.is_dead
         "flags": scores.get("flags", []),  # see pipeline/analysis/flags.py
         "views": entries,
-        "scores": {key: scores.get(key) for key in SCORES},
+        "scores": cast(UnitScores, {key: scores.get(key) for key in SCORES}),
         "labels": scores.get("labels", {}),
         "family": scores.get("family"),
         # {"in": [...], "out": [...]}: see pipeline/weights/connections.py
@@ -70,12 +84,13 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
     return unit_entry
 
 
-def _caricature(store: ResultStore, layer: str) -> dict | None:
+def _caricature(store: ResultStore, layer: str) -> Caricature | None:
     """The layer's caricatures (pipeline/dataset/caricature.py), None where it has none."""
     record = store.load_view(layer, LAYER_UNIT, "caricature")
     if not record or not record.get("images"):
         return None
-    return {key: record[key] for key in ("images", "originals", "sources", "activations")}
+    return cast(Caricature, {key: record[key]
+                             for key in ("images", "originals", "sources", "activations")})
 
 
 # Per-unit scores the analysis measures, passed on to the pages (null where not measured).
@@ -144,8 +159,9 @@ def build_manifest(store: ResultStore) -> Manifest:
     return manifest
 
 
-def _joint(store: ResultStore, expressions: list[str]) -> list[dict]:
+def _joint(store: ResultStore, expressions: list[str]) -> list[JointEntry]:
     joint, entries = VIEWS["joint"], []
+    assert isinstance(joint, Joint)  # declared in atlas/views/joint.py
     for index, expression in enumerate(expressions):
         record = store.load_view(None, index, joint.name)
         if record is None or record.get("status") == "failed":
@@ -157,10 +173,12 @@ def _joint(store: ResultStore, expressions: list[str]) -> list[dict]:
 COMPARE_PAGE = "compare.html"
 
 
-def _compare(store: ResultStore, spec: dict | None) -> dict | None:
+def _compare(store: ResultStore, spec: dict | None) -> CompareEntry | None:
     """The compare page's entry from the records of the build's compare units
     (`build.json`'s `compare`); None when the build has none stored."""
-    view, units, records = VIEWS["compare"], [], []
+    view = VIEWS["compare"]
+    units: list[CompareUnit] = []
+    records: list[dict[str, Any]] = []
     for layer, unit in (spec or {}).get("units", []):
         record = store.load_view(layer, unit, view.name)
         if record is None or record.get("status") == "failed":
@@ -185,12 +203,12 @@ def _cited_units(analysis: dict) -> set[tuple[str, int]]:
 SUMMARY_EXAMPLES = 5  # top examples shown beside a unit on the summary page
 
 
-def _top_images(unit: dict | None) -> list[str]:
+def _top_images(unit: Mapping[str, Any] | None) -> list[str]:
     examples = (unit or {}).get("views", {}).get("examples", {})
     return [item["image"] for item in examples.get("max", [])[:SUMMARY_EXAMPLES]]
 
 
-def _summary(analysis: dict, units: dict[tuple[str, int], UnitEntry]) -> dict[str, Any]:
+def _summary(analysis: dict, units: dict[tuple[str, int], UnitEntry]) -> Summary:
     shortcut = analysis.get("shortcut")
     if shortcut is not None:
         classes = []

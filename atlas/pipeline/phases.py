@@ -7,8 +7,9 @@ build.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from tqdm import tqdm
 
@@ -42,6 +43,9 @@ from atlas.views import (
     WEIGHTS,
 )
 
+if TYPE_CHECKING:
+    from atlas.datasets import Dataset
+
 
 @dataclass
 class BuildRun:
@@ -57,7 +61,7 @@ class BuildRun:
     fields: dict = field(default_factory=dict)  # layer -> receptive field
     todo: list = field(default_factory=list)  # jobs not stored yet, one list per layer
     pairs: list = field(default_factory=list)  # the layer pairs connections cover
-    manifest: dict = field(default_factory=dict)
+    manifest: Mapping[str, Any] = field(default_factory=dict)  # the Manifest, once made
 
     def wants(self, sources: tuple[str, ...]) -> bool:
         return any(VIEWS[name].produced_by in sources for name in self.ready.config.views)
@@ -88,6 +92,7 @@ class Phase:
 
 def _dataset(build: BuildRun) -> None:
     ready = build.ready
+    assert ready.scanned is not None  # the phase runs only then (_has_dataset)
     build.scans, build.fields, notes = scan_dataset(
         ready.config, ready.loaded, ready.scanned, ready.chosen, ready.store, ready.image_size,
         ready.engine.device, build.executor, build.progress)
@@ -104,6 +109,7 @@ def _memory(build: BuildRun) -> None:
 def _optimize(build: BuildRun) -> None:
     ready, config = build.ready, build.ready.config
     batches = ready.batches(build.todo)
+    assert config.lr is not None  # prepare_build set it (with_sized_defaults)
     with build.bar("optimize", total=len(batches) * config.steps) as bar:
         run_batches(build.executor, batches, ready.store, bar, build.stop, config.steps,
                     config.lr, ready.image_size)
@@ -152,7 +158,9 @@ def _analysis(build: BuildRun) -> None:
     ready = build.ready
     ready.store.save_json("build.json", build_record(ready, build.scans, build.fields,
                                                      build.pairs))
-    evidence = DataEvidence(ready.scanned, build.scans) if build.scans else None
+    # scans are made only from the scanned dataset (the dataset phase)
+    evidence = (DataEvidence(cast("Dataset", ready.scanned), build.scans) if build.scans
+                else None)
     ready.store.save_json("analysis.json", analyse(ready.loaded, ready.store, ready.chosen,
                                                    ready.config, ready.engine.device,
                                                    evidence))
@@ -171,6 +179,7 @@ def _site(build: BuildRun) -> None:
 def memory_note(ready: Prepared) -> str:
     """The budget and each layer's batch size, as the build reports them."""
     budget = ready.budget
+    assert budget is not None  # set when the batches were sized, before this is asked
     return (f"memory: budget {format_size(budget.bytes) if budget.bytes else 'none'} "
             f"({budget.description}); batches: "
             + "; ".join(sized.line() for sized in ready.memory.values()))

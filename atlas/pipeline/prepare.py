@@ -262,6 +262,7 @@ def prepare_build(config: BuildConfig) -> Prepared:
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:
         loaded.module.to(memory_format=torch.channels_last)
+    assert config.lr is not None and config.param is not None  # with_sized_defaults set them
     engine = Engine(loaded.module, loaded.preprocess, transforms, device, image_size,
                     config.steps, config.lr, config.param, config.decorrelate,
                     config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,

@@ -55,6 +55,7 @@ def model_and_layers(config: BuildConfig, loaded: LoadedModel, table: list[Layer
                      chosen: list, joint: list, image_size: int, transforms: str,
                      kernel_layer: str | None, fields: dict) -> dict:
     """The model, the settings and the chosen layers, as the record gives them."""
+    assert config.param is not None  # the build's config: with_sized_defaults set it
     shown = set(loaded.defaults_from(table)) | {info.name for info, _ in chosen}
     return {
         "model": {

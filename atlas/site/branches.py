@@ -9,13 +9,13 @@ unit's channel comes from, and the units grouped by branch, in order.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 Branch = dict[str, Any]
 """A checked branch: {"label": str, "start": int, "stop": int}."""
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -10,7 +10,7 @@ text; they reach the page only through the autoescaping templates.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.site import formatting as fmt
@@ -145,7 +145,8 @@ def _percent(q: float) -> str:
 def value_stats(stats: dict[str, Any], positive_value: Any) -> list[dict[str, str]]:
     """The unit's value statistics in increasing order (min, percentiles, max),
     then the mean and the positive view's value; absent entries left out."""
-    quantiles = stats.get("quantiles") if isinstance(stats.get("quantiles"), dict) else {}
+    quantiles = cast(dict[str, Any], stats.get("quantiles")  # a dict: checked here
+                     if isinstance(stats.get("quantiles"), dict) else {})
     ranked = sorted((q, value) for q, value in ((_quantile(k), v) for k, v in quantiles.items())
                     if q is not None)
     rows = [("min", stats.get("min"))] + [(_percent(q), v) for q, v in ranked]

@@ -6,6 +6,7 @@ Every URL here is resolved for the page being built, via `relative_link`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from atlas.site.links import relative_link
@@ -101,7 +102,7 @@ def unit_pages(manifest: dict[str, Any]) -> dict[tuple[str, int], str]:
     }
 
 
-def first_image(unit: dict[str, Any], view: str = "positive") -> str | None:
+def first_image(unit: Mapping[str, Any], view: str = "positive") -> str | None:
     """The first image path of `view` for `unit`, or None if the view has none."""
     images = unit.get("views", {}).get(view, {}).get("images") or []
     return images[0] if images else None

@@ -173,7 +173,7 @@ def family_groups(page: str, layer: dict[str, Any]) -> list[dict[str, Any]]:
     """The layer's families as groups, with their share, correlation and a few
     member thumbnails; units in no family come last as their own group."""
     units = {unit["index"]: unit for unit in layer.get("units", [])}
-    groups = []
+    groups: list[dict[str, Any]] = []
     familied = set()
     for family in layer.get("families") or []:
         members = [index for index in family.get("units", []) if index in units]

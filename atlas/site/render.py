@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib.resources
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,7 +142,7 @@ def _layer_pages(env: jinja2.Environment, manifest: Manifest, layer_pos: int,
         for up, unit in enumerate(layer.get("units", []))]
 
 
-def _light(manifest: Manifest, units_of: UnitsOf,
+def _light(manifest: Mapping[str, Any], units_of: UnitsOf,
            workers: int = 1) -> tuple[Manifest, list[list[str]]]:
     """The manifest with every unit as its stub (what other layers' pages read of
     it), and every unit's search row, reading one layer's units at a time in each
@@ -167,7 +167,7 @@ def _copy_static(templates: Traversable, site_dir: Path) -> None:
             write_bytes_atomic(site_dir / "static" / item.name, item.read_bytes())
 
 
-def render_site(manifest: Manifest, site_dir: Path, progress: bool = True,
+def render_site(manifest: Mapping[str, Any], site_dir: Path, progress: bool = True,
                 workers: int | None = None, units_of: UnitsOf | None = None) -> list[Path]:
     """Write the HTML site for `manifest` into `site_dir`; return the pages written.
 

@@ -9,7 +9,8 @@ fetch files. Rows are arrays, not objects, to keep a 10,000-unit index small:
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from atlas.site.frame import first_image
 from atlas.site.labels import dominant
@@ -24,7 +25,7 @@ def family_names(layer: dict[str, Any]) -> dict[int, str]:
             for family in layer.get("families") or [] if "number" in family}
 
 
-def unit_row(layer: dict[str, Any], unit: dict[str, Any],
+def unit_row(layer: dict[str, Any], unit: Mapping[str, Any],
              families: dict[int, str]) -> list[str]:
     """One unit's row: `layer:index`, its dominant labels ("3 · red"), the words a
     search may match besides (label keys, family, branch), its page and image.
@@ -32,7 +33,7 @@ def unit_row(layer: dict[str, Any], unit: dict[str, Any],
     unit_id = f"{layer['name']}:{unit['index']}"
     shares = dominant(unit.get("labels"))
     words = [f"{share.key} {share.value}" for share in shares]
-    family = families.get(unit.get("family"))
+    family = families.get(cast(int, unit.get("family")))  # None: no family, not a key
     if family:
         words.append(f"family {family}")
     if unit.get("branch"):

@@ -3,7 +3,7 @@ of the visualizations to the data) and the joint page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from atlas.site import formatting as fmt
 from atlas.site import status
@@ -173,7 +173,8 @@ def _polysemantic_section(page: str, section: dict[str, Any], dataset: bool) -> 
     Ranked by the spread of the top dataset examples' labels where a dataset
     was scanned (`source` "examples"), with the seeds and diversity spreads as
     cross-checks; otherwise by the seeds' spread."""
-    source = section.get("source") if section.get("source") in POLY_SCORE_HEADERS else "seeds"
+    source = (cast(str, section.get("source"))  # one of the headers' keys: checked here
+              if section.get("source") in POLY_SCORE_HEADERS else "seeds")
     rows = [row for row in section.get("units") or [] if isinstance(row, dict)]
     units = []
     for row in rows:

@@ -213,6 +213,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
     tiles = {unit["index"]: tile(page, layer, unit, scores, choices, branch_ids, has_kernels,
                                  names)
              for unit in units}
+    sections: list[dict[str, Any]]
     if branches:
         sections = [{"group": group, "tiles": [tiles[i] for i in group["units"]]}
                     for group in branches]

@@ -49,9 +49,11 @@ class View:
     def applies(self, where: Where) -> bool:
         return True
 
-    def manifest_entry(self, record: dict[str, Any], views: Mapping[str, dict]) -> dict | None:
+    def manifest_entry(self, record: dict[str, Any] | None,
+                       views: Mapping[str, dict]) -> dict | None:
         """The unit's `views[name]` entry in atlas.json, from its stored record.
         `views` holds the unit's entries made so far (composed views read them)."""
+        assert record is not None  # only a composed view (see Spectrum) is given no record
         entry = {"images": record["images"], "activations": record["activations"]}
         if "transparency" in record:  # MACO's maps, one per image
             entry["transparency"] = record["transparency"]

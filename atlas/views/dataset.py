@@ -22,7 +22,8 @@ class Examples(View):
     def applies(self, where: Where) -> bool:
         return where.dataset
 
-    def manifest_entry(self, record: dict[str, Any], views: Mapping[str, dict]) -> dict:
+    def manifest_entry(self, record: dict[str, Any] | None, views: Mapping[str, dict]) -> dict:
+        assert record is not None  # a stored view: the manifest passes its record
         entry = {column: record["columns"][column] for column in EXAMPLE_COLUMNS}
         entry.update(threshold=record["threshold"], histogram=record["histogram"],
                      stats=record["stats"])

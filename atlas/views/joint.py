@@ -10,6 +10,7 @@ from atlas.views.base import JOINT
 from atlas.views.optimized import Measure, OptimizedView
 
 if TYPE_CHECKING:
+    from atlas.manifest_types import JointEntry
     from atlas.optvis.objectives import Objective
     from atlas.pipeline.jobs import Job
 
@@ -35,7 +36,7 @@ class Joint(OptimizedView):
                                  for t in job.terms],
         }
 
-    def joint_entry(self, expression: str, record: dict[str, Any]) -> dict[str, Any]:
+    def joint_entry(self, expression: str, record: dict[str, Any]) -> JointEntry:
         """One entry of atlas.json's `joint` list."""
         per_image = [list(values) for values in zip(*record["term_activations"])]
         return {"label": expression, "terms": record["terms"], "images": record["images"],

@@ -76,9 +76,11 @@ def unit_objective(spec: dict[str, Any] | None, layer: str, units: Any) -> Objec
     if kind == "neuron":
         return obj.neuron(layer, units)
     if kind == "top_k":
+        assert spec is not None  # kind came from it
         return obj.top_k(layer, units, spec["k"])
     channel = obj.channel(layer, units)
     if kind == "class":
+        assert spec is not None  # kind came from it
         return obj.class_conditional(channel, spec["logits"], spec["class"], spec["weight"])
     return channel
 
@@ -133,9 +135,9 @@ class Diversity(OptimizedView):
     settles: bool = False  # its push starts, waits and ends by step
 
     def settings(self, config: BuildConfig, shape: Sequence[int]) -> dict[str, Any]:
-        settings = {"diversity_weight": config.diversity_weight,
-                    "diversity_images": config.diversity_images,
-                    "diversity_keep": config.diversity_keep}
+        settings: dict[str, Any] = {"diversity_weight": config.diversity_weight,
+                                    "diversity_images": config.diversity_images,
+                                    "diversity_keep": config.diversity_keep}
         if config.diversity_window != [0.0, 1.0]:  # only then in the key: older results keep theirs
             settings["diversity_window"] = config.diversity_window
         return {**settings, **objective_setting(config)}
@@ -169,6 +171,12 @@ def neuron_positions(height: int, width: int, count: int) -> list[tuple[int, int
     return [(min(height - 1, int(f * height)), min(width - 1, int(f * width))) for f in fractions]
 
 
+def _position(spec: ImageSpec) -> tuple[int, int]:
+    """A neuron view image's (h, w): `Neuron.images` gives every one a position."""
+    assert spec.position is not None
+    return spec.position
+
+
 @dataclass(frozen=True)
 class Neuron(OptimizedView):
     def optimizes_pre(self, config: BuildConfig) -> bool:
@@ -195,12 +203,12 @@ class Neuron(OptimizedView):
 
         specs = [spec for job in jobs for spec in job.images]
         units = [job.unit for job in jobs for _ in job.images]
-        target = obj.neuron(read_name(layer, jobs), units, [s.position[0] for s in specs],
-                            [s.position[1] for s in specs])
+        target = obj.neuron(read_name(layer, jobs), units, [_position(s)[0] for s in specs],
+                            [_position(s)[1] for s in specs])
         return target, target
 
     def record_extras(self, job: Job, images: Any, measure: Measure) -> dict[str, Any]:
-        return {"positions": [list(spec.position) for spec in job.images]}
+        return {"positions": [list(_position(spec)) for spec in job.images]}
 
 
 @dataclass(frozen=True)

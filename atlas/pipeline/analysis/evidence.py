@@ -144,7 +144,7 @@ def faithfulness(layer_means: Sequence[np.ndarray], standardized: Sequence[Stand
     return float(spearman(image, top)[0]), float(spearman(randoms, top).mean())
 
 
-def baseline_rows(count: int, exclude: Sequence[int], seed: int) -> np.ndarray:
+def baseline_rows(count: int, exclude: Sequence[int] | np.ndarray, seed: int) -> np.ndarray:
     """BASELINE_IMAGES random rows of the pass, none of them a top example."""
     generator = np.random.default_rng(seed)
     allowed = np.setdiff1d(np.arange(count), np.asarray(exclude, dtype=np.int64))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -192,8 +192,8 @@ def _spread_scores(loaded: LoadedModel, store: ResultStore, layer: str, unit_lis
                    view: str, device: torch.device) -> dict[int, float]:
     """Each unit's spread of its `view` images (seeds or diversity) in the
     layer's activation space, relative to the spread between units."""
-    image_sets = {u: _images(store, layer, u, view) for u in unit_list}
-    image_sets = {u: images for u, images in image_sets.items()
+    found = {u: _images(store, layer, u, view) for u in unit_list}
+    image_sets = {u: images for u, images in found.items()
                   if images is not None and len(images) > 1}
     if not image_sets:
         return {}
@@ -211,6 +211,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
             device: torch.device, evidence: DataEvidence | None = None) -> dict[str, Any]:
     probe = loaded.probe
     units: dict[str, dict[str, dict[str, Any]]] = {}
+    colour: float | dict[str, Any]  # a unit's colour score in the loop, then the section
     colour_rows, poly_rows, faithful_rows = [], [], []
     layer_families: dict[str, list[dict[str, Any]]] = {}
     previous: str | None = None  # the chosen layer before this one, for faithfulness
@@ -231,8 +232,8 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: Build
         for unit in unit_list:
             if is_dead(store, layer, unit):
                 units[layer][str(unit)]["dead"] = True
-        positives = {u: _images(store, layer, u, "positive") for u in unit_list}
-        positives = {u: images for u, images in positives.items() if images is not None}
+        found = {u: _images(store, layer, u, "positive") for u in unit_list}
+        positives = {u: images for u, images in found.items() if images is not None}
         if layer == config.logits_layer and loaded.class_names:
             recognized = _recognition(loaded, evidence, layer, positives, device)
         row = {"name": layer, "colour_score": None, "shape_score": None, "verdict": None,
@@ -369,6 +370,7 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
         if unit not in rows:
             continue
         i = rows[unit]
+        assert value is not None  # measured: the unit is in rows
         entry["positive_value"] = round(value, 6)
         entry["super_stimulus"] = ratio(value, float(scan.value_max[unit]),
                                         float(np.max(scan.value_max)))
@@ -385,13 +387,15 @@ def _recognition(loaded: LoadedModel, evidence: DataEvidence | None, layer: str,
                  device: torch.device) -> dict[str, Any] | None:
     """Whether the model classifies each logit's positive image as the logit's class."""
     scanned = evidence is not None and layer in evidence.scans
+    data = cast(DataEvidence, evidence)  # read only where scanned: then not None
 
     def top_label(unit: int) -> str | None:
-        labels = evidence.top_labels(layer, unit) if scanned else []
+        labels = data.top_labels(layer, unit) if scanned else []
         return labels[0].get("class") if labels else None
 
-    labels = ({evidence.dataset.labels(index).get("class") for index in
-               range(len(evidence.dataset))} - {None} if scanned else set())
+    # the dataset's class labels: None, where an image has none, is taken out
+    labels = cast("set[str]", {data.dataset.labels(index).get("class") for index in
+                               range(len(data.dataset))} - {None} if scanned else set())
     return recognition(loaded.module, loaded.preprocess, layer,
                        {unit: images[:1] for unit, images in positives.items()},
                        loaded.class_names or [], top_label, labels, device)

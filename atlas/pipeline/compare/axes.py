@@ -42,6 +42,7 @@ def _param(context: Context, layer: Layer, unit: int) -> list[Variant]:
                ("decorrelate", "decorrelated colour", "pixel", True),
                ("fourier+decorrelate", "Fourier + decorrelated colour", "fourier", True))
     variants = []
+    assert config.lr is not None  # the build's config, its lr set (with_sized_defaults)
     for name, label, param, decorrelate in choices:
         own = param == config.param
         lr = float(config.lr) if own else default_lr(param, context.image_size)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
+from typing import cast
 
 import torch
 from torch import nn
@@ -71,9 +72,10 @@ class MixedTransforms(nn.Module):
 
 def _stretches(runs: list[Run], key: Callable[[Run], object]) -> list[tuple[int, int, list[Run]]]:
     """(start, stop, runs) of consecutive runs with the same `key`."""
-    stretches, start = [], 0
-    for _, part in groupby(runs, key=key):
-        part = list(part)
+    stretches: list[tuple[int, int, list[Run]]] = []
+    start = 0
+    for _, grouped in groupby(runs, key=key):
+        part = list(grouped)
         stretches.append((start, start + len(part), part))
         start += len(part)
     return stretches
@@ -104,10 +106,11 @@ def optimize_runs(engine: Engine, runs: list[Run], classes: dict[Run, int],
     transforms = MixedTransforms([(start, stop, TRANSFORMS[part[0].transforms][1](size))
                                   for start, stop, part in setups]).to(device)
     stretches = _stretches(runs, lambda r: (r.layer, r.objective, r.tv_weight, r.l2_weight))
-    objective = sum((_scored(part, classes).on_images(start, stop)
-                     for start, stop, part in stretches), 0)
-    target = sum((obj.channel(part[0].layer, [run.unit for run in part]).on_images(start, stop)
-                  for start, stop, part in stretches), 0)
+    # Objectives: there is at least one run, and 0 + an Objective is one
+    objective = cast(Objective, sum((_scored(part, classes).on_images(start, stop)
+                                     for start, stop, part in stretches), 0))
+    target = cast(Objective, sum((obj.channel(part[0].layer, [run.unit for run in part])
+                                  .on_images(start, stop) for start, stop, part in stretches), 0))
     seeds = [run.seed for run in runs]
     result = optimize(engine.model, objective, image, transforms, engine.steps, runs[0].lr,
                       [transform_seed(seed) for seed in seeds], engine.preprocess, 0, on_step,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -134,13 +134,17 @@ def _classes(engine: Engine, runs: list[Run], done: dict[Run, Outcome]) -> dict[
     if not found:
         return {}
     logits = found[0].spec["logits"]
-    images = torch.stack([done[run.source].image for run in found])
+    # every found run's source has an image: checked above
+    images = torch.stack([cast(torch.Tensor, done[run.source].image) for run in found])
     return dict(zip(found, _predicted(engine, logits, images)))
 
 
 def _save(store: ResultStore, plan: UnitPlan, done: dict[Run, Outcome], versions: dict) -> None:
     """The unit's record: its distinct images, and every variant pointing at one."""
-    images, activations, index = [], [], {}
+    images: list[torch.Tensor] = []
+    activations: list[float | None] = []
+    index: dict[Run, int] = {}
+    run: Run | None
     for run in plan.runs:
         outcome = done[run]
         if outcome.image is not None:
@@ -158,7 +162,8 @@ def _save(store: ResultStore, plan: UnitPlan, done: dict[Run, Outcome], versions
         if run is not None and run not in index:
             entry["skipped"] = NOT_FINITE
         elif run is not None and run.predicted:
-            entry["note"] = predicted_note(done[run].predicted, run.spec["weight"])
+            # set on every predicted run that was optimized (run_compare)
+            entry["note"] = predicted_note(cast(int, done[run].predicted), run.spec["weight"])
         variants.append(entry)
     record = {"key": plan.key, "settings": plan.settings, "activations": activations,
               "variants": variants, "versions": versions}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from atlas.manifest_types import CompareAxis, CompareCell, CompareEntry, CompareRow, CompareUnit
 from atlas.pipeline.compare.axes import AXES
 
 METHOD = (
@@ -20,22 +21,23 @@ METHOD = (
 MISSING = "not computed"
 
 
-def compare_entry(units: Sequence[dict[str, Any]],
-                  records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def compare_entry(units: Sequence[CompareUnit],
+                  records: Sequence[dict[str, Any]]) -> CompareEntry | None:
     """atlas.json's `compare` entry from the stored records of `units` (same
     order); None without any. Axes in declaration order, columns in the order
     the records list their choices, one row per unit."""
     if not units:
         return None
-    axes = []
+    axes: list[CompareAxis] = []
     for axis in AXES:
         cells = [{v["choice"]: v for v in record["variants"] if v["axis"] == axis.name}
                  for record in records]
         choices = {name: v["label"] for row in cells for name, v in row.items()}
         if not choices:
             continue
-        rows = [{"unit": i, "cells": [_cell(row.get(name), record) for name in choices]}
-                for i, (row, record) in enumerate(zip(cells, records))]
+        rows: list[CompareRow] = [
+            {"unit": i, "cells": [_cell(row.get(name), record) for name in choices]}
+            for i, (row, record) in enumerate(zip(cells, records))]
         axes.append({"name": axis.name, "title": axis.title, "about": axis.about,
                      "choices": [{"name": name, "label": label}
                                  for name, label in choices.items()],
@@ -43,7 +45,7 @@ def compare_entry(units: Sequence[dict[str, Any]],
     return {"method": METHOD, "units": list(units), "axes": axes}
 
 
-def _cell(variant: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
+def _cell(variant: dict[str, Any] | None, record: dict[str, Any]) -> CompareCell:
     if variant is None:
         return {"image": None, "activation": None, "reference": False, "target": None,
                 "note": None, "skipped": MISSING}

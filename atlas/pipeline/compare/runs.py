@@ -126,6 +126,7 @@ def reference(context: Context, layer: Layer, unit: int, **changes: Any) -> Run:
     """The run of `layer`:`unit` at the build's own settings, with `changes`
     (`objective` as a spec dict) on one axis."""
     config = context.config
+    assert config.lr is not None  # the build's config, its lr set (with_sized_defaults)
     spec = changes.pop("objective", config.objective_spec())
     run = Run(layer.name, unit, str(config.param), config.decorrelate, float(config.lr),
               config.transforms, objective_json(on_layer(spec, layer)), config.tv_weight,

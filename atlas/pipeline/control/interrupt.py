@@ -6,7 +6,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
+from typing import Any
 
 
 class BuildInterrupted(Exception):
@@ -20,7 +22,8 @@ class BuildInterrupted(Exception):
 class StopAfterBatch:
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        # what signal.signal returned: the handler to put back on exit
+        self._previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from atlas.fsio import write_json_atomic
 from atlas.manifest_io import remove_unlisted, units_reader
-from atlas.manifest_types import LAYER_FILES
+from atlas.manifest_types import LAYER_FILES, Manifest
 from atlas.pipeline.manifest import MANIFEST
 from atlas.site import render_site
 from atlas.store import RESULTS
@@ -22,7 +22,7 @@ from atlas.store import RESULTS
 STAGING_PREFIX = ".staging-"
 
 
-def publish_site(manifest: dict, site_dir: Path, progress: bool = True) -> list[Path]:
+def publish_site(manifest: Manifest, site_dir: Path, progress: bool = True) -> list[Path]:
     """Renders `manifest` (its layers' unit files already under `site_dir`) and swaps
     the pages into `site_dir`; returns the pages."""
     site_dir = Path(site_dir).resolve()

@@ -191,7 +191,8 @@ def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
 
 def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
     """The layer's first jobs, up to `limit` images (at least one job)."""
-    chosen, count = [], 0
+    chosen: list[Job] = []
+    count = 0
     for job in jobs:
         if chosen and count + len(job.images) > limit:
             break
@@ -261,7 +262,8 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
 def _from_data_tasks(ready: Prepared) -> list[tuple[str, int]]:
     """(layer, images) of each accent and caricature task the build would run (stored
     results counted as still to do: their keys need the dataset pass)."""
-    config, tasks = ready.config, []
+    config = ready.config
+    tasks: list[tuple[str, int]] = []
     if ready.scanned is None:
         return tasks
     for info, units in ready.chosen:
@@ -321,6 +323,7 @@ def _calibrate_scan(ready: Prepared, bar: Any, result: Forecast) -> tuple[float,
     """Seconds per image of the dataset pass: (reading on the driver, one chunk
     through the model on a worker, its second run: the first warms up)."""
     dataset = ready.scanned
+    assert dataset is not None  # asked only of a build with a dataset
     chunk = range(min(ready.config.dataset_batch, len(dataset)))
     started = time.perf_counter()
     images, _ = dataset.load(chunk)

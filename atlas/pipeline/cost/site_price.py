@@ -62,6 +62,7 @@ class SitePrice:
         """Each layer's crops (once per choice: each pricing encodes crops)."""
         if self.images is None:
             return []
+        assert self.ready.scanned is not None  # the images came from it
         if choice not in self.crops:
             self.crops[choice] = forecast_examples(
                 [(info.name, tuple(info.shape), len(units))
@@ -85,7 +86,8 @@ class SitePrice:
 def unit_shape(ready: Prepared, examples: int, crops: CropFormat) -> UnitShape:
     """What each unit of the build holds: images per view (from its jobs; the
     evolution's snapshots), `examples` per column, connections, steps, file names."""
-    config, units = ready.config, {}
+    config = ready.config
+    units: dict[str, set[tuple[str | None, int]]] = {}  # (layer, unit): joint jobs left out
     images: dict[str, int] = {}
     for job in (job for jobs in ready.layer_jobs for job in jobs if job.layer is not None):
         images[job.view] = images.get(job.view, 0) + len(job.images)

@@ -112,7 +112,7 @@ class CropFormat:
             return cut
         scale = self.pixels / side
         return cut.resize((max(1, round(cut.width * scale)), max(1, round(cut.height * scale))),
-                          Image.LANCZOS)
+                          Image.LANCZOS)  # type: ignore[attr-defined]  # Pillow sets it by loop
 
 
 def crop_format(store: ResultStore) -> CropFormat:
@@ -138,6 +138,7 @@ class CropPaths:
     def __call__(self, index: int, position: tuple[int, int] | None) -> str:
         if self.whole(position):  # the whole image: shared by every layer
             return f"{self.base}/images/{index}.{self.suffix}"
+        assert position is not None  # `whole` is true without one
         return f"{self.base}/{self.layer}/{index}-{position[0]}-{position[1]}.{self.suffix}"
 
 

@@ -4,6 +4,8 @@ between them)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 from atlas import __version__
@@ -17,6 +19,7 @@ from atlas.pipeline.cost.site_price import SitePrice
 from atlas.pipeline.cost.site_size import measure_site
 from atlas.pipeline.dataset.examples import crop_format, store_examples
 from atlas.pipeline.dataset.scan import (
+    LayerScan,
     ScanLayer,
     load_scan,
     run_scan,
@@ -61,8 +64,12 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
     for info, _ in chosen:
         scans[info.name] = load_scan(store.site_dir, info.name,
                                      scan_key(common, ScanLayer.of(info)))
-        fields[info.name] = stored_field(scans[info.name], lambda name=info.name: receptive_field(
-            loaded.module, loaded.preprocess, name, image_size, device))
+        # The pass above has just stored every chosen layer's scan. The lambda's default
+        # binds the layer, which mypy cannot infer a lambda with.
+        fields[info.name] = stored_field(
+            cast(LayerScan, scans[info.name]),
+            lambda name=info.name: receptive_field(  # type: ignore[misc]
+                loaded.module, loaded.preprocess, name, image_size, device))
     return scans, fields, notes
 
 
@@ -82,6 +89,7 @@ def cut_examples(ready: Prepared, scans: dict, fields: dict, pairs: list,
                                stored_map_side(store, pairs)))
         choice = fitted.choice
         notes.append(fitted.line())
+    assert ready.scanned is not None  # the examples phase runs only with a dataset
     common = _scan_common(config, loaded, ready.scanned, ready.image_size)
     written = 0
     for info, units in ready.chosen:

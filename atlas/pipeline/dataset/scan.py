@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -87,8 +87,9 @@ def stored_field(scan: LayerScan, measure: Callable[[], ReceptiveField]) -> Rece
     key covers): a rebuild does not pay the backward passes again."""
     path = scan.folder / "receptive_field.json"
     try:
-        return ReceptiveField(**{key: tuple(value) if isinstance(value, list) else value
-                                 for key, value in json.loads(path.read_text()).items()})
+        return ReceptiveField(**cast("dict[str, Any]",  # the stored fields, lists as tuples
+                                     {key: tuple(value) if isinstance(value, list) else value
+                                      for key, value in json.loads(path.read_text()).items()}))
     except (OSError, ValueError, TypeError):
         field = measure()
         write_json_atomic(path, dataclasses.asdict(field))
@@ -168,9 +169,9 @@ class _Writer:
     final: Path
     key: str
     running: RunningExtremes
-    peaks: np.ndarray
-    positions: np.ndarray
-    means: np.ndarray
+    peaks: np.memmap
+    positions: np.memmap
+    means: np.memmap
 
     @classmethod
     def open(cls, site_dir: Path, layer: str, key: str, rows: int, channels: int,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from atlas.optvis.transforms import Compose
 from atlas.pipeline.jobs import Job
 from atlas.pipeline.optimize.pack import job_objective, pack
 from atlas.store import Encoder, ResultStore, ViewFiles
-from atlas.views import VIEWS
+from atlas.views import VIEWS, OptimizedView
 
 
 @dataclass
@@ -86,12 +87,17 @@ def optimize_batch(engine: Engine, jobs: list[Job], lr: float,
     return compute_batch(engine, jobs, stepped)
 
 
+def _view(name: str) -> OptimizedView:
+    """`VIEWS[name]`, typed: every job's view is an optimized one."""
+    return cast(OptimizedView, VIEWS[name])
+
+
 def stopping(engine: Engine, jobs: list[Job]) -> Stopping | None:
     """The batch's stopping rule: each image may stop if its view's may."""
     if engine.stop_tolerance <= 0:
         return None
     return Stopping(engine.stop_tolerance, engine.stop_window,
-                    [VIEWS[job.view].settles for job in jobs for _ in job.images])
+                    [_view(job.view).settles for job in jobs for _ in job.images])
 
 
 def compute_batch(engine: Engine, jobs: list[Job],
@@ -117,6 +123,7 @@ def compute_batch(engine: Engine, jobs: list[Job],
         return floats(measure(engine.model, objective, images.to(engine.device),
                                engine.preprocess))
 
+    assert result.steps_taken is not None  # `optimize` always sets it
     final = activations(result.images)
     snapshot_acts = [activations(images) for _, images in result.snapshots]
     finite = (torch.isfinite(result.images).flatten(1).all(1) & result.finite_history()
@@ -137,13 +144,13 @@ def compute_batch(engine: Engine, jobs: list[Job],
             "lr_used": engine.lr,
             "steps_taken": [int(steps) for steps in result.steps_taken[start:stop]],
         }
-        record.update(VIEWS[job.view].record_extras(job, result.images[start:stop], measured))
+        record.update(_view(job.view).record_extras(job, result.images[start:stop], measured))
         maps = (list(result.transparency[start:stop]) if result.transparency is not None
                 else None)
         output.views.append(engine.encoder.view_files(
             job.layer, job.unit, job.view, list(result.images[start:stop]), record,
             transparency=maps))
-        snapshots = VIEWS[job.view].snapshots
+        snapshots = _view(job.view).snapshots
         if snapshots and job.settings.get("snapshot_every"):
             evolution = {
                 **record,
@@ -173,7 +180,7 @@ def save_failure(store: ResultStore, job: Job, reason: str) -> None:
 
 def job_is_done(store: ResultStore, job: Job) -> bool:
     done = store.is_done(job.layer, job.unit, job.view, job.key)
-    snapshots = VIEWS[job.view].snapshots
+    snapshots = _view(job.view).snapshots
     if done and snapshots and job.settings.get("snapshot_every"):
         done = store.is_done(job.layer, job.unit, snapshots, job.key)
     return done

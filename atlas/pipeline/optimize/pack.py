@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import groupby
+from typing import cast
 
 from atlas.optvis import objectives as obj
 from atlas.optvis.objectives import Objective
@@ -43,7 +44,8 @@ def regularized(objective: Objective, tv_weight: float, l2_weight: float) -> Obj
 def job_objective(job: Job, tv_weight: float, l2_weight: float) -> Objective:
     """The objective one job's images are optimized for, as if it ran alone:
     its readable description goes into the job's record."""
-    objective, _ = _optimized(job.view).objective(job.layer, [job])
+    # job.layer is None only for a joint job, whose objective does not read it
+    objective, _ = _optimized(job.view).objective(cast(str, job.layer), [job])
     return regularized(objective, tv_weight, l2_weight)
 
 
@@ -56,9 +58,11 @@ def pack(jobs: list[Job], tv_weight: float, l2_weight: float) -> PackedBatch:
     for _, group_iter in groups:
         group = list(group_iter)
         stop = start + sum(len(job.images) for job in group)
-        objective, measure = _optimized(group[0].view).objective(group[0].layer, group)
+        objective, measure = _optimized(group[0].view).objective(cast(str, group[0].layer),
+                                                                 group)
         pieces.append(objective.on_images(start, stop))
         measures.append(measure.on_images(start, stop))
         start = stop
-    total = regularized(sum(pieces, 0), tv_weight, l2_weight)
-    return PackedBatch(list(jobs), total, sum(measures, 0), offsets)
+    # Objectives: a batch has at least one job, and 0 + an Objective is one
+    total = regularized(cast(Objective, sum(pieces, 0)), tv_weight, l2_weight)
+    return PackedBatch(list(jobs), total, cast(Objective, sum(measures, 0)), offsets)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
@@ -78,12 +78,13 @@ def _jacobian_chunks(model: nn.Module, preprocess: nn.Module | None, image_size:
 
 
 def _chunks(model: nn.Module, inputs: torch.Tensor, shapes: dict, size: int, earlier: str,
-            later: str, starts: Sequence[int] | None = None) -> Iterator[_Chunk]:
+            later: str, starts: Sequence[int] | None = None) -> Generator[_Chunk, None, None]:
     """`_jacobian_chunks` once its chunks are sized: the forward, then a backward for
     each chunk (or for those that begin at `starts`)."""
     units = list(range(shapes[later][1]))
     graph = _repeated(model, inputs, earlier, later, size)
     output, leaf = graph.output, graph.leaf
+    assert output is not None and leaf is not None  # the run set both, or raised
     centre = (output.shape[2] // 2, output.shape[3] // 2) if output.dim() == 4 else ()
     for start in range(0, len(units), size) if starts is None else starts:
         chunk = units[start:start + size]
@@ -94,7 +95,9 @@ def _chunks(model: nn.Module, inputs: torch.Tensor, shapes: dict, size: int, ear
             continue
         seed = torch.zeros_like(output)
         rows = torch.arange(len(chunk), device=seed.device)
-        seed[(rows, torch.tensor(chunk, device=seed.device), *centre)] = 1
+        # the index as a name: mypy reads seed[(a, *b)] as Python 3.11's seed[a, *b]
+        index = (rows, torch.tensor(chunk, device=seed.device), *centre)
+        seed[index] = 1
         with torch.enable_grad():
             (gradient,) = torch.autograd.grad(output, leaf, seed, retain_graph=True,
                                               allow_unused=True)
@@ -189,6 +192,7 @@ def _repeated(model: nn.Module, inputs: torch.Tensor, earlier: str, later: str,
 
 def _one_backward(graph: _RepeatedForward) -> None:
     """A backward pass through `graph`, as each chunk takes one (a memory probe)."""
+    assert graph.output is not None and graph.leaf is not None  # `_repeated` ran it
     if graph.output.requires_grad:
         with torch.enable_grad():
             torch.autograd.grad(graph.output, graph.leaf, torch.ones_like(graph.output),
@@ -355,6 +359,7 @@ def layer_connections(model: nn.Module, preprocess: nn.Module | None, image_size
         top, left, height, width = box = _support(magnitude)
         piece = spatial[..., top:top + height, left:left + width]
         pieces.append((box, piece.cpu().clone()))  # a copy, so the chunk itself is freed
+    assert peak is not None  # a layer has units: there is at least one chunk
     final = _support(peak)
     maps = torch.cat([_place(piece, box, final) for box, piece in pieces])
     maps, block = _fit(maps)
