@@ -13,7 +13,7 @@ ARGS ?=
 help:
 	@echo "make atlas    install if needed, then build the default atlas into site/"
 	@echo "make test     install if needed, then run the test suite"
-	@echo "make lint     ruff over atlas/ (style, imports, likely bugs)"
+	@echo "make lint     ruff and mypy over atlas/ (style, imports, likely bugs, types)"
 	@echo "make render   re-render site/ from stored results (no optimization)"
 	@echo "make bench    time atlas against torch-lucent (InceptionV1 mixed4a, CPU)"
 	@echo "make weights  retrain the embedded colored-digits model"
@@ -58,6 +58,7 @@ test: $(INSTALLED) $(WEIGHTS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check atlas
+	$(BIN)/mypy
 
 test-slow: $(INSTALLED) $(WEIGHTS) trained-weights
 	$(BIN)/python -m pytest -q --run-slow
