@@ -40,6 +40,8 @@ def test_a_build_times_the_phases_that_ran_in_order(tmp_path: Path) -> None:
     assert list(report.timings) == ["memory", "optimize", "kernel", "connections",
                                     "analysis", "site"]
     assert sorted(report.timings, key=order.index) == list(report.timings)
+    for unit in (0, 1):  # the kernel phase drew the first conv layer's filters
+        assert (tmp_path / "site" / "results" / "conv1" / str(unit) / "kernel.json").is_file()
     again = build_atlas(config, progress=False)  # nothing left to optimize
     assert "optimize" not in again.timings and "memory" not in again.timings
     assert again.jobs_computed == 0

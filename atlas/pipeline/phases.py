@@ -133,8 +133,9 @@ def _from_dataset_images(run_view: Callable[..., str], desc: str) -> Callable[[B
 
 def _kernels(build: BuildRun) -> None:
     ready = build.ready
+    kernel_layer = ready.kernel_layer()
     for info, units in ready.chosen:
-        if info.name == ready.kernel_layer:
+        if info.name == kernel_layer:
             store_kernels(ready.store, ready.loaded.module, info.name, units, ready.common)
 
 
