@@ -306,12 +306,48 @@ class Summary(TypedDict, total=False):
     recognition: dict[str, Any] | None
 
 
+# build.json's `model` and `settings`, passed on as the manifest's.
+class ModelRecord(TypedDict):
+    spec: str
+    title: str
+    description: str
+    weights: str | None  # the weights file's name
+    weights_sha256: str | None
+    input_size: int
+    parameters: int
+    preprocess: str
+    architecture: list[dict[str, Any]]  # {name, type, shape, channels} of the layers shown
+    accuracy: dict[str, Any]
+
+
+class SettingsRecord(TypedDict, total=False):
+    steps: int
+    image_size: int
+    seed: int
+    lr: float | None
+    param: str  # e.g. "fft+decorrelate, sigmoid"
+    transforms: str
+    tv_weight: float
+    l2_weight: float
+    objective: str
+    diversity_weight: float
+    views: list[str]
+    magnitude: str | None  # MACO's magnitude spectrum: its source, or None
+    precision: str
+    channels_last: bool
+    images: str  # "png", or "webp (quality Q)"
+    # with a technique comparison
+    compare_units: int
+    class_weight: float
+    logits_layer: str | None
+
+
 class Manifest(TypedDict):
     format: int
     atlas_version: str
     generated_at: str
-    model: dict[str, Any]
-    settings: dict[str, Any]
+    model: ModelRecord
+    settings: SettingsRecord
     views: list[str]  # the views of this build, in page order
     dataset: DatasetInfo | None
     families_method: str | None  # how the layers' families were found

@@ -40,6 +40,7 @@ from atlas.bench.quality_work import QualityWork
 from atlas.config import FIELDS, check_setting
 from atlas.errors import AtlasError
 from atlas.pipeline.analysis.evidence import SILENT_FRACTION
+from atlas.record_types import Analysis
 from atlas.store import LAYER_UNIT, ResultStore
 
 # The parameterizations compared: name -> the settings that select it.
@@ -115,7 +116,7 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def measure_site(method: str, store: ResultStore, analysis: dict) -> list[LayerQuality]:
+def measure_site(method: str, store: ResultStore, analysis: Analysis) -> list[LayerQuality]:
     """The quality rows of one stored atlas (a build, or lucent's images stored alike)."""
     rows = []
     for layer, units in analysis["units"].items():
@@ -171,7 +172,7 @@ def build_candidate(work: QualityWork, name: str, overrides: dict[str, Any],
     build_atlas(config, progress=False)
     store = ResultStore(folder / name)
     # the build has just written it
-    return measure_site(name, store, cast(dict, store.load_json("analysis.json")))
+    return measure_site(name, store, cast(Analysis, store.load_json("analysis.json")))
 
 
 def run_quality(work: QualityWork, candidates: dict[str, dict[str, Any]] = CANDIDATES,

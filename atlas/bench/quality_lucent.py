@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -15,6 +14,7 @@ from atlas.bench.methods import lucent_as_shipped
 from atlas.bench.quality_work import QualityWork
 from atlas.optvis import objectives
 from atlas.optvis.render import measure
+from atlas.record_types import Analysis
 from atlas.store import ResultStore
 
 CHUNK = 64  # units per render_vis call for the positive images
@@ -38,7 +38,7 @@ def _activations(loaded, layer: str, units: list[int], images: torch.Tensor,
     return [round(float(s), 6) for s in scores]
 
 
-def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, dict[str, Any]]:
+def lucent_site(work: QualityWork, folder: Path) -> tuple[ResultStore, Analysis]:
     """Stores lucent's positive and diversity images of every chosen unit under
     `folder`, scans the dataset there, and returns the store and its analysis.
     lucent's diversity objective needs spatial activations: a linear layer

@@ -8,6 +8,9 @@ output counts give each branch's channel range.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from torch import nn
 
 # (suffix of the branch's last convolution, label), in concatenation order
@@ -32,7 +35,7 @@ def inception_branches(model: nn.Module, layer: str) -> list[dict] | None:
     return ranges
 
 
-def branch_of(branches: list[dict] | None, unit: int) -> str | None:
+def branch_of(branches: Sequence[Mapping[str, Any]] | None, unit: int) -> str | None:
     for branch in branches or []:
         if branch["start"] <= unit < branch["stop"]:
             return branch["label"]

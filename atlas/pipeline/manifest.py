@@ -29,6 +29,7 @@ from atlas.manifest_types import (
 from atlas.models.branches import branch_of
 from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.weights.connections import unit_connections
+from atlas.record_types import BuildRecord, LayerRecord
 from atlas.slugs import slugify
 from atlas.store import LAYER_UNIT, ResultStore
 from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
@@ -98,7 +99,7 @@ SCORES = ("polysemanticity", "diversity_spread", "colour", "example_polysemantic
           "faithfulness", "faithfulness_baseline", "super_stimulus", "positive_value")
 
 
-def _layer_views(build: dict, layer: dict) -> list[View]:
+def _layer_views(build: BuildRecord, layer: LayerRecord) -> list[View]:
     """The per-unit views this build asked for that apply to `layer`, in page order."""
     where = Where(tuple(layer["shape"]), kernel_layer=layer["kernel"],
                   dataset=build.get("dataset") is not None)
@@ -109,12 +110,13 @@ def _layer_views(build: dict, layer: dict) -> list[View]:
 def build_manifest(store: ResultStore) -> Manifest:
     """The index (atlas.json's content); each layer's units are written to their
     file under the site as they are assembled (see `manifest_io`)."""
-    build = store.load_json("build.json")
+    build = cast("BuildRecord | None", store.load_json("build.json"))
     if build is None:
         raise AtlasError(f"no stored results in {store.site_dir}; run `atlas build` first")
-    analysis = store.load_json("analysis.json") or {}
+    analysis = store.load_json("analysis.json") or {}  # read as it comes: it may be absent
     unit_scores = analysis.get("units", {})
-    links = unit_connections(store, (build.get("connections") or {}).get("pairs", []))
+    connections = build.get("connections")
+    links = unit_connections(store, connections["pairs"] if connections else [])
     cited = _cited_units(analysis)
     found: dict[tuple[str, int], UnitEntry] = {}  # the units the summary shows
     layers: list[LayerHeader] = []

@@ -3,19 +3,21 @@ the manifest without the model."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from atlas.config import BuildConfig
 from atlas.datasets import Dataset
+from atlas.manifest_types import Branch, DatasetInfo
 from atlas.models.layers import LayerInfo
 from atlas.models.receptive_field import ReceptiveField
 from atlas.models.registry import LoadedModel
 from atlas.optvis import precision
 from atlas.optvis.param import describe_param
 from atlas.pipeline.prepare import Prepared
+from atlas.record_types import BuildRecord
 
 
-def build_record(ready: Prepared, scans: dict, fields: dict, pairs: list) -> dict[str, Any]:
+def build_record(ready: Prepared, scans: dict, fields: dict, pairs: list) -> BuildRecord:
     """The build's record, from what it prepared and what its phases left."""
     config, loaded, engine, store = ready.config, ready.loaded, ready.engine, ready.store
     record = model_and_layers(config, loaded, ready.run.layers, ready.chosen, ready.joint,
@@ -26,19 +28,21 @@ def build_record(ready: Prepared, scans: dict, fields: dict, pairs: list) -> dic
                          else None)
     if ready.compared:
         record["compare"] = {"units": [[plan.layer, plan.unit] for plan in ready.compared]}
-        record["settings"].update(compare_units=config.compare_units,
-                                  class_weight=config.class_weight,
-                                  logits_layer=config.logits_layer)
-    record["settings"]["magnitude"] = ready.magnitude_name
+        settings = record["settings"]
+        settings["compare_units"] = config.compare_units
+        settings["class_weight"] = config.class_weight
+        settings["logits_layer"] = config.logits_layer
+    settings = record["settings"]
+    settings["magnitude"] = ready.magnitude_name
+    settings["precision"] = precision.describe(engine.autocast)
+    settings["channels_last"] = engine.channels_last
     image_format = store.image_format
-    record["settings"].update(precision=precision.describe(engine.autocast),
-                              channels_last=engine.channels_last,
-                              images=image_format if image_format == "png"
-                              else f"{image_format} (quality {config.image_quality})")
+    settings["images"] = (image_format if image_format == "png"
+                          else f"{image_format} (quality {config.image_quality})")
     return record
 
 
-def dataset_info(dataset: Dataset, scans: dict) -> dict:
+def dataset_info(dataset: Dataset, scans: dict) -> DatasetInfo:
     """The manifest's `dataset` entry."""
     count = max((scan.count for scan in scans.values()), default=0)
     return {"spec": dataset.spec, "description": dataset.describe(), "images": count,
@@ -53,7 +57,7 @@ def _field_size(field: ReceptiveField | None) -> list[int] | None:
 
 def model_and_layers(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo],
                      chosen: list, joint: list, image_size: int, transforms: str,
-                     kernel_layer: str | None, fields: dict) -> dict:
+                     kernel_layer: str | None, fields: dict) -> BuildRecord:
     """The model, the settings and the chosen layers, as the record gives them."""
     assert config.param is not None  # the build's config: with_sized_defaults set it
     shown = set(loaded.defaults_from(table)) | {info.name for info, _ in chosen}
@@ -79,7 +83,7 @@ def model_and_layers(config: BuildConfig, loaded: LoadedModel, table: list[Layer
         },
         "layers": [{"name": info.name, "type": info.type, "shape": list(info.shape),
                     "channels": info.channels, "units": units,
-                    "branches": loaded.branches(info.name) or [],
+                    "branches": cast(list[Branch], loaded.branches(info.name) or []),
                     "pre_activation": ({"floor": info.floor.value, "source": info.floor.source}
                                        if info.floor is not None else None),
                     "kernel": info.name == kernel_layer,

@@ -42,6 +42,7 @@ from atlas.pipeline.analysis.families import FAMILIES_METHOD, families
 from atlas.pipeline.analysis.flags import unit_flags
 from atlas.pipeline.analysis.recognition import recognition
 from atlas.pipeline.dataset.extremes import Extremes, spatial_extremes
+from atlas.record_types import Analysis
 from atlas.store import ResultStore, load_image
 
 COLOUR_METHOD = (
@@ -208,7 +209,8 @@ def _spread_scores(loaded: LoadedModel, store: ResultStore, layer: str, unit_lis
 
 
 def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: BuildConfig,
-            device: torch.device, evidence: DataEvidence | None = None) -> dict[str, Any]:
+            device: torch.device, evidence: DataEvidence | None = None) -> Analysis:
+    """analysis.json: the measured answers, per unit and per question."""
     probe = loaded.probe
     units: dict[str, dict[str, dict[str, Any]]] = {}
     colour: float | dict[str, Any]  # a unit's colour score in the loop, then the section

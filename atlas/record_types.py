@@ -1,0 +1,53 @@
+"""The two files a build writes for `atlas render` beside its views' records,
+as types: `build.json` (what the build was made with and of;
+`pipeline/record.py` writes it) and `analysis.json` (the measured answers;
+`pipeline/analysis/questions.py` writes it). `pipeline/manifest.py` reads
+both to make the manifest, with no model loaded."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from atlas.manifest_types import Branch, DatasetInfo, ModelRecord, SettingsRecord
+
+
+class PreActivationRecord(TypedDict):
+    floor: float
+    source: str
+
+
+class LayerRecord(TypedDict):
+    name: str
+    type: str
+    shape: list[int]
+    channels: int
+    units: list[int]
+    branches: list[Branch]
+    pre_activation: PreActivationRecord | None
+    kernel: bool
+    receptive_field: list[int] | None
+
+
+class ConnectionsRecord(TypedDict):
+    top: int
+    pairs: list[list[str]]  # [earlier, later] layer names, forward order
+
+
+class BuildRecord(TypedDict, total=False):
+    model: ModelRecord
+    settings: SettingsRecord
+    layers: list[LayerRecord]
+    joint: list[str]  # the joint objectives' expressions
+    connections: ConnectionsRecord
+    dataset: DatasetInfo | None
+    compare: dict[str, list[list[Any]]]  # {"units": [[layer, unit], ...]}
+
+
+class Analysis(TypedDict):
+    units: dict[str, dict[str, dict[str, Any]]]  # layer -> unit (as text) -> its scores
+    colour: dict[str, Any]
+    shortcut: dict[str, Any] | None
+    recognition: dict[str, Any] | None
+    polysemantic: dict[str, Any]
+    faithfulness: dict[str, Any] | None
+    families: dict[str, Any]
