@@ -37,6 +37,10 @@ class LayerInfo:
         return pre_name(self.name) if self.floor is not None else self.name
 
 
+# The layers a build visualizes, each with its chosen units, in the build's order.
+Chosen = list[tuple[LayerInfo, list[int]]]
+
+
 @dataclass
 class DryRun:
     """What one forward pass at one size reached."""

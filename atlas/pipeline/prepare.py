@@ -25,7 +25,7 @@ from atlas.config import (
 from atlas.datasets import Dataset, open_dataset
 from atlas.errors import AtlasError
 from atlas.models.floors import find_floor
-from atlas.models.layers import DryRun, LayerInfo, dry_run, resolve_layers
+from atlas.models.layers import Chosen, DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
 from atlas.models.specs import DEFAULT_SPEC
 from atlas.optvis import precision
@@ -160,7 +160,7 @@ class Prepared:
     device: torch.device  # the driver's
     image_size: int
     run: DryRun
-    chosen: list  # (LayerInfo, units) per layer
+    chosen: Chosen
     joint: list
     compared: list  # compare UnitPlans
     dataset: Dataset | None  # what MACO's spectrum or the dataset views read
@@ -272,7 +272,8 @@ def prepare_build(config: BuildConfig) -> Prepared:
 
 
 
-def plan_jobs(config: BuildConfig, common: dict, chosen: list, joint: list) -> list[list[Job]]:
+def plan_jobs(config: BuildConfig, common: dict, chosen: Chosen, joint: list
+              ) -> list[list[Job]]:
     """One list of jobs per layer (view-major, so packed batches have long
     segments of one view), then the joint jobs."""
     view_order = {view: i for i, view in enumerate(VIEWS)}

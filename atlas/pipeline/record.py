@@ -8,7 +8,7 @@ from typing import cast
 from atlas.config import BuildConfig
 from atlas.datasets import Dataset
 from atlas.manifest_types import Branch, DatasetInfo
-from atlas.models.layers import LayerInfo
+from atlas.models.layers import Chosen, LayerInfo
 from atlas.models.receptive_field import ReceptiveField
 from atlas.models.registry import LoadedModel
 from atlas.optvis import precision
@@ -56,7 +56,7 @@ def _field_size(field: ReceptiveField | None) -> list[int] | None:
 
 
 def model_and_layers(config: BuildConfig, loaded: LoadedModel, table: list[LayerInfo],
-                     chosen: list, joint: list, image_size: int, transforms: str,
+                     chosen: Chosen, joint: list, image_size: int, transforms: str,
                      kernel_layer: str | None, fields: dict) -> BuildRecord:
     """The model, the settings and the chosen layers, as the record gives them."""
     assert config.param is not None  # the build's config: with_sized_defaults set it

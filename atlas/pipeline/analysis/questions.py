@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from atlas.config import BuildConfig
-from atlas.models.layers import LayerInfo
+from atlas.models.layers import Chosen, LayerInfo
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.analysis.evidence import (
@@ -208,7 +208,7 @@ def _spread_scores(loaded: LoadedModel, store: ResultStore, layer: str, unit_lis
     return {unit: round(polysemanticity(group) / between, 4) for unit, group in groups.items()}
 
 
-def analyse(loaded: LoadedModel, store: ResultStore, chosen: list, config: BuildConfig,
+def analyse(loaded: LoadedModel, store: ResultStore, chosen: Chosen, config: BuildConfig,
             device: torch.device, evidence: DataEvidence | None = None) -> Analysis:
     """analysis.json: the measured answers, per unit and per question."""
     probe = loaded.probe
@@ -403,7 +403,7 @@ def _recognition(loaded: LoadedModel, evidence: DataEvidence | None, layer: str,
                        loaded.class_names or [], top_label, labels, device)
 
 
-def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: list,
+def _shortcut(loaded: LoadedModel, store: ResultStore, chosen: Chosen,
               evidence: DataEvidence | None) -> dict | None:
     probe = loaded.probe
     accuracy = loaded.metrics.get("accuracy", {})

@@ -11,6 +11,7 @@ import torch
 from atlas import __version__
 from atlas.config import BuildConfig
 from atlas.datasets import Dataset
+from atlas.models.layers import Chosen
 from atlas.models.receptive_field import receptive_field
 from atlas.models.registry import LoadedModel
 from atlas.pipeline.cost.example_bytes import scan_concentrations
@@ -41,7 +42,7 @@ def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,
                          loaded.preprocess.description, dataset, config.example_count)
 
 
-def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: list,
+def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: Chosen,
                  store: ResultStore, image_size: int, device: torch.device, executor: Executor,
                  progress: bool) -> tuple[dict, dict, list[str]]:
     """The dataset pass over every chosen layer. Returns (layer -> LayerScan, layer ->
