@@ -6,6 +6,8 @@ import dataclasses
 import difflib
 import math
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,16 +281,20 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
     return BuildConfig(**values).validate()
 
 
-# The kind of value each setting takes (a config file can hold anything).
-INTS = {"steps", "seed", "image_size", "diversity_images", "neuron_positions", "seed_count",
-        "snapshot_every", "batch_size", "image_quality", "dataset_limit", "example_count",
-        "dataset_batch", "compare_units", "connections", "ray_workers", "ray_threads",
-        "stop_window", "jitter", "rotate"}
-FLOATS = {"lr", "tv_weight", "l2_weight", "diversity_weight", "diversity_keep", "class_weight",
-          "stop_tolerance", "scale", "accent_radius", "accent_weight"}
-BOOLS = {"decorrelate", "pretrained", "channels_last"}
-STRING_LISTS = {"layers", "views", "joint"}
-FLOAT_LISTS = {"mean", "std", "diversity_window"}
+def _kind(annotation: Any) -> str:
+    """What a setting's annotation asks of a value: "int", "float", "bool", "str",
+    "str_list" or "float_list" (None, where a setting allows it, stays None)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation, = (arg for arg in typing.get_args(annotation) if arg is not type(None))
+    if typing.get_origin(annotation) is list:
+        item, = typing.get_args(annotation)
+        return f"{item.__name__}_list"
+    return str(annotation.__name__)
+
+
+# The kind of value each setting takes, read from its declaration above (a config file
+# can hold anything).
+KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(BuildConfig).items()}
 
 
 def check_setting(key: str, value: Any) -> Any:
@@ -297,20 +303,21 @@ def check_setting(key: str, value: Any) -> Any:
         return AtlasError(f"setting {key!r} must be {kind}, not {value!r} "
                           f"({type(value).__name__})")
 
-    if key in INTS:
+    kind = KINDS[key]
+    if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong("a whole number")
-    elif key in FLOATS:
+    elif kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong("a number")
         return float(value)
-    elif key in BOOLS:
+    elif kind == "bool":
         if not isinstance(value, bool):
             raise wrong("true or false")
-    elif key in STRING_LISTS:
+    elif kind == "str_list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise wrong("a list of strings, e.g. [\"a\", \"b\"]")
-    elif key in FLOAT_LISTS:
+    elif kind == "float_list":
         if not isinstance(value, list) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
             raise wrong("a list of numbers")

@@ -226,3 +226,16 @@ def test_the_spelled_out_default_config_matches_the_defaults() -> None:
     for key in values:
         if key not in ("layers", "views", "joint"):  # lists the model and the build choose
             assert getattr(spelled, key) == getattr(default, key), key
+
+
+def test_each_settings_kind_comes_from_its_declaration() -> None:
+    from atlas.config import FIELDS, KINDS
+
+    assert set(KINDS) == set(FIELDS)
+    assert {name: KINDS[name] for name in ("steps", "dataset_limit", "lr", "scale",
+                                           "channels_last", "layers", "diversity_window",
+                                           "channels", "memory_limit")} == {
+        "steps": "int", "dataset_limit": "int", "lr": "float", "scale": "float",
+        "channels_last": "bool", "layers": "str_list", "diversity_window": "float_list",
+        "channels": "str", "memory_limit": "str"}
+    assert set(KINDS.values()) == {"int", "float", "bool", "str", "str_list", "float_list"}
