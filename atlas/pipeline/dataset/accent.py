@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from atlas.errors import AtlasError
 from atlas.optvis import objectives as obj
 from atlas.optvis.anchored import AnchoredImage, accent, distance
 from atlas.optvis.render import measure, optimize
@@ -126,8 +127,6 @@ def view_files(encoder: Encoder, jobs: list[AccentJob], anchors: torch.Tensor,
 def run_accents(ready: Any, scans: dict, executor: Executor, bar: Any, stop: Any) -> str:
     """Accentuates the top examples of every chosen unit not already stored with
     its key; returns the report line."""
-    from atlas.errors import AtlasError
-
     config, store, dataset = ready.config, ready.store, ready.scanned
     todo: list[AccentJob] = []
     for info, units in ready.chosen:

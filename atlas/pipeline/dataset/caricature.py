@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from atlas.errors import AtlasError
 from atlas.optvis.caricature import caricature
 from atlas.optvis.hooks import capture, frozen
 from atlas.optvis.param import ImageParam
@@ -61,8 +62,6 @@ def caricature_batch(engine: Any, originals: torch.Tensor, layer: str, seeds: li
 def run_caricatures(ready: Any, scans: dict, executor: Executor, bar: Any, stop: Any) -> str:
     """Caricatures of every chosen layer not already stored with its key; the report
     line."""
-    from atlas.errors import AtlasError
-
     config, store, dataset = ready.config, ready.store, ready.scanned
     todo = []
     for info, _ in ready.chosen:
