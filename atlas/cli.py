@@ -11,13 +11,14 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from atlas.config import EXECUTORS, PRE_ACTIVATION, VIEWS, load_toml, make_config
+from atlas.config import SETTINGS, BuildConfig, load_toml, make_config
 from atlas.errors import AtlasError
-from atlas.optvis import PARAMS
 from atlas.pipeline.control.interrupt import BuildInterrupted
+from atlas.setting import GROUPS, Declared
 
 BUILD_EXAMPLES = """examples:
   atlas build                                  # the default colored-digits atlas into site/
@@ -100,9 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
     layers = commands.add_parser("layers", help="list the visualizable layers of a model",
                                  epilog=LAYERS_EXAMPLES, formatter_class=raw)
-    _model_flags(layers)
-    layers.add_argument("--image-size", type=int, dest="image_size",
-                        help="pixels (default: the model's input size)")
+    _setting_flags(layers, ("model", "weights", "pretrained", "image_size"))
     layers.add_argument("--debug", action="store_true", help="show full tracebacks")
 
     bench = commands.add_parser("bench", help="time atlas against torch-lucent in one run",
@@ -185,79 +184,49 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build_flags(parser: argparse.ArgumentParser) -> None:
-    """The settings `atlas build` and `atlas plan` both take."""
+    """The settings `atlas build` and `atlas plan` both take: a config file, then a
+    flag for every setting."""
     parser.add_argument("config", nargs="?", type=Path, help="TOML file of settings")
-    _model_flags(parser)
-    parser.add_argument("--layers", type=_csv, help="comma-separated layer names (default: "
-                        "the model's own list; see `atlas layers`)")
-    parser.add_argument("--channels", help="units of every layer, e.g. 0-7,12 (default: all)")
-    parser.add_argument("--views", type=_csv, help=f"comma-separated, from: {', '.join(VIEWS)}")
-    parser.add_argument("--steps", type=int, help="optimization steps (default 256)")
-    parser.add_argument("--param", choices=PARAMS, help="image parameterization (default: pixel "
-                        "up to 64 px, fourier above; maco adds transparency maps)")
-    parser.add_argument("--objective", help="what the optimized views maximize: channel (the "
-                        "mean, default), neuron (the centre position), top_k:K (the K strongest "
-                        "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
-    parser.add_argument("--pre-activation", choices=PRE_ACTIVATION, dest="pre_activation",
-                        help="layers clamped by a ReLU are read before it: all (their values "
-                        "and every view's objective, default), negative (values, and only the "
-                        "negative and neuron views) or off (their output)")
-    parser.add_argument("--image-size", type=int, dest="image_size",
-                        help="pixels (default: the model's input size)")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--device", help="auto, cpu or cuda (default auto)")
-    parser.add_argument("--out", help="site directory (default site/)")
-    parser.add_argument("--batch-size", type=int, dest="batch_size",
-                        help="the most images per optimization batch (default 1024; fewer "
-                        "where memory_limit allows fewer)")
-    parser.add_argument("--memory-limit", dest="memory_limit", metavar="SIZE",
-                        help="memory an optimization batch may take, e.g. 8GB (default: half "
-                        "the free memory on a CPU, 80%% on a GPU)")
-    parser.add_argument("--stop-tolerance", type=float, dest="stop_tolerance",
-                        help="stop an image once its objective gains less than this share "
-                        "over stop_window steps (default 0: every image runs every step)")
-    parser.add_argument("--preprocess", help="input normalization: none, imagenet or "
-                        "inceptionv1 (default: the model's own)")
-    parser.add_argument("--dataset", help="real images for the examples and spectrum views: "
-                        "colored-digits, a folder of images (class subfolders optional), or none "
-                        "(default: the model's own dataset, if it has one)")
-    parser.add_argument("--dataset-limit", type=int, dest="dataset_limit", metavar="N",
-                        help="scan a seeded random sample of N images of the dataset")
-    parser.add_argument("--example-count", type=int, dest="example_count", metavar="K",
-                        help="dataset examples per column: max, min, below, above (default 10)")
-    parser.add_argument("--site-budget", dest="site_budget", metavar="SIZE",
-                        help="the most the published site may take, e.g. 1GB (GitHub Pages' "
-                        "limit): fewer, smaller dataset examples until it fits (default: none)")
-    parser.add_argument("--executor", choices=EXECUTORS,
-                        help="where the optimization and dataset pass run: local (default) or "
-                             "ray (a Ray cluster's workers)")
-    parser.add_argument("--ray-address", dest="ray_address", metavar="ADDRESS",
-                        help="an existing Ray cluster, e.g. 10.0.0.5:6379 (default: a local "
-                             "Ray instance on this machine)")
-    parser.add_argument("--ray-workers", type=int, dest="ray_workers", metavar="N",
-                        help="Ray workers (default: one per GPU, else one per CPU)")
+    _setting_flags(parser, SETTINGS)
 
 
-# The build flags that are settings (BuildConfig fields), passed over a config file's values.
-BUILD_SETTINGS = ("model", "weights", "pretrained", "layers", "channels", "views", "steps",
-                  "param", "objective", "image_size", "seed", "device", "out", "batch_size",
-                  "preprocess", "dataset", "dataset_limit", "example_count", "executor",
-                  "ray_address", "ray_workers", "stop_tolerance", "memory_limit",
-                  "site_budget", "pre_activation")
+def _setting_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """A flag for each of the settings `names`, made from its declaration, under its
+    group's heading; a flag not given is None, so it leaves the config file's value."""
+    groups: dict[str, Any] = {}
+    for name in names:
+        declared = SETTINGS[name]
+        group = declared.setting.group
+        if group not in groups:
+            groups[group] = parser.add_argument_group(GROUPS[group].lower())
+        help_text = f"{declared.setting.help} (default: {declared.default_words()})"
+        groups[group].add_argument(declared.flag, dest=name, default=None,
+                                   help=help_text.replace("%", "%%"), **_flag_form(declared))
 
 
-def _build_config(args: argparse.Namespace):
+def _flag_form(declared: Declared) -> dict[str, Any]:
+    """How a setting's flag reads its value, by the setting's kind."""
+    if declared.kind == "bool":
+        return {"action": argparse.BooleanOptionalAction}
+    setting = declared.setting
+    metavar = setting.metavar or ("{" + ",".join(setting.choices) + "}" if setting.choices
+                                  else FLAG_METAVARS.get(declared.kind, declared.name.upper()))
+    return {"type": FLAG_TYPES.get(declared.kind, str), "metavar": metavar}
+
+
+def numbers(text: str) -> list[float]:
+    """'0.5,0.25' -> [0.5, 0.25] (argparse names this function in its error)."""
+    return [float(part) for part in _csv(text)]
+
+
+FLAG_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str_list": _csv,
+                                               "float_list": numbers}
+FLAG_METAVARS = {"int": "N", "float": "X", "str_list": "A,B", "float_list": "X,Y"}
+
+
+def _build_config(args: argparse.Namespace) -> BuildConfig:
     file_values = load_toml(args.config) if args.config else {}
-    return make_config(file_values, {key: getattr(args, key) for key in BUILD_SETTINGS})
-
-
-def _model_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="colored-digits (default), lucent:inceptionv1, "
-                        "torchvision:NAME, path/to/file.py:factory or package.module:factory")
-    parser.add_argument("--weights", help="weights file: a state dict, or a checkpoint dict "
-                        "holding one")
-    parser.add_argument("--pretrained", action="store_true", default=None,
-                        help="let torch-lucent/torchvision download the weights (needs internet)")
+    return make_config(file_values, {name: getattr(args, name) for name in SETTINGS})
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -1,14 +1,12 @@
-"""Build settings: defaults, a TOML file, then command-line flags, in that order."""
+"""Build settings, each declared once as a field of `BuildConfig` (see atlas/setting.py),
+read from defaults, a TOML file, then command-line flags, in that order."""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import sys
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from atlas.errors import AtlasError
-from atlas.optvis import PARAMS
+from atlas.objective_spec import parse_objective
+from atlas.optvis import PARAMS, PRECISIONS
+from atlas.setting import declarations, did_you_mean, setting
 from atlas.sizes import parse_size
 from atlas.views import DEFAULT_VIEWS
 from atlas.views import VIEW_NAMES as VIEWS
@@ -26,173 +26,269 @@ from atlas.views import VIEW_NAMES as VIEWS
 DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
 # The pre_activation modes, the default first.
 PRE_ACTIVATION = ("all", "negative", "off")
+EXECUTORS = ("local", "ray")
+MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
+MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
+TRANSFORM_AMOUNTS = ("transform amounts must be jitter >= 0 pixels, 0 <= scale < 1 and "
+                     "0 <= rotate <= 180 degrees, not jitter {jitter}, scale {scale}, "
+                     "rotate {rotate}")
+# The groups of settings/setting.GROUPS, by the names the declarations below use.
+MODEL, UNITS, OPTIMIZATION, VIEW, DATASET, SITE, EXECUTION = (
+    "model", "units", "optimization", "views", "dataset", "site", "execution")
+
+
+def _known_views(views: list[str]) -> None:
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown:
+        raise AtlasError(f"unknown view {unknown[0]!r}{did_you_mean(unknown[0], VIEWS)}; "
+                         f"views are: {', '.join(VIEWS)}")
+
+
+def _some_layers(layers: list[str]) -> None:
+    if not layers:
+        raise AtlasError("the layer list is empty; name at least one layer (see "
+                         "`atlas layers`)")
+
+
+def _device(name: str) -> None:
+    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
+        raise AtlasError(f"device must be auto, cpu or cuda, not {name!r}")
+
+
+def _window(window: list[float]) -> None:
+    if len(window) != 2 or not 0 <= window[0] < window[1] <= 1:
+        raise AtlasError(f"diversity_window must be two shares of the steps, "
+                         f"0 <= start < end <= 1, not {window}")
 
 
 @dataclass
 class BuildConfig:
-    model: str = "colored-digits"
-    weights: str | None = None
-    pretrained: bool = False  # ask the model's library to download its weights
-    preprocess: str | None = None  # preset: none, imagenet, inceptionv1; None: the model's
-    mean: list[float] | None = None  # explicit normalization instead of a preset
-    std: list[float] | None = None
-    layers: list[str] | None = None  # None: the model's default layers
-    channels: str | None = None  # e.g. "0-7,12", for every layer; None: all
-    views: list[str] = field(default_factory=lambda: list(DEFAULT_VIEWS))
-    steps: int = 256
-    image_size: int | None = None  # None: the model's native input size
-    seed: int = 0
-    device: str = "auto"
-    out: str = "site"
-    lr: float | None = None  # None: the parameterization's default at the size (LR_BY_PARAM)
-    param: str | None = None  # pixel, fourier or maco (optvis/param.py); None: by size
-    decorrelate: bool = True
-    valid: str = "sigmoid"
-    transforms: str = "standard"  # "standard" or "none"
-    # The standard transforms' amounts (optvis/transforms.py): jitter in pixels at 128 px
-    # (scaled to the image size), the largest relative scaling, the largest rotation in
-    # degrees; 0 leaves that transform out.
-    jitter: int = 8
-    scale: float = 0.1
-    rotate: int = 10
-    tv_weight: float = 0.05
-    l2_weight: float = 0.0
-    # What the positive, negative, diversity, seeds (and evolution) views maximize, for the
-    # whole build: channel (the mean over positions), neuron (the centre position), top_k:K
-    # (the mean of the K strongest positions) or class:C[:λ] (the channel mean plus λ times
-    # the logit of class C). See `parse_objective`.
-    objective: str = "channel"
-    class_weight: float = 0.1  # λ of class-conditional objectives (unit + λ·logit)
-    # The accent view (pipeline/dataset/accent.py): how far (RMS, in [0, 1] pixel units) an
-    # accentuated dataset image may move from the real one, and the weight of the term
-    # that pulls it back (against the unit's activation over its dataset maximum).
-    accent_radius: float = 0.1
-    accent_weight: float = 1.0
-    # A layer whose output is clamped at a floor (a ReLU; models/floors.py) is read before
-    # its clamp: "all" (its values, and every optimized view's objective), "negative" (its
-    # values, and only the negative and neuron views' objectives) or "off" (its output, as
-    # for any layer). See PRE_ACTIVATION for what decided the default.
-    pre_activation: str = "all"
-    logits_layer: str | None = None  # the class output; None: found from the model
-    compare_units: int = 3  # units per layer on the compare page: each layer's first ones
-    # Circuits: each unit's strongest connections to the chosen layer before it and the
-    # one after it, by their expanded weights (pipeline/weights/circuits.py); 0: none, at most 50.
-    connections: int = 12
+    """Every build setting: a key of the TOML file, a flag of `atlas build` and `atlas
+    plan`, a row of docs/settings.md. `keyed` settings join the cache keys of the results
+    they shape, so changing one recomputes those results and nothing else."""
+
+    model: str = setting(
+        "colored-digits", group=MODEL, keyed=True, metavar="SPEC",
+        help="the model: colored-digits, lucent:inceptionv1, torchvision:NAME, "
+             "path/to/file.py:factory or package.module:factory")
+    weights: str | None = setting(
+        group=MODEL, keyed=True, metavar="FILE",
+        shown="the model's own: colored-digits' trained weights, random for others",
+        help="weights file: a state dict, or a checkpoint dict holding one (a .pt/.pth "
+             "torch file)")
+    pretrained: bool = setting(
+        False, group=MODEL, keyed=True,
+        help="let torch-lucent/torchvision download the weights (needs internet)")
+    preprocess: str | None = setting(
+        group=MODEL, keyed=True, shown="the model's own", metavar="PRESET",
+        help="input normalization: none, imagenet or inceptionv1")
+    mean: list[float] | None = setting(
+        group=MODEL, keyed=True, shown="the preset's", metavar="R,G,B",
+        help="explicit normalization mean, one number per colour, instead of a preset")
+    std: list[float] | None = setting(
+        group=MODEL, keyed=True, shown="the preset's", metavar="R,G,B",
+        help="explicit normalization standard deviation, with mean")
+    layers: list[str] | None = setting(
+        group=UNITS, keyed="the compare view's (its runs span the chosen layers)",
+        check=_some_layers, shown="the model's own list",
+        help="the layers to visualize (see `atlas layers`)")
+    channels: str | None = setting(
+        group=UNITS, keyed="the connections (they list the chosen units)", shown="all",
+        metavar="0-7,12",
+        help="the units of every chosen layer")
+    views: list[str] = setting(
+        factory=lambda: list(DEFAULT_VIEWS), group=UNITS,
+        keyed="positive, when evolution comes or goes (its snapshots are of that run)",
+        check=_known_views,
+        help=f"the views to build, from: {', '.join(VIEWS)}")
+    steps: int = setting(
+        256, group=OPTIMIZATION, keyed=True, at_least=1,
+        help="optimization steps (the most any image runs)")
+    image_size: int | None = setting(
+        group=MODEL, keyed=True, at_least=1, shown="the model's input size", metavar="PIXELS",
+        error="image size must be a positive number of pixels, not {value}",
+        help="the side of the optimized and dataset images, in pixels")
+    seed: int = setting(
+        0, group=OPTIMIZATION, keyed=True,
+        help="random seed of every image's initialization and of the dataset sample")
+    device: str = setting(
+        "auto", group=EXECUTION, keyed=False, check=_device,
+        help="auto, cpu, cuda or cuda:N (auto: a CUDA GPU where there is one)")
+    out: str = setting(
+        "site", group=SITE, keyed=False, metavar="DIR",
+        help="the site's folder; its results/ keep what a rebuild reuses")
+    # None: the parameterization's default at the size (LR_BY_PARAM).
+    lr: float | None = setting(
+        group=OPTIMIZATION, keyed=True, above=0,
+        shown="pixel 0.12; fourier 0.05 up to 64 px, 0.075 above; maco 0.05",
+        help="Adam's learning rate")
+    param: str | None = setting(
+        group=OPTIMIZATION, keyed=True, choices=PARAMS, shown="pixel up to 64 px, fourier above",
+        help="image parameterization; maco adds transparency maps")
+    decorrelate: bool = setting(
+        True, group=OPTIMIZATION, keyed=True,
+        help="optimize colour in a decorrelated basis (as lucid does)")
+    valid: str = setting(
+        "sigmoid", group=OPTIMIZATION, keyed=True, choices=("sigmoid", "clamp"),
+        help="how pixels are kept within [0, 1]")
+    transforms: str = setting(
+        "standard", group=OPTIMIZATION, keyed=True, choices=("standard", "none"),
+        help="random jitter, scaling and rotation at each step, or none")
+    # The standard transforms' amounts (optvis/transforms.py); 0 leaves that transform out.
+    jitter: int = setting(
+        8, group=OPTIMIZATION, keyed=True, at_least=0, error=TRANSFORM_AMOUNTS,
+        help="the largest jitter in pixels at 128 px (scaled to the image size)")
+    scale: float = setting(
+        0.1, group=OPTIMIZATION, keyed=True, at_least=0, below=1, error=TRANSFORM_AMOUNTS,
+        help="the largest relative scaling")
+    rotate: int = setting(
+        10, group=OPTIMIZATION, keyed=True, at_least=0, at_most=180, error=TRANSFORM_AMOUNTS,
+        help="the largest rotation, in degrees")
+    tv_weight: float = setting(
+        0.05, group=OPTIMIZATION, keyed=True, at_least=0,
+        help="weight of the total-variation penalty (smoother images)")
+    l2_weight: float = setting(
+        0.0, group=OPTIMIZATION, keyed=True, at_least=0,
+        help="weight of the L2 penalty on the pixels")
+    # See `objective_spec.parse_objective`.
+    objective: str = setting(
+        "channel", group=OPTIMIZATION, keyed=True, check=parse_objective,
+        help="what the positive, negative, diversity and seeds views maximize: channel (the "
+             "mean over positions), neuron (the centre position), top_k:K (the K strongest "
+             "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
+    class_weight: float = setting(
+        0.1, group=OPTIMIZATION, keyed=True,
+        help="λ of class objectives (unit + λ·logit) that do not give one")
+    # The accent view (pipeline/dataset/accent.py): how far (RMS) an accentuated dataset
+    # image may move from the real one, and the weight of the term that pulls it back
+    # (against the unit's activation over its dataset maximum).
+    accent_radius: float = setting(
+        0.1, group=VIEW, keyed=True, above=0, at_most=1,
+        help="accent view: how far (RMS, in [0, 1] pixel units) an image may move from the "
+             "real one")
+    accent_weight: float = setting(
+        1.0, group=VIEW, keyed=True, at_least=0,
+        help="accent view: the weight of the pull back to the real image")
+    # See PRE_ACTIVATION (views/optimized.py) for what decided the default.
+    pre_activation: str = setting(
+        "all", group=OPTIMIZATION, keyed=True, choices=PRE_ACTIVATION,
+        help="layers clamped by a ReLU are read before it: all (their values and every "
+             "view's objective), negative (values, and only the negative and neuron views) "
+             "or off (their output)")
+    logits_layer: str | None = setting(
+        group=MODEL, keyed=True, shown="found from the model", metavar="LAYER",
+        help="the layer of class logits (class objectives, the compare page, recognition)")
+    compare_units: int = setting(
+        3, group=VIEW, keyed=False, at_least=1,
+        help="compare view: units per layer, each layer's first ones")
+    # Circuits (pipeline/weights/circuits.py), by the units' expanded weights.
+    connections: int = setting(
+        12, group=VIEW, keyed=True, at_least=0, at_most=MAX_CONNECTIONS,
+        help="each unit's strongest connections to the chosen layers before and after it "
+             "(0: none)")
     # The diversity push (objectives.diverse) scales with the unit's activation and moves
     # each image only while it keeps `diversity_keep` of its group's best so far, after the
     # group stopped climbing, and within `diversity_window` (shares of the steps: the last
     # 20% optimize the target alone, so every image ends firing). Held that tightly, the push
     # can be strong; docs/quality.md has what chose the weight.
-    diversity_weight: float = 32.0
-    diversity_images: int = 4
-    diversity_keep: float = 0.95
-    diversity_window: list[float] = field(default_factory=lambda: [0.0, 0.8])
-    neuron_positions: int = 3
-    seed_count: int = 5
-    snapshot_every: int = 50
-    # Convergence-aware stopping (optvis/stopping.py): an image stops once the mean of its
-    # objective over the last `stop_window` steps gains less than `stop_tolerance` (a share)
-    # over the window before; `steps` stays the most any image runs. 0: every image runs
-    # every step.
-    stop_tolerance: float = 0.0
-    stop_window: int = 32
-    joint: list[str] | None = None  # None: the default model's pairs, none for others
-    batch_size: int = 1024  # the most images per optimization batch
-    # The memory one optimization batch may take, e.g. "8GB"; None: half the machine's free
-    # memory on a CPU, 80% of a GPU's (pipeline/optimize/memory.py). Batches are sized to it.
-    memory_limit: str | None = None
-    channels_last: bool | None = None  # NHWC tensors; None: on where the model is known to run so
-    precision: str = "auto"  # auto, fp32 or bf16 (see optvis/precision.py)
-    image_format: str = "auto"  # png, webp, or auto: png up to 64 px, webp above
-    image_quality: int = 90  # webp quality, 1-100
-    dataset: str | None = None  # colored-digits, a folder, or "none"; None: the model's own
-    dataset_limit: int | None = None  # scan a seeded sample of this many images
-    dataset_resize: str = "crop"  # crop: shorter side to the image size, then centre crop
-    example_count: int = 10  # dataset examples per column (max, min, below, above)
-    # The most the published site may take, e.g. "1GB" (GitHub Pages' limit): the build
-    # stores fewer, smaller examples until its predicted size fits (pipeline/cost/site_budget.py).
-    site_budget: str | None = None
-    dataset_batch: int = 128  # images per batch of the dataset pass
-    # Where the optimization and the dataset pass run: "local" (this process) or "ray"
-    # (workers of a Ray cluster; the driver still writes every file). See
-    # atlas/pipeline/execution/ray.
-    executor: str = "local"
-    ray_address: str | None = None  # an existing cluster; None: a local Ray instance
-    ray_workers: int | None = None  # None: one per GPU, else one per `ray_threads` CPUs
-    ray_threads: int = 1  # CPU threads of each worker without a GPU
+    diversity_weight: float = setting(
+        32.0, group=VIEW, keyed=True, at_least=0,
+        help="diversity view: the weight of the push apart")
+    diversity_images: int = setting(
+        4, group=VIEW, keyed=True, at_least=1, help="diversity view: images per unit")
+    diversity_keep: float = setting(
+        0.95, group=VIEW, keyed=True, at_least=0, below=1,
+        help="diversity view: the share of its best activation an image keeps while pushed")
+    diversity_window: list[float] = setting(
+        factory=lambda: [0.0, 0.8], group=VIEW, keyed=True, check=_window, metavar="START,END",
+        help="diversity view: the shares of the steps the push acts in")
+    neuron_positions: int = setting(
+        3, group=VIEW, keyed=True, at_least=1,
+        help="neuron view: positions per unit (the centre, then spread across the map)")
+    seed_count: int = setting(
+        5, group=VIEW, keyed=True, at_least=1,
+        help="seeds view: images from different random starts")
+    snapshot_every: int = setting(
+        50, group=VIEW, keyed=True, at_least=1,
+        help="evolution view: steps between snapshots")
+    # Convergence-aware stopping (optvis/stopping.py).
+    stop_tolerance: float = setting(
+        0.0, group=OPTIMIZATION, keyed=True, at_least=0, below=1, shown="0: off",
+        help="stop an image once the mean of its objective over stop_window steps gains less "
+             "than this share over the window before")
+    stop_window: int = setting(
+        32, group=OPTIMIZATION, keyed=True, at_least=1,
+        help="the steps stop_tolerance compares")
+    joint: list[str] | None = setting(
+        group=UNITS, keyed=False, shown="the default model's pairs, none for others",
+        metavar="EXPR,EXPR", help="joint view: sums of units to optimize together, e.g. "
+                                  "'conv2:0 + conv2:1'")
+    batch_size: int = setting(
+        1024, group=EXECUTION, keyed=False, at_least=1,
+        help="the most images per optimization batch (fewer where memory_limit allows fewer)")
+    # Batches are sized to it (pipeline/optimize/memory.py).
+    memory_limit: str | None = setting(
+        group=EXECUTION, keyed=False, check=partial(parse_size, setting="memory_limit"),
+        shown="half the free memory on a CPU, 80% of a GPU's", metavar="SIZE",
+        help="the memory an optimization batch may take, e.g. 8GB")
+    channels_last: bool | None = setting(
+        group=EXECUTION, keyed=False, shown="on where the model is known to run faster so",
+        help="NHWC tensors during optimization")
+    precision: str = setting(
+        "auto", group=EXECUTION, keyed=True, choices=PRECISIONS,
+        help="the model's precision while optimizing: auto (bfloat16 where the model and "
+             "device do it well), fp32 or bf16")
+    image_format: str = setting(
+        "auto", group=SITE, keyed=True, choices=("auto", "png", "webp"),
+        help="stored images: png, webp, or auto (png up to 64 px, webp above)")
+    image_quality: int = setting(
+        90, group=SITE, keyed=True, at_least=1, at_most=100, help="webp quality")
+    dataset: str | None = setting(
+        group=DATASET, keyed=True, shown="the model's own, if it has one",
+        metavar="SPEC",
+        help="real images for the examples and spectrum views: colored-digits, a folder of "
+             "images (class subfolders optional), or none")
+    dataset_limit: int | None = setting(
+        group=DATASET, keyed=True, at_least=1, shown="all", metavar="N",
+        help="scan a seeded random sample of N images of the dataset")
+    dataset_resize: str = setting(
+        "crop", group=DATASET, keyed=True, choices=("crop", "stretch"),
+        help="crop: the shorter side to the image size, then a centre crop; or stretch")
+    example_count: int = setting(
+        10, group=DATASET, keyed=True, at_least=1, at_most=MAX_EXAMPLES, metavar="K",
+        help="dataset examples per column: max, min, below, above")
+    # The build stores fewer, smaller examples until its predicted size fits
+    # (pipeline/cost/site_budget.py).
+    site_budget: str | None = setting(
+        group=SITE, keyed=True, check=partial(parse_size, setting="site_budget"),
+        shown="none", metavar="SIZE",
+        help="the most the published site may take, e.g. 1GB (GitHub Pages' limit): fewer, "
+             "smaller dataset examples until it fits")
+    dataset_batch: int = setting(
+        128, group=DATASET, keyed=False, at_least=1, help="images per batch of the dataset pass")
+    # The driver writes every file, whichever executor computes (pipeline/execution/).
+    executor: str = setting(
+        "local", group=EXECUTION, keyed=False, choices=EXECUTORS,
+        help="where the optimization and the dataset pass run: local (this process) or ray "
+             "(a Ray cluster's workers)")
+    ray_address: str | None = setting(
+        group=EXECUTION, keyed=False, shown="a local Ray instance", metavar="ADDRESS",
+        help="an existing Ray cluster, e.g. 10.0.0.5:6379")
+    ray_workers: int | None = setting(
+        group=EXECUTION, keyed=False, at_least=1,
+        shown="one per GPU, else one per ray_threads CPUs", metavar="N", help="Ray workers")
+    ray_threads: int = setting(
+        1, group=EXECUTION, keyed=False, at_least=1,
+        help="CPU threads of each Ray worker without a GPU")
 
     def validate(self) -> BuildConfig:
-        unknown = [v for v in self.views if v not in VIEWS]
-        if unknown:
-            raise AtlasError(
-                f"unknown view {unknown[0]!r}{_did_you_mean(unknown[0], VIEWS)}; "
-                f"views are: {', '.join(VIEWS)}"
-            )
-        for name in ("steps", "seed_count", "diversity_images", "neuron_positions", "batch_size",
-                     "example_count", "dataset_batch", "compare_units", "ray_threads",
-                     "stop_window"):
-            if getattr(self, name) < 1:
-                raise AtlasError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.image_size is not None and self.image_size < 1:
-            raise AtlasError(f"image size must be a positive number of pixels, not "
-                             f"{self.image_size}")
-        if self.layers is not None and not self.layers:
-            raise AtlasError("the layer list is empty; name at least one layer (see "
-                             "`atlas layers`)")
-        if self.jitter < 0 or not 0 <= self.scale < 1 or not 0 <= self.rotate <= 180:
-            raise AtlasError(f"transform amounts must be jitter >= 0 pixels, 0 <= scale < 1 and "
-                             f"0 <= rotate <= 180 degrees, not jitter {self.jitter}, scale "
-                             f"{self.scale}, rotate {self.rotate}")
-        if self.transforms not in ("standard", "none"):
-            raise AtlasError(f"transforms must be 'standard' or 'none', not {self.transforms!r}")
-        if self.example_count > MAX_EXAMPLES:
-            raise AtlasError(f"example_count must be at most {MAX_EXAMPLES}, not "
-                             f"{self.example_count}")
-        window = self.diversity_window
-        if len(window) != 2 or not 0 <= window[0] < window[1] <= 1:
-            raise AtlasError(f"diversity_window must be two shares of the steps, "
-                             f"0 <= start < end <= 1, not {window}")
-        if not 0 <= self.diversity_keep < 1:
-            raise AtlasError(f"diversity_keep must be at least 0 and below 1, not "
-                             f"{self.diversity_keep}")
-        if self.dataset_limit is not None and self.dataset_limit < 1:
-            raise AtlasError(f"dataset_limit must be at least 1, not {self.dataset_limit}")
-        if self.dataset_resize not in ("crop", "stretch"):
-            raise AtlasError(f"dataset_resize must be 'crop' or 'stretch', not "
-                             f"{self.dataset_resize!r}")
-        if self.image_format not in ("auto", "png", "webp"):
-            raise AtlasError(f"image_format must be auto, png or webp, not {self.image_format!r}")
-        if not 1 <= self.image_quality <= 100:
-            raise AtlasError(f"image_quality must be 1-100, not {self.image_quality}")
-        if not 0 < self.accent_radius <= 1 or self.accent_weight < 0:
-            raise AtlasError(f"accent_radius must be above 0 and at most 1 and accent_weight "
-                             f"at least 0, not {self.accent_radius} and {self.accent_weight}")
-        if self.pre_activation not in PRE_ACTIVATION:
-            raise AtlasError(f"pre_activation must be one of {', '.join(PRE_ACTIVATION)}, not "
-                             f"{self.pre_activation!r}")
-        if self.param is not None and self.param not in PARAMS:
-            raise AtlasError(f"param must be one of {', '.join(PARAMS)}, not {self.param!r}")
-        if self.valid not in ("sigmoid", "clamp"):
-            raise AtlasError(f"valid must be 'sigmoid' or 'clamp', not {self.valid!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise AtlasError(f"device must be auto, cpu or cuda, not {self.device!r}")
-        parse_objective(self.objective)
-        if self.executor not in EXECUTORS:
-            raise AtlasError(f"executor must be {' or '.join(EXECUTORS)}, not {self.executor!r}")
-        if self.ray_workers is not None and self.ray_workers < 1:
-            raise AtlasError(f"ray_workers must be at least 1, not {self.ray_workers}")
+        """Every setting within its choices and bounds, and the rules between settings."""
+        values = vars(self)
+        for name, declared in SETTINGS.items():
+            declared.check(values[name], values)
         if self.ray_address is not None and self.executor != "ray":
             raise AtlasError("ray_address is given but the executor is local; add "
                              "--executor ray (or executor = \"ray\")")
-        if not 0 <= self.stop_tolerance < 1:
-            raise AtlasError(f"stop_tolerance must be at least 0 (0: off) and below 1, not "
-                             f"{self.stop_tolerance}")
-        for name in ("memory_limit", "site_budget"):
-            if getattr(self, name) is not None:
-                parse_size(getattr(self, name), name)
-        if not 0 <= self.connections <= MAX_CONNECTIONS:
-            raise AtlasError(f"connections must be from 0 (none) to {MAX_CONNECTIONS}, "
-                             f"not {self.connections}")
         return self
 
     def objective_spec(self) -> dict[str, Any]:
@@ -205,10 +301,6 @@ class BuildConfig:
             spec["logits"] = self.logits_layer
         return spec
 
-
-EXECUTORS = ("local", "ray")
-MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
-MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
 
 # The parameterization's default depends on the image size, and the learning rate's on
 # the parameterization and the size; all chosen by measurement with `atlas bench
@@ -237,15 +329,14 @@ def with_sized_defaults(config: BuildConfig, image_size: int) -> BuildConfig:
     lr = config.lr if config.lr is not None else default_lr(param, image_size)
     return dataclasses.replace(config, param=param, lr=lr)
 
-FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
+
+SETTINGS = declarations(BuildConfig)
+# The kind of value each setting takes, read from its declaration (a config file can hold
+# anything).
+KINDS = {name: declared.kind for name, declared in SETTINGS.items()}
 # Settings that were replaced, with what to write instead.
 RENAMED = {"fft": 'the key fft was replaced by param: write param = "fourier" (fft = true) '
                   'or param = "pixel" (fft = false)'}
-
-
-def _did_you_mean(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -263,10 +354,10 @@ def load_toml(path: Path) -> dict[str, Any]:
     for key in values:
         if key in RENAMED:
             raise AtlasError(f"config {path}: {RENAMED[key]}")
-        if key not in FIELDS:
+        if key not in SETTINGS:
             raise AtlasError(
-                f"config {path}: unknown key {key!r}{_did_you_mean(key, FIELDS)}; "
-                f"known keys: {', '.join(FIELDS)}"
+                f"config {path}: unknown key {key!r}{did_you_mean(key, SETTINGS)}; "
+                f"known keys: {', '.join(SETTINGS)}"
             )
     return values
 
@@ -275,100 +366,15 @@ def make_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> Build
     """Defaults, then the file's values, then the non-None overrides (flags)."""
     values = {**file_values, **{k: v for k, v in overrides.items() if v is not None}}
     for key in list(values):
-        if key not in FIELDS:
-            raise AtlasError(f"unknown setting {key!r}{_did_you_mean(key, FIELDS)}")
+        if key not in SETTINGS:
+            raise AtlasError(f"unknown setting {key!r}{did_you_mean(key, SETTINGS)}")
         values[key] = check_setting(key, values[key])
     return BuildConfig(**values).validate()
 
 
-def _kind(annotation: Any) -> str:
-    """What a setting's annotation asks of a value: "int", "float", "bool", "str",
-    "str_list" or "float_list" (None, where a setting allows it, stays None)."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        annotation, = (arg for arg in typing.get_args(annotation) if arg is not type(None))
-    if typing.get_origin(annotation) is list:
-        item, = typing.get_args(annotation)
-        return f"{item.__name__}_list"
-    return str(annotation.__name__)
-
-
-# The kind of value each setting takes, read from its declaration above (a config file
-# can hold anything).
-KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(BuildConfig).items()}
-
-
 def check_setting(key: str, value: Any) -> Any:
     """`value` as setting `key` takes it, or an AtlasError naming the key."""
-    def wrong(kind: str) -> AtlasError:
-        return AtlasError(f"setting {key!r} must be {kind}, not {value!r} "
-                          f"({type(value).__name__})")
-
-    kind = KINDS[key]
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise wrong("a whole number")
-    elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise wrong("a number")
-        return float(value)
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            raise wrong("true or false")
-    elif kind == "str_list":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise wrong("a list of strings, e.g. [\"a\", \"b\"]")
-    elif kind == "float_list":
-        if not isinstance(value, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise wrong("a list of numbers")
-    elif key == "channels" and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    elif not isinstance(value, str):
-        raise wrong("a string")
-    return value
-
-
-def _whole(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-OBJECTIVES = ("channel", "neuron", "top_k:K", "class:C", "class:C:λ")
-"""The `objective` setting's forms: the names and arguments `parse_objective` reads."""
-
-
-def parse_objective(text: str) -> dict[str, Any]:
-    """'top_k:20' -> {"kind": "top_k", "k": 20}, 'class:3:0.5' -> {"kind": "class",
-    "class": 3, "weight": 0.5}, 'channel' -> {"kind": "channel"}: the form the
-    objective takes in cache keys and in `views.optimized.unit_objective`."""
-    name, _, rest = text.strip().partition(":")
-    args = rest.split(":") if rest else []
-
-    def bad(why: str) -> AtlasError:
-        return AtlasError(f"objective {text!r} {why}; objectives are: {', '.join(OBJECTIVES)}")
-
-    if name in ("channel", "neuron"):
-        if args:
-            raise bad("takes no argument")
-        return {"kind": name}
-    if name == "top_k":
-        if len(args) != 1 or not _whole(args[0]) or int(args[0]) < 1:
-            raise bad("needs K, a whole number of positions of at least 1, e.g. top_k:20")
-        return {"kind": "top_k", "k": int(args[0])}
-    if name == "class":
-        if len(args) not in (1, 2) or not _whole(args[0]):
-            raise bad("needs C, a class index, e.g. class:3 or class:3:0.5")
-        spec: dict[str, Any] = {"kind": "class", "class": int(args[0])}
-        if len(args) == 2:
-            try:
-                spec["weight"] = float(args[1])
-            except ValueError:
-                raise bad(f"has a weight {args[1]!r} that is not a number") from None
-            if not math.isfinite(spec["weight"]):
-                raise bad("needs a finite weight")
-        return spec
-    kinds = [form.split(":")[0] for form in OBJECTIVES]
-    raise AtlasError(f"unknown objective {text!r}{_did_you_mean(name, kinds)}; objectives are: "
-                     f"{', '.join(OBJECTIVES)}")
+    return SETTINGS[key].take(value)
 
 
 AUTO_PNG_UP_TO = 64  # pixels: small images stay lossless; larger ones would be too big

@@ -10,9 +10,10 @@ import torch
 from torch.testing import assert_close
 
 from atlas.cli import main
-from atlas.config import BuildConfig, make_config, parse_objective
+from atlas.config import BuildConfig, make_config
 from atlas.errors import AtlasError
 from atlas.models.layers import LayerInfo
+from atlas.objective_spec import parse_objective
 from atlas.pipeline import jobs as job_plan
 from atlas.views.optimized import objective_setting, unit_objective
 

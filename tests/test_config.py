@@ -229,9 +229,9 @@ def test_the_spelled_out_default_config_matches_the_defaults() -> None:
 
 
 def test_each_settings_kind_comes_from_its_declaration() -> None:
-    from atlas.config import FIELDS, KINDS
+    from atlas.config import KINDS, SETTINGS
 
-    assert set(KINDS) == set(FIELDS)
+    assert set(KINDS) == set(SETTINGS)
     assert {name: KINDS[name] for name in ("steps", "dataset_limit", "lr", "scale",
                                            "channels_last", "layers", "diversity_window",
                                            "channels", "memory_limit")} == {

@@ -37,7 +37,7 @@ from PIL import Image
 
 from atlas.bench.dataset_pass import cpu_name
 from atlas.bench.quality_work import QualityWork
-from atlas.config import FIELDS, check_setting
+from atlas.config import SETTINGS, check_setting
 from atlas.errors import AtlasError
 from atlas.pipeline.analysis.evidence import SILENT_FRACTION
 from atlas.record_types import Analysis
@@ -59,7 +59,7 @@ def vary_candidates(specs: list[str]) -> dict[str, dict[str, Any]]:
     for spec in specs:
         key, _, values = spec.partition("=")
         key = key.strip().replace("-", "_")
-        if key not in FIELDS or not values:
+        if key not in SETTINGS or not values:
             raise AtlasError(f"--vary takes SETTING=VALUE,VALUE (a build setting such as lr, "
                              f"param, jitter, steps), not {spec!r}")
         for text in values.split(","):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 
 from atlas.errors import AtlasError
-
-PRECISIONS = ("auto", "fp32", "bf16")
+from atlas.optvis import PRECISIONS
 
 
 def fast_bfloat16(device: torch.device) -> bool:

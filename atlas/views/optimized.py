@@ -68,7 +68,7 @@ def objective_setting(config: BuildConfig) -> dict[str, Any]:
 
 
 def unit_objective(spec: dict[str, Any] | None, layer: str, units: Any) -> Objective:
-    """The objective `spec` (`config.parse_objective`'s form; None: the channel mean) for
+    """The objective `spec` (`objective_spec.parse_objective`'s form; None: the channel mean) for
     `units` of `layer`, one unit per image. A class objective's class may be one per image."""
     from atlas.optvis import objectives as obj
 

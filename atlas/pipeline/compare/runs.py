@@ -46,7 +46,7 @@ class Run:
     decorrelate: bool
     lr: float
     transforms: str  # a name of `compare_run.TRANSFORMS`
-    objective: str  # canonical JSON of `config.parse_objective`'s dict
+    objective: str  # canonical JSON of `objective_spec.parse_objective`'s dict
     tv_weight: float
     l2_weight: float
     seed: int
