@@ -27,6 +27,8 @@ DEFAULT_JOINT = ["fc:0 + fc:7", "conv2:0 + conv2:1"]
 # The pre_activation modes, the default first.
 PRE_ACTIVATION = ("all", "negative", "off")
 EXECUTORS = ("local", "ray")
+# How a dataset image is brought to the image size (datasets/resize.py), the default first.
+RESIZE_MODES = ("crop", "stretch")
 MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
 MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
 TRANSFORM_AMOUNTS = ("transform amounts must be jitter >= 0 pixels, 0 <= scale < 1 and "
@@ -252,7 +254,7 @@ class BuildConfig:
         group=DATASET, keyed=True, at_least=1, shown="all", metavar="N",
         help="scan a seeded random sample of N images of the dataset")
     dataset_resize: str = setting(
-        "crop", group=DATASET, keyed=True, choices=("crop", "stretch"),
+        "crop", group=DATASET, keyed=True, choices=RESIZE_MODES,
         help="crop: the shorter side to the image size, then a centre crop; or stretch")
     example_count: int = setting(
         10, group=DATASET, keyed=True, at_least=1, at_most=MAX_EXAMPLES, metavar="K",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from atlas.config import RESIZE_MODES
 from atlas.datasets.base import Dataset
 from atlas.datasets.colored_digits import NAME as COLORED_DIGITS
 from atlas.datasets.colored_digits import ColoredDigits
 from atlas.datasets.folder import SUFFIXES, FolderDataset
-from atlas.datasets.resize import RESIZE_MODES
 from atlas.errors import AtlasError
 
 __all__ = ["BUILT_IN", "RESIZE_MODES", "SUFFIXES", "Dataset", "open_dataset"]

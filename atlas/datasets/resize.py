@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-RESIZE_MODES = ("crop", "stretch")
 RESAMPLE = Image.Resampling.BILINEAR
 
 
