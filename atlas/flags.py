@@ -1,0 +1,50 @@
+"""Command-line flags made from the settings' declarations (`config.SETTINGS`): a flag
+for each, read as the setting's kind, its help ending with its default."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from atlas.config import SETTINGS
+from atlas.setting import GROUPS, Declared
+
+
+def csv_list(text: str) -> list[str]:
+    """'a, b,' -> ['a', 'b']."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def setting_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """A flag for each of the settings `names`, made from its declaration, under its
+    group's heading; a flag not given is None, so it leaves the config file's value."""
+    groups: dict[str, Any] = {}
+    for name in names:
+        declared = SETTINGS[name]
+        group = declared.setting.group
+        if group not in groups:
+            groups[group] = parser.add_argument_group(GROUPS[group].lower())
+        help_text = f"{declared.setting.help} (default: {declared.default_words()})"
+        groups[group].add_argument(declared.flag, dest=name, default=None,
+                                   help=help_text.replace("%", "%%"), **flag_form(declared))
+
+
+def flag_form(declared: Declared) -> dict[str, Any]:
+    """How a setting's flag reads its value, by the setting's kind."""
+    if declared.kind == "bool":
+        return {"action": argparse.BooleanOptionalAction}
+    setting = declared.setting
+    metavar = setting.metavar or ("{" + ",".join(setting.choices) + "}" if setting.choices
+                                  else FLAG_METAVARS.get(declared.kind, declared.name.upper()))
+    return {"type": FLAG_TYPES.get(declared.kind, str), "metavar": metavar}
+
+
+def numbers(text: str) -> list[float]:
+    """'0.5,0.25' -> [0.5, 0.25] (argparse names this function in its error)."""
+    return [float(part) for part in csv_list(text)]
+
+
+FLAG_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str_list": csv_list,
+                                               "float_list": numbers}
+FLAG_METAVARS = {"int": "N", "float": "X", "str_list": "A,B", "float_list": "X,Y"}
