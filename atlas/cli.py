@@ -128,7 +128,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from atlas.pipeline.cost.forecast import plan_build, report_lines
+    from atlas.pipeline.cost.forecast import plan_build
+    from atlas.pipeline.cost.plan_report import report_lines
 
     workers = None
     if args.workers:

@@ -8,7 +8,8 @@ from pathlib import Path
 from atlas.cli import main
 from atlas.config import make_config
 from atlas.pipeline.build import build_atlas
-from atlas.pipeline.cost.forecast import Forecast, plan_build, report_lines
+from atlas.pipeline.cost.forecast import Forecast, plan_build
+from atlas.pipeline.cost.plan_report import report_lines
 from atlas.pipeline.cost.site_size import measure_site
 
 SETTINGS = {"layers": ["conv1", "conv3"], "channels": "0-5", "steps": 96,

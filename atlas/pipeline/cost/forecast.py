@@ -14,48 +14,35 @@ images the site will hold.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from atlas.errors import AtlasError
-from atlas.pipeline.compare.batch import optimize_runs
 from atlas.pipeline.compare.compute import compare_batches, unstored
+from atlas.pipeline.cost.calibrate import (
+    CALIBRATION_STEPS,
+    CALIBRATION_WORK,
+    calibrate_batch,
+    calibrate_compare,
+    calibration_batch,
+    calibration_image_count,
+    timed_chunk,
+)
 from atlas.pipeline.cost.example_bytes import LayerExamples, chunk_concentrations
 from atlas.pipeline.cost.site_budget import ExampleChoice, fit
 from atlas.pipeline.cost.site_price import SitePrice
-from atlas.pipeline.cost.site_size import limit_warnings
 from atlas.pipeline.dataset.accent import ACCENT_EXAMPLES, units_per_task
 from atlas.pipeline.dataset.accent import VIEW as ACCENT_VIEW
 from atlas.pipeline.dataset.caricature import CARICATURE_IMAGES
 from atlas.pipeline.dataset.caricature import VIEW as CARICATURE_VIEW
 from atlas.pipeline.dataset.examples import crop_format
-from atlas.pipeline.dataset.scan import scan_chunk
 from atlas.pipeline.execution.tasks import Task
 from atlas.pipeline.jobs import Job, image_count, unit_jobs
-from atlas.pipeline.optimize.batch import compute_batch
 from atlas.pipeline.prepare import Prepared, prepare_build
 from atlas.pipeline.weights.circuits import PairCost, price_pair
 from atlas.pipeline.weights.connections import map_side, pairs_to_compute
 from atlas.sizes import format_size, parse_size
-
-# Images of each layer's first batch the calibration runs: a GPU needs many to fill;
-# a CPU is busy with a few large images, while tiny ones need more (128 at 64 px or
-# less, down to 10 at 224 px), which keeps a CPU calibration to about a minute.
-CALIBRATION_IMAGES = 128
-CPU_CALIBRATION_PIXELS = 128 * 64 * 64
-CALIBRATION_STEPS = 4  # at least; a fast batch runs more, up to MAX_CALIBRATION_STEPS,
-MEASURABLE_SECONDS = 0.5  # so that its steps take about this long
-MAX_CALIBRATION_STEPS = 64
-CALIBRATION_WORK = 4  # progress units of one calibration: its four runs
-
-
-def calibration_image_count(device: str, image_size: int) -> int:
-    if device != "cpu":
-        return CALIBRATION_IMAGES
-    return max(8, min(CALIBRATION_IMAGES, CPU_CALIBRATION_PIXELS // image_size ** 2))
 
 
 @dataclass
@@ -138,69 +125,6 @@ def _dealt(seconds: list[float], workers: int) -> float:
     return max(free, default=0.0)
 
 
-def _two_runs(run: Callable[[int], Any], steps: int, on_progress: Callable[[int], None]
-              ) -> tuple[float, float, int, Any, Any]:
-    """(seconds at 1 step, seconds at `steps` steps or more, those steps, the last
-    one-step run's result, the last run's).
-    A first run pays the one-time set-up costs; the one-step time is the faster
-    of two; a fast batch runs more steps, so that the difference the per-step
-    cost is read from is long enough to measure."""
-    run(1)
-    on_progress(1)
-    timed = []
-    for _ in range(2):
-        started = time.perf_counter()
-        first = run(1)
-        timed.append(time.perf_counter() - started)
-        on_progress(1)
-    one = min(timed)
-    steps = max(steps, min(MAX_CALIBRATION_STEPS, math.ceil(MEASURABLE_SECONDS / one) + 1))
-    started = time.perf_counter()
-    result = run(steps)
-    many = time.perf_counter() - started
-    on_progress(1)
-    return one, many, steps, first, result
-
-
-def _per_step(one: float, many: float, steps: int) -> tuple[float, float]:
-    """(seconds per step, fixed seconds per batch) from the two runs."""
-    per_step = max(many - one, 1e-9) / (steps - 1)
-    return per_step, max(one - per_step, 0.0)
-
-
-def calibrate_compare(engine: Any, runs: list, steps: int,
-                      on_progress: Callable[[int], None]) -> tuple[float, float]:
-    """An executor task: (seconds per step, fixed seconds) of one batch of compare runs."""
-    one, many, steps, _, _ = _two_runs(lambda count: optimize_runs(
-        dataclasses.replace(engine, steps=count), runs, {}, lambda _: None), steps, on_progress)
-    return _per_step(one, many, steps)
-
-
-def calibrate_batch(engine: Any, jobs: list[Job], steps: int,
-                    on_progress: Callable[[int], None]) -> tuple[float, float, float]:
-    """An executor task: (seconds per step, fixed seconds, mean encoded bytes per
-    image) of `jobs` optimized as one batch."""
-    one, many, steps, first, last = _two_runs(lambda count: compute_batch(
-        dataclasses.replace(engine, steps=count), jobs), steps, on_progress)
-    # Images encode to more bytes as they take shape: sized from the run whose steps are
-    # nearer the build's (a build of 1 step stores images barely past their start).
-    output = first if abs(engine.steps - 1) < abs(engine.steps - steps) else last
-    sizes = [len(data) for view in output.views for _, data in view.files]
-    return (*_per_step(one, many, steps), sum(sizes) / max(1, len(sizes)))
-
-
-def _calibration_batch(jobs: list[Job], limit: int) -> list[Job]:
-    """The layer's first jobs, up to `limit` images (at least one job)."""
-    chosen: list[Job] = []
-    count = 0
-    for job in jobs:
-        if chosen and count + len(job.images) > limit:
-            break
-        chosen.append(job)
-        count += len(job.images)
-    return chosen
-
-
 def _stored_image_count(ready: Prepared, jobs: list[Job]) -> int:
     """Images the site keeps for `jobs`: each job's images, and the positive
     view's snapshots (every `snapshot_every` steps, the first and the last)."""
@@ -235,7 +159,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     started = time.perf_counter()
     samples = [jobs for jobs in ready.layer_jobs if jobs]
     limit = calibration_image_count(executor.device.type, ready.image_size)
-    tasks = [Task(calibrate_batch, (_calibration_batch(jobs, min(limit, ready.batch_limit(jobs))),
+    tasks = [Task(calibrate_batch, (calibration_batch(jobs, min(limit, ready.batch_limit(jobs))),
                                     CALIBRATION_STEPS), CALIBRATION_WORK) for jobs in samples]
     bar.total = (len(tasks) + 1) * CALIBRATION_WORK
     for index, (per_step, fixed, image_bytes) in executor.map(tasks, bar):
@@ -329,22 +253,13 @@ def _calibrate_scan(ready: Prepared, bar: Any, result: Forecast) -> tuple[float,
     images, _ = dataset.load(chunk)
     read = (time.perf_counter() - started) / len(chunk)
     layers = [info.read for info, _ in ready.chosen]  # as the pass reads them
-    task = Task(_timed_chunk, (layers, images), 0)
+    task = Task(timed_chunk, (layers, images), 0)
     (_, (seconds, extremes)), = list(ready.executor.map([task], bar))
     result.concentrations = chunk_concentrations(
         [(info.name, tuple(info.shape)) for info, _ in ready.chosen],
         {info.name: extremes[info.read] for info, _ in ready.chosen},
         ready.config.example_count, len(dataset))
     return read, seconds / len(chunk)
-
-
-def _timed_chunk(engine: Any, layers: list[str], images: Any,
-                 on_progress: Callable[[int], None]) -> tuple[float, dict]:
-    """(seconds of the chunk's second run, its extremes)."""
-    scan_chunk(engine, layers, images, on_progress)
-    started = time.perf_counter()
-    extremes = scan_chunk(engine, layers, images, on_progress)
-    return time.perf_counter() - started, extremes
 
 
 def _storage(ready: Prepared, result: Forecast) -> dict[str, float]:
@@ -384,20 +299,6 @@ def _price_connections(ready: Prepared) -> list[PairCost]:
                 ready.common)]
 
 
-def connection_lines(result: Forecast) -> list[str]:
-    if not result.connections:
-        return []
-    peak = max((pair.peak or 0 for pair in result.connections), default=0)
-    pairs = len(result.connections)
-    return [f"  connections:        {pairs} layer pair{'s' if pairs > 1 else ''} in "
-            f"{sum(pair.chunks for pair in result.connections)} chunks, "
-            f"{_duration(result.connections_seconds())} on the driver"
-            + (f", peak of a chunk {format_size(peak)}" if peak else "")] + [
-        f"    {pair.earlier} -> {pair.later}: {pair.chunks} chunk{'s' if pair.chunks > 1 else ''} "
-        f"of {pair.chunk} units, {_duration(pair.seconds)}, maps {pair.map_side}x{pair.map_side}"
-        + (f", {format_size(pair.peak)}" if pair.peak else "") for pair in result.connections]
-
-
 def memory_lines(ready: Prepared) -> list[str]:
     """The memory budget and each layer's measured batch size and expected peak."""
     budget = ready.budget
@@ -409,64 +310,6 @@ def memory_lines(ready: Prepared) -> list[str]:
              f"expected peak of a batch {format_size(peak)}"]
     lines += [f"    {sized.line()}" for sized in ready.memory.values()]
     return lines
-
-
-def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str]:
-    counts = workers or sorted({1, 2, 4, 8, result.workers})
-    total_bytes = sum(result.storage.values())
-    lines = [
-        f"atlas plan: {result.model} on {result.executor}",
-        f"  units:              {result.units:,}",
-        f"  jobs (unit-views):  {result.jobs:,} ({result.jobs - result.jobs_todo:,} already "
-        "stored)",
-        f"  images to optimize: {result.images:,} in {result.batches:,} batches",
-        f"  image-steps:        {result.image_steps:,} ({result.images:,} images x "
-        f"{result.steps} steps)",
-        f"  dataset images:     {result.dataset_images:,} (one pass for "
-        f"{result.dataset_layers} layers)" if result.dataset_layers else
-        "  dataset images:     none (no dataset)",
-        f"  compare images:     {result.compare_images:,}",
-        *([f"  from dataset images: {result.from_data_images:,} (accent and caricature "
-           "views)"] if result.from_data_images else []),
-        f"  storage:            {format_size(total_bytes)} published ("
-        + ", ".join(f"{name} {format_size(size)}" for name, size in result.storage.items()
-                    if size) + f"); {format_size(total_bytes / max(1, result.units))} a unit; "
-        f"largest file about {format_size(result.largest_file)}",
-        *([f"  {result.budget_line}"] if result.budget_line else []),
-        *[f"  warning: {line}" for line in limit_warnings(total_bytes, result.largest_file,
-                                                         "a layer's unit file")],
-        *result.memory,
-        *connection_lines(result),
-        f"  calibration ({result.calibration_seconds:.1f} s): "
-        + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
-                    f"({cost.images} images)" for cost in result.costs),
-    ]
-    if result.dataset_images:
-        lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
-                     f"{result.scan_compute * 1e3:.3g} ms per image through the model")
-    lines.append("  wall time (dataset pass + optimization + compare + connections; model "
-                 "loading and pages not included" + ("; images that settle stop sooner, so the "
-                                         "optimization's is the most it takes" if result.stopping
-                                         else "") + "):")
-    for count in counts:
-        lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
-                     f"{_duration(result.seconds(count))} "
-                     f"(dataset {_duration(result.dataset_seconds(count))}, optimize "
-                     f"{_duration(result.optimize_seconds(count))}, compare "
-                     f"{_duration(result.compare_seconds(count))}, connections "
-                     f"{_duration(result.connections_seconds())}"
-                     + (f", accent and caricature {_duration(result.from_data_seconds_on(count))}"
-                        if result.from_data_images else "") + ")")
-    return lines
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes = seconds / 60
-    if minutes < 120:
-        return f"{minutes:.1f} min"
-    return f"{minutes / 60:,.1f} h"
 
 
 def plan_build(config: Any, progress: bool = True) -> Forecast:
