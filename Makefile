@@ -27,7 +27,7 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,ray]'
+	$(BIN)/pip install -q -e '.[dev,ray,timm]'
 	touch $(INSTALLED)
 
 # The weights ship in the repo; this rule trains them only when they are missing.

@@ -71,16 +71,18 @@ class BuildConfig:
 
     model: str = setting(
         "colored-digits", group=MODEL, keyed=True, metavar="SPEC",
-        help="the model: colored-digits, lucent:inceptionv1, torchvision:NAME, "
+        help="the model: colored-digits, lucent:inceptionv1, torchvision:NAME, timm:NAME, "
              "path/to/file.py:factory or package.module:factory")
     weights: str | None = setting(
         group=MODEL, keyed=True, metavar="FILE",
         shown="the model's own: colored-digits' trained weights, random for others",
-        help="weights file: a state dict, or a checkpoint dict holding one (a .pt/.pth "
-             "torch file)")
+        help="weights file: a torch file (a state dict, or a checkpoint dict holding one) or "
+             "a .safetensors file")
     pretrained: bool = setting(
         False, group=MODEL, keyed=True,
-        help="let torch-lucent/torchvision download the weights (needs internet)")
+        help="the library's own weights, from its local cache (never downloaded): timm's "
+             "from the Hugging Face cache, torchvision's and torch-lucent's from torch's hub "
+             "cache")
     preprocess: str | None = setting(
         group=MODEL, keyed=True, shown="the model's own", metavar="PRESET",
         help="input normalization: none, imagenet or inceptionv1")

@@ -28,7 +28,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", str(REPO), "-w", str(root / "dist")],
                    check=True, capture_output=True, cwd=root)
-    (wheel,) = (root / "dist").glob("atlas-*.whl")
+    (wheel,) = (root / "dist").glob("neuron_atlas-*.whl")
     env = root / "env"
     venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
@@ -50,7 +50,7 @@ def test_the_wheel_holds_every_package_and_page(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", str(REPO), "-w", str(tmp_path)],
                    check=True, capture_output=True, cwd=tmp_path)
-    (wheel,) = tmp_path.glob("atlas-*.whl")
+    (wheel,) = tmp_path.glob("neuron_atlas-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {f"atlas/{p.relative_to(REPO / 'atlas').as_posix()}"
                for p in (REPO / "atlas").rglob("*.py")}

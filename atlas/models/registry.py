@@ -17,7 +17,7 @@ from atlas.models.branches import inception_branches
 from atlas.models.layers import LayerInfo
 from atlas.models.preprocess import Normalize, make_preprocess
 from atlas.models.specs import DEFAULT_SPEC, INCEPTION_SPEC, build_module
-from atlas.models.weights import load_weights
+from atlas.models.weights import load_weights, sha256_of
 
 # Layer types that are never a sensible default to visualize.
 NOT_DEFAULT = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Dropout)
@@ -102,12 +102,15 @@ def load_model(
         built = build_module(spec, pretrained)
     path = Path(weights) if weights else None
     digest = load_weights(built.module, path) if path else None
+    if digest is None and built.pretrained_file is not None:
+        path, digest = built.pretrained_file, sha256_of(built.pretrained_file)
+    own = preprocess is None and mean is None and std is None  # the model's normalization
     return LoadedModel(
         module=built.module.eval(), spec=built.spec, title=built.title,
         description=built.description, input_size=built.input_size,
-        default_layers=built.default_layers, weights_path=path, weights_sha256=digest
-        or ("pretrained" if built.pretrained_loaded else None),
-        preprocess=make_preprocess(preprocess or built.preprocess, mean, std),
+        default_layers=built.default_layers, weights_path=path, weights_sha256=digest,
+        preprocess=make_preprocess(preprocess or built.preprocess,
+                                   built.mean if own else mean, built.std if own else std),
         channels_last=built.channels_last, bfloat16=built.bfloat16,
         class_names=built.class_names,
     )

@@ -1,7 +1,8 @@
 """Turns a model spec into an `nn.Module` and its defaults.
 
 Spec forms: `colored-digits` (embedded), `lucent:inceptionv1`,
-`torchvision:NAME`, `path/to/file.py:factory`, `package.module:factory`.
+`torchvision:NAME`, `timm:NAME`, `path/to/file.py:factory`, `package.module:factory`.
+Pretrained weights come from the libraries' local caches only (`hub_cache`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from torch import nn
 from atlas.errors import AtlasError
 from atlas.models.fast_lrn import use_fast_lrn
 from atlas.models.fast_relu import replace_redirected_relus
+from atlas.models.hub_cache import torch_hub_file
 
 DEFAULT_SPEC = "colored-digits"
 INCEPTION_SPEC = "lucent:inceptionv1"
 INCEPTION_LAYERS = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4b",
                     "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"]
-SPEC_FORMS = ("colored-digits, lucent:inceptionv1, torchvision:NAME, path/to/file.py:factory, "
-              "package.module:factory")
+SPEC_FORMS = ("colored-digits, lucent:inceptionv1, torchvision:NAME, timm:NAME, "
+              "path/to/file.py:factory, package.module:factory")
 
 
 @dataclass
@@ -39,6 +41,10 @@ class BuiltModel:
     channels_last: bool = False  # known to run (and run faster) on NHWC tensors
     bfloat16: bool = False  # known to optimize as well in bfloat16 (see optvis/precision.py)
     class_names: list[str] | None = None  # what each unit of its class output stands for
+    pretrained_file: Path | None = None  # the cached file its pretrained weights came from
+    # The model's own normalization where no preset names it (timm's pretrained configs).
+    mean: list[float] | None = None
+    std: list[float] | None = None
 
 
 def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
@@ -46,30 +52,28 @@ def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
         return _inceptionv1(pretrained)
     if spec.startswith("torchvision:"):
         return _torchvision(spec.split(":", 1)[1], pretrained)
+    if spec.startswith("timm:"):
+        from atlas.models.timm_models import timm_model
+
+        return timm_model(spec.split(":", 1)[1], pretrained)
     if pretrained:
-        raise AtlasError(f"--pretrained works with {INCEPTION_SPEC} and torchvision:NAME; "
-                         f"give the weights of {spec!r} with --weights FILE")
+        raise AtlasError(f"--pretrained works with {INCEPTION_SPEC}, torchvision:NAME and "
+                         f"timm:NAME; give the weights of {spec!r} with --weights FILE")
     if ":" in spec:
         return _factory(spec)
     raise AtlasError(f"unknown model {spec!r}; model specs are: {SPEC_FORMS}")
-
-
-def _download_failed(spec: str, error: Exception) -> AtlasError:
-    return AtlasError(
-        f"could not download the pretrained weights of {spec} ({type(error).__name__}); "
-        "atlas may be offline: download the weights elsewhere and pass --weights FILE")
 
 
 def _inceptionv1(pretrained: bool) -> BuiltModel:
     from atlas.models.lucent_zoo import inceptionv1_class
 
     inceptionv1 = inceptionv1_class()
-    try:
-        module = inceptionv1(pretrained=pretrained, progress=False)
-    except Exception as error:  # torch.hub raises URLError, HTTPError, OSError, …
-        if pretrained:
-            raise _download_failed(INCEPTION_SPEC, error) from None
-        raise
+    cached = None
+    if pretrained:
+        from lucent.modelzoo.inceptionv1.InceptionV1 import model_urls
+
+        cached = torch_hub_file(INCEPTION_SPEC, model_urls["inceptionv1"])
+    module = inceptionv1(pretrained=pretrained, progress=False)  # from the cache, if pretrained
     replace_redirected_relus(module)  # same gradients, a fraction of the backward time
     use_fast_lrn(module)  # same numbers to rounding, a fraction of the time
     return BuiltModel(
@@ -78,7 +82,7 @@ def _inceptionv1(pretrained: bool) -> BuiltModel:
         "mixed5b). Mixed layers concatenate four branches (1x1, 3x3, 5x5, pool "
         "projection); each unit page names its branch.",
         224, "inceptionv1", list(INCEPTION_LAYERS), pretrained, channels_last=True,
-        bfloat16=True)
+        bfloat16=True, pretrained_file=cached)
 
 
 def _torchvision(name: str, pretrained: bool) -> BuiltModel:
@@ -91,15 +95,20 @@ def _torchvision(name: str, pretrained: bool) -> BuiltModel:
         close = difflib.get_close_matches(name, available, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise AtlasError(f"torchvision has no model {name!r}{hint}; see torchvision.models")
-    try:
-        module = models.get_model(name, weights="DEFAULT" if pretrained else None)
-    except Exception as error:
-        if pretrained:
-            raise _download_failed(f"torchvision:{name}", error) from None
-        raise
+    cached = None
+    if pretrained:
+        try:
+            url = models.get_model_weights(name).DEFAULT.url
+        except (ValueError, AttributeError) as error:
+            raise AtlasError(f"torchvision has no pretrained weights for {name!r} "
+                             f"({error}); give a weights file with --weights") from None
+        cached = torch_hub_file(f"torchvision:{name}", url)
+    # With `pretrained`, torchvision reads the weights from the cache file found above.
+    module = models.get_model(name, weights="DEFAULT" if pretrained else None)
     return BuiltModel(module, f"torchvision:{name}", f"torchvision {name}",
                       f"torchvision.models.{name}.", 224, "imagenet", None, pretrained,
-                      channels_last=True, bfloat16=True, class_names=_categories(name))
+                      channels_last=True, bfloat16=True, class_names=_categories(name),
+                      pretrained_file=cached)
 
 
 def _categories(name: str) -> list[str] | None:

@@ -1,4 +1,8 @@
-"""Loading a weights file into a model, with one-line errors for every way it fails."""
+"""Loading a weights file into a model, with one-line errors for every way it fails.
+
+A file is a torch file (`torch.save` of a state dict or of a checkpoint dict holding
+one) or a safetensors file (`.safetensors`, as timm and the Hugging Face hub keep
+weights), told apart by its first bytes rather than its name."""
 
 from __future__ import annotations
 
@@ -22,16 +26,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_safetensors(path: Path) -> bool:
+    """A safetensors file starts with its JSON header's length (8 bytes, little
+    endian) and the header's opening brace."""
+    with open(path, "rb") as handle:
+        start = handle.read(9)
+    return len(start) == 9 and start[8:9] == b"{" and 2 <= int.from_bytes(start[:8], "little") \
+        < path.stat().st_size
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise AtlasError(f"{path} is not a readable safetensors file ({error}); give the "
+                         "file as saved by safetensors.torch.save_file") from None
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A bare state dict, or the one inside a checkpoint dict (state_dict, model, …)."""
     if not path.is_file():
         raise AtlasError(f"weights file {path} does not exist; check the path given to --weights")
+    if is_safetensors(path):
+        return {_strip_prefix(key): value for key, value in _read_safetensors(path).items()}
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a non-torch file
         raise AtlasError(
-            f"{path} is not a PyTorch weights file ({type(error).__name__}); give a file saved "
-            "with torch.save(model.state_dict(), ...)") from None
+            f"{path} is not a PyTorch weights file ({type(error).__name__}) nor a safetensors "
+            "one; give a file saved with torch.save(model.state_dict(), ...) or "
+            "safetensors.torch.save_file") from None
     if isinstance(state, nn.Module):
         state = state.state_dict()
     if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):
