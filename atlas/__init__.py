@@ -9,4 +9,10 @@ import os
 # no measured cost; it must be set before the first product (importing atlas is).
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
-__version__ = "0.1.0"
+# The Python API (docs/api.md); importing it loads no torch until a build runs.
+from atlas.api import build, open  # noqa: E402  (after MKL_CBWR, which must come first)
+from atlas.errors import AtlasError  # noqa: E402
+from atlas.results import Atlas, Layer, Unit  # noqa: E402
+from atlas.version import __version__  # noqa: E402
+
+__all__ = ["Atlas", "AtlasError", "Layer", "Unit", "__version__", "build", "open"]

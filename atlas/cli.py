@@ -114,16 +114,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from atlas.pipeline.build import build_atlas
 
     report = build_atlas(_build_config(args), progress=not args.quiet)
-    for note in report.notes:
-        print(f"atlas: {note}")
-    print(f"atlas: {report.units} units, {report.jobs_computed} of {report.jobs_total} views "
-          f"computed ({report.images_optimized} images optimized, "
-          f"{report.jobs_total - report.jobs_computed} unchanged) in {report.seconds:.1f} s")
-    print(f"atlas: time by phase: {report.timing_note()}")
-    if report.failed:
-        print(f"atlas: {report.failed} view(s) failed (NaN or Inf); their units are marked "
-              "failed on the site")
-    print(f"atlas: open {report.site_dir / 'index.html'}")
+    print("\n".join(f"atlas: {line}" for line in report.lines()))
     return 1 if report.failed and args.strict else 0
 
 

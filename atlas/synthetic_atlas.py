@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas import __version__
 from atlas.manifest_types import FORMAT
+from atlas.version import __version__
 
 VIEW_IMAGES = {"positive": 1, "negative": 1, "diversity": 4, "neuron": 3, "seeds": 5,
                "evolution": 12}

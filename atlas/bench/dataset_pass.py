@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from atlas import __version__
 from atlas.datasets import Dataset, open_dataset
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.dataset.scan import ScanLayer, local_scanner, run_scan, scan_settings
 from atlas.pipeline.optimize.memory import peak_memory, reset_peak
+from atlas.version import __version__
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000

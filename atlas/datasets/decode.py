@@ -52,10 +52,15 @@ def read_rgb(path: Path, size: int, resize: str) -> np.ndarray:
         image.draft("RGB", (size, size))
         image.load()  # decode now, so a truncated file raises here
         upright = ImageOps.exif_transpose(image)
-    if upright.mode in _WIDE_GREY_MODES or upright.mode == "F":
-        grey = fit_array(_grey_values(upright)[:, :, None], size, resize)
+    return image_rgb(upright, size, resize)
+
+
+def image_rgb(image: Image.Image, size: int, resize: str) -> np.ndarray:
+    """A decoded Pillow image as (size, size, 3) float32 in [0, 1]."""
+    if image.mode in _WIDE_GREY_MODES or image.mode == "F":
+        grey = fit_array(_grey_values(image)[:, :, None], size, resize)
         return np.repeat(grey, 3, axis=2)
-    rgb = fit_image(_to_rgb(upright), size, resize)
+    rgb = fit_image(_to_rgb(image), size, resize)
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
 from atlas.errors import AtlasError
+from atlas.models.built import BuiltModel
 from atlas.models.fast_lrn import use_fast_lrn
 from atlas.models.fast_relu import replace_redirected_relus
 from atlas.models.hub_cache import torch_hub_file
@@ -26,25 +26,6 @@ INCEPTION_LAYERS = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixe
                     "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"]
 SPEC_FORMS = ("colored-digits, lucent:inceptionv1, torchvision:NAME, timm:NAME, "
               "path/to/file.py:factory, package.module:factory")
-
-
-@dataclass
-class BuiltModel:
-    module: nn.Module
-    spec: str
-    title: str
-    description: str
-    input_size: int
-    preprocess: str  # preset name
-    default_layers: list[str] | None = None  # None: derive from the model
-    pretrained_loaded: bool = False
-    channels_last: bool = False  # known to run (and run faster) on NHWC tensors
-    bfloat16: bool = False  # known to optimize as well in bfloat16 (see optvis/precision.py)
-    class_names: list[str] | None = None  # what each unit of its class output stands for
-    pretrained_file: Path | None = None  # the cached file its pretrained weights came from
-    # The model's own normalization where no preset names it (timm's pretrained configs).
-    mean: list[float] | None = None
-    std: list[float] | None = None
 
 
 def build_module(spec: str, pretrained: bool = False) -> BuiltModel:

@@ -8,9 +8,9 @@ import difflib
 from typing import Any
 
 from atlas.errors import AtlasError
+from atlas.models.built import BuiltModel
 from atlas.models.hub_cache import hf_hub_file
 from atlas.models.preprocess import PRESETS
-from atlas.models.specs import BuiltModel
 
 
 def _timm() -> Any:

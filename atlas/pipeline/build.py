@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas.config import BuildConfig
+from atlas.models.registry import LoadedModel
 from atlas.pipeline.control.interrupt import StopAfterBatch
 from atlas.pipeline.control.lock import BuildLock
 from atlas.pipeline.control.publish import remove_leftovers
@@ -35,11 +36,24 @@ class BuildReport:
     def timing_note(self) -> str:
         return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.timings.items())
 
+    def lines(self) -> list[str]:
+        """What a build says when it ends: its notes, counts, phases and where to look."""
+        return [*self.notes,
+                f"{self.units} units, {self.jobs_computed} of {self.jobs_total} views computed "
+                f"({self.images_optimized} images optimized, "
+                f"{self.jobs_total - self.jobs_computed} unchanged) in {self.seconds:.1f} s",
+                f"time by phase: {self.timing_note()}",
+                *([f"{self.failed} view(s) failed (NaN or Inf); their units are marked failed "
+                   "on the site"] if self.failed else []),
+                f"open {self.site_dir / 'index.html'}"]
 
-def build_atlas(config: BuildConfig, progress: bool = True) -> BuildReport:
-    """Builds (or resumes) the atlas that `config` describes and publishes its site."""
+
+def build_atlas(config: BuildConfig, progress: bool = True, model: LoadedModel | None = None,
+                dataset: Any = None) -> BuildReport:
+    """Builds (or resumes) the atlas that `config` describes and publishes its site;
+    `model` and `dataset` stand for its spec and dataset where given (`prepare_build`)."""
     started = time.perf_counter()
-    ready = prepare_build(config)
+    ready = prepare_build(config, model, dataset)
     executor, site_dir, device = ready.executor, ready.store.site_dir, ready.engine.device
     timings: dict[str, float] = {}
     with executor, BuildLock(site_dir) as lock, StopAfterBatch() as stop:

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from atlas import __version__
 from atlas.config import BuildConfig, with_sized_defaults
 from atlas.models.layers import LayerInfo
 from atlas.optvis.objectives import Term
 from atlas.store import settings_key
+from atlas.version import __version__
 from atlas.views import OPTIMIZED, VIEWS, OptimizedView, Where
 from atlas.views.images import ImageSpec, image_seed
 from atlas.views.optimized import OPTIMIZED_PRE, REPORTED_PRE, neuron_positions

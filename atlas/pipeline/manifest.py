@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, cast
 
-from atlas import __version__
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.manifest_io import write_layer_file
@@ -32,6 +31,7 @@ from atlas.pipeline.weights.connections import unit_connections
 from atlas.record_types import BuildRecord, LayerRecord
 from atlas.slugs import slugify
 from atlas.store import LAYER_UNIT, ResultStore
+from atlas.version import __version__
 from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.views.joint import Joint
 

@@ -14,7 +14,6 @@ import numpy
 import torch
 from torch import nn
 
-from atlas import __version__
 from atlas.config import (
     DEFAULT_JOINT,
     BuildConfig,
@@ -41,6 +40,7 @@ from atlas.pipeline.optimize.magnitude import maco_magnitude
 from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.weights.kernels import first_conv_layer
 from atlas.store import ResultStore
+from atlas.version import __version__
 from atlas.views import DATASET, FROM_DATASET_IMAGES, VIEWS, with_needs
 
 
@@ -132,9 +132,15 @@ def check_objective(config: BuildConfig, run: DryRun, no_logits: str) -> None:
 NO_DATASET = "none"  # --dataset none: no dataset, even for a model that has its own
 
 
-def open_build_dataset(config: BuildConfig, loaded: LoadedModel,
-                       image_size: int) -> Dataset | None:
-    """The dataset this build scans: the one asked for, else the model's own, else none."""
+def open_build_dataset(config: BuildConfig, loaded: LoadedModel, image_size: int,
+                       given: Any = None) -> Dataset | None:
+    """The dataset this build scans: the one asked for (`given`: one from Python), else
+    the model's own, else none."""
+    if given is not None:
+        from atlas.datasets.in_memory import ItemsDataset
+
+        return ItemsDataset(given, image_size, config.dataset_limit, config.seed,
+                            config.dataset_resize, config.dataset)
     spec = config.dataset if config.dataset is not None else loaded.default_dataset
     if spec is None or spec == NO_DATASET:
         return None
@@ -220,12 +226,15 @@ class Prepared:
         return [batch for layer in jobs for batch in packed_batches(layer, self.batch_limit(layer))]
 
 
-def prepare_build(config: BuildConfig) -> Prepared:
+def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
+                  dataset: Any = None) -> Prepared:
     """Loads the model, checks the settings against it, plans every job and
-    connects the executor."""
+    connects the executor. `model` and `dataset`, where given, are objects from
+    Python (`atlas.build`) that stand for `config.model` and `config.dataset`."""
     config = dataclasses.replace(config.validate(), views=with_needs(config.views))
-    loaded = load_model(config.model, Path(config.weights) if config.weights else None,
-                        config.pretrained, config.preprocess, config.mean, config.std)
+    loaded = model if model is not None else load_model(
+        config.model, Path(config.weights) if config.weights else None, config.pretrained,
+        config.preprocess, config.mean, config.std)
     # On Ray the workers bring their own devices; the driver uses what it has.
     device = resolve_device(config.device if config.executor == "local" else "auto")
     image_size = config.image_size or loaded.input_size
@@ -241,7 +250,7 @@ def prepare_build(config: BuildConfig) -> Prepared:
     wants_data = any(VIEWS[name].produced_by in (DATASET, *FROM_DATASET_IMAGES)
                      for name in config.views)
     # MACO reads its magnitude spectrum from the dataset even without dataset views.
-    dataset = (open_build_dataset(config, loaded, image_size)
+    dataset = (open_build_dataset(config, loaded, image_size, given=dataset)
                if wants_data or config.param == "maco" else None)
     scanned = dataset if wants_data else None
     magnitude, magnitude_name = (maco_magnitude(dataset, image_size)

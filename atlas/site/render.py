@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from tqdm import tqdm
 
-import atlas
 from atlas.fsio import write_bytes_atomic, write_text_atomic
 from atlas.manifest_io import UnitsOf, unit_stub, units_reader
 from atlas.manifest_types import FORMAT
@@ -54,7 +53,7 @@ def templates_dir() -> Traversable:
     try:
         return importlib.resources.files("atlas.templates")
     except ModuleNotFoundError:
-        return Path(atlas.__file__).resolve().parent.parent / "templates"
+        return Path(__file__).resolve().parents[2] / "templates"
 
 
 class _Environment(jinja2.Environment):

@@ -8,7 +8,6 @@ from typing import cast
 
 import torch
 
-from atlas import __version__
 from atlas.config import BuildConfig
 from atlas.datasets import Dataset
 from atlas.models.layers import Chosen
@@ -33,6 +32,7 @@ from atlas.pipeline.prepare import Prepared
 from atlas.pipeline.weights.connections import stored_map_side
 from atlas.sizes import parse_size
 from atlas.store import ResultStore
+from atlas.version import __version__
 
 
 def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,

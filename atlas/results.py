@@ -1,0 +1,162 @@
+"""A built atlas as Python objects: `Atlas` (its layers), `Layer` (its units) and
+`Unit` (its views, records, labels, scores and page), read from the site's manifest
+(`atlas.json` and its layer files). In Jupyter a unit, a layer and the atlas show
+themselves inline (`_repr_html_`, rendered by `atlas.site.notebook`)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atlas.errors import AtlasError
+from atlas.manifest_io import read_manifest
+from atlas.manifest_types import MANIFEST
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a built atlas."""
+
+    atlas: Atlas
+    layer: str
+    index: int
+    record: dict[str, Any]  # its manifest entry (docs/manifest.md, UnitEntry)
+
+    @property
+    def label(self) -> str:
+        return str(self.record.get("label", f"{self.layer}:{self.index}"))
+
+    @property
+    def views(self) -> dict[str, list[Path]]:
+        """Each built view's images, as files: view name -> paths (the examples and
+        the spectrum, which hold columns, are in `record["views"]`)."""
+        found = {}
+        for name, entry in (self.record.get("views") or {}).items():
+            if isinstance(entry, dict) and isinstance(entry.get("images"), list):
+                found[name] = [self.atlas.path / image for image in entry["images"]]
+        return found
+
+    def activations(self, view: str) -> list[float | None]:
+        """The unit's value on each image of `view`."""
+        entry = (self.record.get("views") or {}).get(view)
+        if not isinstance(entry, dict):
+            raise AtlasError(f"unit {self.label} has no {view!r} view; it has: "
+                             f"{', '.join(self.record.get('views') or {}) or 'none'}")
+        return list(entry.get("activations") or [])
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        """The dominant label among its top dataset examples, by label key."""
+        return dict(self.record.get("labels") or {})
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        """Faithfulness, super-stimulus ratio, polysemanticity, ... (UnitScores)."""
+        return dict(self.record.get("scores") or {})
+
+    @property
+    def flags(self) -> list[str]:
+        return list(self.record.get("flags") or [])
+
+    @property
+    def page(self) -> Path:
+        """Its HTML page."""
+        return self.atlas.path / self.record["page"]
+
+    def _repr_html_(self) -> str:
+        from atlas.site.notebook import unit_html
+
+        return unit_html(self)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a built atlas."""
+
+    atlas: Atlas
+    name: str
+    record: dict[str, Any]  # its manifest entry, units inline
+
+    @property
+    def units(self) -> list[int]:
+        return [unit["index"] for unit in self.record["units"]]
+
+    def unit(self, index: int) -> Unit:
+        for entry in self.record["units"]:
+            if entry["index"] == index:
+                return Unit(self.atlas, self.name, index, entry)
+        built = self.units
+        raise AtlasError(f"layer {self.name!r} has no unit {index} in this atlas; its units "
+                         f"are {_ranges(built)}")
+
+    @property
+    def page(self) -> Path:
+        return self.atlas.path / self.record["page"]
+
+    def _repr_html_(self) -> str:
+        from atlas.site.notebook import layer_html
+
+        return layer_html(self)
+
+
+class Atlas:
+    """A built atlas: `atlas.open(site)` or what `atlas.build` returns."""
+
+    def __init__(self, path: Path, report: Any = None) -> None:
+        self.path = Path(path).resolve()
+        self.report = report  # the BuildReport of the build that returned it, else None
+        if not (self.path / MANIFEST).is_file():
+            raise AtlasError(f"no atlas in {self.path} (no {MANIFEST}); build one with "
+                             f"atlas.build(..., out={str(self.path)!r}) or `atlas build --out "
+                             f"{self.path}`")
+        self.manifest: dict[str, Any] = read_manifest(self.path)
+
+    @property
+    def layers(self) -> list[str]:
+        return [layer["name"] for layer in self.manifest["layers"]]
+
+    def layer(self, name: str) -> Layer:
+        for entry in self.manifest["layers"]:
+            if entry["name"] == name:
+                return Layer(self, name, entry)
+        close = difflib.get_close_matches(name, self.layers, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise AtlasError(f"this atlas has no layer {name!r}{hint}; its layers are: "
+                         f"{', '.join(self.layers)}")
+
+    def units(self, layer: str) -> list[int]:
+        return self.layer(layer).units
+
+    def unit(self, layer: str, index: int) -> Unit:
+        return self.layer(layer).unit(index)
+
+    def page(self, unit: Unit | Layer | None = None) -> Path:
+        """The HTML page of `unit` (a Unit or a Layer); the index page without one."""
+        return unit.page if unit is not None else self.path / "index.html"
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return dict(self.manifest.get("model") or {})
+
+    def __repr__(self) -> str:
+        return f"Atlas({str(self.path)!r}: {self.model.get('spec')}, layers {self.layers})"
+
+    def _repr_html_(self) -> str:
+        from atlas.site.notebook import atlas_html
+
+        return atlas_html(self)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2, 5'."""
+    parts: list[str] = []
+    for number in sorted(numbers):
+        if parts and "-" not in parts[-1] and int(parts[-1]) == number - 1:
+            parts[-1] = f"{parts[-1]}-{number}"
+        elif parts and "-" in parts[-1] and int(parts[-1].split("-")[1]) == number - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{number}"
+        else:
+            parts.append(str(number))
+    return ", ".join(parts) or "none"

@@ -1,0 +1,115 @@
+"""How a unit, a layer and an atlas show in a notebook (`_repr_html_` of
+`atlas.results`): view models made here, placed by the `notebook_*.html`
+templates. Images are embedded (data URIs), so the output stands alone in a
+saved notebook, wherever the site's folder is."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from atlas.site.render import make_environment
+
+if TYPE_CHECKING:
+    from atlas.results import Atlas, Layer, Unit
+
+ROW_IMAGES = 3  # images per spectrum column and per view
+LAYER_UNITS = 48  # unit thumbnails a layer shows inline
+MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+SCORE_NAMES = {"faithfulness": "faithfulness", "super_stimulus": "super-stimulus ratio",
+               "example_polysemanticity": "polysemanticity (examples)",
+               "polysemanticity": "polysemanticity (seeds)", "colour": "colour share (eta²)",
+               "positive_value": "value on its positive image",
+               "faithfulness_baseline": "faithfulness of random images",
+               "diversity_spread": "polysemanticity (diversity)"}
+
+
+def embedded(path: Path) -> str:
+    """The image at `path` as a data URI ('' where the file is gone)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return f"data:{MIME.get(path.suffix.lower(), 'image/png')};base64," \
+           f"{base64.b64encode(data).decode('ascii')}"
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _item(root: Path, image: str, value: Any, caption: str = "") -> dict[str, str]:
+    return {"src": embedded(root / image), "value": _number(value), "caption": caption}
+
+
+def _spectrum(unit: Unit) -> list[dict[str, Any]]:
+    entry = (unit.record.get("views") or {}).get("spectrum") or {}
+    return [{"name": column["name"],
+             "items": [_item(unit.atlas.path, item["image"], item.get("value"),
+                             item.get("source", "")) for item in column["items"][:ROW_IMAGES]
+                       if item.get("image")]}
+            for column in entry.get("columns", [])]
+
+
+def _views(unit: Unit, spectrum: bool) -> list[dict[str, Any]]:
+    """Each view's first images; the spectrum, where shown, holds positive and negative."""
+    shown = []
+    for name, entry in (unit.record.get("views") or {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("images"), list):
+            continue
+        if spectrum and name in ("positive", "negative"):
+            continue
+        values = entry.get("activations") or []
+        shown.append({"name": name, "items": [
+            _item(unit.atlas.path, image, values[i] if i < len(values) else None)
+            for i, image in enumerate(entry["images"][:ROW_IMAGES])]})
+    return shown
+
+
+def unit_view(unit: Unit) -> dict[str, Any]:
+    scores = [(SCORE_NAMES.get(key, key), _number(value))
+              for key, value in unit.scores.items() if value is not None]
+    labels = [(key, f"{share['value']} ({share['count']} of {share['of']})")
+              for key, share in unit.labels.items()]
+    spectrum = _spectrum(unit)
+    return {"label": unit.label, "page": unit.page.as_uri(), "spectrum": spectrum,
+            "views": _views(unit, bool(spectrum)), "scores": scores, "labels": labels,
+            "flags": ", ".join(unit.flags), "status": unit.record.get("status", "ok")}
+
+
+def layer_view(layer: Layer) -> dict[str, Any]:
+    tiles = []
+    for entry in layer.record["units"][:LAYER_UNITS]:
+        images = ((entry.get("views") or {}).get("positive") or {}).get("images") or []
+        tiles.append({"index": entry["index"], "label": entry.get("label", ""),
+                      "src": embedded(layer.atlas.path / images[0]) if images else ""})
+    total = len(layer.record["units"])
+    return {"name": layer.name, "page": layer.page.as_uri(), "type": layer.record.get("type"),
+            "shape": " × ".join(map(str, layer.record.get("shape", []))), "tiles": tiles,
+            "more": total - len(tiles), "total": total}
+
+
+def atlas_view(atlas: Atlas) -> dict[str, Any]:
+    model = atlas.model
+    return {"title": model.get("title") or model.get("spec"), "spec": model.get("spec"),
+            "index": atlas.page().as_uri(),
+            "layers": [{"name": layer["name"], "type": layer.get("type"),
+                        "units": layer.get("unit_count", len(layer.get("units", [])))}
+                       for layer in atlas.manifest["layers"]]}
+
+
+def _render(template: str, view: dict[str, Any]) -> str:
+    return make_environment().get_template(template).render(view=view)
+
+
+def unit_html(unit: Unit) -> str:
+    return _render("notebook_unit.html", unit_view(unit))
+
+
+def layer_html(layer: Layer) -> str:
+    return _render("notebook_layer.html", layer_view(layer))
+
+
+def atlas_html(atlas: Atlas) -> str:
+    return _render("notebook_atlas.html", atlas_view(atlas))
