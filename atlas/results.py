@@ -15,7 +15,7 @@ from atlas.manifest_io import read_manifest
 from atlas.manifest_types import MANIFEST
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Unit:
     """One unit of a built atlas."""
 
@@ -65,13 +65,16 @@ class Unit:
         """Its HTML page."""
         return self.atlas.path / self.record["page"]
 
+    def __repr__(self) -> str:
+        return f"Unit({self.layer!r}, {self.index})"
+
     def _repr_html_(self) -> str:
         from atlas.site.notebook import unit_html
 
         return unit_html(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Layer:
     """One layer of a built atlas."""
 
@@ -94,6 +97,9 @@ class Layer:
     @property
     def page(self) -> Path:
         return self.atlas.path / self.record["page"]
+
+    def __repr__(self) -> str:
+        return f"Layer({self.name!r}, {len(self.record['units'])} units)"
 
     def _repr_html_(self) -> str:
         from atlas.site.notebook import layer_html

@@ -60,11 +60,19 @@ def _views(unit: Unit, spectrum: bool) -> list[dict[str, Any]]:
             continue
         if spectrum and name in ("positive", "negative"):
             continue
-        values = entry.get("activations") or []
+        values, images = entry.get("activations") or [], entry["images"]
         shown.append({"name": name, "items": [
-            _item(unit.atlas.path, image, values[i] if i < len(values) else None)
-            for i, image in enumerate(entry["images"][:ROW_IMAGES])]})
+            _item(unit.atlas.path, images[i], values[i] if i < len(values) else None)
+            for i in spread(len(images), ROW_IMAGES)]})
     return shown
+
+
+def spread(count: int, most: int) -> list[int]:
+    """Up to `most` indices of `count`, evenly apart, the first and the last among them
+    (an evolution's start, middle and end)."""
+    if count <= most:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
 
 
 def unit_view(unit: Unit) -> dict[str, Any]:
