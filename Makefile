@@ -8,13 +8,13 @@ INSTALLED := $(VENV)/.installed
 WEIGHTS := atlas/models/weights/colored_digits.pt
 ARGS ?=
 
-.PHONY: install atlas test test-slow lint settings-doc render weights trained-weights photos browser bench clean help
+.PHONY: install atlas test test-slow lint docs render weights trained-weights photos browser bench clean help
 
 help:
 	@echo "make atlas    install if needed, then build the default atlas into site/"
 	@echo "make test     install if needed, then run the test suite"
 	@echo "make lint     ruff and mypy over atlas/ (style, imports, likely bugs, types)"
-	@echo "make settings-doc  write docs/settings.md from the settings' declarations"
+	@echo "make docs     write docs/settings.md and docs/api-reference.md from the code"
 	@echo "make render   re-render site/ from stored results (no optimization)"
 	@echo "make bench    time atlas against torch-lucent (InceptionV1 mixed4a, CPU)"
 	@echo "make weights  retrain the embedded colored-digits model"
@@ -61,9 +61,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check atlas
 	$(BIN)/mypy
 
-# The settings table is made from atlas/config.py; tests/test_settings.py checks it is current.
-settings-doc: $(INSTALLED)
+# Pages made from the code: the settings (atlas/config.py) and the Python API's reference;
+# tests/test_settings.py and tests/test_api.py check they are current.
+docs: $(INSTALLED)
 	$(BIN)/python -m atlas.settings_table > docs/settings.md
+	$(BIN)/python -m atlas.api_reference > docs/api-reference.md
 
 test-slow: $(INSTALLED) $(WEIGHTS) trained-weights
 	$(BIN)/python -m pytest -q --run-slow

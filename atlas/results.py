@@ -17,7 +17,8 @@ from atlas.manifest_types import MANIFEST
 
 @dataclass(frozen=True, repr=False)
 class Unit:
-    """One unit of a built atlas."""
+    """One unit of a built atlas: `.layer` (its layer's name), `.index` and `.record`,
+    its whole manifest entry (docs/manifest.md)."""
 
     atlas: Atlas
     layer: str
@@ -26,6 +27,7 @@ class Unit:
 
     @property
     def label(self) -> str:
+        """'layer:index', as the pages name it."""
         return str(self.record.get("label", f"{self.layer}:{self.index}"))
 
     @property
@@ -58,6 +60,7 @@ class Unit:
 
     @property
     def flags(self) -> list[str]:
+        """What the data says about its pictures: "lost_to_data", "never_fires"."""
         return list(self.record.get("flags") or [])
 
     @property
@@ -76,7 +79,8 @@ class Unit:
 
 @dataclass(frozen=True, repr=False)
 class Layer:
-    """One layer of a built atlas."""
+    """One layer of a built atlas: `.name` and `.record`, its manifest entry with its
+    units inline."""
 
     atlas: Atlas
     name: str
@@ -84,9 +88,11 @@ class Layer:
 
     @property
     def units(self) -> list[int]:
+        """The indices of its units in this atlas."""
         return [unit["index"] for unit in self.record["units"]]
 
     def unit(self, index: int) -> Unit:
+        """Its unit `index`; an AtlasError naming the built units where there is none."""
         for entry in self.record["units"]:
             if entry["index"] == index:
                 return Unit(self.atlas, self.name, index, entry)
@@ -96,6 +102,7 @@ class Layer:
 
     @property
     def page(self) -> Path:
+        """Its HTML page."""
         return self.atlas.path / self.record["page"]
 
     def __repr__(self) -> str:
@@ -108,7 +115,9 @@ class Layer:
 
 
 class Atlas:
-    """A built atlas: `atlas.open(site)` or what `atlas.build` returns."""
+    """A built atlas: `atlas.open(site)` or what `atlas.build` returns. `.path` is its
+    folder, `.manifest` the whole manifest (docs/manifest.md) and `.report` the
+    BuildReport of the build that returned it (None from `atlas.open`)."""
 
     def __init__(self, path: Path, report: Any = None) -> None:
         self.path = Path(path).resolve()
@@ -121,9 +130,11 @@ class Atlas:
 
     @property
     def layers(self) -> list[str]:
+        """Its layers' names, in forward order."""
         return [layer["name"] for layer in self.manifest["layers"]]
 
     def layer(self, name: str) -> Layer:
+        """The layer `name`; an AtlasError with the closest name where there is none."""
         for entry in self.manifest["layers"]:
             if entry["name"] == name:
                 return Layer(self, name, entry)
@@ -133,9 +144,11 @@ class Atlas:
                          f"{', '.join(self.layers)}")
 
     def units(self, layer: str) -> list[int]:
+        """The indices of `layer`'s units in this atlas."""
         return self.layer(layer).units
 
     def unit(self, layer: str, index: int) -> Unit:
+        """Unit `index` of `layer`."""
         return self.layer(layer).unit(index)
 
     def page(self, unit: Unit | Layer | None = None) -> Path:
@@ -144,6 +157,7 @@ class Atlas:
 
     @property
     def model(self) -> dict[str, Any]:
+        """The manifest's model entry: spec, title, weights' sha256, input size, ..."""
         return dict(self.manifest.get("model") or {})
 
     def __repr__(self) -> str:

@@ -1,5 +1,5 @@
 """docs/settings.md, made from the settings' declarations (`config.SETTINGS`):
-`python -m atlas.settings_table > docs/settings.md` (`make settings-doc`)."""
+`python -m atlas.settings_table > docs/settings.md` (`make docs`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ setting (where the build runs, how big its batches are) reuses every stored resu
 A test builds the plan both ways for each setting and checks this column.
 
 This page is made from the settings' declarations in `atlas/config.py` by
-`make settings-doc`; a test fails when it is out of date.
+`make docs`; a test fails when it is out of date.
 """
 
 

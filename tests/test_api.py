@@ -182,3 +182,11 @@ def test_the_manifest_records_the_in_memory_models_key(built: atlas.Atlas) -> No
 
     record = json.loads((built.path / "atlas.json").read_text())["model"]
     assert record["weights_sha256"] == module_digest(_net())
+
+
+def test_docs_api_reference_is_current() -> None:
+    from atlas.api_reference import api_markdown
+
+    page = Path(__file__).parent.parent / "docs" / "api-reference.md"
+    assert page.read_text(encoding="utf-8") == api_markdown(), (
+        "docs/api-reference.md is out of date: run `make docs`")

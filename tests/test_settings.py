@@ -112,7 +112,7 @@ def _flags(name: str) -> list[str]:
 
 def test_docs_settings_page_is_current() -> None:
     assert DOCS.read_text(encoding="utf-8") == settings_markdown(), (
-        "docs/settings.md is out of date: run `make settings-doc`")
+        "docs/settings.md is out of date: run `make docs`")
 
 
 def test_every_setting_has_another_value_here() -> None:
