@@ -244,3 +244,44 @@ def test_plan_on_the_cluster_counts_what_a_local_plan_counts(cluster: str,
     assert f"dataset images:     {local.dataset_images}" in out
     assert "   2 workers:" in out
     assert not (tmp_path / "site").exists()
+
+
+IN_MEMORY = """
+import pathlib, sys, torch, atlas
+from torch import nn
+
+class Net(nn.Module):  # defined in __main__, as in a notebook: sent to the workers by value
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 12, 3, padding=1)
+    def forward(self, x):
+        return self.conv2(torch.relu(self.conv1(x)))
+
+class Items(torch.utils.data.Dataset):
+    def __len__(self):
+        return 24
+    def __getitem__(self, i):
+        return torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(i)), i % 2
+
+torch.manual_seed(0)
+net, root = Net(), pathlib.Path(sys.argv[2])
+settings = dict(layers=["conv2"], dataset=Items(), steps=3, channels="0-3", image_size=20,
+                views=["positive", "negative", "examples"], progress=False)
+on_ray = atlas.build(net, out=root / "ray", executor="ray", ray_address=sys.argv[1],
+                     ray_workers=2, **settings)
+atlas.build(net, out=root / "local", **settings)
+print(on_ray.report.jobs_computed)
+"""
+
+
+def test_a_module_and_dataset_in_memory_build_on_ray_as_locally(cluster: str,
+                                                                tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", IN_MEMORY, cluster, str(tmp_path)],
+                          capture_output=True, text=True, env=ENV, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "8"
+    ray_results, local_results = (site_files(tmp_path / name / "results")
+                                  for name in ("ray", "local"))
+    assert sorted(ray_results) == sorted(local_results) and len(ray_results) > 20
+    assert [name for name in ray_results if ray_results[name] != local_results[name]] == []

@@ -76,3 +76,41 @@ def test_the_installed_atlas_runs_without_the_checkout(installed: Path, tmp_path
     for page in ("index.html", "layers/conv1.html", "units/fc/1.html", "static/atlas.js",
                  "static/unit.css", "search-index.js"):
         assert (tmp_path / "site" / page).is_file(), page
+
+
+API = """
+import torch, atlas
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+    def forward(self, x):
+        return self.conv2(torch.relu(self.conv1(x)))
+
+images = [(torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(i)), i % 2)
+          for i in range(12)]
+torch.manual_seed(0)
+a = atlas.build(Net(), layers=["conv2"], dataset=images, out="s", steps=2, channels="0-1",
+                image_size=16, views=["positive", "examples"], progress=False)
+print(atlas.__file__)
+print(a.unit("conv2", 1)._repr_html_().count("data:image"), a.page(a.unit("conv2", 1)))
+"""
+
+
+def test_the_installed_wheel_builds_from_python(installed: Path, tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run([str(installed / "python"), "-c", API], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    where, shown = done.stdout.splitlines()[-2:]
+    assert str(installed.parent) in where and str(REPO) not in where
+    images, page = shown.split()
+    assert int(images) >= 2 and page.endswith("s/units/conv2/1.html")
+    assert (tmp_path / "s" / "units" / "conv2" / "1.html").is_file()
+    listed = subprocess.run([str(installed / "python"), "-m", "pip", "list"],
+                            capture_output=True, text=True)
+    assert "neuron-atlas" in listed.stdout or version("neuron-atlas")

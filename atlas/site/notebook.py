@@ -9,6 +9,7 @@ import base64
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atlas.manifest_types import EXAMPLE_COLUMNS
 from atlas.site.render import make_environment
 
 if TYPE_CHECKING:
@@ -44,12 +45,28 @@ def _item(root: Path, image: str, value: Any, caption: str = "") -> dict[str, st
 
 
 def _spectrum(unit: Unit) -> list[dict[str, Any]]:
-    entry = (unit.record.get("views") or {}).get("spectrum") or {}
-    return [{"name": column["name"],
-             "items": [_item(unit.atlas.path, item["image"], item.get("value"),
-                             item.get("source", "")) for item in column["items"][:ROW_IMAGES]
-                       if item.get("image")]}
-            for column in entry.get("columns", [])]
+    """The six columns, negative to positive: the spectrum view's, else made of what
+    the unit has (its optimized negative and positive, its dataset example columns)."""
+    views = unit.record.get("views") or {}
+    root = unit.atlas.path
+    if views.get("spectrum"):
+        return [{"name": column["name"],
+                 "items": [_item(root, item["image"], item.get("value"), item.get("source", ""))
+                           for item in column["items"][:ROW_IMAGES] if item.get("image")]}
+                for column in views["spectrum"].get("columns", [])]
+    columns = []
+    examples = views.get("examples") or {}
+    for name in ("negative", *EXAMPLE_COLUMNS, "positive"):
+        if name in ("negative", "positive"):
+            entry = views.get(name) or {}
+            items = [_item(root, image, value) for image, value in
+                     zip(entry.get("images", [])[:1], entry.get("activations") or [None])]
+        else:
+            items = [_item(root, example["image"], example["value"], example["source"])
+                     for example in examples.get(name, [])[:ROW_IMAGES]]
+        if items:
+            columns.append({"name": name, "items": items})
+    return columns if examples else []
 
 
 def _views(unit: Unit, spectrum: bool) -> list[dict[str, Any]]:
