@@ -60,6 +60,7 @@ def test_the_wheel_holds_every_package_and_page(tmp_path: Path) -> None:
                  if p.is_file() and p.suffix in (".html", ".css", ".js")}
     assert templates <= names, sorted(templates - names)
     assert "atlas/models/weights/colored_digits.pt" in names
+    assert "atlas/py.typed" in names  # the API's types reach users' type checkers
 
 
 def test_the_installed_atlas_runs_without_the_checkout(installed: Path, tmp_path: Path) -> None:
