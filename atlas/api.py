@@ -18,7 +18,7 @@ from atlas.results import Atlas
 
 def build(model: Any = None, *, layers: list[str] | None = None, dataset: Any = None,
           out: str | Path = "site", config: str | Path | None = None, progress: bool = True,
-          **settings: Any) -> Atlas:
+          dataset_name: str | None = None, **settings: Any) -> Atlas:
     """Builds the atlas of `model` into `out` and returns it; a second call with the
     same arguments resumes, recomputing only what changed.
 
@@ -30,6 +30,8 @@ def build(model: Any = None, *, layers: list[str] | None = None, dataset: Any = 
     dataset: a folder path, a built-in name ("colored-digits") or "none"; or a
         `torch.utils.data.Dataset` of images or (image, label) pairs; or a Hugging
         Face `datasets` split with an image column. None: the model's own, if any.
+    dataset_name: what the pages call a dataset from Python (default: its type's
+        name); part of its key, so a new name starts its dataset pass over.
     out: the site's folder.
     config: a TOML file of settings, which the keyword settings override.
     progress: show progress bars, and the build's closing lines (the returned Atlas
@@ -50,7 +52,7 @@ def build(model: Any = None, *, layers: list[str] | None = None, dataset: Any = 
                                    settings.get("std"))
         model = given_model.spec
     if dataset is not None and not isinstance(dataset, (str, Path)):
-        given_dataset, dataset = dataset, None
+        given_dataset, dataset = dataset, dataset_name
     file_values = load_toml(Path(config)) if config is not None else {}
     values = {**settings, "model": model, "layers": layers,
               "dataset": str(dataset) if dataset is not None else None, "out": str(out)}

@@ -142,6 +142,20 @@ def test_a_hugging_face_split_is_a_dataset(tmp_path: Path) -> None:
     assert labels_seen <= {"red", "green", "blue"} and labels_seen
 
 
+def test_a_dataset_name_names_it_and_joins_its_key(tmp_path: Path) -> None:
+    from atlas.datasets.in_memory import ItemsDataset
+
+    first = ItemsDataset(Squares(), 24, None, 0, "crop")
+    assert first.spec == "python:Squares" and first.labels(1) == {"class": "<b>middle</b>"}
+    assert ItemsDataset(Squares(), 24, None, 0, "crop").fingerprint == first.fingerprint
+    renamed = ItemsDataset(Squares(), 24, None, 0, "crop", "squares v2")
+    assert renamed.spec == "squares v2" and renamed.fingerprint != first.fingerprint
+    built = atlas.build(_net(), dataset=Squares(), dataset_name="squares v2",
+                        out=tmp_path, **SETTINGS)
+    assert built.manifest["dataset"]["spec"] == "squares v2"
+    assert built.manifest["dataset"]["fingerprint"] == renamed.fingerprint
+
+
 def test_atlas_open_reads_a_built_site(built: atlas.Atlas) -> None:
     opened = atlas.open(built.path)
     assert opened.layers == built.layers and opened.report is None

@@ -9,9 +9,9 @@ index (named by the split's ClassLabel feature, or the dataset's `classes`, as
 torchvision's datasets have) or text.
 
 The fingerprint that keys the dataset pass hashes the object's type, its length, the
-selection options and the pixels and labels of up to `FINGERPRINT_ITEMS` items drawn
-with a fixed seed: a dataset that changes in none of those keeps its stored results
-(give it another `name` to start over).
+selection options, its name and the pixels and labels of up to `FINGERPRINT_ITEMS`
+items drawn with a fixed seed: a dataset that changes in none of those keeps its stored
+results (give it another name, `atlas.build(dataset_name=...)`, to start over).
 """
 
 from __future__ import annotations
@@ -55,15 +55,16 @@ class ItemsDataset(Dataset):
         _, first_label = self._split(self._rows[0])
         spec = name or f"python:{type(items).__name__}"
         super().__init__(spec, None, image_size, ("class",) if first_label is not None else (),
-                         self._fingerprint(image_size, limit, seed, resize))
+                         self._fingerprint(spec, image_size, limit, seed, resize))
 
-    def _fingerprint(self, image_size: int, limit: int | None, seed: int, resize: str) -> str:
+    def _fingerprint(self, spec: str, image_size: int, limit: int | None, seed: int,
+                     resize: str) -> str:
         digest = hashlib.sha256()
         for row in sample_indices(self._total, FINGERPRINT_ITEMS, 0):
             image, label = self._split(int(row))
             digest.update(_pixels(image, image_size, resize, int(row)).tobytes())
             digest.update(repr(label).encode())
-        return fingerprint_of(["items", type(self._items).__qualname__, self._total,
+        return fingerprint_of(["items", spec, type(self._items).__qualname__, self._total,
                                image_size, resize, limit, seed, digest.hexdigest()])
 
     def __len__(self) -> int:
