@@ -15,6 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from atlas.dictionaries.fit import parse_spec
 from atlas.errors import AtlasError
 from atlas.objective_spec import parse_objective
 from atlas.optvis import PARAMS, PRECISIONS
@@ -55,6 +56,14 @@ def _some_layers(layers: list[str]) -> None:
 def _device(name: str) -> None:
     if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
         raise AtlasError(f"device must be auto, cpu or cuda, not {name!r}")
+
+
+def _concept_specs(concepts: dict[str, str]) -> None:
+    for layer, spec in concepts.items():
+        try:
+            parse_spec(spec)
+        except AtlasError as error:
+            raise AtlasError(f"concepts of layer {layer!r}: {error}") from None
 
 
 def _window(window: list[float]) -> None:
@@ -284,6 +293,13 @@ class BuildConfig:
     ray_threads: int = setting(
         1, group=EXECUTION, keyed=False, at_least=1,
         help="CPU threads of each Ray worker without a GPU")
+    # Dictionaries of directions fitted on the layer's activations over the dataset
+    # (atlas/dictionaries, pipeline/concepts): NMF for a non-negative layer, a TopK
+    # sparse autoencoder for any.
+    concepts: dict[str, str] | None = setting(
+        group=UNITS, keyed=True, check=_concept_specs, shown="none", metavar="LAYER=SPEC,...",
+        help="a dictionary of concepts per layer, e.g. conv3=nmf:16 or "
+             "features.13.conv.0=sae:256 (needs a dataset)")
 
     def validate(self) -> BuildConfig:
         """Every setting within its choices and bounds, and the rules between settings."""

@@ -45,6 +45,19 @@ def numbers(text: str) -> list[float]:
     return [float(part) for part in csv_list(text)]
 
 
+def pairs(text: str) -> dict[str, str]:
+    """'conv3=nmf:16,fc=sae:32' -> {"conv3": "nmf:16", "fc": "sae:32"} (argparse names
+    this function in its error)."""
+    found = {}
+    for part in csv_list(text):
+        name, equals, value = part.partition("=")
+        if not equals or not name.strip() or not value.strip():
+            raise ValueError(part)
+        found[name.strip()] = value.strip()
+    return found
+
+
 FLAG_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str_list": csv_list,
-                                               "float_list": numbers}
-FLAG_METAVARS = {"int": "N", "float": "X", "str_list": "A,B", "float_list": "X,Y"}
+                                               "float_list": numbers, "str_dict": pairs}
+FLAG_METAVARS = {"int": "N", "float": "X", "str_list": "A,B", "float_list": "X,Y",
+                 "str_dict": "NAME=TEXT,..."}

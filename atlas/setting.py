@@ -99,12 +99,16 @@ def setting(default: Any = None, *, help: str, group: str, keyed: bool | str,
 
 def kind_of(annotation: Any) -> str:
     """What a setting's annotation asks of a value: "int", "float", "bool", "str",
-    "str_list" or "float_list" (None, where a setting allows it, stays None)."""
+    "str_list", "float_list" or "str_dict" (a table of text by name; None, where a
+    setting allows it, stays None)."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation, = (arg for arg in typing.get_args(annotation) if arg is not type(None))
     if typing.get_origin(annotation) is list:
         item, = typing.get_args(annotation)
         return f"{item.__name__}_list"
+    if typing.get_origin(annotation) is dict:
+        _, item = typing.get_args(annotation)
+        return f"{item.__name__}_dict"
     return str(annotation.__name__)
 
 
@@ -129,6 +133,8 @@ class Declared:
             return "on" if self.default else "off"
         if isinstance(self.default, list):
             return ", ".join(str(item) for item in self.default)
+        if isinstance(self.default, dict):
+            return ", ".join(f"{key}={value}" for key, value in self.default.items())
         return str(self.default)
 
     def keyed_words(self) -> str:
@@ -165,6 +171,10 @@ class Declared:
             if not isinstance(value, list) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
                 raise wrong("a list of numbers")
+        elif kind == "str_dict":
+            if not isinstance(value, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                raise wrong("a table of names to text, e.g. {conv3 = \"nmf:16\"}")
         elif self.name == "channels" and isinstance(value, int) and not isinstance(value, bool):
             return str(value)  # channels = 3 in a config file reads as "3"
         elif not isinstance(value, str):

@@ -7,7 +7,8 @@ from atlas.config import SETTINGS
 from atlas.setting import GROUPS, Declared
 
 KIND_WORDS = {"int": "whole number", "float": "number", "bool": "true or false",
-              "str": "text", "str_list": "list of text", "float_list": "list of numbers"}
+              "str": "text", "str_list": "list of text", "float_list": "list of numbers",
+              "str_dict": "table of text"}
 
 INTRO = """\
 # Settings
@@ -15,7 +16,8 @@ INTRO = """\
 Every setting is a key of a TOML config file (`atlas build atlas.toml`) and a flag of
 `atlas build` and `atlas plan` (`--image-size 128` sets `image_size`; a true-or-false
 setting has `--name` and `--no-name`). A flag overrides the file, and the file the
-default. A list is written `["a", "b"]` in the file and `a,b` after a flag.
+default. A list is written `["a", "b"]` in the file and `a,b` after a flag; a table
+`{conv3 = "nmf:16"}` in the file and `conv3=nmf:16` after a flag.
 
 *Recomputes* says whether a setting joins the cache keys of the results it shapes:
 change it and the next build recomputes those results (and only those). A setting

@@ -238,4 +238,6 @@ def test_each_settings_kind_comes_from_its_declaration() -> None:
         "steps": "int", "dataset_limit": "int", "lr": "float", "scale": "float",
         "channels_last": "bool", "layers": "str_list", "diversity_window": "float_list",
         "channels": "str", "memory_limit": "str"}
-    assert set(KINDS.values()) == {"int", "float", "bool", "str", "str_list", "float_list"}
+    assert KINDS["concepts"] == "str_dict"
+    assert set(KINDS.values()) == {"int", "float", "bool", "str", "str_list", "float_list",
+                                   "str_dict"}

@@ -81,6 +81,7 @@ OTHER = {
     "ray_address": ("10.0.0.5:6379", "10.0.0.5:6379"),
     "ray_workers": ("2", 2),
     "ray_threads": ("2", 2),
+    "concepts": ("conv2=nmf:6", {"conv2": "nmf:6"}),
 }
 # Settings whose key role the prepared build cannot show, and where it is checked.
 ELSEWHERE = {
@@ -179,6 +180,7 @@ def _keys(config: BuildConfig) -> dict[str, Any]:
             keys["scan"] = _scan_common(ready.config, ready.loaded, ready.scanned,
                                         ready.image_size)
         keys["accent"] = accent_settings(ready.config)
+        keys.update({f"concepts {plan.layer}": plan.key for plan in ready.concepts})
         for (earlier, _), (later, _), settings in pairs_to_compute(
                 ready.store, ready.image_size, ready.forward_layers(),
                 ready.config.connections, ready.common):
@@ -189,7 +191,7 @@ def _keys(config: BuildConfig) -> dict[str, Any]:
 
 
 BASE = {"channels": "0-1", "steps": 8, "dataset_limit": 64,
-        "views": [*DEFAULT_VIEWS, "accent"]}
+        "views": [*DEFAULT_VIEWS, "accent"], "concepts": {"conv2": "nmf:4"}}
 # A change that needs another to take effect (a window counts only when stopping is on).
 WITH = {"stop_window": {"stop_tolerance": 0.01}, "image_quality": {"image_format": "webp"}}
 

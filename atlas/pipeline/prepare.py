@@ -31,6 +31,7 @@ from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline.compare.plan import compare_plans
+from atlas.pipeline.concepts.plan import ConceptPlan, concept_plans
 from atlas.pipeline.execution.executors import open_executor
 from atlas.pipeline.execution.tasks import Executor
 from atlas.pipeline.jobs import Job, common_settings, joint_jobs, unit_jobs
@@ -149,6 +150,16 @@ def open_build_dataset(config: BuildConfig, loaded: LoadedModel, image_size: int
 
 
 
+def data_settings(loaded: LoadedModel, dataset: Dataset | None,
+                  image_size: int) -> dict[str, Any] | None:
+    """What any result read from the dataset's activations depends on (None: no dataset)."""
+    if dataset is None:
+        return None
+    return {"atlas": __version__, "model": loaded.spec, "weights_sha256": loaded.weights_sha256,
+            "image_size": image_size, "preprocess": loaded.preprocess.description,
+            "dataset": dataset.fingerprint}
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import version  # not importing torch-lucent: it is not used
 
@@ -177,6 +188,7 @@ class Prepared:
     engine: Engine
     executor: Executor
     magnitude_name: str | None  # MACO's spectrum, by the hash that joins the keys
+    concepts: list[ConceptPlan] = field(default_factory=list)  # the dictionaries to fit
     budget: Budget | None = None  # the memory a batch may take, once sized
     memory: dict[str, LayerMemory] = field(default_factory=dict)  # layer (or joint) -> sizes
 
@@ -268,6 +280,8 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
                                   image_format, magnitude_name)
     layer_jobs = plan_jobs(config, common, chosen, joint)
     compared = compare_plans(config, chosen, image_size, no_logits, common)
+    concepts = concept_plans(config, [info.name for info, _ in chosen],
+                             data_settings(loaded, scanned, image_size))
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:
         loaded.module.to(memory_format=torch.channels_last)
@@ -277,7 +291,8 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
                     config.valid, config.tv_weight, config.l2_weight, versions(), channels_last,
                     autocast, magnitude, store.encoder, config.stop_tolerance, config.stop_window)
     return Prepared(config, loaded, device, image_size, run, chosen, joint, compared, dataset,
-                    scanned, store, common, layer_jobs, engine, executor, magnitude_name)
+                    scanned, store, common, layer_jobs, engine, executor, magnitude_name,
+                    concepts)
 
 
 
