@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from atlas.dictionaries.fit import Dictionary
+from atlas.dictionaries.dictionary import Dictionary
 
 MAX_ITER = 400
 TOLERANCE = 1e-4

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from atlas.dictionaries.fit import Dictionary
+from atlas.dictionaries.dictionary import Dictionary
 
 STEPS = 1500
 BATCH = 256

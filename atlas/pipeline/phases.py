@@ -16,6 +16,7 @@ from tqdm import tqdm
 from atlas.pipeline.analysis.evidence import DataEvidence
 from atlas.pipeline.analysis.questions import analyse
 from atlas.pipeline.compare.compute import run_compare
+from atlas.pipeline.concepts.fit import fit_and_store, load_concepts, sample_vectors
 from atlas.pipeline.control.interrupt import StopAfterBatch
 from atlas.pipeline.control.publish import publish_site
 from atlas.pipeline.cost.site_size import limit_warnings, measure_site, size_line
@@ -62,6 +63,7 @@ class BuildRun:
     todo: list = field(default_factory=list)  # jobs not stored yet, one list per layer
     pairs: list = field(default_factory=list)  # the layer pairs connections cover
     manifest: Mapping[str, Any] = field(default_factory=dict)  # the Manifest, once made
+    concepts: dict = field(default_factory=dict)  # layer -> its dictionary's record
 
     def wants(self, sources: tuple[str, ...]) -> bool:
         return any(VIEWS[name].produced_by in sources for name in self.ready.config.views)
@@ -97,6 +99,28 @@ def _dataset(build: BuildRun) -> None:
         ready.config, ready.loaded, ready.scanned, ready.chosen, ready.store, ready.image_size,
         ready.engine.device, build.executor, build.progress)
     build.notes += notes
+
+
+def _concepts(build: BuildRun) -> None:
+    ready = build.ready
+    assert ready.scanned is not None  # concept plans need a dataset (concept_plans)
+    site = ready.store.site_dir
+    records = {plan.layer: load_concepts(site, plan) for plan in ready.concepts}
+    todo = [plan for plan in ready.concepts if records[plan.layer] is None]
+    if todo:
+        with build.bar("concepts", unit="img") as bar:
+            vectors = sample_vectors(build.executor, ready.scanned,
+                                     [plan.layer for plan in todo], ready.config.seed,
+                                     ready.config.dataset_batch, bar)
+        for plan in todo:
+            records[plan.layer] = fit_and_store(site, plan, vectors[plan.layer],
+                                                ready.config.seed)
+    build.concepts = {layer: record for layer, record in records.items() if record}
+    build.notes.append("concepts: " + "; ".join(
+        f"{layer} {record['method']}:{record['count']} on {record['vectors']:,} vectors, "
+        f"R² {record['r2']:.3f}, stability {record['stability']:.3f}, "
+        f"{len(record['dead'])} dead" for layer, record in build.concepts.items())
+        + f" ({len(todo)} of {len(records)} fitted)")
 
 
 def _memory(build: BuildRun) -> None:
@@ -194,6 +218,10 @@ def _has_scans(build: BuildRun) -> bool:
     return bool(build.scans)
 
 
+def _has_concepts(build: BuildRun) -> bool:
+    return bool(build.ready.concepts)
+
+
 def _has_compared(build: BuildRun) -> bool:
     return bool(build.ready.compared)
 
@@ -202,6 +230,7 @@ PHASES: tuple[Phase, ...] = (
     # Every image the dataset pass reads, whichever views use it (`examples` cuts
     # them late, below); runs whenever the build has a dataset.
     Phase("dataset", _dataset, (DATASET,), _has_dataset, gated=False),
+    Phase("concepts", _concepts, when=_has_concepts),
     Phase("memory", _memory,
           when=lambda build: any(build.todo) or bool(build.ready.compared)),
     Phase("optimize", _optimize, (OPTIMIZE, SNAPSHOTS, JOINT),
