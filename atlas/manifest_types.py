@@ -156,7 +156,24 @@ class Family(TypedDict):
     correlation: float  # mean correlation between its members
 
 
-class LayerHeader(TypedDict):
+class Concepts(TypedDict):
+    """A layer's dictionary of concepts (pipeline/concepts): how it was fitted and what
+    it is worth, measured on the activation vectors it was fitted on."""
+
+    method: str  # "nmf" or "sae"
+    count: int  # concepts
+    vectors: int  # activation vectors sampled over the dataset
+    per_image: int  # positions sampled per image
+    r2: float  # share of the vectors' variance the dictionary reconstructs
+    stability: float  # mean cosine of its directions matched to a fit with the next seed
+    dead: int  # concepts never active on the sample
+
+
+class _LayerExtras(TypedDict, total=False):
+    concepts: Concepts  # only where the build fitted a dictionary for the layer
+
+
+class LayerHeader(_LayerExtras):
     """A layer as atlas.json lists it: everything but its units."""
 
     name: str

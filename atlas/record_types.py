@@ -41,6 +41,7 @@ class BuildRecord(TypedDict, total=False):
     connections: ConnectionsRecord
     dataset: DatasetInfo | None
     compare: dict[str, list[list[Any]]]  # {"units": [[layer, unit], ...]}
+    concepts: dict[str, str]  # layer -> its dictionary's folder under results/_concepts
 
 
 class Analysis(TypedDict):

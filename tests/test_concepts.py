@@ -87,3 +87,20 @@ def test_the_sample_is_the_same_in_any_chunks(tmp_path: Path) -> None:
 def test_bad_concepts_are_one_line(changes: dict, message: str, tmp_path: Path) -> None:
     with pytest.raises(AtlasError, match=message.replace("(", r"\(").replace(")", r"\)")):
         _build(tmp_path / "site", **changes)
+
+
+def test_the_manifest_and_the_layer_page_give_the_measures(tmp_path: Path) -> None:
+    from atlas.manifest_io import read_manifest
+
+    _build(tmp_path / "site")
+    stored = _records(tmp_path / "site")["conv3"]
+    layers = {layer["name"]: layer for layer in read_manifest(tmp_path / "site")["layers"]}
+    assert "concepts" not in layers["conv1"]
+    assert layers["conv3"]["concepts"] == {
+        "method": "sae", "count": 16, "vectors": 960, "per_image": PER_IMAGE,
+        "r2": stored["r2"], "stability": stored["stability"], "dead": len(stored["dead"])}
+    page = (tmp_path / "site" / "layers" / "conv3.html").read_text()
+    assert (f"Concepts: a dictionary of 16 directions by a TopK sparse autoencoder, fitted "
+            f"on 960 activation vectors (8 positions per dataset image). It reconstructs "
+            f"{stored['r2']:.1%} of their variance") in page
+    assert 'class="concepts"' not in (tmp_path / "site" / "layers" / "conv1.html").read_text()

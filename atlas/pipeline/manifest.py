@@ -18,6 +18,7 @@ from atlas.manifest_types import (
     Caricature,
     CompareEntry,
     CompareUnit,
+    Concepts,
     JointEntry,
     LayerHeader,
     Manifest,
@@ -27,6 +28,8 @@ from atlas.manifest_types import (
 )
 from atlas.models.branches import branch_of
 from atlas.pipeline.compare.entry import compare_entry
+from atlas.pipeline.concepts.fit import FOLDER as CONCEPTS_FOLDER
+from atlas.pipeline.concepts.fit import load_concepts_record
 from atlas.pipeline.weights.connections import unit_connections
 from atlas.record_types import BuildRecord, LayerRecord
 from atlas.slugs import slugify
@@ -85,6 +88,18 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
     return unit_entry
 
 
+def _concepts(store: ResultStore, folder: str | None) -> Concepts | None:
+    """A layer's dictionary as its stored record gives it (pipeline/concepts/fit.py)."""
+    if folder is None:
+        return None
+    record = load_concepts_record(store.root / CONCEPTS_FOLDER / folder)
+    if record is None:
+        return None
+    return {"method": record["method"], "count": record["count"],
+            "vectors": record["vectors"], "per_image": record["per_image"],
+            "r2": record["r2"], "stability": record["stability"], "dead": len(record["dead"])}
+
+
 def _caricature(store: ResultStore, layer: str) -> Caricature | None:
     """The layer's caricatures (pipeline/dataset/caricature.py), None where it has none."""
     record = store.load_view(layer, LAYER_UNIT, "caricature")
@@ -129,7 +144,7 @@ def build_manifest(store: ResultStore) -> Manifest:
         found.update({(name, unit["index"]): unit for unit in units
                       if (name, unit["index"]) in cited})
         path = write_layer_file(store.site_dir, slugify(name), name, units)
-        layers.append({
+        header: LayerHeader = {
             "name": name, "slug": slugify(name), "page": layer_page(name),
             "type": layer["type"], "shape": layer["shape"], "channels": layer["channels"],
             "branches": layer.get("branches", []),
@@ -139,7 +154,11 @@ def build_manifest(store: ResultStore) -> Manifest:
             "families": (analysis.get("families") or {}).get("layers", {}).get(name, []),
             "units_file": path, "unit_count": len(units),
             "failed_views": sum(len(unit.get("failed_views", {})) for unit in units),
-        })
+        }
+        concepts = _concepts(store, (build.get("concepts") or {}).get(name))
+        if concepts is not None:
+            header["concepts"] = concepts
+        layers.append(header)
     requested = build["settings"]["views"]
     compare = _compare(store, build.get("compare"))
     manifest: Manifest = {

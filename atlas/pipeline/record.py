@@ -13,6 +13,7 @@ from atlas.models.receptive_field import ReceptiveField
 from atlas.models.registry import LoadedModel
 from atlas.optvis import precision
 from atlas.optvis.param import describe_param
+from atlas.pipeline.concepts.fit import concepts_folder
 from atlas.pipeline.prepare import Prepared
 from atlas.record_types import BuildRecord
 
@@ -32,6 +33,9 @@ def build_record(ready: Prepared, scans: dict, fields: dict, pairs: list) -> Bui
         settings["compare_units"] = config.compare_units
         settings["class_weight"] = config.class_weight
         settings["logits_layer"] = config.logits_layer
+    if ready.concepts:
+        record["concepts"] = {plan.layer: concepts_folder(store.site_dir, plan).name
+                              for plan in ready.concepts}
     settings = record["settings"]
     settings["magnitude"] = ready.magnitude_name
     settings["precision"] = precision.describe(engine.autocast)

@@ -12,6 +12,7 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import branch_list, split_text
+from atlas.site.concepts_note import concepts_note
 from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.layer_table import (
@@ -230,6 +231,7 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
         "pre_activation": pre_activation_note(layer),
+        "concepts": concepts_note(layer),
         "caricature": _caricature(page, layer),
         "has_kernels": has_kernels,
         "large": len(units) >= LARGE_LAYER,

@@ -47,14 +47,18 @@ def concepts_folder(site_dir: Path, plan: ConceptPlan) -> Path:
     return Path(site_dir) / RESULTS / FOLDER / f"{slugify(plan.layer)}-{plan.key[:16]}"
 
 
-def load_concepts(site_dir: Path, plan: ConceptPlan) -> dict[str, Any] | None:
-    """The stored record of `plan`'s dictionary, or None where it is not fitted yet."""
-    path = concepts_folder(site_dir, plan) / "concepts.json"
+def load_concepts_record(folder: Path) -> dict[str, Any] | None:
+    """The record in a dictionary's folder, None where there is none."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads((folder / "concepts.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    return record if record.get("key") == plan.key else None
+
+
+def load_concepts(site_dir: Path, plan: ConceptPlan) -> dict[str, Any] | None:
+    """The stored record of `plan`'s dictionary, or None where it is not fitted yet."""
+    record = load_concepts_record(concepts_folder(site_dir, plan))
+    return record if record is not None and record.get("key") == plan.key else None
 
 
 def positions(seed: int, row: int, count: int, per_image: int) -> np.ndarray:
