@@ -34,7 +34,10 @@ def test_atlas_json_is_an_index_and_each_layer_a_file(site: Path) -> None:
     assert index["format"] == FORMAT == 3
     assert set(index) == set(Manifest.__annotations__)
     for header in index["layers"]:
-        assert set(header) == set(LayerHeader.__annotations__)  # no units in the index
+        # every field a header must have, the optional ones (concepts) where they apply,
+        # and no units in the index
+        assert LayerHeader.__required_keys__ <= set(header) <= set(LayerHeader.__annotations__)
+        assert "units" not in header
         assert re.fullmatch(f"{LAYER_FILES}/{header['slug']}-[0-9a-f]{{12}}\\.json",
                             header["units_file"])
         content = json.loads((site / header["units_file"]).read_text())
