@@ -1,8 +1,8 @@
 """Fitting a dictionary: `fit_dictionary("nmf" | "sae", activations, count, seed)`.
 
 Why not the `overcomplete` library: its NMF and TopK SAE are what atlas needs, but it
-pulls OpenCV, matplotlib and scikit-image into every install; scikit-learn's NMF
-(already a dependency) and a TopK autoencoder of a few dozen lines do the same here.
+pulls OpenCV, matplotlib and scikit-image into every install; an NMF by HALS and a
+TopK autoencoder of a few dozen lines each do the same here.
 """
 
 from __future__ import annotations
