@@ -171,12 +171,10 @@ class Atlas:
 
 def _ranges(numbers: list[int]) -> str:
     """[0, 1, 2, 5] -> '0-2, 5'."""
-    parts: list[str] = []
+    runs: list[list[int]] = []
     for number in sorted(numbers):
-        if parts and "-" not in parts[-1] and int(parts[-1]) == number - 1:
-            parts[-1] = f"{parts[-1]}-{number}"
-        elif parts and "-" in parts[-1] and int(parts[-1].split("-")[1]) == number - 1:
-            parts[-1] = f"{parts[-1].split('-')[0]}-{number}"
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
         else:
-            parts.append(str(number))
-    return ", ".join(parts) or "none"
+            runs.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs) or "none"

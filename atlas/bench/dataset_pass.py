@@ -29,7 +29,6 @@ from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.dataset.scan import ScanLayer, local_scanner, run_scan, scan_settings
 from atlas.pipeline.optimize.memory import peak_memory, reset_peak
-from atlas.version import __version__
 
 PHOTOS = "photos"  # the built-in bench dataset: crops of scikit-learn's sample photographs
 PROJECTED_IMAGES = 50_000
@@ -134,8 +133,7 @@ def run_dataset_bench(loaded: LoadedModel, spec: str | None, layers: list[str],
         decode_only(dataset, batch)  # warm the file cache and the decoder
         shapes = _channels(loaded, layers, image_size, device)
         _warm_up(loaded, dataset, batch, device)
-        common = scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
-                               loaded.preprocess.description, dataset, EXAMPLES)
+        common = scan_settings(loaded, dataset, image_size, EXAMPLES)
         rows = {}
         rows["decode"] = _timed(lambda: decode_only(dataset, batch))
         rows["bare"] = _timed(lambda: bare_forward(loaded, dataset, layers, batch, device))

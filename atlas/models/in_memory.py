@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from atlas.errors import AtlasError
 from atlas.models.preprocess import make_preprocess
 from atlas.models.registry import LoadedModel
 
@@ -43,8 +44,6 @@ def module_model(module: nn.Module, preprocess: str | None = None,
     """`module` as a build loads a model: a copy in eval mode (the build moves it to its
     device and may change its memory format; the caller's module stays as it was)."""
     if not isinstance(module, nn.Module):
-        from atlas.errors import AtlasError
-
         raise AtlasError(f"the model is a {type(module).__name__}; give a torch.nn.Module or a "
                          "model spec such as torchvision:resnet18")
     copied = copy.deepcopy(module).eval()

@@ -32,6 +32,7 @@ from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
 from atlas.pipeline.compare.plan import compare_plans
 from atlas.pipeline.concepts.plan import ConceptPlan, concept_plans
+from atlas.pipeline.dataset.scan import data_settings
 from atlas.pipeline.execution.executors import open_executor
 from atlas.pipeline.execution.tasks import Executor
 from atlas.pipeline.jobs import Job, common_settings, joint_jobs, unit_jobs
@@ -148,16 +149,6 @@ def open_build_dataset(config: BuildConfig, loaded: LoadedModel, image_size: int
     return open_dataset(spec, image_size, config.dataset_limit, config.seed,
                         config.dataset_resize)
 
-
-
-def data_settings(loaded: LoadedModel, dataset: Dataset | None,
-                  image_size: int) -> dict[str, Any] | None:
-    """What any result read from the dataset's activations depends on (None: no dataset)."""
-    if dataset is None:
-        return None
-    return {"atlas": __version__, "model": loaded.spec, "weights_sha256": loaded.weights_sha256,
-            "image_size": image_size, "preprocess": loaded.preprocess.description,
-            "dataset": dataset.fingerprint}
 
 
 def versions() -> dict[str, str]:
@@ -281,7 +272,8 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
     layer_jobs = plan_jobs(config, common, chosen, joint)
     compared = compare_plans(config, chosen, image_size, no_logits, common)
     concepts = concept_plans(config, [info.name for info, _ in chosen],
-                             data_settings(loaded, scanned, image_size))
+                             data_settings(loaded, scanned, image_size)
+                             if scanned is not None else None)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:
         loaded.module.to(memory_format=torch.channels_last)

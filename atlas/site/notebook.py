@@ -9,8 +9,11 @@ import base64
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atlas.manifest_types import EXAMPLE_COLUMNS
+from atlas.site import formatting as fmt
+from atlas.site.labels import dominant
 from atlas.site.render import make_environment
+from atlas.site.unit_view import SCORE_LABELS, measures
+from atlas.views import VIEWS
 
 if TYPE_CHECKING:
     from atlas.results import Atlas, Layer, Unit
@@ -18,12 +21,6 @@ if TYPE_CHECKING:
 ROW_IMAGES = 3  # images per spectrum column and per view
 LAYER_UNITS = 48  # unit thumbnails a layer shows inline
 MIME = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-SCORE_NAMES = {"faithfulness": "faithfulness", "super_stimulus": "super-stimulus ratio",
-               "example_polysemanticity": "polysemanticity (examples)",
-               "polysemanticity": "polysemanticity (seeds)", "colour": "colour share (eta²)",
-               "positive_value": "value on its positive image",
-               "faithfulness_baseline": "faithfulness of random images",
-               "diversity_spread": "polysemanticity (diversity)"}
 
 
 def embedded(path: Path) -> str:
@@ -36,51 +33,36 @@ def embedded(path: Path) -> str:
            f"{base64.b64encode(data).decode('ascii')}"
 
 
-def _number(value: Any) -> str:
-    return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def _item(root: Path, image: str, value: Any, caption: str = "") -> dict[str, str]:
-    return {"src": embedded(root / image), "value": _number(value), "caption": caption}
+    return {"src": embedded(root / image), "value": fmt.sig3(value), "caption": caption}
 
 
 def _spectrum(unit: Unit) -> list[dict[str, Any]]:
-    """The six columns, negative to positive: the spectrum view's, else made of what
-    the unit has (its optimized negative and positive, its dataset example columns)."""
+    """The six columns, negative to positive: the spectrum view's entry, else the one
+    it would compose from what the unit has (Spectrum.manifest_entry); empty columns
+    left out."""
     views = unit.record.get("views") or {}
-    root = unit.atlas.path
-    if views.get("spectrum"):
-        return [{"name": column["name"],
-                 "items": [_item(root, item["image"], item.get("value"), item.get("source", ""))
-                           for item in column["items"][:ROW_IMAGES] if item.get("image")]}
-                for column in views["spectrum"].get("columns", [])]
-    columns = []
-    examples = views.get("examples") or {}
-    for name in ("negative", *EXAMPLE_COLUMNS, "positive"):
-        if name in ("negative", "positive"):
-            entry = views.get(name) or {}
-            items = [_item(root, image, value) for image, value in
-                     zip(entry.get("images", [])[:1], entry.get("activations") or [None])]
-        else:
-            items = [_item(root, example["image"], example["value"], example["source"])
-                     for example in examples.get(name, [])[:ROW_IMAGES]]
-        if items:
-            columns.append({"name": name, "items": items})
-    return columns if examples else []
+    entry = views.get("spectrum") or VIEWS["spectrum"].manifest_entry(None, views) or {}
+    columns = [{"name": column["name"],
+                "items": [_item(unit.atlas.path, item["image"], item.get("value"),
+                                item.get("source", ""))
+                          for item in column["items"][:ROW_IMAGES] if item.get("image")]}
+               for column in entry.get("columns", [])]
+    return [column for column in columns if column["items"]]
 
 
 def _views(unit: Unit, spectrum: bool) -> list[dict[str, Any]]:
-    """Each view's first images; the spectrum, where shown, holds positive and negative."""
+    """Each view's images, up to ROW_IMAGES spread from first to last; the spectrum,
+    where shown, holds positive and negative."""
     shown = []
-    for name, entry in (unit.record.get("views") or {}).items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("images"), list):
-            continue
+    for name, paths in unit.views.items():
         if spectrum and name in ("positive", "negative"):
             continue
-        values, images = entry.get("activations") or [], entry["images"]
+        values = unit.activations(name)
         shown.append({"name": name, "items": [
-            _item(unit.atlas.path, images[i], values[i] if i < len(values) else None)
-            for i in spread(len(images), ROW_IMAGES)]})
+            {"src": embedded(paths[i]),
+             "value": fmt.sig3(values[i] if i < len(values) else None)}
+            for i in spread(len(paths), ROW_IMAGES)]})
     return shown
 
 
@@ -93,14 +75,17 @@ def spread(count: int, most: int) -> list[int]:
 
 
 def unit_view(unit: Unit) -> dict[str, Any]:
-    scores = [(SCORE_NAMES.get(key, key), _number(value))
-              for key, value in unit.scores.items() if value is not None]
-    labels = [(key, f"{share['value']} ({share['count']} of {share['of']})")
-              for key, share in unit.labels.items()]
+    """As the unit page words them: its measures line, dominant labels and scores."""
+    record = unit.record
     spectrum = _spectrum(unit)
     return {"label": unit.label, "page": unit.page.as_uri(), "spectrum": spectrum,
-            "views": _views(unit, bool(spectrum)), "scores": scores, "labels": labels,
-            "flags": ", ".join(unit.flags), "status": unit.record.get("status", "ok")}
+            "views": _views(unit, bool(spectrum)), "measures": measures(record),
+            "labels": [(f"Top examples: {share.key}",
+                        share.value + (f" · {share.fraction}" if share.fraction else ""))
+                       for share in dominant(record.get("labels"))],
+            "scores": [(SCORE_LABELS.get(key, fmt.title_case(key)), fmt.sig3(value))
+                       for key, value in unit.scores.items() if value is not None],
+            "flags": ", ".join(unit.flags), "status": record.get("status", "ok")}
 
 
 def layer_view(layer: Layer) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from atlas.fsio import write_json_atomic
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE, ConceptPlan
 from atlas.pipeline.execution.tasks import Executor, Task
+from atlas.slugs import slugify
 from atlas.store import RESULTS
 
 FOLDER = "_concepts"
@@ -42,8 +43,6 @@ PARTIAL = ".partial-"
 
 
 def concepts_folder(site_dir: Path, plan: ConceptPlan) -> Path:
-    from atlas.slugs import slugify
-
     return Path(site_dir) / RESULTS / FOLDER / f"{slugify(plan.layer)}-{plan.key[:16]}"
 
 
@@ -136,7 +135,7 @@ def fit_and_store(site_dir: Path, plan: ConceptPlan, vectors: np.ndarray, seed: 
     partial = final.with_name(PARTIAL + final.name)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    arrays = {"directions": fitted.directions, "codes_max": codes.max(axis=0)}
+    arrays: dict[str, Any] = {"directions": fitted.directions}
     if fitted.encoder is not None:
         arrays.update({f"encoder_{name}": value for name, value in fitted.encoder.items()})
     np.savez(partial / "dictionary.npz", **arrays)

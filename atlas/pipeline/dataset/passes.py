@@ -32,14 +32,12 @@ from atlas.pipeline.prepare import Prepared
 from atlas.pipeline.weights.connections import stored_map_side
 from atlas.sizes import parse_size
 from atlas.store import ResultStore
-from atlas.version import __version__
 
 
 def _scan_common(config: BuildConfig, loaded: LoadedModel, dataset: Dataset,
                  image_size: int) -> dict:
     """The settings the dataset pass and the examples are keyed by."""
-    return scan_settings(__version__, loaded.spec, loaded.weights_sha256, image_size,
-                         loaded.preprocess.description, dataset, config.example_count)
+    return scan_settings(loaded, dataset, image_size, config.example_count)
 
 
 def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, chosen: Chosen,

@@ -38,6 +38,7 @@ from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.models.layers import LayerInfo
 from atlas.models.receptive_field import ReceptiveField
+from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.dataset.extremes import (
     Extremes,
@@ -49,6 +50,7 @@ from atlas.pipeline.execution.local import LocalExecutor
 from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.slugs import slugify
 from atlas.store import RESULTS, settings_key
+from atlas.version import __version__
 
 DATASET_DIR = "_dataset"
 PARTIAL = ".partial-"  # prefix of a layer folder still being written
@@ -116,13 +118,19 @@ def scan_key(common: dict[str, Any], layer: ScanLayer) -> str:
     return settings_key({**common, "layer": layer.name, "view": "scan", **pre})
 
 
-def scan_settings(version: str, spec: str, weights_sha256: str | None, image_size: int,
-                  preprocess: str, dataset: Dataset, example_count: int) -> dict[str, Any]:
+def data_settings(loaded: LoadedModel, dataset: Dataset, image_size: int) -> dict[str, Any]:
+    """What any result read from the dataset's activations depends on: the model and its
+    weights, the image size, the preprocessing and the dataset's selection."""
+    return {"atlas": __version__, "model": loaded.spec, "weights_sha256": loaded.weights_sha256,
+            "image_size": image_size, "preprocess": loaded.preprocess.description,
+            "dataset": dataset.fingerprint}
+
+
+def scan_settings(loaded: LoadedModel, dataset: Dataset, image_size: int,
+                  example_count: int) -> dict[str, Any]:
     """What shapes a layer's pass results: its cache key without the layer
     (the pass keeps the top and bottom `example_count` images of every unit)."""
-    return {"atlas": version, "model": spec, "weights_sha256": weights_sha256,
-            "image_size": image_size, "preprocess": preprocess, "dataset": dataset.fingerprint,
-            "example_count": example_count}
+    return {**data_settings(loaded, dataset, image_size), "example_count": example_count}
 
 
 def _root(site_dir: Path) -> Path:
