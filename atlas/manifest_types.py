@@ -102,6 +102,12 @@ class Connection(TypedDict):
     map: list[list[int]]  # the spatial weights, ints in [-99, 99]; map x scale = weights
 
 
+class Loading(TypedDict):
+    layer: str  # the channel layer, or its concept layer
+    unit: int
+    weight: float
+
+
 # A unit's flags, in the order `UnitEntry.flags` lists them: pipeline/analysis/flags.py decides
 # them, site/status.py words them.
 LOST_TO_DATA = "lost_to_data"
@@ -126,6 +132,10 @@ class UnitEntry(TypedDict, total=False):
     labels: dict[str, LabelShare]  # label key ("class", "colour") -> dominant value
     family: int | None  # the number of its family in the layer's `families`, or None
     connections: dict[str, list[Connection]]  # "in": from the layer before, "out": to the next
+    # Where a dictionary was fitted: a concept's largest channels, a channel's largest
+    # concepts, by the weight of the channel in the concept's direction (unit length).
+    loadings: list[Loading]
+
 
 
 class Branch(TypedDict):
@@ -170,7 +180,10 @@ class Concepts(TypedDict):
 
 
 class _LayerExtras(TypedDict, total=False):
-    concepts: Concepts  # only where the build fitted a dictionary for the layer
+    # Only where the build fitted a dictionary for the layer, on the layer and on its
+    # concept layer, whose units are the concepts (models/concept_reads.py).
+    concepts: Concepts
+    concepts_of: str  # only on a concept layer: the layer whose concepts it holds
 
 
 class LayerHeader(_LayerExtras):

@@ -25,10 +25,17 @@ class LayerInfo:
     # Where the layer's output is clamped (models/floors.py): then its values are read
     # before the clamp. Found for the layers a build chooses.
     floor: Floor | None = None
+    # A concept layer's (models/concept_reads.py): its dictionary's key, which joins the
+    # keys of every result read from it.
+    dictionary: str | None = None
 
     @property
     def channels(self) -> int:
         return self.shape[0]
+
+    def key_settings(self) -> dict[str, str]:
+        """What the keys of results read from this layer hold besides its name."""
+        return {"dictionary": self.dictionary} if self.dictionary else {}
 
     @property
     def read(self) -> str:

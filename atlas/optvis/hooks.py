@@ -3,7 +3,8 @@
 Hooks live only inside `capture(...)`: they are removed in `finally`, so no
 call leaves hooks behind. Once every requested layer has produced its output,
 the forward pass is cut short: deeper layers are never computed. A name made
-by `models.floors.pre_name` captures that layer's pre-activation instead.
+by `models.floors.pre_name` captures that layer's pre-activation instead, one made
+by `models.concept_reads.concept_layer` its concepts (the projections of its values).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from atlas.models.concept_reads import concept_base, lens_of
 from atlas.models.floors import PreRecorder, split_pre
 
 
@@ -34,23 +36,32 @@ class LayerCapture:
         if len(self.activations) == len(self.layers):
             raise _StopForward
 
-    def hook(self, name: str):
-        def record(module: nn.Module, inputs: tuple, output: object) -> None:
-            self.keep(name, tensor_output(name, output))
-
+    def deliver(self, source: str):
+        """Keeps the tensor read under `source` as each requested name that reads it."""
+        def record(tensor: torch.Tensor) -> None:
+            for name, lens in self.readers[source]:
+                self.keep(name, tensor if lens is None else lens(tensor))
         return record
 
     def install(self) -> list[RemovableHandle]:
-        layers = [split_pre(name) for name in self.layers]
-        modules = find_modules(self.model, [layer for layer, _ in layers])
+        # What each requested name reads: its own tensor, or (a concept layer) the
+        # values of its layer, projected.
+        self.readers: dict[str, list] = {}
+        for name in self.layers:
+            lens = lens_of(self.model, name) if concept_base(name) is not None else None
+            self.readers.setdefault(name if lens is None else lens.read, []).append(
+                (name, lens))
+        layers = {source: split_pre(source) for source in self.readers}
+        modules = find_modules(self.model, [layer for layer, _ in layers.values()])
         handles = []
-        for name, (layer, pre) in zip(self.layers, layers):
+        for source, (layer, pre) in layers.items():
+            deliver = self.deliver(source)
             if pre:
-                # the lambda's default binds the name: mypy cannot infer such a lambda
-                handles.extend(PreRecorder(self.model, layer, lambda tensor, name=name:  # type: ignore[misc]
-                                           self.keep(name, tensor)).install())
+                handles.extend(PreRecorder(self.model, layer, deliver).install())
             else:
-                handles.append(modules[layer].register_forward_hook(self.hook(name)))
+                handles.append(modules[layer].register_forward_hook(
+                    lambda module, inputs, output, layer=layer, deliver=deliver:
+                    deliver(tensor_output(layer, output))))
         return handles
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -21,15 +21,18 @@ from atlas.manifest_types import (
     Concepts,
     JointEntry,
     LayerHeader,
+    Loading,
     Manifest,
     Summary,
     UnitEntry,
     UnitScores,
 )
 from atlas.models.branches import branch_of
+from atlas.models.concept_reads import concept_base
 from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.concepts.fit import FOLDER as CONCEPTS_FOLDER
-from atlas.pipeline.concepts.fit import load_concepts_record
+from atlas.pipeline.concepts.fit import load_concepts_record, stored_directions
+from atlas.pipeline.concepts.loadings import loadings
 from atlas.pipeline.weights.connections import unit_connections
 from atlas.record_types import BuildRecord, LayerRecord
 from atlas.slugs import slugify
@@ -42,15 +45,26 @@ __all__ = ["MANIFEST", "FORMAT", "build_manifest", "write_manifest", "unit_page"
 
 
 def unit_page(layer: str, unit: int) -> str:
+    base = concept_base(layer)
+    if base is not None:
+        return f"concepts/{slugify(base)}/{unit}.html"
     return f"units/{slugify(layer)}/{unit}.html"
 
 
 def layer_page(layer: str) -> str:
+    base = concept_base(layer)
+    if base is not None:
+        return f"concepts/{slugify(base)}.html"
     return f"layers/{slugify(layer)}.html"
 
 
+def unit_label(layer: str, unit: int) -> str:
+    base = concept_base(layer)
+    return f"{base} concept {unit}" if base is not None else f"{layer}:{unit}"
+
+
 def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: dict,
-          branch: str | None, connections: dict) -> UnitEntry:
+          branch: str | None, connections: dict, loadings: list[Loading] | None) -> UnitEntry:
     entries: dict[str, Any] = {}
     failures = {}
     for view in views:  # stored views first: composed ones read their entries
@@ -71,7 +85,7 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
     unit_entry: UnitEntry = {
         "index": unit,
         "page": unit_page(layer, unit),
-        "label": f"{layer}:{unit}",
+        "label": unit_label(layer, unit),
         "branch": branch,
         "status": "failed" if failures or not entries else "ok",
         "dead": bool(scores.get("dead", False)),  # constant activation: see analysis.is_dead
@@ -85,6 +99,8 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
     }
     if failures:
         unit_entry["failed_views"] = failures
+    if loadings is not None:
+        unit_entry["loadings"] = loadings
     return unit_entry
 
 
@@ -133,13 +149,18 @@ def build_manifest(store: ResultStore) -> Manifest:
     connections = build.get("connections")
     links = unit_connections(store, connections["pairs"] if connections else [])
     cited = _cited_units(analysis)
+    dictionaries = build.get("concepts") or {}  # layer -> its dictionary's folder
+    loads: dict[tuple[str, int], list[Loading]] = {}
+    for base, folder in dictionaries.items():
+        loads.update(loadings(stored_directions(store.root / CONCEPTS_FOLDER / folder), base))
     found: dict[tuple[str, int], UnitEntry] = {}  # the units the summary shows
     layers: list[LayerHeader] = []
     for layer in build["layers"]:
         name = layer["name"]
         views = _layer_views(build, layer)
         units = [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
-                       branch_of(layer.get("branches"), u), links.get(name, {}).get(u, {}))
+                       branch_of(layer.get("branches"), u), links.get(name, {}).get(u, {}),
+                       loads.get((name, u)))
                  for u in layer["units"]]
         found.update({(name, unit["index"]): unit for unit in units
                       if (name, unit["index"]) in cited})
@@ -155,9 +176,12 @@ def build_manifest(store: ResultStore) -> Manifest:
             "units_file": path, "unit_count": len(units),
             "failed_views": sum(len(unit.get("failed_views", {})) for unit in units),
         }
-        concepts = _concepts(store, (build.get("concepts") or {}).get(name))
+        concepts_of = concept_base(name)
+        concepts = _concepts(store, dictionaries.get(concepts_of or name))
         if concepts is not None:
             header["concepts"] = concepts
+        if concepts_of is not None:
+            header["concepts_of"] = concepts_of
         layers.append(header)
     requested = build["settings"]["views"]
     compare = _compare(store, build.get("compare"))

@@ -16,7 +16,12 @@ from tqdm import tqdm
 from atlas.pipeline.analysis.evidence import DataEvidence
 from atlas.pipeline.analysis.questions import analyse
 from atlas.pipeline.compare.compute import run_compare
-from atlas.pipeline.concepts.fit import fit_and_store, load_concepts, sample_vectors
+from atlas.pipeline.concepts.fit import (
+    attach_dictionaries,
+    fit_and_store,
+    load_concepts,
+    sample_vectors,
+)
 from atlas.pipeline.control.interrupt import StopAfterBatch
 from atlas.pipeline.control.publish import publish_site
 from atlas.pipeline.cost.site_size import limit_warnings, measure_site, size_line
@@ -116,6 +121,10 @@ def _concepts(build: BuildRun) -> None:
             records[plan.layer] = fit_and_store(site, plan, vectors[plan.layer],
                                                 ready.config.seed)
     build.concepts = {layer: record for layer, record in records.items() if record}
+    # The concept layers read the fitted directions: on the model the phases after
+    # this one use, handed to the workers again.
+    attach_dictionaries(ready.loaded.module, site, ready.concepts)
+    build.executor.start(ready.engine)
     build.notes.append("concepts: " + "; ".join(
         f"{layer} {record['method']}:{record['count']} on {record['vectors']:,} vectors, "
         f"R² {record['r2']:.3f}, stability {record['stability']:.3f}, "
@@ -229,8 +238,9 @@ def _has_compared(build: BuildRun) -> bool:
 PHASES: tuple[Phase, ...] = (
     # Every image the dataset pass reads, whichever views use it (`examples` cuts
     # them late, below); runs whenever the build has a dataset.
-    Phase("dataset", _dataset, (DATASET,), _has_dataset, gated=False),
+    # Dictionaries first: their concept layers are read like any layer after it.
     Phase("concepts", _concepts, when=_has_concepts),
+    Phase("dataset", _dataset, (DATASET,), _has_dataset, gated=False),
     Phase("memory", _memory,
           when=lambda build: any(build.todo) or bool(build.ready.compared)),
     Phase("optimize", _optimize, (OPTIMIZE, SNAPSHOTS, JOINT),

@@ -23,6 +23,7 @@ from atlas.config import (
 )
 from atlas.datasets import Dataset, open_dataset
 from atlas.errors import AtlasError
+from atlas.models.concept_reads import concept_base, concept_layer
 from atlas.models.floors import find_floor
 from atlas.models.layers import Chosen, DryRun, LayerInfo, dry_run, resolve_layers
 from atlas.models.registry import LoadedModel, load_model
@@ -215,9 +216,10 @@ class Prepared:
 
     def forward_layers(self) -> list[tuple[str, list[int]]]:
         """The chosen (layer, units) in the order the forward pass reaches them: the
-        order connections pair them in."""
+        order connections pair them in. Concept layers have no weights: not among them."""
         order = {info.name: i for i, info in enumerate(self.run.layers)}
-        return sorted(((info.name, units) for info, units in self.chosen),
+        return sorted(((info.name, units) for info, units in self.chosen
+                       if concept_base(info.name) is None),
                       key=lambda item: order.get(item[0], len(order)))
 
     def kernel_layer(self) -> str | None:
@@ -269,11 +271,12 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
     common = common_settings(config, loaded.spec, loaded.weights_sha256, image_size,
                                   transforms.describe(), precision.describe(autocast),
                                   image_format, magnitude_name)
-    layer_jobs = plan_jobs(config, common, chosen, joint)
     compared = compare_plans(config, chosen, image_size, no_logits, common)
     concepts = concept_plans(config, [info.name for info, _ in chosen],
                              data_settings(loaded, scanned, image_size)
                              if scanned is not None else None)
+    chosen = with_concept_layers(chosen, concepts)
+    layer_jobs = plan_jobs(config, common, chosen, joint)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
     if channels_last:
         loaded.module.to(memory_format=torch.channels_last)
@@ -288,6 +291,21 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
 
 
 
+def with_concept_layers(chosen: Chosen, concepts: list[ConceptPlan]) -> Chosen:
+    """`chosen` with each planned dictionary's concepts as a layer of their own
+    (models/concept_reads.py), right after the layer they read, every concept chosen."""
+    plans = {plan.layer: plan for plan in concepts}
+    layers: Chosen = []
+    for info, units in chosen:
+        layers.append((info, units))
+        plan = plans.get(info.name)
+        if plan is not None:
+            layers.append((LayerInfo(concept_layer(info.name), "Concepts",
+                                     (plan.count, *info.shape[1:]), dictionary=plan.key),
+                           list(range(plan.count))))
+    return layers
+
+
 def plan_jobs(config: BuildConfig, common: dict, chosen: Chosen, joint: list
               ) -> list[list[Job]]:
     """One list of jobs per layer (view-major, so packed batches have long
@@ -296,7 +314,7 @@ def plan_jobs(config: BuildConfig, common: dict, chosen: Chosen, joint: list
     layer_jobs = []
     for info, units in chosen:
         jobs = [job for unit in units
-                for job in unit_jobs(config, common, info, unit)]
+                for job in unit_jobs(config, {**common, **info.key_settings()}, info, unit)]
         layer_jobs.append(sorted(jobs, key=lambda job: view_order[job.view]))
     layer_jobs.append(joint_jobs(config, common, joint))
     return layer_jobs

@@ -32,12 +32,14 @@ DIRECTIONS = (
 class Target:
     page: str
     image: str | None
+    label: str = ""
 
 
 def unit_targets(manifest: dict[str, Any]) -> dict[tuple[str, int], Target]:
     """(layer, unit index) -> its page and positive image, for every unit of the
     atlas: made once per render, so linking a connection costs a look-up."""
-    return {(layer["name"], unit["index"]): Target(unit["page"], first_image(unit, "positive"))
+    return {(layer["name"], unit["index"]): Target(unit["page"], first_image(unit, "positive"),
+                                                   unit.get("label") or "")
             for layer in manifest.get("layers", []) for unit in layer.get("units", [])}
 
 
@@ -76,3 +78,36 @@ def connection_groups(page: str, unit: dict[str, Any],
         groups.append({"id": f"connections-{key}", "title": f"{title} {layer}",
                        "caption": caption.format(layer=layer), "entries": items})
     return groups
+
+
+LOADINGS = ("loadings", "The channels of {layer} this concept is made of: their weights in its "
+            "direction (of unit length), largest magnitude first.",
+            "The concepts of {layer} this channel weighs most in: its weight in each "
+            "concept's direction (of unit length), largest magnitude first.")
+"""A unit's loadings group (id, caption for a concept, caption for a channel)."""
+
+
+def loading_group(page: str, unit: dict[str, Any], concept: bool,
+                  targets: dict[tuple[str, int], Target]) -> list[dict[str, Any]]:
+    """The unit's loadings (`UnitEntry.loadings`) as the page shows them; [] without."""
+    entries = unit.get("loadings") or []
+    if not entries:
+        return []
+    group_id, made_of, weighs_in = LOADINGS
+    layer = str(entries[0].get("layer"))
+    items = []
+    for entry in entries:
+        target = targets.get((entry.get("layer"), entry.get("unit")))
+        label = target.label if target else f"{entry.get('layer')}:{entry.get('unit')}"
+        items.append({
+            "label": label,
+            "href": relative_link(page, target.page) if target else None,
+            "image": relative_link(page, target.image) if target and target.image else None,
+            "weight": fmt.sig3(entry.get("weight")),
+            "map": None,
+            "alt": f"{label}, positive",
+        })
+    title = f"Made of {layer}" if concept else "Concepts it weighs in"
+    return [{"id": group_id, "title": title,
+             "caption": (made_of if concept else weighs_in).format(layer=layer),
+             "entries": items}]

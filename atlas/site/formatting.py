@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MISSING = "—"
 """Shown where a value is absent (`null` in the manifest)."""
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def layer_title(layer: Mapping[str, Any]) -> str:
+    """A layer as pages name it: a concept layer as the concepts of its layer."""
+    base = layer.get("concepts_of")
+    return f"{base} concepts" if base else str(layer["name"])
 
 
 def _is_number(value: Any) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import unit_branch
-from atlas.site.connections_view import Target, connection_groups, unit_targets
+from atlas.site.connections_view import Target, connection_groups, loading_group, unit_targets
 from atlas.site.dataset_notes import NO_DATASET, has_dataset, note
 from atlas.site.frame import frame, link
 from atlas.site.labels import dominant
@@ -114,7 +114,8 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
     ]
     prev, nxt = neighbours(manifest, layer_pos, unit_pos)
     metadata = [
-        {"label": "Layer", "value": layer["name"], "href": relative_link(page, layer["page"])},
+        {"label": "Layer", "value": fmt.layer_title(layer),
+         "href": relative_link(page, layer["page"])},
         {"label": "Unit", "value": str(unit["index"]), "href": None},
     ]
     branch = unit_branch(layer, unit)
@@ -131,8 +132,9 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
         metadata.insert(-1, {"label": "Values", "value": "pre-activation", "href": None})
     views = build_sections(page, label, unit, manifest.get("views"))
     lead_names = LEAD if any(v["id"] in LEAD for v in views) else LEAD_WITHOUT_DATA
-    connections = connection_groups(
-        page, unit, targets if targets is not None else unit_targets(manifest))
+    targets = targets if targets is not None else unit_targets(manifest)
+    connections = (connection_groups(page, unit, targets)
+                   + loading_group(page, unit, bool(layer.get("concepts_of")), targets))
     toc = [{"id": v["id"], "title": v["title"]} for v in views]
     toc += [{"id": anchor, "title": title} for anchor, title, present in (
         ("connections", "Connections", bool(connections)),
@@ -161,7 +163,7 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
         "metadata": metadata,
         # The settings are the atlas's, listed once on the home page, not on every unit.
         "settings_href": relative_link(page, manifest["pages"]["index"]) + "#settings",
-        "up": link(page, layer["page"], layer["name"]),
+        "up": link(page, layer["page"], fmt.layer_title(layer)),
         "prev": _neighbour_link(manifest, page, prev),
         "next": _neighbour_link(manifest, page, nxt),
     }

@@ -12,7 +12,7 @@ from typing import Any
 from atlas.site import formatting as fmt
 from atlas.site import status
 from atlas.site.branches import branch_list, split_text
-from atlas.site.concepts_note import concepts_note
+from atlas.site.concepts_note import concepts_note, layer_switch
 from atlas.site.dataset_notes import dataset_line
 from atlas.site.frame import first_image, frame, href, image, layer_pages, link
 from atlas.site.layer_table import (
@@ -84,7 +84,7 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
     for layer in manifest.get("layers", []):
         units = layer.get("units", [])
         layers.append({
-            "name": layer["name"],
+            "name": fmt.layer_title(layer),
             "href": relative_link(page, layer["page"]),
             "type": layer.get("type") or fmt.MISSING,
             "shape": fmt.shape(layer.get("shape")),
@@ -224,14 +224,18 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
                  if value == "none" or (value == "branch" and branches)
                  or (value == "family" and families)]
     return {
-        "page": frame(manifest, page, layer["name"], kind="layer", scripts=(LAYER_SCRIPT,)),
-        "name": layer["name"],
+        "page": frame(manifest, page, fmt.layer_title(layer), kind="layer",
+                      scripts=(LAYER_SCRIPT,)),
+        "name": fmt.layer_title(layer),
+        "heading": (f"Concepts of {layer['concepts_of']}" if layer.get("concepts_of")
+                    else f"Layer {layer['name']}"),
         "type": layer.get("type") or fmt.MISSING,
         "shape": fmt.shape(layer.get("shape")),
         "unit_count": fmt.integer(len(units)),
         "status_note": status.layer_note(units),
         "pre_activation": pre_activation_note(layer),
         "concepts": concepts_note(layer),
+        "switch": layer_switch(manifest, layer),
         "caricature": _caricature(page, layer),
         "has_kernels": has_kernels,
         "large": len(units) >= LARGE_LAYER,
@@ -247,8 +251,8 @@ def layer_view(manifest: dict[str, Any], layer_pos: int) -> dict[str, Any]:
         "grouping": "branch" if branches else "none",
         "choices": [{"value": name, "label": label} for name, label in TILE_IMAGES
                     if name in choices],
-        "caption": _grid_caption(f"every unit of {layer['name']}", has_kernels, choices),
+        "caption": _grid_caption(f"every unit of {fmt.layer_title(layer)}", has_kernels, choices),
         "up": link(page, manifest["pages"]["index"], "Atlas home"),
-        "prev": link(page, prev_layer["page"], prev_layer["name"]) if prev_layer else None,
-        "next": link(page, next_layer["page"], next_layer["name"]) if next_layer else None,
+        "prev": link(page, prev_layer["page"], fmt.layer_title(prev_layer)) if prev_layer else None,
+        "next": link(page, next_layer["page"], fmt.layer_title(next_layer)) if next_layer else None,
     }

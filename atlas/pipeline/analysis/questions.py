@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from atlas.config import BuildConfig
+from atlas.models.concept_reads import concept_base
 from atlas.models.layers import Chosen, LayerInfo
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
@@ -217,6 +218,9 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: Chosen, config: Bui
     colour_rows, poly_rows, faithful_rows = [], [], []
     layer_families: dict[str, list[dict[str, Any]]] = {}
     previous: str | None = None  # the chosen layer before this one, for faithfulness
+    # A concept layer is measured against the layer before its own, as its channels are;
+    # it is no channel layer's layer before.
+    previous_of: dict[str, str | None] = {}
     recognized: dict[str, Any] | None = None
     reads = {info.name: info.read for info, _ in chosen}  # as the dataset pass read them
     for info, unit_list in chosen:
@@ -252,12 +256,15 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: Chosen, config: Bui
         for unit, score in diversity.items():
             units[layer][str(unit)]["diversity_spread"] = score
         if evidence is not None and layer in evidence.scans:
-            _data_scores(loaded, evidence, layer, unit_list, positives, previous, units[layer],
+            base = concept_base(layer)
+            before = previous_of.get(base) if base is not None else previous
+            _data_scores(loaded, evidence, layer, unit_list, positives, before, units[layer],
                          config.seed, device, reads,
                          info.floor.value if info.floor is not None else None)
             row.update(_examples_colour(units[layer]))
             faithful_rows.append(summary_rows(units[layer], layer))
-            previous = layer
+            if base is None:
+                previous_of[layer], previous = previous, layer
         layer_families[layer] = _families(loaded, evidence, info, unit_list, positives,
                                           units[layer], device)
         colour_rows.append(row)

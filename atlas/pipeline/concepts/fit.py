@@ -32,6 +32,7 @@ from atlas.dictionaries import stability as dictionary_stability
 from atlas.dictionaries.fit import reconstruct
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
+from atlas.models.concept_reads import attach
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE, ConceptPlan
 from atlas.pipeline.execution.tasks import Executor, Task
@@ -58,6 +59,20 @@ def load_concepts(site_dir: Path, plan: ConceptPlan) -> dict[str, Any] | None:
     """The stored record of `plan`'s dictionary, or None where it is not fitted yet."""
     record = load_concepts_record(concepts_folder(site_dir, plan))
     return record if record is not None and record.get("key") == plan.key else None
+
+
+def stored_directions(folder: Path) -> np.ndarray:
+    """The directions (count, channels) of the dictionary stored in `folder`."""
+    with np.load(folder / "dictionary.npz") as arrays:
+        return np.asarray(arrays["directions"], dtype=np.float32)
+
+
+def attach_dictionaries(model: torch.nn.Module, site_dir: Path,
+                        plans: Sequence[ConceptPlan]) -> None:
+    """Makes each fitted dictionary of `plans` readable on `model` as its concept layer."""
+    for plan in plans:
+        attach(model, plan.layer,
+               torch.from_numpy(stored_directions(concepts_folder(site_dir, plan))))
 
 
 def positions(seed: int, row: int, count: int, per_image: int) -> np.ndarray:

@@ -131,8 +131,9 @@ def run_accents(ready: Any, scans: dict, executor: Executor, bar: Any, stop: Any
     todo: list[AccentJob] = []
     for info, units in ready.chosen:
         if info.name in scans:
-            todo += [job for job in accent_jobs(ready.common, config, info.name, info.read,
-                                                units, scans[info.name], dataset)
+            common = {**ready.common, **info.key_settings()}
+            todo += [job for job in accent_jobs(common, config, info.name, info.read, units,
+                                                scans[info.name], dataset)
                      if not store.is_done(job.layer, job.unit, VIEW, job.key)]
     total = sum(len(units) for info, units in ready.chosen if info.name in scans)
     if not todo:

@@ -71,7 +71,8 @@ def run_caricatures(ready: Any, scans: dict, executor: Executor, bar: Any, stop:
         indices = [int(scan.indices[row]) for row in
                    chosen_rows(scan.count, config.seed, info.name)]
         sources = [dataset.source(index) for index in indices]
-        settings = {**ready.common, "layer": info.name, "view": VIEW, "sources": sources}
+        settings = {**ready.common, **info.key_settings(), "layer": info.name, "view": VIEW,
+                    "sources": sources}
         key = settings_key(settings)
         if not store.is_done(info.name, LAYER_UNIT, VIEW, key):
             todo.append((info.name, indices, sources, settings, key))

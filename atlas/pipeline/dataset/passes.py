@@ -93,7 +93,8 @@ def cut_examples(ready: Prepared, scans: dict, fields: dict, pairs: list,
     written = 0
     for info, units in ready.chosen:
         written += store_examples(store, ready.scanned, scans[info.name], fields[info.name],
-                                  info.shape, units, common, choice.count, progress,
+                                  info.shape, units, {**common, **info.key_settings()},
+                                  choice.count, progress,
                                   choice.crops)
     total = sum(len(units) for _, units in ready.chosen)
     notes.append(f"dataset examples: {written} of {total} units written "

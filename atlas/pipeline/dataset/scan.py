@@ -105,17 +105,19 @@ class ScanLayer(NamedTuple):
     name: str
     channels: int
     read: str
+    dictionary: str | None = None  # a concept layer's (LayerInfo.dictionary)
 
     @classmethod
     def of(cls, info: LayerInfo) -> ScanLayer:
-        return cls(info.name, info.channels, info.read)
+        return cls(info.name, info.channels, info.read, info.dictionary)
 
 
 def scan_key(common: dict[str, Any], layer: ScanLayer) -> str:
     """A clamped layer's values are its pre-activation's, which its key says; other
     layers' keys are as they always were."""
     pre = {"pre_activation": True} if layer.read != layer.name else {}
-    return settings_key({**common, "layer": layer.name, "view": "scan", **pre})
+    dictionary = {"dictionary": layer.dictionary} if layer.dictionary else {}
+    return settings_key({**common, "layer": layer.name, "view": "scan", **pre, **dictionary})
 
 
 def data_settings(loaded: LoadedModel, dataset: Dataset, image_size: int) -> dict[str, Any]:
