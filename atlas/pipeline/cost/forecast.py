@@ -29,6 +29,12 @@ from atlas.pipeline.cost.calibrate import (
     calibration_image_count,
     timed_chunk,
 )
+from atlas.pipeline.cost.concepts_price import (
+    ConceptCost,
+    attach_for_pricing,
+    price_concepts,
+    sampled_images,
+)
 from atlas.pipeline.cost.example_bytes import LayerExamples, chunk_concentrations
 from atlas.pipeline.cost.site_budget import ExampleChoice, fit
 from atlas.pipeline.cost.site_price import SitePrice
@@ -90,6 +96,13 @@ class Forecast:
     # task's seconds (priced at its layer's cost per image-step)
     from_data_images: int = 0
     from_data_seconds: list[float] = field(default_factory=list)
+    concepts: list[ConceptCost] = field(default_factory=list)  # each dictionary to fit
+    concept_images: int = 0  # the concepts' sampling pass
+
+    def concepts_seconds(self, workers: int) -> float:
+        """The sampling pass, as the dataset pass is priced, then the fits on the driver."""
+        return (self.concept_images * max(self.scan_read, self.scan_compute / workers)
+                + sum(cost.fit_seconds for cost in self.concepts))
 
     def dataset_seconds(self, workers: int) -> float:
         """The driver reads while the workers compute: the slower of the two."""
@@ -110,7 +123,8 @@ class Forecast:
         return _dealt(self.from_data_seconds, workers)
 
     def seconds(self, workers: int) -> float:
-        return (self.dataset_seconds(workers) + self.optimize_seconds(workers)
+        return (self.concepts_seconds(workers) + self.dataset_seconds(workers)
+                + self.optimize_seconds(workers)
                 + self.compare_seconds(workers) + self.connections_seconds()
                 + self.from_data_seconds_on(workers))
 
@@ -179,6 +193,8 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
     result.calibration_seconds = time.perf_counter() - started
     result.memory = memory_lines(ready)
     result.connections = _price_connections(ready)
+    result.concepts = price_concepts(ready)
+    result.concept_images = sampled_images(ready)
     result.storage = _storage(ready, result)
     return result
 
@@ -316,6 +332,7 @@ def plan_build(config: Any, progress: bool = True) -> Forecast:
     from tqdm import tqdm
 
     ready = prepare_build(config)
+    attach_for_pricing(ready)
     with ready.executor:
         ready.executor.start(ready.engine)
         with tqdm(total=0, unit="step", desc="calibrate", disable=not progress,

@@ -33,6 +33,7 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
                                                          "a layer's unit file")],
         *result.memory,
         *connection_lines(result),
+        *concept_lines(result),
         f"  calibration ({result.calibration_seconds:.1f} s): "
         + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
                     f"({cost.images} images)" for cost in result.costs),
@@ -40,14 +41,15 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
     if result.dataset_images:
         lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
                      f"{result.scan_compute * 1e3:.3g} ms per image through the model")
-    lines.append("  wall time (dataset pass + optimization + compare + connections; model "
+    lines.append("  wall time (concepts + dataset pass + optimization + compare + connections; model "
                  "loading and pages not included" + ("; images that settle stop sooner, so the "
                                          "optimization's is the most it takes" if result.stopping
                                          else "") + "):")
     for count in counts:
         lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
                      f"{_duration(result.seconds(count))} "
-                     f"(dataset {_duration(result.dataset_seconds(count))}, optimize "
+                     f"({_concepts_part(result, count)}dataset "
+                     f"{_duration(result.dataset_seconds(count))}, optimize "
                      f"{_duration(result.optimize_seconds(count))}, compare "
                      f"{_duration(result.compare_seconds(count))}, connections "
                      f"{_duration(result.connections_seconds())}"
@@ -77,3 +79,19 @@ def connection_lines(result: Forecast) -> list[str]:
         f"    {pair.earlier} -> {pair.later}: {pair.chunks} chunk{'s' if pair.chunks > 1 else ''} "
         f"of {pair.chunk} units, {_duration(pair.seconds)}, maps {pair.map_side}x{pair.map_side}"
         + (f", {format_size(pair.peak)}" if pair.peak else "") for pair in result.connections]
+
+
+def _concepts_part(result: Forecast, workers: int) -> str:
+    if not result.concepts:
+        return ""
+    return f"concepts {_duration(result.concepts_seconds(workers))}, "
+
+
+def concept_lines(result: Forecast) -> list[str]:
+    if not result.concepts:
+        return []
+    return [f"  concepts:           {len(result.concepts)} dictionar"
+            f"{'ies' if len(result.concepts) > 1 else 'y'} to fit, sampled from "
+            f"{result.concept_images:,} dataset images"] + [
+        f"    {cost.layer} {cost.method}:{cost.count} on {cost.vectors:,} vectors: fits "
+        f"{_duration(cost.fit_seconds)} on the driver" for cost in result.concepts]
