@@ -41,8 +41,8 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
     if result.dataset_images:
         lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
                      f"{result.scan_compute * 1e3:.3g} ms per image through the model")
-    lines.append("  wall time (concepts + dataset pass + optimization + compare + connections; model "
-                 "loading and pages not included" + ("; images that settle stop sooner, so the "
+    lines.append("  wall time (concepts + dataset pass + optimization + compare + connections; "
+                 "model loading and pages not included" + ("; images that settle stop sooner, so the "
                                          "optimization's is the most it takes" if result.stopping
                                          else "") + "):")
     for count in counts:
