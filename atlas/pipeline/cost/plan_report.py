@@ -41,10 +41,10 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
     if result.dataset_images:
         lines.append(f"  dataset pass:       {result.scan_read * 1e3:.3g} ms per image to read, "
                      f"{result.scan_compute * 1e3:.3g} ms per image through the model")
+    settles = ("; images that settle stop sooner, so the optimization's is the most it takes"
+               if result.stopping else "")
     lines.append("  wall time (concepts + dataset pass + optimization + compare + connections; "
-                 "model loading and pages not included" + ("; images that settle stop sooner, so the "
-                                         "optimization's is the most it takes" if result.stopping
-                                         else "") + "):")
+                 f"model loading and pages not included{settles}):")
     for count in counts:
         lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
                      f"{_duration(result.seconds(count))} "
