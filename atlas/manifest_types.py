@@ -334,6 +334,9 @@ class Summary(TypedDict, total=False):
     # Whether the model classifies each class logit's positive image as its class
     # (pipeline/analysis/recognition.py); None without a class output among the chosen layers.
     recognition: dict[str, Any] | None
+    # Each dictionary's concepts against its layer's channels: {"method", "layers": [...]}
+    # (pipeline/analysis/concepts_compare.py); None without a dictionary.
+    concepts: dict[str, Any] | None
 
 
 # build.json's `model` and `settings`, passed on as the manifest's.

@@ -44,7 +44,12 @@ class BuildRecord(TypedDict, total=False):
     concepts: dict[str, str]  # layer -> its dictionary's folder under results/_concepts
 
 
-class Analysis(TypedDict):
+class _AnalysisExtras(TypedDict, total=False):
+    # Only where the build fitted a dictionary (pipeline/analysis/concepts_compare.py).
+    concepts: dict[str, Any]
+
+
+class Analysis(_AnalysisExtras):
     units: dict[str, dict[str, dict[str, Any]]]  # layer -> unit (as text) -> its scores
     colour: dict[str, Any]
     shortcut: dict[str, Any] | None

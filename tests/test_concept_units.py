@@ -106,6 +106,26 @@ def test_concepts_are_a_layer_after_theirs_and_change_no_channel_result(sites) -
     units = json.loads((site / "results" / "_build" / "analysis.json").read_text())
     assert units["units"]["conv3"] == plain_units["units"]["conv3"]
     assert set(units["units"]["conv3#concepts"]) == {str(k) for k in range(6)}
+    assert "concepts" not in plain_units
+
+
+def test_the_summary_compares_concepts_with_channels(sites) -> None:
+    """The means are the units' own scores averaged; the sentence says which is better."""
+    _, site = sites
+    analysis = json.loads((site / "results" / "_build" / "analysis.json").read_text())
+    row, = analysis["concepts"]["layers"]
+    assert (row["layer"], row["concepts_layer"]) == ("conv3", "conv3#concepts")
+    for kind, layer in (("channels", "conv3"), ("concepts", "conv3#concepts")):
+        scores = [unit["faithfulness"] for unit in analysis["units"][layer].values()]
+        assert row[kind]["faithfulness"] == pytest.approx(np.mean(scores), abs=1e-4)
+        assert row[kind]["units"] == row[kind]["faithfulness_units"] == len(scores)
+    assert row["more_faithful"] == (row["concepts"]["faithfulness"]
+                                    > row["channels"]["faithfulness"])
+    page = (site / "summary.html").read_text()
+    better = "more faithful" if row["more_faithful"] else "less faithful"
+    assert (f"conv3&#39;s 6 concepts are {better} ({row['concepts']['faithfulness']:.3g}"
+            in page)
+    assert 'href="concepts/conv3.html">conv3 concepts</a>' in page
 
 
 def test_a_concepts_examples_are_ranked_by_its_projection(sites) -> None:

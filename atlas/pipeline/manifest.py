@@ -282,6 +282,7 @@ def _summary(analysis: dict, units: dict[tuple[str, int], UnitEntry]) -> Summary
                          "source": polysemantic.get("source", "seeds"), "units": poly_units},
         "faithfulness": analysis.get("faithfulness"),
         "recognition": _recognition(analysis.get("recognition"), units),
+        "concepts": analysis.get("concepts"),
     }
 
 

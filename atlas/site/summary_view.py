@@ -260,6 +260,43 @@ def _recognition_section(page: str, section: dict[str, Any] | None) -> dict[str,
     }
 
 
+def _concepts_verdict(row: dict[str, Any]) -> str:
+    """One sentence: how the concepts compare with the channels, from the measured means."""
+    channels, concepts = row.get("channels") or {}, row.get("concepts") or {}
+    parts = []
+    for key, flag, better, worse in (("faithfulness", "more_faithful", "more faithful",
+                                      "less faithful"),
+                                     ("polysemanticity", "less_polysemantic",
+                                      "less polysemantic", "more polysemantic")):
+        if row.get(flag) is None:
+            continue
+        parts.append(f"{better if row[flag] else worse} ({fmt.sig3(concepts.get(key))} "
+                     f"against {fmt.sig3(channels.get(key))})")
+    if not parts:
+        return "Not compared: the dataset measured neither score for both."
+    return (f"{row.get('layer')}'s {concepts.get('units', 0):,} concepts are "
+            f"{' and '.join(parts)} than its {channels.get('units', 0):,} channels.")
+
+
+def _concepts_section(page: str, section: dict[str, Any] | None,
+                      layers: dict[str, str]) -> dict[str, Any] | None:
+    """Concepts against channels, per layer with a dictionary; None without one."""
+    if not isinstance(section, dict) or not section.get("layers"):
+        return None
+    rows = []
+    for row in section["layers"]:
+        for kind, name in (("channels", row.get("layer") or ""),
+                           ("concepts", row.get("concepts_layer") or "")):
+            means = row.get(kind) or {}
+            rows.append({"name": f"{row.get('layer')} {kind}", "href": _row_link(page, layers, name),
+                         "units": fmt.integer(means.get("units")),
+                         "faithfulness": fmt.sig3(means.get("faithfulness")),
+                         "baseline": fmt.sig3(means.get("baseline")),
+                         "polysemanticity": fmt.sig3(means.get("polysemanticity"))})
+    return {"method": section.get("method") or "", "rows": rows,
+            "verdicts": [_concepts_verdict(row) for row in section["layers"]]}
+
+
 def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
     """The summary page: colour vs shape by layer, shortcut evidence, polysemantic
     units, faithfulness of the visualizations to the data.
@@ -284,6 +321,7 @@ def summary_view(manifest: dict[str, Any]) -> dict[str, Any]:
         if polysemantic else None,
         "faithfulness": _faithfulness_section(page, summary.get("faithfulness"), layers),
         "recognition": _recognition_section(page, summary.get("recognition")),
+        "concepts": _concepts_section(page, summary.get("concepts"), layers),
     }
 
 

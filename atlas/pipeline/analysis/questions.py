@@ -39,6 +39,7 @@ from atlas.pipeline.analysis.evidence import (
     ratio,
     summary_rows,
 )
+from atlas.pipeline.analysis.concepts_compare import concepts_against_channels
 from atlas.pipeline.analysis.families import FAMILIES_METHOD, families
 from atlas.pipeline.analysis.flags import unit_flags
 from atlas.pipeline.analysis.recognition import recognition
@@ -279,7 +280,7 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: Chosen, config: Bui
               "layers": colour_rows}
     if evidence is not None:
         colour["examples_method"] = EXAMPLES_COLOUR_METHOD
-    return {
+    analysis: Analysis = {
         "units": units,
         "colour": colour,
         "shortcut": _shortcut(loaded, store, chosen, evidence),
@@ -292,6 +293,10 @@ def analyse(loaded: LoadedModel, store: ResultStore, chosen: Chosen, config: Bui
             else "the layer's positive visualizations (each unit's mean on each image)"),
             "layers": layer_families},
     }
+    compared = concepts_against_channels(units)
+    if compared is not None:  # absent without a dictionary: other builds' records unchanged
+        analysis["concepts"] = compared
+    return analysis
 
 
 def _families(loaded: LoadedModel, evidence: DataEvidence | None, info: LayerInfo,
