@@ -288,7 +288,8 @@ def _concepts_section(page: str, section: dict[str, Any] | None,
         for kind, name in (("channels", row.get("layer") or ""),
                            ("concepts", row.get("concepts_layer") or "")):
             means = row.get(kind) or {}
-            rows.append({"name": f"{row.get('layer')} {kind}", "href": _row_link(page, layers, name),
+            rows.append({"name": f"{row.get('layer')} {kind}",
+                         "href": _row_link(page, layers, name),
                          "units": fmt.integer(means.get("units")),
                          "faithfulness": fmt.sig3(means.get("faithfulness")),
                          "baseline": fmt.sig3(means.get("baseline")),

@@ -26,6 +26,7 @@ from atlas.models.concept_reads import concept_base
 from atlas.models.layers import Chosen, LayerInfo
 from atlas.models.registry import LoadedModel
 from atlas.optvis.hooks import capture, frozen
+from atlas.pipeline.analysis.concepts_compare import concepts_against_channels
 from atlas.pipeline.analysis.evidence import (
     EXAMPLES_COLOUR_METHOD,
     EXAMPLES_POLY_METHOD,
@@ -39,7 +40,6 @@ from atlas.pipeline.analysis.evidence import (
     ratio,
     summary_rows,
 )
-from atlas.pipeline.analysis.concepts_compare import concepts_against_channels
 from atlas.pipeline.analysis.families import FAMILIES_METHOD, families
 from atlas.pipeline.analysis.flags import unit_flags
 from atlas.pipeline.analysis.recognition import recognition
