@@ -301,6 +301,12 @@ class BuildConfig:
         help="a dictionary of concepts per layer, e.g. conv3=nmf:16 or "
              "features.13.conv.0=sae:256 (needs a dataset)")
 
+    # Class pages (pipeline/classes): gradient x activation shares of each class's logit.
+    class_pages: bool = setting(
+        True, group=UNITS, keyed=False,
+        help="a page per class of the class output: the channels and concepts of the last "
+             "chosen layer before it that make its logit most (needs a dataset)")
+
     def validate(self) -> BuildConfig:
         """Every setting within its choices and bounds, and the rules between settings."""
         values = vars(self)

@@ -102,6 +102,13 @@ class Connection(TypedDict):
     map: list[list[int]]  # the spatial weights, ints in [-99, 99]; map x scale = weights
 
 
+class UnitClass(TypedDict):
+    index: int  # the class's unit of the class output
+    name: str  # untrusted text
+    page: str  # its class page
+    share: float | None  # the share of its margin the unit carries; None on its logit
+
+
 class Loading(TypedDict):
     layer: str  # the channel layer, or its concept layer
     unit: int
@@ -135,6 +142,9 @@ class UnitEntry(TypedDict, total=False):
     # Where a dictionary was fitted: a concept's largest channels, a channel's largest
     # concepts, by the weight of the channel in the concept's direction (unit length).
     loadings: list[Loading]
+    # Where the build has class pages: the classes the unit carries most of (its class,
+    # for a unit of the class output), from pipeline/classes.
+    classes: list[UnitClass]
 
 
 
@@ -339,6 +349,40 @@ class Summary(TypedDict, total=False):
     concepts: dict[str, Any] | None
 
 
+class ClassUnit(TypedDict):
+    layer: str  # the measured layer, or its concept layer
+    unit: int
+    share: float  # of the class's attributed margin
+
+
+class ClassRow(TypedDict):
+    index: int  # the class's unit of the class output
+    name: str  # untrusted text
+    slug: str
+    page: str  # classes/<index>.html
+    images: int  # the dataset images of the class the measure read
+    margin: float  # the class's logit minus the mean logit, averaged over them
+    attributed: float  # its gradient x activation total at the layer
+    channels: list[ClassUnit]  # largest share first
+    concepts: list[ClassUnit]  # [] where the layer has no dictionary
+    concepts_share: float | None  # what the dictionary's concepts carry in all
+    bias_share: float | None  # what an SAE's input bias carries
+
+
+class ClassesEntry(TypedDict):
+    """The class pages (pipeline/classes): for each class, the units of the last chosen
+    layer before the class output with the largest shares of its margin."""
+
+    layer: str
+    concepts_layer: str | None
+    logits: str
+    labels: str  # "dataset" (its class labels) or "predictions" (the model's)
+    method: str
+    images: int
+    page: str  # the list of classes: classes.html
+    classes: list[ClassRow]
+
+
 # build.json's `model` and `settings`, passed on as the manifest's.
 class ModelRecord(TypedDict):
     spec: str
@@ -375,7 +419,11 @@ class SettingsRecord(TypedDict, total=False):
     logits_layer: str | None
 
 
-class Manifest(TypedDict):
+class _ManifestExtras(TypedDict, total=False):
+    classes: ClassesEntry  # only where the build has class pages
+
+
+class Manifest(_ManifestExtras):
     format: int
     atlas_version: str
     generated_at: str

@@ -42,6 +42,7 @@ class BuildRecord(TypedDict, total=False):
     dataset: DatasetInfo | None
     compare: dict[str, list[list[Any]]]  # {"units": [[layer, unit], ...]}
     concepts: dict[str, str]  # layer -> its dictionary's folder under results/_concepts
+    classes: str  # the class pages' record under results/_classes (pipeline/classes)
 
 
 class _AnalysisExtras(TypedDict, total=False):

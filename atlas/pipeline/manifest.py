@@ -16,6 +16,7 @@ from atlas.manifest_types import (
     FORMAT,
     MANIFEST,
     Caricature,
+    ClassesEntry,
     CompareEntry,
     CompareUnit,
     Concepts,
@@ -24,11 +25,16 @@ from atlas.manifest_types import (
     Loading,
     Manifest,
     Summary,
+    UnitClass,
     UnitEntry,
     UnitScores,
 )
 from atlas.models.branches import branch_of
 from atlas.models.concept_reads import concept_base
+from atlas.pipeline.classes.contributions import FOLDER as CLASSES_FOLDER
+from atlas.pipeline.classes.contributions import read_record
+from atlas.pipeline.classes.entry import PAGE as CLASSES_PAGE
+from atlas.pipeline.classes.entry import classes_entry, unit_classes
 from atlas.pipeline.compare.entry import compare_entry
 from atlas.pipeline.concepts.fit import FOLDER as CONCEPTS_FOLDER
 from atlas.pipeline.concepts.fit import load_concepts_record, stored_directions
@@ -64,7 +70,8 @@ def unit_label(layer: str, unit: int) -> str:
 
 
 def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: dict,
-          branch: str | None, connections: dict, loadings: list[Loading] | None) -> UnitEntry:
+          branch: str | None, connections: dict, loadings: list[Loading] | None,
+          classes: list[UnitClass] | None) -> UnitEntry:
     entries: dict[str, Any] = {}
     failures = {}
     for view in views:  # stored views first: composed ones read their entries
@@ -101,6 +108,8 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         unit_entry["failed_views"] = failures
     if loadings is not None:
         unit_entry["loadings"] = loadings
+    if classes is not None:
+        unit_entry["classes"] = classes
     return unit_entry
 
 
@@ -114,6 +123,12 @@ def _concepts(store: ResultStore, folder: str | None) -> Concepts | None:
     return {"method": record["method"], "count": record["count"],
             "vectors": record["vectors"], "per_image": record["per_image"],
             "r2": record["r2"], "stability": record["stability"], "dead": len(record["dead"])}
+
+
+def _classes(store: ResultStore, name: str | None) -> ClassesEntry | None:
+    """The class pages' entry from the stored record, None where the build has none."""
+    record = read_record(store.root / CLASSES_FOLDER / name) if name else None
+    return classes_entry(record) if record else None
 
 
 def _caricature(store: ResultStore, layer: str) -> Caricature | None:
@@ -149,6 +164,8 @@ def build_manifest(store: ResultStore) -> Manifest:
     connections = build.get("connections")
     links = unit_connections(store, connections["pairs"] if connections else [])
     cited = _cited_units(analysis)
+    classes = _classes(store, build.get("classes"))
+    in_classes = unit_classes(classes) if classes else {}
     dictionaries = build.get("concepts") or {}  # layer -> its dictionary's folder
     loads: dict[tuple[str, int], list[Loading]] = {}
     for base, folder in dictionaries.items():
@@ -160,7 +177,7 @@ def build_manifest(store: ResultStore) -> Manifest:
         views = _layer_views(build, layer)
         units = [_unit(store, name, u, views, unit_scores.get(name, {}).get(str(u), {}),
                        branch_of(layer.get("branches"), u), links.get(name, {}).get(u, {}),
-                       loads.get((name, u)))
+                       loads.get((name, u)), in_classes.get((name, u)))
                  for u in layer["units"]]
         found.update({(name, unit["index"]): unit for unit in units
                       if (name, unit["index"]) in cited})
@@ -194,13 +211,16 @@ def build_manifest(store: ResultStore) -> Manifest:
         "views": [name for name in VIEWS if name in requested],
         "dataset": build.get("dataset"),
         "pages": {"index": "index.html", "summary": "summary.html", "joint": "joint.html",
-                  **({"compare": COMPARE_PAGE} if compare else {})},
+                  **({"compare": COMPARE_PAGE} if compare else {}),
+                  **({"classes": CLASSES_PAGE} if classes else {})},
         "layers": layers,
         "joint": _joint(store, build["joint"]),
         "compare": compare,
         "summary": _summary(analysis, found),
         "families_method": (analysis.get("families") or {}).get("method"),
     }
+    if classes:  # absent without class pages: other builds' manifests unchanged
+        manifest["classes"] = classes
     return manifest
 
 

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from atlas.pipeline.analysis.evidence import DataEvidence
 from atlas.pipeline.analysis.questions import analyse
+from atlas.pipeline.classes.contributions import load_classes, measure_classes
 from atlas.pipeline.compare.compute import run_compare
 from atlas.pipeline.concepts.fit import (
     attach_dictionaries,
@@ -132,6 +133,20 @@ def _concepts(build: BuildRun) -> None:
         + f" ({len(todo)} of {len(records)} fitted)")
 
 
+def _classes(build: BuildRun) -> None:
+    ready = build.ready
+    assert ready.scanned is not None and ready.classes is not None  # _has_classes
+    record = load_classes(ready.store.site_dir, ready.classes)
+    if record is None:
+        with build.bar("classes", unit="img") as bar:
+            record = measure_classes(build.executor, ready.scanned, ready.classes,
+                                     ready.store.site_dir, ready.config.dataset_batch, bar)
+        build.notes.append(
+            f"classes: {len(record['classes'])} classes of {record['logits']} measured at "
+            f"{record['layer']} over {record['images']:,} images ({record['labels']} as "
+            f"labels) in {record['seconds']:.1f} s")
+
+
 def _memory(build: BuildRun) -> None:
     ready = build.ready
     with build.bar("memory", unit="layer") as bar:
@@ -231,6 +246,10 @@ def _has_concepts(build: BuildRun) -> bool:
     return bool(build.ready.concepts)
 
 
+def _has_classes(build: BuildRun) -> bool:
+    return build.ready.classes is not None
+
+
 def _has_compared(build: BuildRun) -> bool:
     return bool(build.ready.compared)
 
@@ -252,6 +271,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("kernel", _kernels, (WEIGHTS,)),
     Phase("connections", _connections),
     Phase("examples", _examples, (DATASET,), _has_dataset, gated=False),
+    Phase("classes", _classes, when=_has_classes),
     Phase("analysis", _analysis),
     # The manifest assembles the composed views from the others' records.
     Phase("site", _site, (COMPOSED,), gated=False),

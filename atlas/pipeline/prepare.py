@@ -31,6 +31,7 @@ from atlas.models.specs import DEFAULT_SPEC
 from atlas.optvis import precision
 from atlas.optvis.objectives import parse_terms
 from atlas.optvis.transforms import no_transforms, standard_transforms
+from atlas.pipeline.classes.plan import ClassPlan, class_plan
 from atlas.pipeline.compare.plan import compare_plans
 from atlas.pipeline.concepts.plan import ConceptPlan, concept_plans
 from atlas.pipeline.dataset.scan import data_settings
@@ -181,6 +182,7 @@ class Prepared:
     executor: Executor
     magnitude_name: str | None  # MACO's spectrum, by the hash that joins the keys
     concepts: list[ConceptPlan] = field(default_factory=list)  # the dictionaries to fit
+    classes: ClassPlan | None = None  # the class pages' measure, where the build has one
     budget: Budget | None = None  # the memory a batch may take, once sized
     memory: dict[str, LayerMemory] = field(default_factory=dict)  # layer (or joint) -> sizes
 
@@ -217,10 +219,8 @@ class Prepared:
     def forward_layers(self) -> list[tuple[str, list[int]]]:
         """The chosen (layer, units) in the order the forward pass reaches them: the
         order connections pair them in. Concept layers have no weights: not among them."""
-        order = {info.name: i for i, info in enumerate(self.run.layers)}
-        return sorted(((info.name, units) for info, units in self.chosen
-                       if concept_base(info.name) is None),
-                      key=lambda item: order.get(item[0], len(order)))
+        return forward_order(self.run, [(info, units) for info, units in self.chosen
+                                        if concept_base(info.name) is None])
 
     def kernel_layer(self) -> str | None:
         """The first conv layer, reading the RGB image: the kernel view's layer."""
@@ -229,6 +229,13 @@ class Prepared:
     def batches(self, jobs: list[list[Job]]) -> list[list[Job]]:
         """`jobs` (one list per layer) packed the way the build runs them."""
         return [batch for layer in jobs for batch in packed_batches(layer, self.batch_limit(layer))]
+
+
+def forward_order(run: DryRun, chosen: Chosen) -> list[tuple[str, list[int]]]:
+    """(layer, units) of `chosen` in the order the forward pass reaches them."""
+    order = {info.name: i for i, info in enumerate(run.layers)}
+    return sorted(((info.name, units) for info, units in chosen),
+                  key=lambda item: order.get(item[0], len(order)))
 
 
 def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
@@ -275,6 +282,12 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
     concepts = concept_plans(config, [info.name for info, _ in chosen],
                              data_settings(loaded, scanned, image_size)
                              if scanned is not None else None)
+    class_pages = class_plan(
+        config.class_pages, config.logits_layer,
+        [name for name, _ in forward_order(run, chosen)],
+        next((info.channels for info in run.layers if info.name == config.logits_layer), None),
+        loaded.class_names, concepts,
+        data_settings(loaded, scanned, image_size) if scanned is not None else None)
     chosen = with_concept_layers(chosen, concepts)
     layer_jobs = plan_jobs(config, common, chosen, joint)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
@@ -287,7 +300,7 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
                     autocast, magnitude, store.encoder, config.stop_tolerance, config.stop_window)
     return Prepared(config, loaded, device, image_size, run, chosen, joint, compared, dataset,
                     scanned, store, common, layer_jobs, engine, executor, magnitude_name,
-                    concepts)
+                    concepts, class_pages)
 
 
 

@@ -13,6 +13,7 @@ from atlas.models.receptive_field import ReceptiveField
 from atlas.models.registry import LoadedModel
 from atlas.optvis import precision
 from atlas.optvis.param import describe_param
+from atlas.pipeline.classes.contributions import record_path
 from atlas.pipeline.concepts.fit import concepts_folder
 from atlas.pipeline.prepare import Prepared
 from atlas.record_types import BuildRecord
@@ -36,6 +37,8 @@ def build_record(ready: Prepared, scans: dict, fields: dict, pairs: list) -> Bui
     if ready.concepts:
         record["concepts"] = {plan.layer: concepts_folder(store.site_dir, plan).name
                               for plan in ready.concepts}
+    if ready.classes is not None:
+        record["classes"] = record_path(store.site_dir, ready.classes).name
     settings = record["settings"]
     settings["magnitude"] = ready.magnitude_name
     settings["precision"] = precision.describe(engine.autocast)

@@ -15,8 +15,8 @@ STYLESHEETS = ("static/atlas.css", "static/figures.css", "static/controls.css",
                "static/unit.css", "static/compare.css")
 """Site-root paths of the stylesheets every page links, in cascade order."""
 
-NAV = (("index", "Atlas home"), ("summary", "Summary"), ("joint", "Joint"),
-       ("compare", "Techniques"))
+NAV = (("index", "Atlas home"), ("summary", "Summary"), ("classes", "Classes"),
+       ("joint", "Joint"), ("compare", "Techniques"))
 """Header nav entries: (key in manifest["pages"], label)."""
 
 SCRIPT = "static/atlas.js"

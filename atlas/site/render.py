@@ -21,8 +21,9 @@ from tqdm import tqdm
 from atlas.fsio import write_bytes_atomic, write_text_atomic
 from atlas.manifest_io import UnitsOf, unit_stub, units_reader
 from atlas.manifest_types import FORMAT
+from atlas.site.classes_view import class_view, classes_view
 from atlas.site.compare_view import compare_view
-from atlas.site.connections_view import unit_targets
+from atlas.site.connections_view import Target, unit_targets
 from atlas.site.frame import SEARCH_INDEX
 from atlas.site.links import site_path_parts
 from atlas.site.parallel import default_workers, fork_map, write_pages
@@ -119,9 +120,21 @@ def compare_page(env: jinja2.Environment, manifest: Manifest) -> str:
     return env.get_template("compare.html").render(view=compare_view(manifest))
 
 
+def classes_page(env: jinja2.Environment, manifest: Manifest,
+                 targets: dict[tuple[str, int], Target]) -> str:
+    """The list of classes with the units that make each."""
+    return env.get_template("classes.html").render(view=classes_view(manifest, targets))
+
+
+def class_page(env: jinja2.Environment, manifest: Manifest, position: int,
+               targets: dict[tuple[str, int], Target]) -> str:
+    """One class's page."""
+    return env.get_template("class.html").render(view=class_view(manifest, position, targets))
+
+
 def _site_pages(env: jinja2.Environment,
                 manifest: Manifest) -> Iterator[tuple[str, Callable[[], str]]]:
-    """The pages that are not a layer's: index, summary, joint, compare."""
+    """The pages that are not a layer's: index, summary, joint, compare, classes."""
     pages = manifest["pages"]
     yield pages["index"], partial(index_page, env, manifest)
     if pages.get("summary"):
@@ -130,6 +143,12 @@ def _site_pages(env: jinja2.Environment,
         yield pages["joint"], partial(joint_page, env, manifest)
     if pages.get("compare"):
         yield pages["compare"], partial(compare_page, env, manifest)
+    classes = manifest.get("classes")
+    if classes:
+        targets = unit_targets(manifest)
+        yield classes["page"], partial(classes_page, env, manifest, targets)
+        for position, row in enumerate(classes["classes"]):
+            yield row["page"], partial(class_page, env, manifest, position, targets)
 
 
 def _layer_pages(env: jinja2.Environment, manifest: Manifest, layer_pos: int,

@@ -136,8 +136,13 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
     connections = (connection_groups(page, unit, targets)
                    + loading_group(page, unit, bool(layer.get("concepts_of")), targets))
     toc = [{"id": v["id"], "title": v["title"]} for v in views]
+    classes = [{"label": f"Class {entry['name']}", "href": relative_link(page, entry["page"]),
+                "value": ("its class page" if entry["share"] is None
+                          else f"{fmt.percent(entry['share'])} of its margin")}
+               for entry in unit.get("classes") or []]
     toc += [{"id": anchor, "title": title} for anchor, title, present in (
         ("connections", "Connections", bool(connections)),
+        ("classes", "Classes", bool(classes)),
         ("labels", "Labels", bool(labels)), ("scores", "Scores", bool(scores)),
         ("about", "About", True)) if present]
     return {
@@ -155,6 +160,12 @@ def unit_view(manifest: dict[str, Any], layer_pos: int, unit_pos: int,
         "rest": [v for v in views if v["id"] not in lead_names],
         "toc": toc,
         "connections": connections,
+        "classes": classes,
+        "classes_caption": (
+            "The class this unit is the logit of: its page lists the units that make it."
+            if any(entry["share"] is None for entry in unit.get("classes") or [])
+            else "The classes whose margin this unit carries the largest share of (gradient "
+                 "× activation over the class's images), each linked to its class page."),
         "labels": labels,
         "label_parts": label_parts(unit.get("labels")),
         "measures": measures(unit),

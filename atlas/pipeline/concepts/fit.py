@@ -29,6 +29,7 @@ import torch
 from atlas.datasets import Dataset
 from atlas.dictionaries import dead_concepts, encode, explained_variance, fit_dictionary
 from atlas.dictionaries import stability as dictionary_stability
+from atlas.dictionaries.dictionary import Dictionary
 from atlas.dictionaries.fit import reconstruct
 from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
@@ -65,6 +66,17 @@ def stored_directions(folder: Path) -> np.ndarray:
     """The directions (count, channels) of the dictionary stored in `folder`."""
     with np.load(folder / "dictionary.npz") as arrays:
         return np.asarray(arrays["directions"], dtype=np.float32)
+
+
+def load_dictionary(site_dir: Path, plan: ConceptPlan) -> Dictionary:
+    """`plan`'s fitted dictionary as stored: its directions and, for an SAE, its encoder."""
+    folder = concepts_folder(site_dir, plan)
+    record = load_concepts_record(folder) or {}
+    with np.load(folder / "dictionary.npz") as arrays:
+        encoder = {name.removeprefix("encoder_"): np.asarray(arrays[name])
+                   for name in arrays.files if name.startswith("encoder_")}
+        return Dictionary(plan.method, np.asarray(arrays["directions"], dtype=np.float32),
+                          int(record.get("seed", 0)), record.get("fit", {}), encoder or None)
 
 
 def attach_dictionaries(model: torch.nn.Module, site_dir: Path,

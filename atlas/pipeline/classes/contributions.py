@@ -1,0 +1,195 @@
+"""The classes phase: which units of a layer make each class's logit, over the images
+of that class.
+
+What is attributed is the class's margin: its logit minus the mean of all the logits,
+what a softmax reads (adding one number to every logit changes nothing, so a logit alone
+has no zero to share out). For an image x of class c, the layer's output A and the
+gradient G of c's margin with respect to it, a channel's contribution is Σ over positions of A·G (gradient ×
+activation, the first-order share of the margin the channel carries, as CRAFT and LENS
+measure concept importance); a concept's is Σ over positions of u·(G·d), its
+coefficient u in the dictionary (the codes `dictionaries.encode` gives) times the
+gradient along its direction d. Each is averaged over the class's images and divided by
+the mean of the channels' total, Σ A·G: a share of the margin's attributed part (shares
+may be negative: a unit that lowers the margin). Through ReLUs and linear layers the
+total is the margin less what the biases after the layer add. The concepts' shares sum to what the
+dictionary's reconstruction carries; with an SAE's input bias (`bias_share`), 1 less what
+the reconstruction misses.
+
+Images: with class labels named like the model's classes (compared case-insensitively),
+up to PER_CLASS of each labelled class in the dataset's order; otherwise the model's own
+prediction serves as each image's class, over the dataset's first MOST_IMAGES.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from atlas.datasets import Dataset
+from atlas.dictionaries import encode
+from atlas.dictionaries.dictionary import Dictionary
+from atlas.errors import AtlasError
+from atlas.fsio import write_json_atomic
+from atlas.models.concept_reads import concept_layer
+from atlas.optvis.hooks import capture, frozen
+from atlas.pipeline.classes.plan import MOST_IMAGES, PER_CLASS, TOP, ClassPlan
+from atlas.pipeline.concepts.fit import load_dictionary
+from atlas.pipeline.execution.tasks import Executor, Task
+from atlas.store import RESULTS
+
+FOLDER = "_classes"
+METHOD = ("Gradient × activation: for each image of the class, each unit's activation at "
+          "{layer} times the gradient of the class's margin (its logit minus the mean of all "
+          "logits, what the softmax reads) with respect to it, summed over positions (a "
+          "concept: its coefficient in the dictionary times the gradient along its "
+          "direction), averaged over the class's images and divided by the channels' total, "
+          "so a share is the part of the margin the unit carries (negative: it lowers it). "
+          "Images: {images}.")
+LABELS = "the dataset's images labelled with the class (at most {per_class} each)"
+PREDICTIONS = ("the dataset's images the model itself assigns to the class (its top "
+               "prediction), over the first {most} images: the dataset has no class labels "
+               "named like the model's classes")
+
+
+def record_path(site_dir: Path, plan: ClassPlan) -> Path:
+    return Path(site_dir) / RESULTS / FOLDER / f"{plan.key[:16]}.json"
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def load_classes(site_dir: Path, plan: ClassPlan) -> dict[str, Any] | None:
+    """The stored record of `plan`, None where there is none with its key."""
+    record = read_record(record_path(site_dir, plan))
+    return record if record is not None and record.get("key") == plan.key else None
+
+
+def choose_images(dataset: Dataset, names: list[str]) -> tuple[list[int], list[int] | None]:
+    """(dataset indices, their classes), or (indices, None) where the model's predictions
+    must serve as the classes."""
+    wanted = {name.strip().lower(): i for i, name in enumerate(names)}
+    indices, classes, counts = [], [], [0] * len(names)
+    if "class" in dataset.label_keys:
+        for index in range(len(dataset)):
+            found = wanted.get(str(dataset.labels(index).get("class", "")).strip().lower())
+            if found is not None and counts[found] < PER_CLASS:
+                counts[found] += 1
+                indices.append(index)
+                classes.append(found)
+    if indices:
+        return indices, classes
+    return list(range(min(len(dataset), MOST_IMAGES))), None
+
+
+def contribution_chunk(engine: Any, layer: str, logits: str, images: torch.Tensor,
+                       classes: list[int] | None, dictionary: Dictionary | None,
+                       on_progress: Callable[[int], None]) -> dict[str, np.ndarray]:
+    """An executor task: each image's class, the channels' and concepts' contributions to
+    its margin, and the margin, on the CPU."""
+    images = images.to(engine.device).requires_grad_(True)
+    with frozen(engine.model), torch.enable_grad(), capture(engine.model, [layer, logits]) as run:
+        acts = run(engine.preprocess(images))
+        values, scores = acts[layer], acts[logits].float().reshape(len(images), -1)
+        chosen = (torch.as_tensor(classes, device=scores.device) if classes is not None
+                  else scores.argmax(dim=1))
+        margin = scores.gather(1, chosen[:, None])[:, 0] - scores.mean(dim=1)
+        gradient, = torch.autograd.grad(margin.sum(), values)
+    values, gradient = values.detach().float(), gradient.float()
+    spatial = values.dim() == 4
+    channels = (values * gradient).flatten(2).sum(2) if spatial else values * gradient
+    found = {"classes": chosen.cpu().numpy(), "channels": channels.cpu().numpy(),
+             "margins": margin.detach().cpu().numpy()}
+    if dictionary is not None:
+        count = len(images)
+        vectors = (values.permute(0, 2, 3, 1) if spatial else values).reshape(
+            -1, values.shape[1]).cpu().numpy()
+        gradients = (gradient.permute(0, 2, 3, 1) if spatial else gradient).reshape(
+            -1, values.shape[1]).cpu().numpy()
+        found["concepts"] = (encode(dictionary, vectors) * (gradients @ dictionary.directions.T)
+                             ).reshape(count, -1, dictionary.count).sum(axis=1)
+        # an SAE reconstructs codes · directions + its input bias: the bias's part
+        bias = (dictionary.encoder or {}).get("input_bias")
+        found["bias"] = (gradients @ bias if bias is not None
+                         else np.zeros(len(gradients))).reshape(count, -1).sum(axis=1)
+    on_progress(len(images))
+    return found
+
+
+def _largest(shares: np.ndarray) -> list[list[float]]:
+    order = np.argsort(-shares, kind="stable")[:TOP]
+    return [[int(i), round(float(shares[i]), 4)] for i in order]
+
+
+def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_dir: Path,
+                    batch_size: int, bar: Any) -> dict[str, Any]:
+    """Measures `plan` over the dataset and stores its record; returns it."""
+    started = time.perf_counter()
+    indices, classes = choose_images(dataset, plan.class_names)
+    dictionary = (load_dictionary(site_dir, plan.concepts) if plan.concepts is not None
+                  else None)
+    parts: list[dict[str, np.ndarray] | None] = []
+
+    def tasks():
+        for start in range(0, len(indices), batch_size):
+            images, kept = dataset.load(indices[start:start + batch_size])
+            if kept:
+                position = {index: i for i, index in enumerate(indices)}
+                labels = ([classes[position[index]] for index in kept] if classes is not None
+                          else None)
+                parts.append(None)
+                yield Task(contribution_chunk, (plan.layer, plan.logits, images, labels,
+                                                dictionary), len(kept))
+
+    bar.total = len(indices)
+    for index, result in executor.map(tasks(), bar):
+        if isinstance(result, BaseException):
+            raise AtlasError(f"measuring the class contributions failed ({result}); lower "
+                             "dataset_batch if the device ran out of memory")
+        parts[index] = result
+    found = [part for part in parts if part is not None]
+    if not found:
+        raise AtlasError("no dataset image could be read for the class pages")
+    merged = {key: np.concatenate([part[key] for part in found]) for key in found[0]}
+    rows = []
+    for number, name in enumerate(plan.class_names):
+        mine = merged["classes"] == number
+        if not mine.any():
+            continue
+        total = float(merged["channels"][mine].sum(axis=1).mean())
+        scale = total if abs(total) > 1e-12 else 1.0
+        row: dict[str, Any] = {
+            "index": number, "name": name, "images": int(mine.sum()),
+            "margin": round(float(merged["margins"][mine].mean()), 4),
+            "attributed": round(total, 4),
+            "channels": _largest(merged["channels"][mine].mean(axis=0) / scale)}
+        if "concepts" in merged:
+            shares = merged["concepts"][mine].mean(axis=0) / scale
+            row["concepts"] = _largest(shares)
+            row["concepts_share"] = round(float(shares.sum()), 4)
+            row["bias_share"] = round(float(merged["bias"][mine].mean() / scale), 4)
+        rows.append(row)
+    record = {"key": plan.key, "layer": plan.layer, "logits": plan.logits,
+              "concepts_layer": concept_layer(plan.concepts.layer) if plan.concepts else None,
+              "labels": "dataset" if classes is not None else "predictions",
+              "method": METHOD.format(layer=plan.layer, images=(
+                  LABELS.format(per_class=PER_CLASS) if classes is not None
+                  else PREDICTIONS.format(most=MOST_IMAGES))),
+              "images": int(len(merged["classes"])),
+              "seconds": round(time.perf_counter() - started, 2), "classes": rows}
+    path = record_path(site_dir, plan)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("*.json"):  # one record: this build's
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    write_json_atomic(path, record)
+    return record

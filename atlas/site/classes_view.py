@@ -1,0 +1,85 @@
+"""View models for the class pages: the list of classes (classes.html) and a page per
+class (classes/<index>.html) with the channels and concepts that make its margin, each
+with its positive image and a link to its page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlas.site import formatting as fmt
+from atlas.site.connections_view import Target
+from atlas.site.frame import frame, href, link
+from atlas.site.links import relative_link
+
+LIST_THUMBS = 4  # units shown per class on the list
+
+
+def _unit(page: str, unit: dict[str, Any], targets: dict[tuple[str, int], Target]
+          ) -> dict[str, Any]:
+    target = targets.get((unit["layer"], unit["unit"]))
+    label = (target.label if target and target.label else f"{unit['layer']}:{unit['unit']}")
+    return {"label": label, "share": fmt.percent(unit.get("share")),
+            "href": relative_link(page, target.page) if target else None,
+            "image": relative_link(page, target.image) if target and target.image else None,
+            "alt": f"{label}, positive visualization"}
+
+
+def _concepts_line(row: dict[str, Any]) -> str | None:
+    share = row.get("concepts_share")
+    if share is None:
+        return None
+    bias = row.get("bias_share")
+    rest = 1 - share - (bias or 0)
+    return (f"The dictionary's concepts carry {fmt.percent(share)} of the margin's attributed "
+            "part in all" + (f", its input bias {fmt.percent(bias)}" if bias else "")
+            + f"; {fmt.percent(rest)} is what its reconstruction misses.")
+
+
+def classes_view(manifest: dict[str, Any], targets: dict[tuple[str, int], Target]
+                 ) -> dict[str, Any]:
+    """classes.html: every measured class with its largest units."""
+    entry = manifest["classes"]
+    page = entry["page"]
+    rows = [{"name": row["name"], "href": relative_link(page, row["page"]),
+             "images": fmt.integer(row["images"]), "margin": fmt.sig3(row["margin"]),
+             "channels": [_unit(page, unit, targets) for unit in row["channels"][:LIST_THUMBS]],
+             "concepts": [_unit(page, unit, targets) for unit in row["concepts"][:LIST_THUMBS]],
+             "dictionary_share": fmt.percent(
+                 None if row.get("concepts_share") is None
+                 else row["concepts_share"] + (row.get("bias_share") or 0))}
+            for row in entry["classes"]]
+    return {"page": frame(manifest, page, "Classes", current="classes"),
+            "layer": entry["layer"], "logits": entry["logits"], "method": entry["method"],
+            "images": fmt.integer(entry["images"]), "rows": rows,
+            "has_concepts": bool(entry.get("concepts_layer"))}
+
+
+def class_view(manifest: dict[str, Any], position: int,
+               targets: dict[tuple[str, int], Target]) -> dict[str, Any]:
+    """classes/<index>.html: one class's channels and concepts, largest share first."""
+    entry = manifest["classes"]
+    rows = entry["classes"]
+    row = rows[position]
+    page = row["page"]
+    logit = targets.get((entry["logits"], row["index"]))
+    before = rows[position - 1] if position > 0 else None
+    after = rows[position + 1] if position + 1 < len(rows) else None
+    return {
+        "page": frame(manifest, page, f"Class {row['name']}", kind="class"),
+        "name": row["name"],
+        "layer": entry["layer"],
+        "images": fmt.integer(row["images"]),
+        "source": ("by their labels" if entry["labels"] == "dataset"
+                   else "by the model's own prediction"),
+        "margin": fmt.sig3(row["margin"]),
+        "logit": link(page, logit.page, logit.label) if logit else None,
+        "logit_image": href(page, logit.image) if logit else None,
+        "groups": [{"id": key, "title": key.title(),
+                    "units": [_unit(page, unit, targets) for unit in row[key]]}
+                   for key in ("channels", "concepts") if row[key]],
+        "concepts_line": _concepts_line(row),
+        "method": entry["method"],
+        "up": link(page, entry["page"], "Classes"),
+        "prev": link(page, before["page"], f"class {before['name']}") if before else None,
+        "next": link(page, after["page"], f"class {after['name']}") if after else None,
+    }
