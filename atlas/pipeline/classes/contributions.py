@@ -4,9 +4,9 @@ of that class.
 What is attributed is the class's margin: its logit minus the mean of all the logits,
 what a softmax reads (adding one number to every logit changes nothing, so a logit alone
 has no zero to share out). For an image x of class c, the layer's output A and the
-gradient G of c's margin with respect to it, a channel's contribution is Σ over positions of A·G (gradient ×
-activation, the first-order share of the margin the channel carries, as CRAFT and LENS
-measure concept importance); a concept's is Σ over positions of u·(G·d), its
+gradient G of c's margin with respect to it, a channel's contribution is Σ over
+positions of A·G (gradient × activation, the first-order share of the margin the channel
+carries, as CRAFT and LENS measure concept importance); a concept's is Σ over positions of u·(G·d), its
 coefficient u in the dictionary (the codes `dictionaries.encode` gives) times the
 gradient along its direction d. Each is averaged over the class's images and divided by
 the mean of the channels' total, Σ A·G: a share of the margin's attributed part (shares
