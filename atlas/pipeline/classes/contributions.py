@@ -5,15 +5,15 @@ What is attributed is the class's margin: its logit minus the mean of all the lo
 what a softmax reads (adding one number to every logit changes nothing, so a logit alone
 has no zero to share out). For an image x of class c, the layer's output A and the
 gradient G of c's margin with respect to it, a channel's contribution is Σ over
-positions of A·G (gradient × activation, the first-order share of the margin the channel
-carries, as CRAFT and LENS measure concept importance); a concept's is Σ over positions of u·(G·d), its
-coefficient u in the dictionary (the codes `dictionaries.encode` gives) times the
-gradient along its direction d. Each is averaged over the class's images and divided by
-the mean of the channels' total, Σ A·G: a share of the margin's attributed part (shares
-may be negative: a unit that lowers the margin). Through ReLUs and linear layers the
-total is the margin less what the biases after the layer add. The concepts' shares sum to what the
-dictionary's reconstruction carries; with an SAE's input bias (`bias_share`), 1 less what
-the reconstruction misses.
+positions of A·G (gradient × activation, the first-order share of the margin the
+channel carries, as CRAFT and LENS measure concept importance); a concept's is Σ over
+positions of u·(G·d), its coefficient u in the dictionary (the codes
+`dictionaries.encode` gives) times the gradient along its direction d. Each is averaged
+over the class's images and divided by the mean of the channels' total, Σ A·G: a share
+of the margin's attributed part (negative: a unit that lowers the margin). Through
+ReLUs and linear layers the total is the margin less what the biases after the layer
+add. The concepts' shares sum to what the dictionary's reconstruction carries; with an
+SAE's input bias (`bias_share`), 1 less what the reconstruction misses.
 
 Images: with class labels named like the model's classes (compared case-insensitively),
 up to PER_CLASS of each labelled class in the dataset's order; otherwise the model's own
