@@ -49,7 +49,7 @@ photos: $(INSTALLED)
 	$(BIN)/python scripts/make_photo_folder.py .cache/photos-imagenet 1000 --imagenet-labels
 
 atlas: $(INSTALLED) $(WEIGHTS)
-	$(BIN)/atlas build $(ARGS)
+	$(BIN)/atlas build --concepts conv3=sae:16 $(ARGS)
 
 render: $(INSTALLED)
 	$(BIN)/atlas render $(ARGS)

@@ -23,7 +23,6 @@ prediction serves as each image's class, over the dataset's first MOST_IMAGES.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -133,7 +132,6 @@ def _largest(shares: np.ndarray) -> list[list[float]]:
 def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_dir: Path,
                     batch_size: int, bar: Any) -> dict[str, Any]:
     """Measures `plan` over the dataset and stores its record; returns it."""
-    started = time.perf_counter()
     indices, classes = choose_images(dataset, plan.class_names)
     dictionary = (load_dictionary(site_dir, plan.concepts) if plan.concepts is not None
                   else None)
@@ -184,8 +182,7 @@ def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_
               "method": METHOD.format(layer=plan.layer, images=(
                   LABELS.format(per_class=PER_CLASS) if classes is not None
                   else PREDICTIONS.format(most=MOST_IMAGES))),
-              "images": int(len(merged["classes"])),
-              "seconds": round(time.perf_counter() - started, 2), "classes": rows}
+              "images": int(len(merged["classes"])), "classes": rows}
     path = record_path(site_dir, plan)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob("*.json"):  # one record: this build's
