@@ -57,7 +57,9 @@ def test_every_manifest_page_exists(built) -> None:
     for layer in manifest["layers"]:
         pages.append(layer["page"])
         pages.extend(unit["page"] for unit in layer["units"])
-    assert len(pages) == 4 + 4 + 4 * 3  # index, summary, joint, compare
+    pages.extend(row["page"] for row in manifest["classes"]["classes"])
+    # index, summary, joint, compare, the classes' list; 4 layers of 3 units; 10 digits
+    assert len(pages) == 5 + 4 + 4 * 3 + 10
     for page in pages:
         assert (site / page).is_file(), page
     assert (site / ".nojekyll").is_file()

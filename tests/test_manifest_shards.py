@@ -32,7 +32,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_atlas_json_is_an_index_and_each_layer_a_file(site: Path) -> None:
     index = json.loads((site / "atlas.json").read_text())
     assert index["format"] == FORMAT == 3
-    assert set(index) == set(Manifest.__annotations__)
+    # every field, the optional one (classes) where the build has class pages
+    assert Manifest.__required_keys__ <= set(index) <= set(Manifest.__annotations__)
+    assert ("classes" in index) == (index["dataset"] is not None)
     for header in index["layers"]:
         # every field a header must have, the optional ones (concepts) where they apply,
         # and no units in the index

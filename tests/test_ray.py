@@ -138,6 +138,25 @@ def test_ray_build_equals_the_local_build_byte_for_byte(cluster: str, local_site
     assert_same_site(site, local_site)
 
 
+def test_concepts_and_class_pages_on_ray_equal_the_local_build(cluster: str,
+                                                               tmp_path: Path) -> None:
+    """The sampling pass, the concept layer's views and the class measure run on the
+    workers (the directions handed to them after the fit); the site is the local one."""
+    local = tmp_path / "local"
+    build_atlas(make_config({}, {**SETTINGS, "concepts": {"conv2": "sae:4"},
+                                 "out": str(local)}), progress=False)
+    assert (local / "concepts" / "conv2" / "3.html").is_file()
+    assert (local / "classes" / "0.html").is_file()
+    site = tmp_path / "site"
+    result = subprocess.run(atlas_build(site, cluster, "--ray-workers", "2", "--concepts",
+                                        "conv2=sae:4", "--quiet"),
+                            capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert "concepts: conv2 sae:4 on 2,400 vectors" in result.stdout
+    assert "classes: 10 classes of fc measured at conv2 over 300 images" in result.stdout
+    assert_same_site(site, local)
+
+
 def test_a_killed_worker_costs_one_batch_and_changes_nothing(cluster: str, local_site: Path,
                                                               tmp_path: Path) -> None:
     site = tmp_path / "site"

@@ -82,6 +82,7 @@ OTHER = {
     "ray_workers": ("2", 2),
     "ray_threads": ("2", 2),
     "concepts": ("conv2=nmf:6", {"conv2": "nmf:6"}),
+    "class_pages": (None, False),
 }
 # Settings whose key role the prepared build cannot show, and where it is checked.
 ELSEWHERE = {

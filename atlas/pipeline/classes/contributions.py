@@ -102,7 +102,9 @@ def contribution_chunk(engine: Any, layer: str, logits: str, images: torch.Tenso
         chosen = (torch.as_tensor(classes, device=scores.device) if classes is not None
                   else scores.argmax(dim=1))
         margin = scores.gather(1, chosen[:, None])[:, 0] - scores.mean(dim=1)
-        gradient, = torch.autograd.grad(margin.sum(), values)
+        gradient, = torch.autograd.grad(margin.sum(), values, allow_unused=True)
+    # None: the layer is on a branch the class output does not read; it makes nothing
+    gradient = torch.zeros_like(values) if gradient is None else gradient
     values, gradient = values.detach().float(), gradient.float()
     spatial = values.dim() == 4
     channels = (values * gradient).flatten(2).sum(2) if spatial else values * gradient
