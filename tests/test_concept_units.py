@@ -199,12 +199,13 @@ def test_concept_pages_the_switch_and_the_loadings_link_to_real_pages(sites) -> 
     assert all(path.is_file() for path in links(layer_page))
 
 
-def test_plan_prices_the_concepts_and_their_views(tmp_path: Path) -> None:
+def test_plan_prices_the_concepts_their_views_and_the_class_pages(tmp_path: Path) -> None:
     config = make_config({}, {**SETTINGS, "concepts": {"conv3": "sae:6"},
                               "out": str(tmp_path / "site")})
     planned = plan_build(config, progress=False)
     assert planned.units == 14 and [cost.layer for cost in planned.concepts] == ["conv3"]
     assert planned.concept_images == 96 and planned.concepts[0].vectors == 96 * 8
     assert planned.concepts_seconds(1) > 0
+    assert planned.class_images == 96 and planned.classes_seconds(1) > 0  # the class pages
     assert "conv3#concepts" in [cost.layer for cost in planned.costs]
     assert not (tmp_path / "site").exists()

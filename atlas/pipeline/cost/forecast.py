@@ -29,6 +29,7 @@ from atlas.pipeline.cost.calibrate import (
     calibration_image_count,
     timed_chunk,
 )
+from atlas.pipeline.cost.classes_price import price_classes
 from atlas.pipeline.cost.concepts_price import (
     ConceptCost,
     attach_for_pricing,
@@ -98,6 +99,12 @@ class Forecast:
     from_data_seconds: list[float] = field(default_factory=list)
     concepts: list[ConceptCost] = field(default_factory=list)  # each dictionary to fit
     concept_images: int = 0  # the concepts' sampling pass
+    class_images: int = 0  # the class pages' measure
+    class_compute: float = 0.0  # its seconds per image on one worker
+
+    def classes_seconds(self, workers: int) -> float:
+        """Read on the driver while the workers compute, as the dataset pass."""
+        return self.class_images * max(self.scan_read, self.class_compute / workers)
 
     def concepts_seconds(self, workers: int) -> float:
         """The sampling pass, as the dataset pass is priced, then the fits on the driver."""
@@ -123,7 +130,8 @@ class Forecast:
         return _dealt(self.from_data_seconds, workers)
 
     def seconds(self, workers: int) -> float:
-        return (self.concepts_seconds(workers) + self.dataset_seconds(workers)
+        return (self.concepts_seconds(workers) + self.classes_seconds(workers)
+                + self.dataset_seconds(workers)
                 + self.optimize_seconds(workers)
                 + self.compare_seconds(workers) + self.connections_seconds()
                 + self.from_data_seconds_on(workers))
@@ -189,6 +197,7 @@ def forecast(ready: Prepared, bar: Any) -> Forecast:
                                     * cost.per_image_step)
     if scanned is not None and len(scanned):
         result.scan_read, result.scan_compute = _calibrate_scan(ready, bar, result)
+    result.class_images, result.class_compute = price_classes(ready, bar)
     result.compare_seconds_by_pass = _price_compare(ready, bar)
     result.calibration_seconds = time.perf_counter() - started
     result.memory = memory_lines(ready)

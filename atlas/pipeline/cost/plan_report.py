@@ -34,6 +34,9 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
         *result.memory,
         *connection_lines(result),
         *concept_lines(result),
+        *([f"  class pages:        {result.class_images:,} dataset images, "
+           f"{result.class_compute * 1e3:.3g} ms per image (a forward and a backward pass)"]
+          if result.class_images else []),
         f"  calibration ({result.calibration_seconds:.1f} s): "
         + "; ".join(f"{cost.layer} {cost.per_image_step * 1e3:.3g} ms per image-step "
                     f"({cost.images} images)" for cost in result.costs),
@@ -43,7 +46,8 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
                      f"{result.scan_compute * 1e3:.3g} ms per image through the model")
     settles = ("; images that settle stop sooner, so the optimization's is the most it takes"
                if result.stopping else "")
-    lines.append("  wall time (concepts + dataset pass + optimization + compare + connections; "
+    lines.append("  wall time (concepts + dataset pass + optimization + compare + connections + "
+                 "class pages; "
                  f"model loading and pages not included{settles}):")
     for count in counts:
         lines.append(f"    {count:>4} worker{'s' if count > 1 else ' '}: "
@@ -54,7 +58,9 @@ def report_lines(result: Forecast, workers: list[int] | None = None) -> list[str
                      f"{_duration(result.compare_seconds(count))}, connections "
                      f"{_duration(result.connections_seconds())}"
                      + (f", accent and caricature {_duration(result.from_data_seconds_on(count))}"
-                        if result.from_data_images else "") + ")")
+                        if result.from_data_images else "")
+                     + (f", class pages {_duration(result.classes_seconds(count))}"
+                        if result.class_images else "") + ")")
     return lines
 
 
