@@ -33,12 +33,12 @@ import torch
 from atlas.datasets import Dataset
 from atlas.dictionaries import encode
 from atlas.dictionaries.dictionary import Dictionary
-from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.models.concept_reads import concept_layer
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.classes.plan import MOST_IMAGES, PER_CLASS, TOP, ClassPlan
 from atlas.pipeline.concepts.fit import load_dictionary
+from atlas.pipeline.execution.gather import gather
 from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.store import RESULTS
 
@@ -137,7 +137,6 @@ def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_
     indices, classes = choose_images(dataset, plan.class_names)
     dictionary = (load_dictionary(site_dir, plan.concepts) if plan.concepts is not None
                   else None)
-    parts: list[dict[str, np.ndarray] | None] = []
 
     def tasks():
         for start in range(0, len(indices), batch_size):
@@ -146,19 +145,12 @@ def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_
                 position = {index: i for i, index in enumerate(indices)}
                 labels = ([classes[position[index]] for index in kept] if classes is not None
                           else None)
-                parts.append(None)
                 yield Task(contribution_chunk, (plan.layer, plan.logits, images, labels,
                                                 dictionary), len(kept))
 
     bar.total = len(indices)
-    for index, result in executor.map(tasks(), bar):
-        if isinstance(result, BaseException):
-            raise AtlasError(f"measuring the class contributions failed ({result}); lower "
-                             "dataset_batch if the device ran out of memory")
-        parts[index] = result
-    found = [part for part in parts if part is not None]
-    if not found:
-        raise AtlasError("no dataset image could be read for the class pages")
+    found = gather(executor, tasks(), bar, "measuring the class contributions",
+                   "the class pages")
     merged = {key: np.concatenate([part[key] for part in found]) for key in found[0]}
     rows = []
     for number, name in enumerate(plan.class_names):

@@ -31,11 +31,11 @@ from atlas.dictionaries import dead_concepts, encode, explained_variance, fit_di
 from atlas.dictionaries import stability as dictionary_stability
 from atlas.dictionaries.dictionary import Dictionary
 from atlas.dictionaries.fit import reconstruct
-from atlas.errors import AtlasError
 from atlas.fsio import write_json_atomic
 from atlas.models.concept_reads import attach
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE, ConceptPlan
+from atlas.pipeline.execution.gather import gather
 from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.slugs import slugify
 from atlas.store import RESULTS
@@ -119,7 +119,6 @@ def sample_chunk(engine: Any, layers: list[str], images: torch.Tensor, rows: lis
 def sample_vectors(executor: Executor, dataset: Dataset, layers: Sequence[str], seed: int,
                    batch_size: int, bar: Any) -> dict[str, np.ndarray]:
     """Each layer's sampled vectors over the dataset, up to MOST_VECTORS."""
-    chunks: list[dict[str, np.ndarray] | None] = []
     rows_needed = -(-MOST_VECTORS // PER_IMAGE)
 
     def tasks():
@@ -127,18 +126,11 @@ def sample_vectors(executor: Executor, dataset: Dataset, layers: Sequence[str], 
             chunk = range(start, min(start + batch_size, len(dataset), rows_needed))
             images, indices = dataset.load(chunk)
             if indices:
-                chunks.append(None)
                 yield Task(sample_chunk, (list(layers), images, list(indices), seed,
                                           PER_IMAGE), len(indices))
 
-    for index, result in executor.map(tasks(), bar):
-        if isinstance(result, BaseException):
-            raise AtlasError(f"sampling the concepts' activations failed ({result}); lower "
-                             "dataset_batch if the device ran out of memory")
-        chunks[index] = result
-    found = [chunk for chunk in chunks if chunk is not None]
-    if not found:
-        raise AtlasError("no dataset image could be read for the concepts")
+    found = gather(executor, tasks(), bar, "sampling the concepts' activations",
+                   "the concepts")
     return {layer: np.concatenate([chunk[layer] for chunk in found])[:MOST_VECTORS]
             for layer in layers}
 
