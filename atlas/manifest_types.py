@@ -352,7 +352,7 @@ class Summary(TypedDict, total=False):
 class ClassUnit(TypedDict):
     layer: str  # the measured layer, or its concept layer
     unit: int
-    share: float  # of the class's attributed margin
+    share: float  # of the class's mean margin
 
 
 class ClassRow(TypedDict):
@@ -363,6 +363,7 @@ class ClassRow(TypedDict):
     images: int  # the dataset images of the class the measure read
     margin: float  # the class's logit minus the mean logit, averaged over them
     attributed: float  # its gradient x activation total at the layer
+    channels_share: float  # attributed / margin: what all the channels carry
     channels: list[ClassUnit]  # largest share first
     concepts: list[ClassUnit]  # [] where the layer has no dictionary
     concepts_share: float | None  # what the dictionary's concepts carry in all

@@ -108,6 +108,8 @@ def test_a_page_per_digit_with_its_channels_and_concepts(site) -> None:
         shares = [unit["share"] for unit in row["channels"]]
         assert shares == sorted(shares, reverse=True) and len(shares) == 8
         assert row["attributed"] == pytest.approx(row["margin"], rel=0.2)
+        # after conv3 only a ReLU, a flatten and fc: the channels carry the whole margin
+        assert row["channels_share"] == pytest.approx(1, abs=0.05)
         assert len(row["concepts"]) == 6 and row["concepts_share"] is not None
     page = (root / "classes" / "2.html").read_text()
     assert "<h1>Class 2</h1>" in page and 'href="../units/fc/2.html">fc:2</a>' in page

@@ -24,15 +24,19 @@ def _unit(page: str, unit: dict[str, Any], targets: dict[tuple[str, int], Target
             "alt": f"{label}, positive visualization"}
 
 
-def _concepts_line(row: dict[str, Any]) -> str | None:
+def _shares_line(row: dict[str, Any]) -> str:
+    """What the channels (and the dictionary) carry of the margin in all."""
+    carried = fmt.percent(row.get("channels_share"))
+    line = (f"All the channels of the layer together carry {carried} of the margin; the rest "
+            "comes from the biases after the layer and, in a residual network, from what "
+            "goes around it.")
     share = row.get("concepts_share")
     if share is None:
-        return None
+        return line
     bias = row.get("bias_share")
-    rest = 1 - share - (bias or 0)
-    return (f"The dictionary's concepts carry {fmt.percent(share)} of the margin's attributed "
-            "part in all" + (f", its input bias {fmt.percent(bias)}" if bias else "")
-            + f"; {fmt.percent(rest)} is what its reconstruction misses.")
+    return (line + f" The dictionary's concepts carry {fmt.percent(share)}"
+            + (f" and its input bias {fmt.percent(bias)}" if bias else "")
+            + "; their difference from the channels' is what its reconstruction misses.")
 
 
 def classes_view(manifest: dict[str, Any], targets: dict[tuple[str, int], Target]
@@ -44,6 +48,7 @@ def classes_view(manifest: dict[str, Any], targets: dict[tuple[str, int], Target
              "images": fmt.integer(row["images"]), "margin": fmt.sig3(row["margin"]),
              "channels": [_unit(page, unit, targets) for unit in row["channels"][:LIST_THUMBS]],
              "concepts": [_unit(page, unit, targets) for unit in row["concepts"][:LIST_THUMBS]],
+             "channels_share": fmt.percent(row.get("channels_share")),
              "dictionary_share": fmt.percent(
                  None if row.get("concepts_share") is None
                  else row["concepts_share"] + (row.get("bias_share") or 0))}
@@ -77,7 +82,7 @@ def class_view(manifest: dict[str, Any], position: int,
         "groups": [{"id": key, "title": key.title(),
                     "units": [_unit(page, unit, targets) for unit in row[key]]}
                    for key in ("channels", "concepts") if row[key]],
-        "concepts_line": _concepts_line(row),
+        "shares_line": _shares_line(row),
         "method": entry["method"],
         "up": link(page, entry["page"], "Classes"),
         "prev": link(page, before["page"], f"class {before['name']}") if before else None,

@@ -1,19 +1,20 @@
 """The classes phase: which units of a layer make each class's logit, over the images
 of that class.
 
-What is attributed is the class's margin: its logit minus the mean of all the logits,
+What is shared out is the class's margin: its logit minus the mean of all the logits,
 what a softmax reads (adding one number to every logit changes nothing, so a logit alone
 has no zero to share out). For an image x of class c, the layer's output A and the
 gradient G of c's margin with respect to it, a channel's contribution is Σ over
-positions of A·G (gradient × activation, the first-order share of the margin the
+positions of A·G (gradient × activation, the first-order part of the margin the
 channel carries, as CRAFT and LENS measure concept importance); a concept's is Σ over
 positions of u·(G·d), its coefficient u in the dictionary (the codes
 `dictionaries.encode` gives) times the gradient along its direction d. Each is averaged
-over the class's images and divided by the mean of the channels' total, Σ A·G: a share
-of the margin's attributed part (negative: a unit that lowers the margin). Through
-ReLUs and linear layers the total is the margin less what the biases after the layer
-add. The concepts' shares sum to what the dictionary's reconstruction carries; with an
-SAE's input bias (`bias_share`), 1 less what the reconstruction misses.
+over the class's images and divided by the mean margin: a share of the margin
+(negative: a unit that lowers it). The channels' shares sum to `channels_share`: 1 less
+the biases after the layer where only ReLUs and linear layers follow it; in a residual
+network much of the margin goes around the layer through its skip connections, and the
+channels carry less. The concepts' shares sum to what the dictionary's reconstruction
+carries (`concepts_share`, with an SAE's input bias's part `bias_share`).
 
 Images: with class labels named like the model's classes (compared case-insensitively),
 up to PER_CLASS of each labelled class in the dataset's order; otherwise the model's own
@@ -47,9 +48,10 @@ METHOD = ("Gradient × activation: for each image of the class, each unit's acti
           "{layer} times the gradient of the class's margin (its logit minus the mean of all "
           "logits, what the softmax reads) with respect to it, summed over positions (a "
           "concept: its coefficient in the dictionary times the gradient along its "
-          "direction), averaged over the class's images and divided by the channels' total, "
-          "so a share is the part of the margin the unit carries (negative: it lowers it). "
-          "Images: {images}.")
+          "direction), averaged over the class's images and divided by the mean margin: a "
+          "share is the part of the margin the unit carries (negative: it lowers it). The "
+          "shares of all the channels need not sum to 1: biases after the layer, and in a "
+          "residual network its skip connections, carry the rest. Images: {images}.")
 LABELS = "the dataset's images labelled with the class (at most {per_class} each)"
 PREDICTIONS = ("the dataset's images the model itself assigns to the class (its top "
                "prediction), over the first {most} images: the dataset has no class labels "
@@ -158,11 +160,12 @@ def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_
         if not mine.any():
             continue
         total = float(merged["channels"][mine].sum(axis=1).mean())
-        scale = total if abs(total) > 1e-12 else 1.0
+        margin = float(merged["margins"][mine].mean())
+        scale = margin if abs(margin) > 1e-12 else 1.0
         row: dict[str, Any] = {
             "index": number, "name": name, "images": int(mine.sum()),
-            "margin": round(float(merged["margins"][mine].mean()), 4),
-            "attributed": round(total, 4),
+            "margin": round(margin, 4),
+            "attributed": round(total, 4), "channels_share": round(total / scale, 4),
             "channels": _largest(merged["channels"][mine].mean(axis=0) / scale)}
         if "concepts" in merged:
             shares = merged["concepts"][mine].mean(axis=0) / scale
