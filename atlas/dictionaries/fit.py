@@ -47,13 +47,15 @@ def fit_dictionary(method: str, activations: np.ndarray, count: int, seed: int,
     raise AtlasError(f"unknown dictionary method {method!r}; methods: {', '.join(METHODS)}")
 
 
-def encode(dictionary: Dictionary, activations: np.ndarray) -> np.ndarray:
-    """Each vector's code (vectors, count): its coefficient on every concept."""
+def encode(dictionary: Dictionary, activations: np.ndarray, sweeps: int | None = None
+           ) -> np.ndarray:
+    """Each vector's code (vectors, count): its coefficient on every concept. `sweeps`:
+    an NMF's code sweeps, where fewer than its default do."""
     values = np.asarray(activations, dtype=np.float32)
     if dictionary.method == "nmf":
-        from atlas.dictionaries.nmf import nmf_codes
+        from atlas.dictionaries.nmf import CODE_SWEEPS, nmf_codes
 
-        return nmf_codes(dictionary, np.maximum(values, 0.0))
+        return nmf_codes(dictionary, np.maximum(values, 0.0), sweeps or CODE_SWEEPS)
     from atlas.dictionaries.sae import sae_codes
 
     return sae_codes(dictionary, values)

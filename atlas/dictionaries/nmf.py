@@ -52,12 +52,13 @@ def fit_nmf(values: np.ndarray, count: int, seed: int, sweeps: int = SWEEPS) -> 
                       {"solver": "hals", "sweeps": sweeps, "init": "random"})
 
 
-def nmf_codes(dictionary: Dictionary, values: np.ndarray) -> np.ndarray:
+def nmf_codes(dictionary: Dictionary, values: np.ndarray, sweeps: int = CODE_SWEEPS
+              ) -> np.ndarray:
     """Non-negative codes on the fixed (unit) directions, from the least-squares start
-    clamped at zero (the same codes for the same vectors)."""
+    clamped at zero, `sweeps` HALS sweeps (the same codes for the same vectors)."""
     data = torch.from_numpy(np.asarray(values, dtype=np.float64))
     directions = torch.from_numpy(dictionary.directions.astype(np.float64))
     codes = torch.linalg.lstsq(directions.T, data.T).solution.T.clamp_min(0).contiguous()
-    for _ in range(CODE_SWEEPS):
+    for _ in range(sweeps):
         _update_codes(codes, data, directions)
     return codes.numpy().astype(np.float32)

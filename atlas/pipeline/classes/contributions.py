@@ -37,7 +37,7 @@ from atlas.dictionaries.dictionary import Dictionary
 from atlas.fsio import write_json_atomic
 from atlas.models.concept_reads import concept_layer
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.classes.plan import MOST_IMAGES, PER_CLASS, TOP, ClassPlan
+from atlas.pipeline.classes.plan import CODE_SWEEPS, MOST_IMAGES, PER_CLASS, TOP, ClassPlan
 from atlas.pipeline.concepts.fit import load_dictionary
 from atlas.pipeline.execution.gather import gather
 from atlas.pipeline.execution.tasks import Executor, Task
@@ -118,7 +118,8 @@ def contribution_chunk(engine: Any, layer: str, logits: str, images: torch.Tenso
             -1, values.shape[1]).cpu().numpy()
         gradients = (gradient.permute(0, 2, 3, 1) if spatial else gradient).reshape(
             -1, values.shape[1]).cpu().numpy()
-        found["concepts"] = (encode(dictionary, vectors) * (gradients @ dictionary.directions.T)
+        found["concepts"] = (encode(dictionary, vectors, CODE_SWEEPS)
+                             * (gradients @ dictionary.directions.T)
                              ).reshape(count, -1, dictionary.count).sum(axis=1)
         # an SAE reconstructs codes · directions + its input bias: the bias's part
         bias = (dictionary.encoder or {}).get("input_bias")

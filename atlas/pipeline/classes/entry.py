@@ -25,7 +25,8 @@ def classes_entry(record: dict[str, Any]) -> ClassesEntry:
     concepts (pages and images are the units')."""
     rows = []
     for row in record["classes"]:
-        entry = {key: row[key] for key in ("index", "name", "images", "margin", "attributed")}
+        entry = {key: row[key] for key in ("index", "name", "images", "margin", "attributed",
+                                           "channels_share")}
         entry["slug"] = slugify(row["name"])
         entry["page"] = class_page(row["index"])
         entry["channels"] = _units(record["layer"], row["channels"])

@@ -13,6 +13,10 @@ from atlas.store import settings_key
 MOST_IMAGES = 4096  # images read in all (the dataset's first, in its order)
 PER_CLASS = 128  # images of one class read at most, where the dataset's labels serve
 TOP = 8  # channels and concepts a class lists
+# An NMF's codes at every position of every image are the measure's largest cost: 20
+# sweeps instead of 100 reconstruct MobileNetV2's features.13.conv.0 with nmf:576 as well
+# (R² 0.9969 against 0.9973 on 1,960 vectors) in a fifth of the time (3.6 s against 17.6 s).
+CODE_SWEEPS = 20
 
 
 @dataclass(frozen=True)
@@ -47,4 +51,5 @@ def class_plan(wanted: bool, logits: str | None, layers: list[str], class_count:
     return ClassPlan(layer, logits, names, dictionary, {
         **data_settings, "view": "classes", "layer": layer, "logits": logits,
         "dictionary": dictionary.key if dictionary else None, "most": MOST_IMAGES,
-        "per_class": PER_CLASS, "top": TOP, "class_names": names})
+        "per_class": PER_CLASS, "top": TOP, "class_names": names,
+        **({"code_sweeps": CODE_SWEEPS} if dictionary and dictionary.method == "nmf" else {})})
