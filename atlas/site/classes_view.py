@@ -67,6 +67,10 @@ def class_view(manifest: dict[str, Any], position: int,
     row = rows[position]
     page = row["page"]
     logit = targets.get((entry["logits"], row["index"]))
+    groups = [{"id": key, "title": key.title(),
+               "units": [_unit(page, unit, targets) for unit in row[key]]}
+              for key in ("channels", "concepts") if row[key]]
+    unbuilt = any(unit["href"] is None for group in groups for unit in group["units"])
     before = rows[position - 1] if position > 0 else None
     after = rows[position + 1] if position + 1 < len(rows) else None
     return {
@@ -79,9 +83,9 @@ def class_view(manifest: dict[str, Any], position: int,
         "margin": fmt.sig3(row["margin"]),
         "logit": link(page, logit.page, logit.label) if logit else None,
         "logit_image": href(page, logit.image) if logit else None,
-        "groups": [{"id": key, "title": key.title(),
-                    "units": [_unit(page, unit, targets) for unit in row[key]]}
-                   for key in ("channels", "concepts") if row[key]],
+        "groups": groups,
+        "unbuilt": ("Units without an image are not among the units this atlas built "
+                    "(the `channels` setting chose others)." if unbuilt else None),
         "shares_line": _shares_line(row),
         "method": entry["method"],
         "up": link(page, entry["page"], "Classes"),
