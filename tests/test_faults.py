@@ -49,9 +49,11 @@ def assert_every_stored_file_decodes(site: Path) -> None:
 
 
 def dataset_records(site: Path) -> dict[Path, int]:
-    """Finished dataset-pass results and examples records -> modification time."""
+    """Finished dataset-pass results, examples records and the class pages' record ->
+    modification time."""
     results = site / "results"
-    found = [*results.glob("_dataset/[!.]*/scan.json"), *results.rglob("examples.json")]
+    found = [*results.glob("_dataset/[!.]*/scan.json"), *results.rglob("examples.json"),
+             *results.glob("_classes/*.json")]
     return {record: record.stat().st_mtime_ns for record in found}
 
 
@@ -60,7 +62,8 @@ def complete_views(site: Path) -> dict[Path, int]:
     view is finished only with its evolution record (they come from one run)."""
     finished = {}
     for record in (site / "results").rglob("*.json"):
-        if "_build" in record.parts or "_dataset" in record.parts:  # (connections: _build/)
+        # (connections: _build/; the class pages' record: a dataset result, not a job)
+        if {"_build", "_dataset", "_classes"} & set(record.parts):
             continue
         if record.stem == "examples":
             continue
