@@ -67,9 +67,10 @@ def class_view(manifest: dict[str, Any], position: int,
     row = rows[position]
     page = row["page"]
     logit = targets.get((entry["logits"], row["index"]))
-    groups = [{"id": key, "title": key.title(),
-               "units": [_unit(page, unit, targets) for unit in row[key]]}
-              for key in ("channels", "concepts") if row[key]]
+    groups: list[dict[str, Any]] = [
+        {"id": key, "title": key.title(),
+         "units": [_unit(page, unit, targets) for unit in row[key]]}
+        for key in ("channels", "concepts") if row[key]]
     unbuilt = any(unit["href"] is None for group in groups for unit in group["units"])
     before = rows[position - 1] if position > 0 else None
     after = rows[position + 1] if position + 1 < len(rows) else None
