@@ -196,6 +196,11 @@ def test_concept_pages_the_switch_and_the_loadings_link_to_real_pages(sites) -> 
         assert {site / pages[entry["layer"], entry["unit"]] for entry in unit["loadings"]
                 if (entry["layer"], entry["unit"]) in pages} <= set(found)
     assert site / "concepts" / "conv3" / "5.html" in links(layer_page)
+    import atlas  # the Python API reads a concept as a unit of its concept layer
+
+    concept = atlas.open(site).unit("conv3#concepts", 2)
+    assert (concept.label, concept.page) == ("conv3 concept 2", unit_page)
+    assert "conv3 concept 2" in concept._repr_html_()
     assert all(path.is_file() for path in links(layer_page))
 
 
