@@ -53,6 +53,15 @@ def write_json_atomic(path: Path, value: Any) -> None:
                                        allow_nan=False) + "\n")
 
 
+def read_json(path: Path) -> Any | None:
+    """A JSON file's content, None where it is missing, unreadable or broken (a record a
+    build may not have written yet)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def write_png_atomic(path: Path, image: Any) -> None:
     """Save a PIL image as PNG atomically (no timestamps: equal pixels give equal bytes)."""
     write_image_atomic(path, image, "png")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, cast
 
 from atlas.errors import AtlasError
-from atlas.fsio import write_json_atomic
+from atlas.fsio import read_json, write_json_atomic
 from atlas.manifest_io import write_layer_file
 from atlas.manifest_types import (
     FORMAT,
@@ -32,7 +32,6 @@ from atlas.manifest_types import (
 from atlas.models.branches import branch_of
 from atlas.models.concept_reads import concept_base
 from atlas.pipeline.classes.contributions import FOLDER as CLASSES_FOLDER
-from atlas.pipeline.classes.contributions import read_record
 from atlas.pipeline.classes.entry import PAGE as CLASSES_PAGE
 from atlas.pipeline.classes.entry import classes_entry, unit_classes
 from atlas.pipeline.compare.entry import compare_entry
@@ -113,10 +112,8 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
     return unit_entry
 
 
-def _concepts(store: ResultStore, folder: str | None) -> Concepts | None:
+def _concepts(store: ResultStore, folder: str) -> Concepts | None:
     """A layer's dictionary as its stored record gives it (pipeline/concepts/fit.py)."""
-    if folder is None:
-        return None
     record = load_concepts_record(store.root / CONCEPTS_FOLDER / folder)
     if record is None:
         return None
@@ -127,7 +124,7 @@ def _concepts(store: ResultStore, folder: str | None) -> Concepts | None:
 
 def _classes(store: ResultStore, name: str | None) -> ClassesEntry | None:
     """The class pages' entry from the stored record, None where the build has none."""
-    record = read_record(store.root / CLASSES_FOLDER / name) if name else None
+    record = read_json(store.root / CLASSES_FOLDER / name) if name else None
     return classes_entry(record) if record else None
 
 
@@ -170,6 +167,7 @@ def build_manifest(store: ResultStore) -> Manifest:
     loads: dict[tuple[str, int], list[Loading]] = {}
     for base, folder in dictionaries.items():
         loads.update(loadings(stored_directions(store.root / CONCEPTS_FOLDER / folder), base))
+    measured = {base: _concepts(store, folder) for base, folder in dictionaries.items()}
     found: dict[tuple[str, int], UnitEntry] = {}  # the units the summary shows
     layers: list[LayerHeader] = []
     for layer in build["layers"]:
@@ -194,7 +192,7 @@ def build_manifest(store: ResultStore) -> Manifest:
             "failed_views": sum(len(unit.get("failed_views", {})) for unit in units),
         }
         concepts_of = concept_base(name)
-        concepts = _concepts(store, dictionaries.get(concepts_of or name))
+        concepts = measured.get(concepts_of or name)
         if concepts is not None:
             header["concepts"] = concepts
         if concepts_of is not None:

@@ -70,7 +70,6 @@ class BuildRun:
     todo: list = field(default_factory=list)  # jobs not stored yet, one list per layer
     pairs: list = field(default_factory=list)  # the layer pairs connections cover
     manifest: Mapping[str, Any] = field(default_factory=dict)  # the Manifest, once made
-    concepts: dict = field(default_factory=dict)  # layer -> its dictionary's record
 
     def wants(self, sources: tuple[str, ...]) -> bool:
         return any(VIEWS[name].produced_by in sources for name in self.ready.config.views)
@@ -122,7 +121,6 @@ def _concepts(build: BuildRun) -> None:
         for plan in todo:
             records[plan.layer] = fit_and_store(site, plan, vectors[plan.layer],
                                                 ready.config.seed)
-    build.concepts = {layer: record for layer, record in records.items() if record}
     # The concept layers read the fitted directions: on the model the phases after
     # this one use, handed to the workers again.
     attach_dictionaries(ready.loaded.module, site, ready.concepts)
@@ -130,7 +128,7 @@ def _concepts(build: BuildRun) -> None:
     build.notes.append("concepts: " + "; ".join(
         f"{layer} {record['method']}:{record['count']} on {record['vectors']:,} vectors, "
         f"R² {record['r2']:.3f}, stability {record['stability']:.3f}, "
-        f"{len(record['dead'])} dead" for layer, record in build.concepts.items())
+        f"{len(record['dead'])} dead" for layer, record in records.items() if record)
         + f" ({len(todo)} of {len(records)} fitted)")
 
 
@@ -257,10 +255,10 @@ def _has_compared(build: BuildRun) -> bool:
 
 
 PHASES: tuple[Phase, ...] = (
-    # Every image the dataset pass reads, whichever views use it (`examples` cuts
-    # them late, below); runs whenever the build has a dataset.
     # Dictionaries first: their concept layers are read like any layer after it.
     Phase("concepts", _concepts, when=_has_concepts),
+    # Every image the dataset pass reads, whichever views use it (`examples` cuts
+    # them late, below); runs whenever the build has a dataset.
     Phase("dataset", _dataset, (DATASET,), _has_dataset, gated=False),
     Phase("memory", _memory,
           when=lambda build: any(build.todo) or bool(build.ready.compared)),

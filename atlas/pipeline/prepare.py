@@ -279,15 +279,13 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
                                   transforms.describe(), precision.describe(autocast),
                                   image_format, magnitude_name)
     compared = compare_plans(config, chosen, image_size, no_logits, common)
-    concepts = concept_plans(config, [info.name for info, _ in chosen],
-                             data_settings(loaded, scanned, image_size)
-                             if scanned is not None else None)
+    read_from_data = data_settings(loaded, scanned, image_size) if scanned is not None else None
+    concepts = concept_plans(config, [info.name for info, _ in chosen], read_from_data)
     class_pages = class_plan(
         config.class_pages, config.logits_layer,
         [name for name, _ in forward_order(run, chosen)],
         next((info.channels for info in run.layers if info.name == config.logits_layer), None),
-        loaded.class_names, concepts,
-        data_settings(loaded, scanned, image_size) if scanned is not None else None)
+        loaded.class_names, concepts, read_from_data)
     chosen = with_concept_layers(chosen, concepts)
     layer_jobs = plan_jobs(config, common, chosen, joint)
     channels_last = loaded.channels_last if config.channels_last is None else config.channels_last
@@ -301,7 +299,6 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
     return Prepared(config, loaded, device, image_size, run, chosen, joint, compared, dataset,
                     scanned, store, common, layer_jobs, engine, executor, magnitude_name,
                     concepts, class_pages)
-
 
 
 def with_concept_layers(chosen: Chosen, concepts: list[ConceptPlan]) -> Chosen:

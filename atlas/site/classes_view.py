@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from atlas.site import formatting as fmt
-from atlas.site.connections_view import Target
+from atlas.site.connections_view import Target, linked_unit
 from atlas.site.frame import frame, href, link
 from atlas.site.links import relative_link
 
@@ -16,12 +16,8 @@ LIST_THUMBS = 4  # units shown per class on the list
 
 def _unit(page: str, unit: dict[str, Any], targets: dict[tuple[str, int], Target]
           ) -> dict[str, Any]:
-    target = targets.get((unit["layer"], unit["unit"]))
-    label = (target.label if target and target.label else f"{unit['layer']}:{unit['unit']}")
-    return {"label": label, "share": fmt.percent(unit.get("share")),
-            "href": relative_link(page, target.page) if target else None,
-            "image": relative_link(page, target.image) if target and target.image else None,
-            "alt": f"{label}, positive visualization"}
+    return {**linked_unit(page, unit["layer"], unit["unit"], targets),
+            "share": fmt.percent(unit.get("share"))}
 
 
 def _shares_line(row: dict[str, Any]) -> str:

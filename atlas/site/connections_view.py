@@ -43,6 +43,19 @@ def unit_targets(manifest: dict[str, Any]) -> dict[tuple[str, int], Target]:
             for layer in manifest.get("layers", []) for unit in layer.get("units", [])}
 
 
+def linked_unit(page: str, layer: Any, unit: Any,
+                targets: dict[tuple[str, int], Target]) -> dict[str, Any]:
+    """A unit another one names (a connection, a loading, a class's unit) as `page`
+    shows it: its label, a link to its page and its positive image where the atlas has
+    them (a unit it did not build has neither)."""
+    target = targets.get((layer, unit))
+    label = target.label if target and target.label else f"{layer}:{unit}"
+    return {"label": label,
+            "href": relative_link(page, target.page) if target else None,
+            "image": relative_link(page, target.image) if target and target.image else None,
+            "alt": f"{label}, positive"}
+
+
 def weight_map(rows: Any) -> str | None:
     """A map as the painter reads it: "height width v1 v2 ..." (row by row)."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
@@ -63,18 +76,9 @@ def connection_groups(page: str, unit: dict[str, Any],
         if not entries:
             continue
         layer = str(entries[0].get("layer"))
-        items = []
-        for entry in entries:
-            target = targets.get((entry.get("layer"), entry.get("unit")))
-            label = f"{entry.get('layer')}:{entry.get('unit')}"
-            items.append({
-                "label": label,
-                "href": relative_link(page, target.page) if target else None,
-                "image": relative_link(page, target.image) if target and target.image else None,
-                "weight": fmt.sig3(entry.get("weight")),
-                "map": weight_map(entry.get("map")),
-                "alt": f"{label}, positive",
-            })
+        items = [{**linked_unit(page, entry.get("layer"), entry.get("unit"), targets),
+                  "weight": fmt.sig3(entry.get("weight")), "map": weight_map(entry.get("map"))}
+                 for entry in entries]
         groups.append({"id": f"connections-{key}", "title": f"{title} {layer}",
                        "caption": caption.format(layer=layer), "entries": items})
     return groups
@@ -95,18 +99,8 @@ def loading_group(page: str, unit: dict[str, Any], concept: bool,
         return []
     group_id, made_of, weighs_in = LOADINGS
     layer = str(entries[0].get("layer"))
-    items = []
-    for entry in entries:
-        target = targets.get((entry.get("layer"), entry.get("unit")))
-        label = target.label if target else f"{entry.get('layer')}:{entry.get('unit')}"
-        items.append({
-            "label": label,
-            "href": relative_link(page, target.page) if target else None,
-            "image": relative_link(page, target.image) if target and target.image else None,
-            "weight": fmt.sig3(entry.get("weight")),
-            "map": None,
-            "alt": f"{label}, positive",
-        })
+    items = [{**linked_unit(page, entry.get("layer"), entry.get("unit"), targets),
+              "weight": fmt.sig3(entry.get("weight")), "map": None} for entry in entries]
     title = f"Made of {layer}" if concept else "Concepts it weighs in"
     return [{"id": group_id, "title": title,
              "caption": (made_of if concept else weighs_in).format(layer=layer),

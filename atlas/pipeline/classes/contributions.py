@@ -23,7 +23,6 @@ prediction serves as each image's class, over the dataset's first MOST_IMAGES.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ import torch
 from atlas.datasets import Dataset
 from atlas.dictionaries import encode
 from atlas.dictionaries.dictionary import Dictionary
-from atlas.fsio import write_json_atomic
+from atlas.fsio import read_json, write_json_atomic
 from atlas.models.concept_reads import concept_layer
 from atlas.optvis.hooks import capture, frozen
 from atlas.pipeline.classes.plan import CODE_SWEEPS, MOST_IMAGES, PER_CLASS, TOP, ClassPlan
@@ -62,16 +61,9 @@ def record_path(site_dir: Path, plan: ClassPlan) -> Path:
     return Path(site_dir) / RESULTS / FOLDER / f"{plan.key[:16]}.json"
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def load_classes(site_dir: Path, plan: ClassPlan) -> dict[str, Any] | None:
     """The stored record of `plan`, None where there is none with its key."""
-    record = read_record(record_path(site_dir, plan))
+    record = read_json(record_path(site_dir, plan))
     return record if record is not None and record.get("key") == plan.key else None
 
 
@@ -138,6 +130,7 @@ def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_
                     batch_size: int, bar: Any) -> dict[str, Any]:
     """Measures `plan` over the dataset and stores its record; returns it."""
     indices, classes = choose_images(dataset, plan.class_names)
+    class_of = dict(zip(indices, classes)) if classes is not None else None
     dictionary = (load_dictionary(site_dir, plan.concepts) if plan.concepts is not None
                   else None)
 
@@ -145,9 +138,7 @@ def measure_classes(executor: Executor, dataset: Dataset, plan: ClassPlan, site_
         for start in range(0, len(indices), batch_size):
             images, kept = dataset.load(indices[start:start + batch_size])
             if kept:
-                position = {index: i for i, index in enumerate(indices)}
-                labels = ([classes[position[index]] for index in kept] if classes is not None
-                          else None)
+                labels = [class_of[index] for index in kept] if class_of else None
                 yield Task(contribution_chunk, (plan.layer, plan.logits, images, labels,
                                                 dictionary), len(kept))
 

@@ -16,7 +16,6 @@ when complete; a layer whose folder holds its key is not fitted again.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -31,10 +30,10 @@ from atlas.dictionaries import dead_concepts, encode, explained_variance, fit_di
 from atlas.dictionaries import stability as dictionary_stability
 from atlas.dictionaries.dictionary import Dictionary
 from atlas.dictionaries.fit import reconstruct
-from atlas.fsio import write_json_atomic
+from atlas.fsio import read_json, write_json_atomic
 from atlas.models.concept_reads import attach
 from atlas.optvis.hooks import capture, frozen
-from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE, ConceptPlan
+from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE, ConceptPlan, sampled_rows
 from atlas.pipeline.execution.gather import gather
 from atlas.pipeline.execution.tasks import Executor, Task
 from atlas.slugs import slugify
@@ -50,10 +49,7 @@ def concepts_folder(site_dir: Path, plan: ConceptPlan) -> Path:
 
 def load_concepts_record(folder: Path) -> dict[str, Any] | None:
     """The record in a dictionary's folder, None where there is none."""
-    try:
-        return json.loads((folder / "concepts.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    return read_json(folder / "concepts.json")
 
 
 def load_concepts(site_dir: Path, plan: ConceptPlan) -> dict[str, Any] | None:
@@ -119,11 +115,11 @@ def sample_chunk(engine: Any, layers: list[str], images: torch.Tensor, rows: lis
 def sample_vectors(executor: Executor, dataset: Dataset, layers: Sequence[str], seed: int,
                    batch_size: int, bar: Any) -> dict[str, np.ndarray]:
     """Each layer's sampled vectors over the dataset, up to MOST_VECTORS."""
-    rows_needed = -(-MOST_VECTORS // PER_IMAGE)
+    rows = sampled_rows(len(dataset))
 
     def tasks():
-        for start in range(0, min(len(dataset), rows_needed), batch_size):
-            chunk = range(start, min(start + batch_size, len(dataset), rows_needed))
+        for start in range(0, rows, batch_size):
+            chunk = range(start, min(start + batch_size, rows))
             images, indices = dataset.load(chunk)
             if indices:
                 yield Task(sample_chunk, (list(layers), images, list(indices), seed,

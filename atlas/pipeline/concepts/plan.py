@@ -19,6 +19,12 @@ PER_IMAGE = 8
 MOST_VECTORS = 20_000
 
 
+def sampled_rows(images: int) -> int:
+    """The dataset images the sampling pass reads (its first), of `images`: enough for
+    MOST_VECTORS at PER_IMAGE each."""
+    return min(images, -(-MOST_VECTORS // PER_IMAGE))
+
+
 @dataclass(frozen=True)
 class ConceptPlan:
     layer: str

@@ -8,36 +8,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
-from atlas.dictionaries.dictionary import Dictionary
-from atlas.dictionaries.sae import default_top_k
 from atlas.pipeline.classes.contributions import (
     choose_images,
     contribution_chunk,
     load_classes,
 )
-from atlas.pipeline.concepts.fit import load_concepts, load_dictionary
-from atlas.pipeline.concepts.plan import ConceptPlan
+from atlas.pipeline.cost.concepts_price import priced_dictionary
 from atlas.pipeline.execution.tasks import Task
 from atlas.pipeline.prepare import Prepared
 
 TIMED_IMAGES = 16
-
-
-def _stand_in(ready: Prepared, plan: ConceptPlan, channels: int) -> Dictionary:
-    """The dictionary the measure will read, or a random one of its method and size."""
-    if load_concepts(ready.store.site_dir, plan) is not None:
-        return load_dictionary(ready.store.site_dir, plan)
-    rng = np.random.default_rng(0)
-    directions = rng.random((plan.count, channels), dtype=np.float32)
-    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    if plan.method == "nmf":
-        return Dictionary("nmf", directions, 0)
-    return Dictionary("sae", directions, 0, {"top_k": default_top_k(plan.count)},
-                      {"weight": directions.T.copy(),
-                       "bias": np.zeros(plan.count, dtype=np.float32),
-                       "input_bias": np.zeros(channels, dtype=np.float32)})
 
 
 def price_classes(ready: Prepared, bar: Any) -> tuple[int, float]:
@@ -50,9 +30,9 @@ def price_classes(ready: Prepared, bar: Any) -> tuple[int, float]:
     images, kept = dataset.load(indices[:TIMED_IMAGES])
     if not kept:
         return len(indices), 0.0
-    labels = classes[:len(kept)] if classes is not None else None
-    channels = next(info.channels for info, _ in ready.chosen if info.name == plan.layer)
-    dictionary = _stand_in(ready, plan.concepts, channels) if plan.concepts else None
+    class_of = dict(zip(indices, classes)) if classes is not None else None
+    labels = [class_of[index] for index in kept] if class_of else None
+    dictionary = priced_dictionary(ready, plan.concepts) if plan.concepts else None
     task = Task(contribution_chunk, (plan.layer, plan.logits, images, labels, dictionary), 0)
     list(ready.executor.map([task], bar))  # the first run warms up
     started = time.perf_counter()

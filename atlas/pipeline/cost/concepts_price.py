@@ -13,11 +13,12 @@ import numpy as np
 import torch
 
 from atlas.dictionaries import fit_dictionary
+from atlas.dictionaries.dictionary import Dictionary
 from atlas.dictionaries.nmf import SWEEPS
-from atlas.dictionaries.sae import STEPS
+from atlas.dictionaries.sae import STEPS, default_top_k
 from atlas.models.concept_reads import attach
-from atlas.pipeline.concepts.fit import concepts_folder, load_concepts, stored_directions
-from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE
+from atlas.pipeline.concepts.fit import load_concepts, load_dictionary
+from atlas.pipeline.concepts.plan import MOST_VECTORS, PER_IMAGE, ConceptPlan, sampled_rows
 from atlas.pipeline.prepare import Prepared
 
 TIMED_SHARE = 10  # a tenth of the iterations is timed
@@ -30,7 +31,6 @@ class ConceptCost:
     method: str
     count: int
     vectors: int
-    images: int  # the sampling pass's
     fit_seconds: float  # both fits
 
 
@@ -40,7 +40,7 @@ def sampled_images(ready: Prepared) -> int:
     if dataset is None or all(load_concepts(ready.store.site_dir, plan) is not None
                               for plan in ready.concepts):
         return 0
-    return min(len(dataset), math.ceil(MOST_VECTORS / PER_IMAGE))
+    return sampled_rows(len(dataset))
 
 
 def price_concepts(ready: Prepared) -> list[ConceptCost]:
@@ -59,20 +59,29 @@ def price_concepts(ready: Prepared) -> list[ConceptCost]:
         started = time.perf_counter()
         fit_dictionary(plan.method, values, plan.count, 0, **{name: full // TIMED_SHARE})
         seconds = (time.perf_counter() - started) * TIMED_SHARE * 2
-        costs.append(ConceptCost(plan.layer, plan.method, plan.count, vectors, images, seconds))
+        costs.append(ConceptCost(plan.layer, plan.method, plan.count, vectors, seconds))
     return costs
+
+
+def priced_dictionary(ready: Prepared, plan: ConceptPlan) -> Dictionary:
+    """`plan`'s dictionary where fitted, else a random one of its method and size: what
+    a view or a measure costs does not depend on the directions."""
+    if load_concepts(ready.store.site_dir, plan) is not None:
+        return load_dictionary(ready.store.site_dir, plan)
+    channels = next(info.channels for info, _ in ready.chosen if info.name == plan.layer)
+    directions = np.random.default_rng(0).random((plan.count, channels), dtype=np.float32)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    if plan.method == "nmf":
+        return Dictionary("nmf", directions, 0)
+    return Dictionary("sae", directions, 0, {"top_k": default_top_k(plan.count)},
+                      {"weight": directions.T.copy(),
+                       "bias": np.zeros(plan.count, dtype=np.float32),
+                       "input_bias": np.zeros(channels, dtype=np.float32)})
 
 
 def attach_for_pricing(ready: Prepared) -> None:
     """Makes every concept layer readable before its dictionary exists, so the plan can
-    time its views: the stored directions where fitted, else random ones (a view's
-    cost does not depend on the direction)."""
-    generator = torch.Generator().manual_seed(0)
-    shapes = {info.name: info.shape for info, _ in ready.chosen}
+    time its views (`priced_dictionary`)."""
     for plan in ready.concepts:
-        if load_concepts(ready.store.site_dir, plan) is not None:
-            directions = torch.from_numpy(
-                stored_directions(concepts_folder(ready.store.site_dir, plan)))
-        else:
-            directions = torch.randn(plan.count, shapes[plan.layer][0], generator=generator)
-        attach(ready.loaded.module, plan.layer, directions)
+        attach(ready.loaded.module, plan.layer,
+               torch.from_numpy(priced_dictionary(ready, plan).directions))
