@@ -97,14 +97,17 @@ def test_pretrained_torchvision_weights_come_from_torchs_hub_cache(
     import torchvision.models as models
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    url = models.get_model_weights("resnet18").DEFAULT.url
+    entry = models.get_model_weights("resnet18").DEFAULT
     with pytest.raises(AtlasError, match="not in torch's hub cache: put resnet18-"):
         load_model("torchvision:resnet18", pretrained=True)
     torch.manual_seed(2)
     state = models.resnet18().state_dict()
-    file = tmp_path / "hub" / "checkpoints" / Path(url).name
-    file.parent.mkdir(parents=True)
-    torch.save(state, file)
+    written = tmp_path / "hub" / "checkpoints" / "resnet18.pth"
+    written.parent.mkdir(parents=True)
+    torch.save(state, written)
+    # named as torchvision names its files, after their sha256 (which atlas checks)
+    file = written.rename(written.with_name(f"resnet18-{sha256_of(written)[:8]}.pth"))
+    monkeypatch.setattr(entry.value, "url", f"{entry.url.rsplit('/', 1)[0]}/{file.name}")
     loaded = load_model("torchvision:resnet18", pretrained=True)
     assert loaded.weights_sha256 == sha256_of(file)
     assert torch.equal(loaded.module.state_dict()["fc.weight"], state["fc.weight"])

@@ -26,14 +26,17 @@ if TYPE_CHECKING:
 
 def _model(task: dict):
     """(model, transforms, preprocess flag) for render_vis."""
+    from pathlib import Path
+
     if task["model"] == "lucent:inceptionv1":
         from lucent.modelzoo import inceptionv1
 
-        model = inceptionv1()
-        model.load_state_dict(torch.load(task["weights"], map_location="cpu"))
-        return model.to(task["device"]).eval(), None, True
-    from pathlib import Path
+        from atlas.models.weights import read_state_dict
 
+        # the user's --weights or the bench's own file, read as data as atlas reads it
+        model = inceptionv1()
+        model.load_state_dict(read_state_dict(Path(task["weights"])))
+        return model.to(task["device"]).eval(), None, True
     from atlas.models.registry import load_model
 
     loaded = load_model(task["model"], Path(task["weights"]))

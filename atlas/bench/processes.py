@@ -57,7 +57,8 @@ def lucent_process(work: Workload, way: str, units: list[int], weights: Path,
     wall, stdout = _run([sys.executable, "-m", "atlas.bench.lucent_process", json.dumps(task)],
                         f"torch-lucent ({way})")
     report = json.loads(stdout.strip().splitlines()[-1])
-    return LucentRun(torch.load(out), report["render_seconds"], wall)
+    # a tensor the child just saved: weights_only reads it as data all the same
+    return LucentRun(torch.load(out, weights_only=True), report["render_seconds"], wall)
 
 
 @dataclass

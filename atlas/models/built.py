@@ -22,6 +22,7 @@ class BuiltModel:
     bfloat16: bool = False  # known to optimize as well in bfloat16 (see optvis/precision.py)
     class_names: list[str] | None = None  # what each unit of its class output stands for
     pretrained_file: Path | None = None  # the cached file its pretrained weights came from
+    pretrained_sha256: str | None = None  # that file's sha256, checked as it was read
     # The model's own normalization where no preset names it (timm's pretrained configs).
     mean: list[float] | None = None
     std: list[float] | None = None

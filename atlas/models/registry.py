@@ -17,7 +17,7 @@ from atlas.models.branches import inception_branches
 from atlas.models.layers import LayerInfo
 from atlas.models.preprocess import Normalize, make_preprocess
 from atlas.models.specs import DEFAULT_SPEC, INCEPTION_SPEC, build_module
-from atlas.models.weights import load_weights, sha256_of
+from atlas.models.weights import load_weights
 
 # Layer types that are never a sensible default to visualize.
 NOT_DEFAULT = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Dropout)
@@ -103,7 +103,7 @@ def load_model(
     path = Path(weights) if weights else None
     digest = load_weights(built.module, path) if path else None
     if digest is None and built.pretrained_file is not None:
-        path, digest = built.pretrained_file, sha256_of(built.pretrained_file)
+        path, digest = built.pretrained_file, built.pretrained_sha256
     own = preprocess is None and mean is None and std is None  # the model's normalization
     return LoadedModel(
         module=built.module.eval(), spec=built.spec, title=built.title,

@@ -2,7 +2,8 @@
 
 Spec forms: `colored-digits` (embedded), `lucent:inceptionv1`,
 `torchvision:NAME`, `timm:NAME`, `path/to/file.py:factory`, `package.module:factory`.
-Pretrained weights come from the libraries' local caches only (`hub_cache`).
+Pretrained weights come from the libraries' local caches only, hash-checked and
+read as data by atlas's own loader (`hub_cache`), never by the libraries'.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from atlas.errors import AtlasError
 from atlas.models.built import BuiltModel
 from atlas.models.fast_lrn import use_fast_lrn
 from atlas.models.fast_relu import replace_redirected_relus
-from atlas.models.hub_cache import torch_hub_file
+from atlas.models.hub_cache import load_cached, torch_hub_file
 
 DEFAULT_SPEC = "colored-digits"
 INCEPTION_SPEC = "lucent:inceptionv1"
@@ -32,7 +33,9 @@ def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
     if spec == INCEPTION_SPEC or spec.lower() == INCEPTION_SPEC:
         return _inceptionv1(pretrained)
     if spec.startswith("torchvision:"):
-        return _torchvision(spec.split(":", 1)[1], pretrained)
+        from atlas.models.torchvision_models import torchvision_model
+
+        return torchvision_model(spec.split(":", 1)[1], pretrained)
     if spec.startswith("timm:"):
         from atlas.models.timm_models import timm_model
 
@@ -48,13 +51,13 @@ def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
 def _inceptionv1(pretrained: bool) -> BuiltModel:
     from atlas.models.lucent_zoo import inceptionv1_class
 
-    inceptionv1 = inceptionv1_class()
-    cached = None
+    module = inceptionv1_class()(pretrained=False)  # torch-lucent's loader unpickles anything
+    cached = digest = None
     if pretrained:
         from lucent.modelzoo.inceptionv1.InceptionV1 import model_urls
 
         cached = torch_hub_file(INCEPTION_SPEC, model_urls["inceptionv1"])
-    module = inceptionv1(pretrained=pretrained, progress=False)  # from the cache, if pretrained
+        digest = load_cached(module, INCEPTION_SPEC, cached)
     replace_redirected_relus(module)  # same gradients, a fraction of the backward time
     use_fast_lrn(module)  # same numbers to rounding, a fraction of the time
     return BuiltModel(
@@ -63,45 +66,7 @@ def _inceptionv1(pretrained: bool) -> BuiltModel:
         "mixed5b). Mixed layers concatenate four branches (1x1, 3x3, 5x5, pool "
         "projection); each unit page names its branch.",
         224, "inceptionv1", list(INCEPTION_LAYERS), pretrained, channels_last=True,
-        bfloat16=True, pretrained_file=cached)
-
-
-def _torchvision(name: str, pretrained: bool) -> BuiltModel:
-    import torchvision.models as models
-
-    available = sorted(models.list_models(module=models))
-    if name not in available:
-        import difflib
-
-        close = difflib.get_close_matches(name, available, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise AtlasError(f"torchvision has no model {name!r}{hint}; see torchvision.models")
-    cached = None
-    if pretrained:
-        try:
-            url = models.get_model_weights(name).DEFAULT.url
-        except (ValueError, AttributeError) as error:
-            raise AtlasError(f"torchvision has no pretrained weights for {name!r} "
-                             f"({error}); give a weights file with --weights") from None
-        cached = torch_hub_file(f"torchvision:{name}", url)
-    # With `pretrained`, torchvision reads the weights from the cache file found above.
-    module = models.get_model(name, weights="DEFAULT" if pretrained else None)
-    return BuiltModel(module, f"torchvision:{name}", f"torchvision {name}",
-                      f"torchvision.models.{name}.", 224, "imagenet", None, pretrained,
-                      channels_last=True, bfloat16=True, class_names=_categories(name),
-                      pretrained_file=cached)
-
-
-def _categories(name: str) -> list[str] | None:
-    """The class names torchvision's weights of `name` were trained on (shipped with
-    torchvision, nothing downloaded), None where it has no weights."""
-    import torchvision.models as models
-
-    try:
-        categories = models.get_model_weights(name).DEFAULT.meta.get("categories")
-    except (ValueError, AttributeError, KeyError):
-        return None
-    return list(categories) if categories else None
+        bfloat16=True, pretrained_file=cached, pretrained_sha256=digest)
 
 
 def _factory(spec: str) -> BuiltModel:

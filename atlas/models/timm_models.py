@@ -1,6 +1,8 @@
 """`timm:NAME` models: timm builds the module; its pretrained config gives the input
 size, the normalization and (for ImageNet heads) the class names; `--pretrained`
-reads the weights from the local Hugging Face cache (`hub_cache.hf_hub_file`)."""
+reads the weights from the local Hugging Face cache (`hub_cache.hf_hub_file`) with
+atlas's own loader, as --weights does (safetensors, or a `pytorch_model.bin` with
+`weights_only=True`), not with timm's, whose safety depends on its version."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 from atlas.errors import AtlasError
 from atlas.models.built import BuiltModel
-from atlas.models.hub_cache import hf_hub_file
+from atlas.models.hub_cache import hf_hub_file, load_cached
 from atlas.models.preprocess import PRESETS
 
 
@@ -32,16 +34,14 @@ def timm_model(name: str, pretrained: bool) -> BuiltModel:
     from timm.models import get_pretrained_cfg
 
     config = get_pretrained_cfg(name)
-    cached = None
+    cached = digest = None
+    module = timm.create_model(name, pretrained=False)
     if pretrained:
         if config is None or not config.hf_hub_id:
             raise AtlasError(f"timm names no pretrained weights for {name!r}; give a weights "
                              "file with --weights")
         cached = hf_hub_file(spec, config.hf_hub_id)
-        module = timm.create_model(name, pretrained=True,
-                                   pretrained_cfg_overlay={"file": str(cached)})
-    else:
-        module = timm.create_model(name, pretrained=False)
+        digest = load_cached(module, spec, cached)
     size = int(config.input_size[-1]) if config is not None else 224
     mean = list(config.mean) if config is not None else None
     std = list(config.std) if config is not None else None
@@ -51,7 +51,8 @@ def timm_model(name: str, pretrained: bool) -> BuiltModel:
     return BuiltModel(
         module, spec, f"timm {name}", f"timm's {name}.", size, preset or "none", None,
         pretrained, class_names=_class_names(module),
-        pretrained_file=cached, mean=None if preset else mean, std=None if preset else std)
+        pretrained_file=cached, pretrained_sha256=digest, mean=None if preset else mean,
+        std=None if preset else std)
 
 
 def _class_names(module: Any) -> list[str] | None:
