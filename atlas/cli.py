@@ -17,6 +17,7 @@ from atlas.bench.command import BENCH_EXAMPLES, bench_flags, cmd_bench
 from atlas.config import SETTINGS, BuildConfig, load_toml, make_config
 from atlas.errors import AtlasError
 from atlas.flags import csv_list, setting_flags
+from atlas.fsio import disk_full_line
 from atlas.pipeline.control.interrupt import BuildInterrupted
 
 BUILD_EXAMPLES = """examples:
@@ -134,16 +135,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
+    import torch
+
     from atlas.layer_listing import format_layers
     from atlas.models.layers import dry_run
     from atlas.models.registry import load_model
     from atlas.models.specs import DEFAULT_SPEC
+    from atlas.pipeline.optimize.memory import memory_budget
+    from atlas.pipeline.prepare import check_image_memory
 
     loaded = load_model(args.model or DEFAULT_SPEC, Path(args.weights) if args.weights else None,
                         args.pretrained)
     size = args.image_size if args.image_size is not None else loaded.input_size
     if size < 1:
         raise AtlasError(f"image size must be a positive number of pixels, not {size}")
+    check_image_memory(loaded, size, memory_budget(None, torch.device("cpu")))
     run = dry_run(loaded.module, size, loaded.preprocess)
     if not run.layers:
         raise AtlasError(f"{loaded.spec} cannot run at image size {size}: it fails at "
@@ -154,17 +160,22 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from atlas.pipeline.control.lock import BuildLock
-    from atlas.pipeline.control.publish import publish_site
+    from atlas.pipeline.control.ownership import existing_site
+    from atlas.pipeline.control.publish import publish_site, remove_leftovers
     from atlas.pipeline.manifest import build_manifest
     from atlas.store import ResultStore
 
     site = Path(args.out)
+    ownership = existing_site(site)
     if not (site / "results").is_dir():
         raise AtlasError(f"no stored results in {site}; run `atlas build --out {site}` first")
     with BuildLock(site):
-        manifest = build_manifest(ResultStore(site))
+        remove_leftovers(ownership)
+        store = ResultStore(site)
+        manifest = build_manifest(store)
         pages = publish_site(manifest, site, progress=not args.quiet)
-    print(f"atlas: rendered {len(pages)} pages into {site}")
+    print("\n".join(f"atlas: {line}" for line in store.broken_lines()
+                    + [f"rendered {len(pages)} pages into {site}"]))
     return 0
 
 
@@ -181,6 +192,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(f"atlas: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk from a writer that is not atlas's (numpy, torch)
+        where = Path(error.filename).parent if error.filename else Path(getattr(args, "out",
+                                                                                "."))
+        line = disk_full_line(error, where)
+        if line is None or debug:
+            raise
+        print(f"atlas: error: {line}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, BuildInterrupted) as stopped:
         done = f" {stopped};" if isinstance(stopped, BuildInterrupted) else ""

@@ -17,9 +17,10 @@ else:  # pragma: no cover
 
 from atlas.dictionaries.fit import parse_spec
 from atlas.errors import AtlasError
-from atlas.objective_spec import parse_objective
+from atlas.objective_spec import MOST_WEIGHT, WEIGHT_CEILING, parse_objective
 from atlas.optvis import PARAMS, PRECISIONS
-from atlas.setting import declarations, did_you_mean, setting
+from atlas.optvis.transforms import REFERENCE_SIZE
+from atlas.setting import Ceiling, declarations, did_you_mean, setting
 from atlas.sizes import parse_size
 from atlas.views import DEFAULT_VIEWS
 from atlas.views import VIEW_NAMES as VIEWS
@@ -30,8 +31,21 @@ PRE_ACTIVATION = ("all", "negative", "off")
 EXECUTORS = ("local", "ray")
 # How a dataset image is brought to the image size (datasets/resize.py), the default first.
 RESIZE_MODES = ("crop", "stretch")
+# Which symbolic links in a dataset folder are read (datasets/walk.py), the default first.
+DATASET_LINKS = ("inside", "follow")
 MAX_EXAMPLES = 100  # per column; Microscope shows up to 48
 MAX_CONNECTIONS = 50  # per unit and direction, as the Circuits weight explorer shows
+# Ceilings for a reason outside what the setting means (atlas/setting.py, `Ceiling`).
+STEPS_CEILING = Ceiling(10_000, "a bound on time: 40 times the default, and every image "
+                                "keeps a record of each step")
+LR_CEILING = Ceiling(10, "Adam moves a value by about lr a step; larger rates only "
+                         "saturate the image")
+JITTER_CEILING = Ceiling(REFERENCE_SIZE, f"the whole image: jitter is given at "
+                                         f"{REFERENCE_SIZE} px and scaled to the image size")
+# A job's images are never split between batches, whatever batch_size (pipeline/jobs.py,
+# `batches`): a batch of 1024 images is what the default batch_size allows.
+IN_ONE_BATCH = Ceiling(1024, "a unit's images of a view share one batch")
+MOST_SEED = 2**32 - 1  # numpy's and torch's generators all take it
 TRANSFORM_AMOUNTS = ("transform amounts must be jitter >= 0 pixels, 0 <= scale < 1 and "
                      "0 <= rotate <= 180 degrees, not jitter {jitter}, scale {scale}, "
                      "rotate {rotate}")
@@ -47,15 +61,23 @@ def _known_views(views: list[str]) -> None:
                          f"views are: {', '.join(VIEWS)}")
 
 
-def _some_layers(layers: list[str]) -> None:
+def _layer_list(layers: list[str]) -> None:
     if not layers:
         raise AtlasError("the layer list is empty; name at least one layer (see "
                          "`atlas layers`)")
+    twice = next((name for i, name in enumerate(layers) if name in layers[:i]), None)
+    if twice is not None:
+        raise AtlasError(f"layers names {twice!r} twice; name each layer once")
 
 
 def _device(name: str) -> None:
     if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
         raise AtlasError(f"device must be auto, cpu or cuda, not {name!r}")
+
+
+def _out_folder(out: str) -> None:
+    if not out.strip():
+        raise AtlasError("out is empty: name the site's folder (e.g. site)")
 
 
 def _concept_specs(concepts: dict[str, str]) -> None:
@@ -103,7 +125,7 @@ class BuildConfig:
         help="explicit normalization standard deviation, with mean")
     layers: list[str] | None = setting(
         group=UNITS, keyed="the compare view's (its runs span the chosen layers)",
-        check=_some_layers, shown="the model's own list",
+        check=_layer_list, shown="the model's own list",
         help="the layers to visualize (see `atlas layers`)")
     channels: str | None = setting(
         group=UNITS, keyed="the connections (they list the chosen units)", shown="all",
@@ -115,24 +137,28 @@ class BuildConfig:
         check=_known_views,
         help=f"the views to build, from: {', '.join(VIEWS)}")
     steps: int = setting(
-        256, group=OPTIMIZATION, keyed=True, at_least=1,
+        256, group=OPTIMIZATION, keyed=True, at_least=1, ceiling=STEPS_CEILING,
         help="optimization steps (the most any image runs)")
     image_size: int | None = setting(
         group=MODEL, keyed=True, at_least=1, shown="the model's input size", metavar="PIXELS",
         error="image size must be a positive number of pixels, not {value}",
         help="the side of the optimized and dataset images, in pixels")
     seed: int = setting(
-        0, group=OPTIMIZATION, keyed=True,
+        0, group=OPTIMIZATION, keyed=True, at_least=0, at_most=MOST_SEED,
         help="random seed of every image's initialization and of the dataset sample")
     device: str = setting(
         "auto", group=EXECUTION, keyed=False, check=_device,
         help="auto, cpu, cuda or cuda:N (auto: a CUDA GPU where there is one)")
     out: str = setting(
-        "site", group=SITE, keyed=False, metavar="DIR",
+        "site", group=SITE, keyed=False, metavar="DIR", check=_out_folder,
         help="the site's folder; its results/ keep what a rebuild reuses")
+    force: bool = setting(
+        False, group=SITE, keyed=False,
+        help="build into a folder that holds files atlas did not make: atlas adds its own "
+             "beside them (never over them) and still deletes only what it made")
     # None: the parameterization's default at the size (LR_BY_PARAM).
     lr: float | None = setting(
-        group=OPTIMIZATION, keyed=True, above=0,
+        group=OPTIMIZATION, keyed=True, above=0, ceiling=LR_CEILING,
         shown="pixel 0.12; fourier 0.05 up to 64 px, 0.075 above; maco 0.05",
         help="Adam's learning rate")
     param: str | None = setting(
@@ -150,6 +176,7 @@ class BuildConfig:
     # The standard transforms' amounts (optvis/transforms.py); 0 leaves that transform out.
     jitter: int = setting(
         8, group=OPTIMIZATION, keyed=True, at_least=0, error=TRANSFORM_AMOUNTS,
+        ceiling=JITTER_CEILING,
         help="the largest jitter in pixels at 128 px (scaled to the image size)")
     scale: float = setting(
         0.1, group=OPTIMIZATION, keyed=True, at_least=0, below=1, error=TRANSFORM_AMOUNTS,
@@ -158,10 +185,10 @@ class BuildConfig:
         10, group=OPTIMIZATION, keyed=True, at_least=0, at_most=180, error=TRANSFORM_AMOUNTS,
         help="the largest rotation, in degrees")
     tv_weight: float = setting(
-        0.05, group=OPTIMIZATION, keyed=True, at_least=0,
+        0.05, group=OPTIMIZATION, keyed=True, at_least=0, ceiling=WEIGHT_CEILING,
         help="weight of the total-variation penalty (smoother images)")
     l2_weight: float = setting(
-        0.0, group=OPTIMIZATION, keyed=True, at_least=0,
+        0.0, group=OPTIMIZATION, keyed=True, at_least=0, ceiling=WEIGHT_CEILING,
         help="weight of the L2 penalty on the pixels")
     # See `objective_spec.parse_objective`.
     objective: str = setting(
@@ -170,7 +197,7 @@ class BuildConfig:
              "mean over positions), neuron (the centre position), top_k:K (the K strongest "
              "positions) or class:C[:λ] (the mean plus λ times class C's logit)")
     class_weight: float = setting(
-        0.1, group=OPTIMIZATION, keyed=True,
+        0.1, group=OPTIMIZATION, keyed=True, at_least=-MOST_WEIGHT, ceiling=WEIGHT_CEILING,
         help="λ of class objectives (unit + λ·logit) that do not give one")
     # The accent view (pipeline/dataset/accent.py): how far (RMS) an accentuated dataset
     # image may move from the real one, and the weight of the term that pulls it back
@@ -180,7 +207,7 @@ class BuildConfig:
         help="accent view: how far (RMS, in [0, 1] pixel units) an image may move from the "
              "real one")
     accent_weight: float = setting(
-        1.0, group=VIEW, keyed=True, at_least=0,
+        1.0, group=VIEW, keyed=True, at_least=0, ceiling=WEIGHT_CEILING,
         help="accent view: the weight of the pull back to the real image")
     # See PRE_ACTIVATION (views/optimized.py) for what decided the default.
     pre_activation: str = setting(
@@ -205,10 +232,11 @@ class BuildConfig:
     # 20% optimize the target alone, so every image ends firing). Held that tightly, the push
     # can be strong; docs/quality.md has what chose the weight.
     diversity_weight: float = setting(
-        32.0, group=VIEW, keyed=True, at_least=0,
+        32.0, group=VIEW, keyed=True, at_least=0, ceiling=WEIGHT_CEILING,
         help="diversity view: the weight of the push apart")
     diversity_images: int = setting(
-        4, group=VIEW, keyed=True, at_least=1, help="diversity view: images per unit")
+        4, group=VIEW, keyed=True, at_least=1, ceiling=IN_ONE_BATCH,
+        help="diversity view: images per unit")
     diversity_keep: float = setting(
         0.95, group=VIEW, keyed=True, at_least=0, below=1,
         help="diversity view: the share of its best activation an image keeps while pushed")
@@ -216,10 +244,10 @@ class BuildConfig:
         factory=lambda: [0.0, 0.8], group=VIEW, keyed=True, check=_window, metavar="START,END",
         help="diversity view: the shares of the steps the push acts in")
     neuron_positions: int = setting(
-        3, group=VIEW, keyed=True, at_least=1,
+        3, group=VIEW, keyed=True, at_least=1, ceiling=IN_ONE_BATCH,
         help="neuron view: positions per unit (the centre, then spread across the map)")
     seed_count: int = setting(
-        5, group=VIEW, keyed=True, at_least=1,
+        5, group=VIEW, keyed=True, at_least=1, ceiling=IN_ONE_BATCH,
         help="seeds view: images from different random starts")
     snapshot_every: int = setting(
         50, group=VIEW, keyed=True, at_least=1,
@@ -236,8 +264,10 @@ class BuildConfig:
         group=UNITS, keyed=False, shown="the default model's pairs, none for others",
         metavar="EXPR,EXPR", help="joint view: sums of units to optimize together, e.g. "
                                   "'conv2:0 + conv2:1'")
+    # The compare view's runs of many techniques share batches cut to it, and the
+    # library kernels round differently at other batch sizes (pipeline/compare/plan.py).
     batch_size: int = setting(
-        1024, group=EXECUTION, keyed=False, at_least=1,
+        1024, group=EXECUTION, keyed="the compare view's", at_least=1,
         help="the most images per optimization batch (fewer where memory_limit allows fewer)")
     # Batches are sized to it (pipeline/optimize/memory.py).
     memory_limit: str | None = setting(
@@ -267,6 +297,11 @@ class BuildConfig:
     dataset_resize: str = setting(
         "crop", group=DATASET, keyed=True, choices=RESIZE_MODES,
         help="crop: the shorter side to the image size, then a centre crop; or stretch")
+    # The dataset's fingerprint holds the files found, so the choice needs no key of its own.
+    dataset_links: str = setting(
+        "inside", group=DATASET, keyed=False, choices=DATASET_LINKS,
+        help="links in a dataset folder: inside (read those whose target is in the folder, "
+             "skip the others) or follow (read every link)")
     example_count: int = setting(
         10, group=DATASET, keyed=True, at_least=1, at_most=MAX_EXAMPLES, metavar="K",
         help="dataset examples per column: max, min, below, above")
@@ -424,7 +459,8 @@ def parse_channels(text: str, count: int, layer: str) -> list[int]:
                 low, high = (int(p) for p in part.split("-", 1))
                 if high < low:
                     raise AtlasError(f"channel range {part!r} runs backwards; write low-high")
-                chosen.extend(range(low, high + 1))
+                # Bounded before it is spelled out: '0-100000000' is refused, not listed.
+                chosen.extend(range(low, min(high, count) + 1))
             else:
                 chosen.append(int(part))
         except ValueError:

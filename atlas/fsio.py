@@ -7,12 +7,22 @@ on POSIX, so an interrupted build leaves either the old file or the new one.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from atlas.errors import AtlasError
+from atlas.sizes import format_size
+
+# A half-written file is named `.<name>.<8 random characters>.atlas-tmp`: only names of
+# that shape are atlas's leftovers (control/ownership.py removes them, nothing else).
+TMP_SUFFIX = ".atlas-tmp"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def write_bytes_atomic(path: Path, data: bytes, durable: bool = True) -> None:
@@ -23,8 +33,13 @@ def write_bytes_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     (the HTML pages, from the stored results) skip that wait: the rename alone
     keeps an interrupted process from leaving a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                        suffix=TMP_SUFFIX)
+    except OSError as error:
+        raise_if_disk_full(error, path.parent)
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -33,14 +48,44 @@ def write_bytes_atomic(path: Path, data: bytes, durable: bool = True) -> None:
                 os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as error:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(error, OSError):
+            raise_if_disk_full(error, path.parent, len(data))
         raise
 
 
+def is_partial_write(name: str) -> bool:
+    """Whether a file name is one `write_bytes_atomic` gives a file it has not finished."""
+    stem = name[1:-len(TMP_SUFFIX)] if name.endswith(TMP_SUFFIX) else ""
+    return name.startswith(".") and len(stem.rpartition(".")[2]) == 8 and "." in stem
+
+
+def raise_if_disk_full(error: OSError, folder: Path, needed: int | None = None) -> None:
+    """Turns a full disk into one line (see `disk_full_line`); any other error is left
+    to the caller."""
+    line = disk_full_line(error, folder, needed)
+    if line:
+        raise AtlasError(line) from None
+
+
+def disk_full_line(error: OSError, folder: Path, needed: int | None = None) -> str | None:
+    """What to tell the user when `error` is a full disk while writing into `folder`:
+    the folder, its free space and what the file needed (finished work is kept, so the
+    same command resumes once there is room); None for any other error."""
+    if error.errno not in DISK_FULL:
+        return None
+    try:
+        free = f"{format_size(shutil.disk_usage(folder).free)} free"
+    except OSError:
+        free = "free space unknown"
+    wanted = f", {format_size(needed)} more for the file being written" if needed else ""
+    return (f"the disk holding {folder} is full ({free}{wanted}); free some space "
+            "(`atlas plan` says how much the whole site takes), then run the same "
+            "command: finished work is kept")
 def write_text_atomic(path: Path, text: str, durable: bool = True) -> None:
     write_bytes_atomic(path, text.encode("utf-8"), durable)
 

@@ -35,5 +35,8 @@ def format_layers(loaded: LoadedModel, run: DryRun) -> list[str]:
     if not run.ok:
         lines.append("")
         lines.append(f"at {run.size}x{run.size} the forward pass stops at {run.failed_at!r} "
-                     f"({run.error}); layers after it are not listed. Try a larger --image-size.")
+                     f"({run.error}); layers after it are not listed. Try "
+                     + (f"the model's own --image-size {loaded.input_size}."
+                        if loaded.input_size and loaded.input_size != run.size
+                        else "a larger --image-size."))
     return lines

@@ -18,6 +18,11 @@ MANIFEST = "atlas.json"
 # so no file grows with the whole atlas and pages are rendered a layer at a time.
 FORMAT = 3
 LAYER_FILES = "data"  # the folder of the per-layer unit files, under the site root
+# A site's own marks at its root: the marker that says the folder is atlas's and lists
+# the files its last render put in place (pipeline/control/ownership.py), and the lock
+# of the build writing it (pipeline/control/lock.py).
+SITE_MARKER = ".atlas-site"
+LOCK_NAME = ".atlas.lock"
 
 
 class ViewEntry(TypedDict, total=False):

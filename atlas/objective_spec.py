@@ -7,7 +7,11 @@ import math
 from typing import Any
 
 from atlas.errors import AtlasError
-from atlas.setting import did_you_mean
+from atlas.setting import Ceiling, did_you_mean, number_words
+
+# The largest weight of an objective's term, the class logit's λ and the penalties alike.
+MOST_WEIGHT = 1e6
+WEIGHT_CEILING = Ceiling(MOST_WEIGHT, "a weight of a million already drowns every other term")
 
 
 def _whole(text: str) -> bool:
@@ -47,6 +51,9 @@ def parse_objective(text: str) -> dict[str, Any]:
                 raise bad(f"has a weight {args[1]!r} that is not a number") from None
             if not math.isfinite(spec["weight"]):
                 raise bad("needs a finite weight")
+            if abs(spec["weight"]) > MOST_WEIGHT:
+                raise bad(f"has a weight {args[1]} beyond ±{number_words(MOST_WEIGHT)} "
+                          f"({WEIGHT_CEILING.why})")
         return spec
     kinds = [form.split(":")[0] for form in OBJECTIVES]
     raise AtlasError(f"unknown objective {text!r}{did_you_mean(name, kinds)}; objectives are: "

@@ -1,7 +1,10 @@
 """A built atlas as Python objects: `Atlas` (its layers), `Layer` (its units) and
 `Unit` (its views, records, labels, scores and page), read from the site's manifest
 (`atlas.json` and its layer files). In Jupyter a unit, a layer and the atlas show
-themselves inline (`_repr_html_`, rendered by `atlas.site.notebook`)."""
+themselves inline (`_repr_html_`, rendered by `atlas.site.notebook`).
+
+A site's manifest is data anyone may have edited: every file it names is looked up
+inside the site (`Atlas.file`), never wherever the manifest points."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from atlas.errors import AtlasError
-from atlas.manifest_io import read_manifest
+from atlas.manifest_io import read_manifest, view_images
 from atlas.manifest_types import MANIFEST
+from atlas.site_paths import SiteFiles
 
 
 @dataclass(frozen=True, repr=False)
@@ -34,11 +38,8 @@ class Unit:
     def views(self) -> dict[str, list[Path]]:
         """Each built view's images, as files: view name -> paths (the examples and
         the spectrum, which hold columns, are in `record["views"]`)."""
-        found = {}
-        for name, entry in (self.record.get("views") or {}).items():
-            if isinstance(entry, dict) and isinstance(entry.get("images"), list):
-                found[name] = [self.atlas.path / image for image in entry["images"]]
-        return found
+        return {name: [self.atlas.file(image, f"an image of {self.label}") for image in images]
+                for name, images in view_images(self.record).items()}
 
     def activations(self, view: str) -> list[float | None]:
         """The unit's value on each image of `view`."""
@@ -66,7 +67,7 @@ class Unit:
     @property
     def page(self) -> Path:
         """Its HTML page."""
-        return self.atlas.path / self.record["page"]
+        return self.atlas.file(self.record.get("page"), f"the page of {self.label}")
 
     def __repr__(self) -> str:
         return f"Unit({self.layer!r}, {self.index})"
@@ -103,7 +104,7 @@ class Layer:
     @property
     def page(self) -> Path:
         """Its HTML page."""
-        return self.atlas.path / self.record["page"]
+        return self.atlas.file(self.record.get("page"), f"the page of layer {self.name!r}")
 
     def __repr__(self) -> str:
         return f"Layer({self.name!r}, {len(self.record['units'])} units)"
@@ -127,6 +128,18 @@ class Atlas:
                              f"atlas.build(..., out={str(self.path)!r}) or `atlas build --out "
                              f"{self.path}`")
         self.manifest: dict[str, Any] = read_manifest(self.path)
+        self._files = SiteFiles(self.path)
+
+    def file(self, path: Any, what: str) -> Path:
+        """The file of this site that the manifest's `path` names as `what` ("an image of
+        conv2:5"); an AtlasError where `path` is not a file of the site (absolute, `..`,
+        a URL, a link out of the folder)."""
+        try:
+            return self._files.file(path)
+        except ValueError as error:
+            raise AtlasError(f"{MANIFEST} names {path!r} as {what}, which is not a file of "
+                             f"the site ({error}); run `atlas render --out {self.path}` to "
+                             f"write {MANIFEST} again") from None
 
     @property
     def layers(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -41,6 +42,8 @@ class Bounds:
     high_open: bool = False  # below `high` rather than at most
 
     def hold(self, value: float) -> bool:
+        if not finite(value):  # NaN passes every comparison's negation
+            return False
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             return False
         return self.high is None or (value < self.high if self.high_open else value <= self.high)
@@ -49,13 +52,40 @@ class Bounds:
         """'at least 1', 'from 0 to 50', 'at least 0 and below 1'."""
         if self.low is not None and self.high is not None and not (self.low_open
                                                                   or self.high_open):
-            return f"from {self.low:g} to {self.high:g}"
+            return f"from {number_words(self.low)} to {number_words(self.high)}"
         parts = []
         if self.low is not None:
-            parts.append(f"{'above' if self.low_open else 'at least'} {self.low:g}")
+            parts.append(f"{'above' if self.low_open else 'at least'} {number_words(self.low)}")
         if self.high is not None:
-            parts.append(f"{'below' if self.high_open else 'at most'} {self.high:g}")
+            parts.append(f"{'below' if self.high_open else 'at most'} "
+                         f"{number_words(self.high)}")
         return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The most a setting takes for a reason outside what it means (time, memory, the
+    float range), which its message says: 'at most 10000 (a bound on time)'."""
+
+    most: float
+    why: str
+
+    def words(self) -> str:
+        return f"at most {number_words(self.most)} ({self.why})"
+
+
+def number_words(number: float) -> str:
+    """50 -> '50', 4294967295.0 -> '4294967295', 0.05 -> '0.05', 1e6 -> '1000000'."""
+    if float(number).is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return f"{number:g}"
+
+
+def finite(value: Any) -> bool:
+    """Whether a number, or every number of a list, is neither NaN nor infinite."""
+    if isinstance(value, list):
+        return all(finite(item) for item in value)
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -68,6 +98,7 @@ class Setting:
     # False, or the only results it recomputes (a setting that chooses what to build).
     keyed: bool | str
     bounds: Bounds | None = None
+    ceiling: Ceiling | None = None  # checked after `bounds`, its own reason in its message
     choices: tuple[str, ...] = ()
     check: Callable[[Any], Any] | None = None  # its own check (a parser), raising AtlasError
     # The message when the value is out of bounds, formatted with the settings' values
@@ -80,9 +111,10 @@ class Setting:
 def setting(default: Any = None, *, help: str, group: str, keyed: bool | str,
             factory: Callable[[], Any] | None = None, at_least: float | None = None,
             above: float | None = None, at_most: float | None = None,
-            below: float | None = None, choices: Iterable[str] = (),
-            check: Callable[[Any], Any] | None = None, error: str | None = None,
-            shown: str | None = None, metavar: str | None = None) -> Any:
+            below: float | None = None, ceiling: Ceiling | None = None,
+            choices: Iterable[str] = (), check: Callable[[Any], Any] | None = None,
+            error: str | None = None, shown: str | None = None,
+            metavar: str | None = None) -> Any:
     """A BuildConfig field: its default (or `factory` for a list) and its declaration."""
     if group not in GROUPS:
         raise ValueError(f"unknown settings group {group!r}")
@@ -90,7 +122,8 @@ def setting(default: Any = None, *, help: str, group: str, keyed: bool | str,
                                                             else at_most)
     bounds = (Bounds(low, high, above is not None, below is not None)
               if low is not None or high is not None else None)
-    declared = Setting(help, group, keyed, bounds, tuple(choices), check, error, shown, metavar)
+    declared = Setting(help, group, keyed, bounds, ceiling, tuple(choices), check, error, shown,
+                       metavar)
     metadata = {"setting": declared}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -145,7 +178,9 @@ class Declared:
         """The values it takes beyond its type, in words ('' where any of its type)."""
         if self.setting.choices:
             return ", ".join(self.setting.choices)
-        return self.setting.bounds.words() if self.setting.bounds else ""
+        declared = self.setting
+        return ", ".join(part.words() for part in (declared.bounds, declared.ceiling)
+                         if part is not None)
 
     def take(self, value: Any) -> Any:
         """`value` as this setting takes it, or an AtlasError naming the key."""
@@ -182,11 +217,16 @@ class Declared:
         return value
 
     def check(self, value: Any, values: dict[str, Any]) -> None:
-        """Raises an AtlasError if `value` is outside its choices or bounds or fails its
-        own check; `values` are all the settings, for a message that names others."""
+        """Raises an AtlasError if `value` is not finite (NaN or infinite), outside its
+        choices, bounds or ceiling, or fails its own check; `values` are all the settings,
+        for a message that names others."""
         if value is None:
             return
         declared = self.setting
+        if not finite(value):
+            what = "finite numbers" if isinstance(value, list) else "a finite number"
+            allowed = f", {self.allowed_words()}" if self.allowed_words() else ""
+            raise AtlasError(f"{self.name} must be {what}{allowed}, not {value}")
         if declared.choices and value not in declared.choices:
             choices = declared.choices
             allowed = (f"'{choices[0]}' or '{choices[1]}'" if len(choices) == 2
@@ -197,6 +237,9 @@ class Declared:
             if declared.error is not None:
                 raise AtlasError(declared.error.format(**{**values, "value": value}))
             raise AtlasError(f"{self.name} must be {declared.bounds.words()}, not {value}")
+        ceiling = declared.ceiling
+        if ceiling is not None and value > ceiling.most:
+            raise AtlasError(f"{self.name} must be {ceiling.words()}, not {value}")
         if declared.check is not None:
             declared.check(value)
 

@@ -5,13 +5,17 @@ holding everything needed to reproduce it and a `key`: the hash of the settings
 that shape its pixels. The record is written after its images, atomically, so a
 record that exists with the right key means the view is complete. Rebuilds skip
 those.
+
+A record is read as anyone may have left it: one that is not JSON, not an object,
+or names a file outside the site is broken, read as missing (so a build computes
+it again) and noted in `ResultStore.broken`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,8 @@ import torch
 from PIL import Image
 
 from atlas.fsio import encode_image, write_bytes_atomic, write_json_atomic
+from atlas.record_check import object_problem, view_record_problem
+from atlas.site_paths import SiteFiles
 from atlas.slugs import slugify
 
 RESULTS = "results"
@@ -133,6 +139,9 @@ class ResultStore:
         self.site_dir = Path(site_dir)
         self.root = self.site_dir / RESULTS
         self.encoder = Encoder(image_format, quality)
+        self.files = SiteFiles(self.site_dir)  # every path a record names is read through it
+        self.broken: dict[str, str] = {}  # record (site path) -> why it was read as missing
+        self.mended: set[str] = set()  # broken records written again since
 
     @property
     def image_format(self) -> str:
@@ -158,14 +167,15 @@ class ResultStore:
 
     # --- unit views -----------------------------------------------------------
     def load_view(self, layer: str | None, unit: int, view: str) -> dict | None:
-        return self._read_json(self.path(self.record_rel(layer, unit, view)))
+        """The unit-view's record; None where there is none, or where it is broken."""
+        return self._read_checked(self.record_rel(layer, unit, view), view_record_problem)
 
     def is_done(self, layer: str | None, unit: int, view: str, key: str) -> bool:
         record = self.load_view(layer, unit, view)
         return (
             record is not None
             and record.get("key") == key
-            and all(self.path(rel).is_file()
+            and all(self.files.file(rel).is_file()
                     for rel in record.get("images", []) + record.get("transparency", []))
         )
 
@@ -173,7 +183,9 @@ class ResultStore:
         """Writes the image files, then the record (the commit point)."""
         for rel, data in view.files:
             write_bytes_atomic(self.path(rel), data)
-        write_json_atomic(self.path(record_rel(view.layer, view.unit, view.view)), view.record)
+        rel = record_rel(view.layer, view.unit, view.view)
+        write_json_atomic(self.path(rel), view.record)
+        self._mend(rel)
         return view.record
 
     def save_view(
@@ -189,19 +201,59 @@ class ResultStore:
                     images: Sequence[str]) -> dict:
         """Writes a record naming images already written elsewhere (shared crops)."""
         record = {**record, "images": list(images)}
-        write_json_atomic(self.path(self.record_rel(layer, unit, view)), record)
+        rel = self.record_rel(layer, unit, view)
+        write_json_atomic(self.path(rel), record)
+        self._mend(rel)
         return record
 
     # --- whole-build files ----------------------------------------------------
     def save_json(self, name: str, value: Any) -> None:
         write_json_atomic(self.root / BUILD_DIR / name, value)
 
-    def load_json(self, name: str) -> Any | None:
-        return self._read_json(self.root / BUILD_DIR / name)
+    def build_rel(self, name: str) -> str:
+        """A whole-build file's site path (build.json, analysis.json, ...)."""
+        return f"{RESULTS}/{BUILD_DIR}/{name}"
 
-    @staticmethod
-    def _read_json(path: Path) -> Any | None:
+    def load_json(self, name: str) -> dict | None:
+        """A whole-build file (a JSON object); None where there is none, or where it is
+        broken."""
+        return self._read_checked(self.build_rel(name), object_problem)
+
+    # --- reading what anyone may have edited ----------------------------------
+    def _read_checked(self, rel: str, problem: Callable[[Any, SiteFiles], str | None]
+                      ) -> Any | None:
+        """The JSON at site path `rel` where `problem` finds none in it; else None, with
+        why in `broken` (a missing file is not broken: it is not written yet)."""
         try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            value = json.loads(self.files.file(rel).read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return None
+        except json.JSONDecodeError as error:
+            reason = f"not JSON: {error}"
+        except (OSError, ValueError) as error:  # unreadable, not UTF-8, a link out
+            reason = str(error) or type(error).__name__
+        else:
+            found = problem(value, self.files)
+            if found is None:
+                return value
+            reason = found
+        self.broken[rel] = reason
+        return None
+
+    def _mend(self, rel: str) -> None:
+        if rel in self.broken:
+            self.mended.add(rel)
+
+    def broken_lines(self) -> list[str]:
+        """A line for the broken records computed again, and one for those still
+        broken (left out of the site); none where every record read well."""
+        lines = []
+        for mended, said in ((True, "were read as missing and computed again"),
+                             (False, "were left out: delete them and run `atlas build` to "
+                                     "compute them again")):
+            rels = [rel for rel in self.broken if (rel in self.mended) == mended]
+            if rels:
+                lines.append(f"{len(rels)} broken record(s) under {RESULTS}/ {said} (first: "
+                             f"{rels[0]}: {self.broken[rels[0]]})")
+        return lines
+

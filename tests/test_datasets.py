@@ -79,9 +79,9 @@ def test_class_subfolders_give_classes_in_sorted_order(tmp_path: Path) -> None:
         {"class": "cats"}, {"class": "cats"}, {"class": "dogs"}, {"class": "dogs"}, {},
     ]
     assert dataset.root == tmp_path.resolve()
-    assert dataset.spec == str(tmp_path)
+    assert dataset.spec == f"{tmp_path.name}/"  # published: the folder's name, not its path
     assert dataset.describe() == (
-        f"folder {tmp_path}: 5 images in 2 classes (1 unlabelled), centre-cropped to 8 px"
+        f"folder {tmp_path.name}/: 5 images in 2 classes (1 unlabelled), centre-cropped to 8 px"
     )
 
 
@@ -91,7 +91,7 @@ def test_flat_folder_has_no_labels(tmp_path: Path) -> None:
     dataset = open_dataset(str(tmp_path), image_size=8, resize="stretch")
     assert dataset.label_keys == ()
     assert dataset.labels(0) == {} and dataset.source(0) == "a.png"
-    assert dataset.describe() == f"folder {tmp_path}: 2 images, stretched to 8 px"
+    assert dataset.describe() == f"folder {tmp_path.name}/: 2 images, stretched to 8 px"
 
 
 def test_symlinked_folders_are_not_entered(tmp_path: Path) -> None:
@@ -322,7 +322,8 @@ def test_limit_is_a_seeded_sample_in_path_order(tmp_path: Path) -> None:
     assert chosen(limit=5, seed=1) != first
     assert chosen(limit=30) == chosen(limit=100) == chosen()
     described = open_dataset(spec, image_size=4, limit=5).describe()
-    assert described == f"folder {spec}: 5 of 30 images (seeded sample), centre-cropped to 4 px"
+    assert described == (f"folder {tmp_path.name}/: 5 of 30 images (seeded sample), "
+                         "centre-cropped to 4 px")
 
 
 def test_fingerprint_follows_selection_and_options(tmp_path: Path) -> None:

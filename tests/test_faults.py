@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from atlas.fsio import TMP_SUFFIX, is_partial_write
 from atlas.manifest_io import read_manifest
 from atlas.cli import main
 from atlas.config import default_lr, make_config
@@ -39,7 +40,7 @@ def stored_files(site: Path) -> list[Path]:
 
 def assert_every_stored_file_decodes(site: Path) -> None:
     for path in stored_files(site):
-        if path.name.endswith(".tmp"):
+        if is_partial_write(path.name):
             continue  # a killed write's temporary; the next build deletes it
         if path.suffix == ".png":
             with Image.open(path) as image:
@@ -101,7 +102,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
     for record, mtime in {**before, **data_before}.items():
         assert record.stat().st_mtime_ns == mtime, f"{record} was recomputed"
     assert_every_stored_file_decodes(site)
-    assert not list(site.rglob("*.tmp"))
+    assert not list(site.rglob(f"*{TMP_SUFFIX}"))
     assert not [p for p in site.iterdir() if p.name.startswith(publish.STAGING_PREFIX)]
     assert (site / "index.html").is_file()
 

@@ -34,7 +34,7 @@ from atlas.site.links import relative_link, site_path_parts
         ("index.html", "layers/a#b.html", "layers/a%23b.html"),
         ("index.html", "layers/a?b.html", "layers/a%3Fb.html"),
         ("index.html", "layers/100%.html", "layers/100%25.html"),
-        ("index.html", "conv1:0.html", "conv1%3A0.html"),
+        ("index.html", "units/conv1:0.html", "units/conv1%3A0.html"),  # "conv1:" leading: a scheme
         ("units/odd #1 ü/0.html", "units/odd #1 ü/1.html", "1.html"),
         ("units/odd #1 ü/0.html", "results/odd #1 ü/0/p.png",
          "../../results/odd%20%231%20%C3%BC/0/p.png"),

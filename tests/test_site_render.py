@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from site_fixtures import css_urls, make_manifest, page_refs
 
+from atlas.fsio import TMP_SUFFIX
 from atlas.manifest_types import FORMAT
 from atlas.site import render_site
 from atlas.site.curve import loss_curve
@@ -319,4 +320,4 @@ def test_pages_written_by_two_processes_equal_one(tmp_path: Path) -> None:
         if path.is_file():
             twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
             assert twin.read_bytes() == path.read_bytes(), path
-    assert not list((tmp_path / "two").rglob("*.tmp"))  # no temporary file left behind
+    assert not list((tmp_path / "two").rglob(f"*{TMP_SUFFIX}"))  # no temporary file left behind

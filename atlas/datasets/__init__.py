@@ -7,15 +7,16 @@ built-in set, anything else is taken as a folder path.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from atlas.config import RESIZE_MODES
+from atlas.config import DATASET_LINKS, RESIZE_MODES
 from atlas.datasets.base import Dataset
 from atlas.datasets.colored_digits import NAME as COLORED_DIGITS
 from atlas.datasets.colored_digits import ColoredDigits
 from atlas.datasets.folder import SUFFIXES, FolderDataset
 from atlas.errors import AtlasError
 
-__all__ = ["BUILT_IN", "RESIZE_MODES", "SUFFIXES", "Dataset", "open_dataset"]
+__all__ = ["BUILT_IN", "DATASET_LINKS", "RESIZE_MODES", "SUFFIXES", "Dataset", "open_dataset"]
 
 # Built-in datasets by name, each opened as (image_size, limit, seed, resize).
 # A name here wins over a folder of the same name.
@@ -25,12 +26,14 @@ BUILT_IN: dict[str, Callable[[int, int | None, int, str], Dataset]] = {
 
 
 def open_dataset(
-    spec: str, image_size: int, limit: int | None = None, seed: int = 0, resize: str = "crop"
+    spec: str, image_size: int, limit: int | None = None, seed: int = 0, resize: str = "crop",
+    links: str = "inside", exclude: Path | None = None,
 ) -> Dataset:
     """The dataset `spec` names, its items chosen (all, or a seeded sample of `limit`) and ordered.
 
-    Raises AtlasError, in one line, for a missing, unreadable or image-less
-    folder and for bad options.
+    A folder's links are followed as `links` says (DATASET_LINKS); `exclude`,
+    the build's out dir, is never scanned. Raises AtlasError, in one line, for a
+    missing, unreadable or image-less folder and for bad options.
     """
     if resize not in RESIZE_MODES:
         raise AtlasError(
@@ -50,4 +53,7 @@ def open_dataset(
             "--dataset is empty; give it a folder of images (class subfolders optional) "
             "or colored-digits"
         )
-    return FolderDataset(spec, image_size, limit, seed, resize)
+    if links not in DATASET_LINKS:
+        raise AtlasError(f"unknown dataset_links {links!r}; use inside (links that stay in "
+                         "the dataset folder) or follow (every link)")
+    return FolderDataset(spec, image_size, limit, seed, resize, links, exclude)

@@ -30,12 +30,13 @@ _SERIAL_BELOW = 4  # a pool costs more than it saves on a handful of images
 class Dataset:
     """Images of one size, (3, image_size, image_size) in [0, 1], addressed by index."""
 
-    spec: str  # what the user gave: a built-in name or the folder path as typed
-    root: Path | None  # the folder, resolved; None for a built-in set
+    spec: str  # its published name: a built-in name, or a folder's own name ("photos/")
+    root: Path | None  # the folder, resolved (never published); None for a built-in set
     image_size: int
     label_keys: tuple[str, ...]  # the label names an item may carry, e.g. ("class", "colour")
     fingerprint: str  # 16 hex chars over the selection, file sizes/mtimes and options
     skipped: list[tuple[str, str]]  # (source, reason) per undecodable file, once, in order met
+    notes: list[str]  # one line each on what opening it left out (the build report says them)
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class Dataset:
         self.label_keys = label_keys
         self.fingerprint = fingerprint
         self.skipped = []
+        self.notes = []
         self._skipped_sources: set[str] = set()
 
     def __len__(self) -> int:
@@ -108,6 +110,14 @@ class Dataset:
             raise AtlasError(f"a dataset image could not be read again for {purpose}; check "
                              "that the dataset folder did not change since the dataset pass")
         return pixels
+
+    def skipped_names(self, count: int = 3) -> str:
+        """The first skipped files and why, files of one reason together:
+        'a.png, b.png (not an image Pillow can read); item 7 (NaN or Inf pixels)'."""
+        groups: dict[str, list[str]] = {}
+        for source, reason in self.skipped[:count]:
+            groups.setdefault(reason, []).append(source)
+        return "; ".join(f"{', '.join(sources)} ({reason})" for reason, sources in groups.items())
 
     def _attempt(self, index: int) -> np.ndarray | str:
         """The pixels, or the reason they could not be read."""

@@ -14,11 +14,20 @@ when its maximum is at most 1 and as [0, 255] otherwise, then clipped.
 Every file is fully decoded inside the caller's `try`, with truncated files
 refused (ImageFile.LOAD_TRUNCATED_IMAGES stays False), so a broken file raises
 one of DECODE_ERRORS and can be skipped.
+
+Memory is bounded whatever the file claims: a JPEG is decoded at the smallest
+scale that still covers the image size (`draft`); an image of more than
+MAX_PIXELS after that is refused (a skipped file, not a traceback), and one of
+more than LARGE_PIXELS is decoded one at a time and shrunk (`reduce`) before
+anything copies it.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
+import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +48,21 @@ DECODE_ERRORS = (
 
 _WIDE_GREY_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 _SIXTEEN_BIT_MAX = 65535.0
+# An 8192 x 8192 image: 256 MB as RGBA. Beyond it a file is skipped (decoding
+# several at once took gigabytes); Pillow's own guard refuses twice its limit.
+MAX_PIXELS = 8192 * 8192
+LARGE_PIXELS = 4096 * 4096  # from here, one image decodes at a time
+# `reduce` keeps the short side at least this many times the image size, so the
+# bilinear resize that follows still antialiases.
+_REDUCE_MARGIN = 2
+_ONE_LARGE_AT_A_TIME = threading.Lock()
+# Pillow warns between its limit and twice it; atlas refuses those files itself, in a note.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class Refused(ValueError):
+    """An image atlas will not use, for the reason its message gives (too many pixels,
+    NaN pixels)."""
 
 
 def read_rgb(path: Path, size: int, resize: str) -> np.ndarray:
@@ -50,9 +74,30 @@ def read_rgb(path: Path, size: int, resize: str) -> np.ndarray:
         # JPEG only (a no-op elsewhere): decode at 1/2, 1/4 or 1/8 scale while
         # both sides stay >= size, which makes big photos several times faster.
         image.draft("RGB", (size, size))
-        image.load()  # decode now, so a truncated file raises here
-        upright = ImageOps.exif_transpose(image)
-    return image_rgb(upright, size, resize)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise Refused(f"{width:,} x {height:,} px, more than the {MAX_PIXELS:,} "
+                          "pixels a dataset image may have")
+        large = width * height > LARGE_PIXELS
+        with _ONE_LARGE_AT_A_TIME if large else nullcontext():
+            image.load()  # decode now, so a truncated file raises here
+            shrunk = _reduced(image, size) if large else image
+            upright = ImageOps.exif_transpose(shrunk)
+            return image_rgb(upright, size, resize)
+
+
+def _reduced(image: Image.Image, size: int) -> Image.Image:
+    """A large decoded image shrunk by a whole factor (a box filter), its short side
+    kept at least _REDUCE_MARGIN times `size`; modes `reduce` cannot take are
+    converted first."""
+    factor = min(image.size) // (size * _REDUCE_MARGIN)
+    if factor < 2:
+        return image
+    if image.mode in _WIDE_GREY_MODES:
+        image = image.convert("I")  # exact, where "RGB" would clip at 255
+    elif image.mode not in ("L", "LA", "RGB", "RGBA", "F"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    return image.reduce(factor)
 
 
 def image_rgb(image: Image.Image, size: int, resize: str) -> np.ndarray:
@@ -90,8 +135,12 @@ def short_reason(error: BaseException) -> str:
     """One line saying why a file was skipped, without the absolute path Pillow puts in."""
     if isinstance(error, UnidentifiedImageError):
         return "not an image Pillow can read"
+    if isinstance(error, Refused):
+        return str(error)
     if isinstance(error, Image.DecompressionBombError):
         return "too many pixels (Pillow's decompression-bomb guard)"
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return error.strerror  # not the absolute path the message names
     lines = str(error).strip().splitlines()
     message = lines[0] if lines else ""
     reason = f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -1,56 +1,64 @@
 """A folder of image files, optionally sorted into class subfolders (torchvision's
 ImageFolder layout).
 
-Images are found recursively by suffix (SUFFIXES, any letter case). Hidden
-files and folders (name starting with ".") are ignored, and symlinked folders
-are not entered, so a link back up the tree cannot loop. Items are ordered by
-their '/'-joined path relative to the folder, the same on every machine.
+Images are found by `walk.find_images`: recursively, by suffix (SUFFIXES, any
+letter case), hidden entries ignored, links followed only as `links` allows and
+atlas sites inside left out. Items are ordered by their '/'-joined path relative
+to the folder, the same on every machine.
 
 When any image lies in a subfolder, each image's class is the name of the
 top-level subfolder it lies under, however deep; a loose file at the top then
 has no label. A folder with no subfolder images has no labels at all.
+
+Names are shown (sources, classes, the folder's own name) through `names.shown`;
+the folder's absolute path is never published, only its name ("photos/").
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from atlas.datasets.base import Dataset, fingerprint_of, plural, sample_indices
-from atlas.datasets.decode import read_rgb
+from atlas.datasets.decode import Refused, read_rgb
+from atlas.datasets.names import shown
+from atlas.datasets.walk import SUFFIXES, find_images, is_inside
 from atlas.errors import AtlasError
 
-SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+__all__ = ["SUFFIXES", "FolderDataset"]
+
 _WHAT_TO_GIVE = "give --dataset a folder of images (class subfolders optional) or colored-digits"
 
 
 class FolderDataset(Dataset):
     """Image files under one folder, selected and ordered once when opened."""
 
-    def __init__(
-        self, spec: str, image_size: int, limit: int | None, seed: int, resize: str
-    ) -> None:
+    def __init__(self, spec: str, image_size: int, limit: int | None, seed: int, resize: str,
+                 links: str = "inside", exclude: Path | None = None) -> None:
         root = _checked_root(spec)
-        found = find_images(root, spec)
+        walk = find_images(root, spec, links, exclude)
+        found = walk.found
         chosen = sample_indices(len(found), limit, seed)
-        self._paths = [found[i] for i in chosen]
+        self._paths = [found[i] for i in chosen]  # as on disk (undecodable bytes as surrogates)
         self._total = len(found)
         self._resize = resize
+        self._links = links
         has_classes = any("/" in path for path in found)
         stats = [_size_and_mtime(root / path) for path in self._paths]
         fingerprint = fingerprint_of(
             ["folder", [[p, *s] for p, s in zip(self._paths, stats)], image_size, resize, limit,
              seed]
         )
-        super().__init__(spec, root, image_size, ("class",) if has_classes else (), fingerprint)
+        super().__init__(f"{shown(root.name)}/", root, image_size,
+                         ("class",) if has_classes else (), fingerprint)
+        self.notes.extend(walk.notes())
 
     def __len__(self) -> int:
         return len(self._paths)
 
     def source(self, index: int) -> str:
-        return self._paths[self._checked(index)]
+        return shown(self._paths[self._checked(index)])
 
     def labels(self, index: int) -> dict[str, str]:
         path = self.source(index)
@@ -75,39 +83,11 @@ class FolderDataset(Dataset):
 
     def _read(self, index: int) -> np.ndarray:
         assert self.root is not None
-        return read_rgb(self.root / self._paths[index], self.image_size, self._resize)
-
-
-def find_images(root: Path, spec: str) -> list[str]:
-    """Every image under `root` as a '/'-joined relative path, sorted.
-
-    Raises AtlasError when `root` cannot be listed or holds no images.
-    """
-    found: list[str] = []
-    pending = [("", root)]  # (relative prefix ending in '/', folder)
-    while pending:
-        prefix, folder = pending.pop()
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((f"{prefix}{entry.name}/", Path(entry.path)))
-                    elif entry.name.lower().endswith(SUFFIXES) and entry.is_file():
-                        found.append(prefix + entry.name)
-        except OSError as error:
-            if folder == root:
-                raise AtlasError(
-                    f"cannot read dataset folder {spec!r} ({error.strerror}); check its permissions"
-                ) from error
-            # An unreadable subfolder is left out rather than failing the whole dataset.
-    if not found:
-        raise AtlasError(
-            f"dataset folder {spec!r} holds no images ({', '.join(SUFFIXES)}); "
-            "put image files in it or in class subfolders"
-        )
-    return sorted(found)
+        path = self.root / self._paths[index]
+        # Checked again as it is read: a link may have been changed since the walk.
+        if self._links != "follow" and not is_inside(path, self.root):
+            raise Refused("a link leading out of the dataset folder")
+        return read_rgb(path, self.image_size, self._resize)
 
 
 def _checked_root(spec: str) -> Path:

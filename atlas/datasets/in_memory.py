@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from atlas.datasets.base import Dataset, fingerprint_of, plural, sample_indices
-from atlas.datasets.decode import image_rgb
+from atlas.datasets.decode import DECODE_ERRORS, Refused, image_rgb, short_reason
+from atlas.datasets.names import shown
 from atlas.datasets.resize import fit_array
 from atlas.errors import AtlasError
 
@@ -53,7 +54,7 @@ class ItemsDataset(Dataset):
         self._names = _class_names(items, self._label_column)
         self._resize = resize
         _, first_label = self._split(self._rows[0])
-        spec = name or f"python:{type(items).__name__}"
+        spec = shown(name) if name else f"python:{type(items).__name__}"
         super().__init__(spec, None, image_size, ("class",) if first_label is not None else (),
                          self._fingerprint(spec, image_size, limit, seed, resize))
 
@@ -62,7 +63,10 @@ class ItemsDataset(Dataset):
         digest = hashlib.sha256()
         for row in sample_indices(self._total, FINGERPRINT_ITEMS, 0):
             image, label = self._split(int(row))
-            digest.update(_pixels(image, image_size, resize, int(row)).tobytes())
+            try:
+                digest.update(_pixels(image, image_size, resize, int(row)).tobytes())
+            except DECODE_ERRORS as error:  # skipped by the pass, with a note; hashed as such
+                digest.update(short_reason(error).encode())
             digest.update(repr(label).encode())
         return fingerprint_of(["items", spec, type(self._items).__qualname__, self._total,
                                image_size, resize, limit, seed, digest.hexdigest()])
@@ -80,8 +84,8 @@ class ItemsDataset(Dataset):
         if hasattr(label, "item"):
             label = label.item()
         if isinstance(label, int) and self._names and 0 <= label < len(self._names):
-            return {"class": str(self._names[label])}
-        return {"class": str(label)}
+            return {"class": shown(str(self._names[label]))}
+        return {"class": shown(str(label))}
 
     def describe(self) -> str:
         count = len(self)
@@ -152,6 +156,8 @@ def _pixels(image: Any, size: int, resize: str, row: int) -> np.ndarray:
         raise AtlasError(f"dataset item {row} has shape {tuple(image.shape)}; give an image "
                          "as (C, H, W) tensors or (H, W, C) arrays with 1, 3 or 4 channels")
     values = values[:, :, :3]
+    if not np.isfinite(values).all():  # NaN would pass the clip below and poison the pass
+        raise Refused("NaN or Inf pixels")
     if values.shape[2] == 1:
         values = np.repeat(values, 3, axis=2)
     if values.dtype == np.uint8:

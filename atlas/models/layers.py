@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain, count, takewhile
 
 import torch
 from torch import nn
@@ -57,6 +58,7 @@ class DryRun:
     rejected: dict[str, str] = field(default_factory=dict)  # module name -> why not
     failed_at: str | None = None  # the module (or "after X") where the forward failed
     error: str | None = None
+    activation_bytes: int = 0  # what the recorded layers' outputs of one image take
 
     @property
     def ok(self) -> bool:
@@ -138,36 +140,36 @@ def _record(result: DryRun, name: str, module: nn.Module, output: object) -> Non
                                  "(N, C, H, W)")
         return
     result.layers.append(LayerInfo(name, type(module).__name__, tuple(tensor.shape[1:])))
+    result.activation_bytes += tensor.numel() * tensor.element_size()
 
 
 def smallest_size(model: nn.Module, preprocess: nn.Module | None, layers: Sequence[str],
-                  start: int) -> int | None:
+                  start: int, works_at: int | None = None) -> int | None:
     """The smallest input size at which every one of `layers` is reached, or None.
 
-    `start` is known to fail. Every size just above it is tried in turn (so a
-    model that runs at exactly one size, like one with a linear head, is found),
-    then doubling steps with a bisection back, then the sizes below `start`."""
+    `start` is known to fail. The sizes that work are taken to be one run (a linear
+    head takes a few, a pooled head every size from a floor up), so a bisection
+    between a failing size and a working one finds where the run begins. The working
+    one is `works_at` (the model's own size) where it works, else the first to work
+    of sizes doubling up from `start`, then halving down from it: a few dozen forward
+    passes at most, whatever `start` is."""
     def works(size: int) -> bool:
         run = dry_run(model, size, preprocess, layers)
         return {info.name for info in run.layers} >= set(layers)
 
     start = max(1, start)
-    dense_limit = min(MAX_SEARCH_SIZE, max(64, 2 * start))
-    for size in range(start + 1, dense_limit + 1):
-        if works(size):
-            return size
-    failing, size = dense_limit, dense_limit * 2
-    while size <= MAX_SEARCH_SIZE:
-        if works(size):
-            while size - failing > 1:  # bisect: sizes below a failing one fail
-                middle = (failing + size) // 2
-                failing, size = (failing, middle) if works(middle) else (middle, size)
-            return size
-        failing, size = size, size * 2
-    for size in range(start - 1, 0, -1):
-        if works(size):
-            return size
-    return None
+    tries = [works_at] if works_at is not None and works_at != start else []
+    upward = takewhile(lambda size: size <= MAX_SEARCH_SIZE, ((start + 1) << i for i in count()))
+    downward = takewhile(lambda size: size >= 1,
+                         (min(start - 1, MAX_SEARCH_SIZE) >> i for i in count()))
+    working = next((size for size in chain(tries, upward, downward) if works(size)), None)
+    if working is None:
+        return None
+    failing = start if start < working else 0
+    while working - failing > 1:
+        middle = (failing + working) // 2
+        failing, working = (failing, middle) if works(middle) else (middle, working)
+    return working
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -176,9 +178,11 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 def resolve_layers(model: nn.Module, size: int, preprocess: nn.Module | None,
-                   names: Sequence[str], run: DryRun | None = None) -> list[LayerInfo]:
+                   names: Sequence[str], run: DryRun | None = None,
+                   works_at: int | None = None) -> list[LayerInfo]:
     """The LayerInfo of each of `names` at `size`, or a one-line AtlasError that
-    says why one cannot be visualized and what to do."""
+    says why one cannot be visualized and what to do (`works_at`: a size the model
+    is known to run at, which speeds up finding the smallest that works)."""
     run = run or dry_run(model, size, preprocess)
     reached = {info.name: info for info in run.layers}
     modules = [name for name, _ in model.named_modules() if name]
@@ -199,10 +203,11 @@ def resolve_layers(model: nn.Module, size: int, preprocess: nn.Module | None,
         if run.ok:
             raise AtlasError(f"layer {name!r} never runs in the model's forward pass, so it "
                              "cannot be visualized; run `atlas layers` to list the valid layers")
-        smallest = smallest_size(model, preprocess, list(names), size)
+        smallest = smallest_size(model, preprocess, list(names), size, works_at)
         advice = (f"the smallest image size that works is {smallest}: use --image-size "
                   f"{smallest}" if smallest else "no image size up to "
                   f"{MAX_SEARCH_SIZE} works")
-        raise AtlasError(f"image size {size} is too small for layer {name!r}: the forward pass "
+        fault = "too large" if smallest is not None and smallest < size else "too small"
+        raise AtlasError(f"image size {size} is {fault} for layer {name!r}: the forward pass "
                          f"fails at {run.failed_at!r} ({run.error}); {advice}")
     return chosen

@@ -13,6 +13,7 @@ from atlas.config import BuildConfig
 from atlas.models.registry import LoadedModel
 from atlas.pipeline.control.interrupt import StopAfterBatch
 from atlas.pipeline.control.lock import BuildLock
+from atlas.pipeline.control.ownership import claim_site, mark_site
 from atlas.pipeline.control.publish import remove_leftovers
 from atlas.pipeline.jobs import image_count
 from atlas.pipeline.optimize.memory import peak_memory
@@ -53,9 +54,11 @@ def build_atlas(config: BuildConfig, progress: bool = True, model: LoadedModel |
     """Builds (or resumes) the atlas that `config` describes and publishes its site;
     `model` and `dataset` stand for its spec and dataset where given (`prepare_build`)."""
     started = time.perf_counter()
+    ownership = claim_site(Path(config.out), config.force)  # before anything is touched
     ready = prepare_build(config, model, dataset)
     executor, site_dir, device = ready.executor, ready.store.site_dir, ready.engine.device
     timings: dict[str, float] = {}
+    mark_site(ownership)
     with executor, BuildLock(site_dir) as lock, StopAfterBatch() as stop:
         build = BuildRun(ready, executor, stop, progress)
         if executor.name != "local":
@@ -65,14 +68,14 @@ def build_atlas(config: BuildConfig, progress: bool = True, model: LoadedModel |
             build.notes.append(f"took over the lock of a build that is gone (pid "
                                f"{lock.took_over.get('pid')}, started "
                                f"{lock.took_over.get('started')})")
-        remove_leftovers(site_dir)
+        remove_leftovers(ownership)
         build.todo = ready.todo()
         for phase in PHASES:
             if phase.applies(build):
                 phase_started = time.perf_counter()
                 phase.run(build)
                 timings[phase.name] = time.perf_counter() - phase_started
-    notes = build.notes
+    notes = build.notes + ready.store.broken_lines()  # records read as missing
     peak = peak_memory(device)
     if peak is not None:
         notes.append(f"peak memory: {format_size(peak)} ("

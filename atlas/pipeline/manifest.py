@@ -1,13 +1,17 @@
 """Assembles the manifest from the store alone (no model needed): `atlas.json`,
 the index the site renderer reads, and one file of units per layer, written as
 each layer is assembled so that only one layer's units are held at a time.
-Its format is described in docs/manifest.md."""
+Its format is described in docs/manifest.md.
+
+The records are read as anyone may have left them: one that does not read as its
+view's is left out of the manifest (noted in the store's `broken`), never followed
+outside the site (see `atlas.store`, `atlas.record_check`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from atlas.errors import AtlasError
 from atlas.fsio import read_json, write_json_atomic
@@ -39,14 +43,30 @@ from atlas.pipeline.concepts.fit import FOLDER as CONCEPTS_FOLDER
 from atlas.pipeline.concepts.fit import load_concepts_record, stored_directions
 from atlas.pipeline.concepts.loadings import loadings
 from atlas.pipeline.weights.connections import unit_connections
+from atlas.record_check import build_record_problem
 from atlas.record_types import BuildRecord, LayerRecord
 from atlas.slugs import slugify
-from atlas.store import LAYER_UNIT, ResultStore
+from atlas.store import LAYER_UNIT, RESULTS, ResultStore
 from atlas.version import __version__
 from atlas.views import COMPOSED, UNIT_VIEWS, VIEWS, View, Where
 from atlas.views.joint import Joint
 
 __all__ = ["MANIFEST", "FORMAT", "build_manifest", "write_manifest", "unit_page", "layer_page"]
+
+# What reading a hand-edited record the way a build wrote it raises.
+RECORD_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+Made = TypeVar("Made")
+
+
+def _from_record(store: ResultStore, rel: str, make: Callable[..., Made], *args: Any
+                 ) -> Made | None:
+    """`make(*args)`, made of the stored record `rel`; None where the record does not
+    read as its view's (noted in the store's `broken`, so the build says which)."""
+    try:
+        return make(*args)
+    except RECORD_ERRORS as error:
+        store.broken[rel] = f"{type(error).__name__}: {error}"
+        return None
 
 
 def unit_page(layer: str, unit: int) -> str:
@@ -80,9 +100,12 @@ def _unit(store: ResultStore, layer: str, unit: int, views: list[View], scores: 
         if record is None:
             continue
         if record.get("status") == "failed":
-            failures[view.name] = record.get("reason", "failed")
+            failures[view.name] = str(record.get("reason", "failed"))
         else:
-            entries[view.name] = view.manifest_entry(record, entries)
+            entry = _from_record(store, store.record_rel(layer, unit, view.name),
+                                 view.manifest_entry, record, entries)
+            if entry is not None:
+                entries[view.name] = entry
     for view in views:
         if view.produced_by == COMPOSED:
             entry = view.manifest_entry(None, entries)
@@ -117,15 +140,19 @@ def _concepts(store: ResultStore, folder: str) -> Concepts | None:
     record = load_concepts_record(store.root / CONCEPTS_FOLDER / folder)
     if record is None:
         return None
-    return {"method": record["method"], "count": record["count"],
-            "vectors": record["vectors"], "per_image": record["per_image"],
-            "r2": record["r2"], "stability": record["stability"], "dead": len(record["dead"])}
+    return _from_record(store, f"{RESULTS}/{CONCEPTS_FOLDER}/{folder}/concepts.json",
+                        lambda: cast(Concepts, {
+                            "method": record["method"], "count": record["count"],
+                            "vectors": record["vectors"], "per_image": record["per_image"],
+                            "r2": record["r2"], "stability": record["stability"],
+                            "dead": len(record["dead"])}))
 
 
 def _classes(store: ResultStore, name: str | None) -> ClassesEntry | None:
     """The class pages' entry from the stored record, None where the build has none."""
     record = read_json(store.root / CLASSES_FOLDER / name) if name else None
-    return classes_entry(record) if record else None
+    return _from_record(store, f"{RESULTS}/{CLASSES_FOLDER}/{name}",
+                        classes_entry, record) if record else None
 
 
 def _caricature(store: ResultStore, layer: str) -> Caricature | None:
@@ -133,8 +160,9 @@ def _caricature(store: ResultStore, layer: str) -> Caricature | None:
     record = store.load_view(layer, LAYER_UNIT, "caricature")
     if not record or not record.get("images"):
         return None
-    return cast(Caricature, {key: record[key]
-                             for key in ("images", "originals", "sources", "activations")})
+    return _from_record(store, store.record_rel(layer, LAYER_UNIT, "caricature"),
+                        lambda: cast(Caricature, {key: record[key] for key in (
+                            "images", "originals", "sources", "activations")}))
 
 
 # Per-unit scores the analysis measures, passed on to the pages (null where not measured).
@@ -153,10 +181,31 @@ def _layer_views(build: BuildRecord, layer: LayerRecord) -> list[View]:
 def build_manifest(store: ResultStore) -> Manifest:
     """The index (atlas.json's content); each layer's units are written to their
     file under the site as they are assembled (see `manifest_io`)."""
-    build = cast("BuildRecord | None", store.load_json("build.json"))
-    if build is None:
-        raise AtlasError(f"no stored results in {store.site_dir}; run `atlas build` first")
+    build = read_build_record(store)
     analysis = store.load_json("analysis.json") or {}  # read as it comes: it may be absent
+    try:
+        return _assemble(store, build, analysis)
+    except RECORD_ERRORS as error:  # what the checks of each record do not cover
+        raise AtlasError(f"the stored results in {store.root} do not read as a build wrote "
+                         f"them ({type(error).__name__}: {error}); run `atlas build --out "
+                         f"{store.site_dir}` to write them again") from error
+
+
+def read_build_record(store: ResultStore) -> BuildRecord:
+    """build.json, checked: an AtlasError naming it where it is missing or broken."""
+    rel = store.build_rel("build.json")
+    build = store.load_json("build.json")
+    if build is None and rel not in store.broken:
+        raise AtlasError(f"no stored results in {store.site_dir}; run `atlas build` first")
+    problem = store.broken[rel] if build is None else build_record_problem(build)
+    if problem is not None:
+        raise AtlasError(f"{store.site_dir / rel} is broken ({problem}); run `atlas build "
+                         f"--out {store.site_dir}` to write it again")
+    return cast(BuildRecord, build)
+
+
+def _assemble(store: ResultStore, build: BuildRecord, analysis: dict) -> Manifest:
+    """The index from `build` (checked), `analysis` and the stored records."""
     unit_scores = analysis.get("units", {})
     connections = build.get("connections")
     links = unit_connections(store, connections["pairs"] if connections else [])
@@ -229,7 +278,10 @@ def _joint(store: ResultStore, expressions: list[str]) -> list[JointEntry]:
         record = store.load_view(None, index, joint.name)
         if record is None or record.get("status") == "failed":
             continue
-        entries.append(joint.joint_entry(expression, record))
+        entry = _from_record(store, store.record_rel(None, index, joint.name),
+                             joint.joint_entry, expression, record)
+        if entry is not None:
+            entries.append(entry)
     return entries
 
 
@@ -246,9 +298,13 @@ def _compare(store: ResultStore, spec: dict | None) -> CompareEntry | None:
         record = store.load_view(layer, unit, view.name)
         if record is None or record.get("status") == "failed":
             continue
-        units.append({"label": f"{layer}:{unit}", "layer": layer, "unit": unit,
-                      "page": unit_page(layer, unit)})
-        records.append(record)
+        entry: CompareUnit = {"label": f"{layer}:{unit}", "layer": layer, "unit": unit,
+                              "page": unit_page(layer, unit)}
+        # each record alone first: one that does not read is left out, not the page
+        if _from_record(store, store.record_rel(layer, unit, view.name),
+                        compare_entry, [entry], [record]) is not None:
+            units.append(entry)
+            records.append(record)
     return compare_entry(units, records)
 
 

@@ -5,6 +5,7 @@ against it, every job planned and the executor connected (`prepare_build`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from atlas.pipeline.optimize.batch import Engine, job_is_done
 from atlas.pipeline.optimize.magnitude import maco_magnitude
 from atlas.pipeline.optimize.memory import JOINT, Budget, LayerMemory, batch_limits, memory_budget
 from atlas.pipeline.weights.kernels import first_conv_layer
+from atlas.sizes import format_size
 from atlas.store import ResultStore
 from atlas.version import __version__
 from atlas.views import DATASET, FROM_DATASET_IMAGES, VIEWS, with_needs
@@ -60,7 +62,8 @@ def choose_layers(
     config: BuildConfig, loaded: LoadedModel, run: DryRun, image_size: int
 ) -> list[tuple[LayerInfo, list[int]]]:
     names = config.layers or loaded.defaults_from(run.layers)
-    infos = resolve_layers(loaded.module, image_size, loaded.preprocess, names, run)
+    infos = resolve_layers(loaded.module, image_size, loaded.preprocess, names, run,
+                           loaded.input_size)
     probe = loaded.preprocess(torch.rand(1, 3, image_size, image_size,
                                          generator=torch.Generator().manual_seed(0)).to(
         next(loaded.module.parameters()).device))
@@ -89,7 +92,7 @@ def parse_joint(config: BuildConfig, loaded: LoadedModel, run: DryRun,
         except ValueError as error:
             raise AtlasError(f"joint objective: {error}") from None
         infos = resolve_layers(loaded.module, image_size, loaded.preprocess,
-                               [term.layer for term in terms], run)
+                               [term.layer for term in terms], run, loaded.input_size)
         for term, info in zip(terms, infos):
             parse_channels(str(term.unit), info.channels, term.layer)
         parsed.append((expression, terms))
@@ -104,7 +107,7 @@ def class_output(config: BuildConfig, loaded: LoadedModel, run: DryRun,
     where there is none."""
     if config.logits_layer:
         info = resolve_layers(loaded.module, image_size, loaded.preprocess,
-                              [config.logits_layer], run)[0]
+                              [config.logits_layer], run, loaded.input_size)[0]
         if len(info.shape) != 1:
             raise AtlasError(f"logits_layer {info.name!r} outputs {list(info.shape)} per image, "
                              "not one value per class; name a linear layer")
@@ -133,6 +136,25 @@ def check_objective(config: BuildConfig, run: DryRun, no_logits: str) -> None:
                          f"for {spec['logits']!r}, which has {count} units (0-{count - 1})")
 
 
+def check_image_memory(loaded: LoadedModel, image_size: int, budget: Budget) -> None:
+    """Refuses an image size whose one image's forward pass alone would take more
+    than `budget`, before any forward pass at that size: the layers' outputs are
+    measured at the model's own size and scaled by the area (a step of optimization
+    keeps them all, and more, for the backward pass)."""
+    native = loaded.input_size
+    if image_size <= native or budget.bytes is None:
+        return
+    measured = dry_run(loaded.module, native, loaded.preprocess).activation_bytes
+    needed = measured * (image_size / native) ** 2
+    if needed > budget.bytes:
+        largest = int(native * math.sqrt(budget.bytes / measured))
+        raise AtlasError(f"image_size {image_size} needs at least {format_size(needed)} for one "
+                         f"image's forward pass ({format_size(measured)} at the model's "
+                         f"{native} px, scaled by the area), more than the "
+                         f"{format_size(budget.bytes)} a batch may take ({budget.description}); "
+                         f"the largest that fits is about {largest}")
+
+
 NO_DATASET = "none"  # --dataset none: no dataset, even for a model that has its own
 
 
@@ -149,7 +171,7 @@ def open_build_dataset(config: BuildConfig, loaded: LoadedModel, image_size: int
     if spec is None or spec == NO_DATASET:
         return None
     return open_dataset(spec, image_size, config.dataset_limit, config.seed,
-                        config.dataset_resize)
+                        config.dataset_resize, config.dataset_links, exclude=Path(config.out))
 
 
 
@@ -253,6 +275,8 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
     config = with_sized_defaults(config, image_size)
     loaded.module.to(device)
     loaded.preprocess.to(device)
+    room = memory_budget(config.memory_limit, device)  # the batches' own is sized later
+    check_image_memory(loaded, image_size, room)
     run = dry_run(loaded.module, image_size, loaded.preprocess)
     chosen = choose_layers(config, loaded, run, image_size)
     joint = parse_joint(config, loaded, run, image_size)
@@ -280,7 +304,7 @@ def prepare_build(config: BuildConfig, model: LoadedModel | None = None,
                                   image_format, magnitude_name)
     compared = compare_plans(config, chosen, image_size, no_logits, common)
     read_from_data = data_settings(loaded, scanned, image_size) if scanned is not None else None
-    concepts = concept_plans(config, [info.name for info, _ in chosen], read_from_data)
+    concepts = concept_plans(config, [info for info, _ in chosen], read_from_data, room.bytes)
     class_pages = class_plan(
         config.class_pages, config.logits_layer,
         [name for name, _ in forward_order(run, chosen)],

@@ -2,8 +2,8 @@
 
 Every URL the site emits is relative, so the same files work opened from
 `file://`, served from `/`, or served from a GitHub Pages sub-path. Paths in
-the manifest are relative to the site root with `/` separators; this module is
-the one place that turns two of them into a URL.
+the manifest are relative to the site root with `/` separators (checked by
+`atlas.site_paths`); this module is the one place that turns two of them into a URL.
 """
 
 from __future__ import annotations
@@ -11,31 +11,13 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import quote
 
+from atlas.site_paths import site_path_parts
+
 
 @lru_cache(maxsize=1 << 16)
 def _quoted(part: str) -> str:
     """One path segment, percent-quoted (memoized: a site repeats its folder names)."""
     return quote(part, safe="")
-
-
-def site_path_parts(path: str) -> list[str]:
-    """Split a site-root-relative path into its segments, refusing unsafe ones.
-
-    A path that is absolute, climbs out of the site (`..`), has empty or `.`
-    segments, uses backslashes, or carries a URL scheme would either break the
-    site or write outside it, so it raises ValueError instead.
-    """
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"site path must be a non-empty string, got {path!r}")
-    if "\\" in path:
-        raise ValueError(f"site path must use '/' separators: {path!r}")
-    if path.startswith("/"):
-        raise ValueError(f"site path must be relative to the site root: {path!r}")
-    parts = path.split("/")
-    for part in parts:
-        if part in ("", ".", ".."):
-            raise ValueError(f"site path has an empty, '.' or '..' segment: {path!r}")
-    return parts
 
 
 @lru_cache(maxsize=1 << 10)

@@ -1,14 +1,20 @@
 """How a unit, a layer and an atlas show in a notebook (`_repr_html_` of
 `atlas.results`): view models made here, placed by the `notebook_*.html`
 templates. Images are embedded (data URIs), so the output stands alone in a
-saved notebook, wherever the site's folder is."""
+saved notebook, wherever the site's folder is. Only files of the site are embedded
+(`Atlas.file`): an image or page the manifest names elsewhere is left out, with a
+note on stderr."""
 
 from __future__ import annotations
 
 import base64
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atlas.errors import AtlasError
+from atlas.manifest_io import view_images
 from atlas.site import formatting as fmt
 from atlas.site.labels import dominant
 from atlas.site.render import make_environment
@@ -33,8 +39,24 @@ def embedded(path: Path) -> str:
            f"{base64.b64encode(data).decode('ascii')}"
 
 
-def _item(root: Path, image: str, value: Any, caption: str = "") -> dict[str, str]:
-    return {"src": embedded(root / image), "value": fmt.sig3(value), "caption": caption}
+def _shown(find: Callable[[], Path], show: Callable[[Path], str]) -> str:
+    """`show` of the file `find` finds; '' where it is not a file of the site, said in a
+    note (the display is made without it)."""
+    try:
+        return show(find())
+    except AtlasError as error:
+        print(f"atlas: left out of the display: {error}", file=sys.stderr)
+        return ""
+
+
+def _image(atlas: Atlas, image: Any, owner: str) -> str:
+    """The image the manifest names as one of `owner`'s, embedded."""
+    return _shown(lambda: atlas.file(image, f"an image of {owner}"), embedded)
+
+
+def _item(unit: Unit, image: str, value: Any, caption: str = "") -> dict[str, str]:
+    return {"src": _image(unit.atlas, image, unit.label), "value": fmt.sig3(value),
+            "caption": caption}
 
 
 def _spectrum(unit: Unit) -> list[dict[str, Any]]:
@@ -44,7 +66,7 @@ def _spectrum(unit: Unit) -> list[dict[str, Any]]:
     views = unit.record.get("views") or {}
     entry = views.get("spectrum") or VIEWS["spectrum"].manifest_entry(None, views) or {}
     columns = [{"name": column["name"],
-                "items": [_item(unit.atlas.path, item["image"], item.get("value"),
+                "items": [_item(unit, item["image"], item.get("value"),
                                 item.get("source", ""))
                           for item in column["items"][:ROW_IMAGES] if item.get("image")]}
                for column in entry.get("columns", [])]
@@ -55,14 +77,13 @@ def _views(unit: Unit, spectrum: bool) -> list[dict[str, Any]]:
     """Each view's images, up to ROW_IMAGES spread from first to last; the spectrum,
     where shown, holds positive and negative."""
     shown = []
-    for name, paths in unit.views.items():
+    for name, images in view_images(unit.record).items():
         if spectrum and name in ("positive", "negative"):
             continue
         values = unit.activations(name)
         shown.append({"name": name, "items": [
-            {"src": embedded(paths[i]),
-             "value": fmt.sig3(values[i] if i < len(values) else None)}
-            for i in spread(len(paths), ROW_IMAGES)]})
+            _item(unit, images[i], values[i] if i < len(values) else None)
+            for i in spread(len(images), ROW_IMAGES)]})
     return shown
 
 
@@ -78,7 +99,8 @@ def unit_view(unit: Unit) -> dict[str, Any]:
     """As the unit page words them: its measures line, dominant labels and scores."""
     record = unit.record
     spectrum = _spectrum(unit)
-    return {"label": unit.label, "page": unit.page.as_uri(), "spectrum": spectrum,
+    return {"label": unit.label, "page": _shown(lambda: unit.page, Path.as_uri),
+            "spectrum": spectrum,
             "views": _views(unit, bool(spectrum)), "measures": measures(record),
             "labels": [(f"Top examples: {share.key}",
                         share.value + (f" · {share.fraction}" if share.fraction else ""))
@@ -93,9 +115,11 @@ def layer_view(layer: Layer) -> dict[str, Any]:
     for entry in layer.record["units"][:LAYER_UNITS]:
         images = ((entry.get("views") or {}).get("positive") or {}).get("images") or []
         tiles.append({"index": entry["index"], "label": entry.get("label", ""),
-                      "src": embedded(layer.atlas.path / images[0]) if images else ""})
+                      "src": _image(layer.atlas, images[0], f"{layer.name}:{entry['index']}")
+                      if images else ""})
     total = len(layer.record["units"])
-    return {"name": layer.name, "page": layer.page.as_uri(), "type": layer.record.get("type"),
+    return {"name": layer.name, "page": _shown(lambda: layer.page, Path.as_uri),
+            "type": layer.record.get("type"),
             "shape": " × ".join(map(str, layer.record.get("shape", []))), "tiles": tiles,
             "more": total - len(tiles), "total": total}
 

@@ -131,7 +131,8 @@ class Standardizer:
 def faithfulness(layer_means: Sequence[np.ndarray], standardized: Sequence[Standardizer],
                  positive: Sequence[np.ndarray], top_rows: np.ndarray,
                  baseline_rows: np.ndarray) -> tuple[float, float]:
-    """(faithfulness, baseline) of one unit.
+    """(faithfulness, baseline) of one unit; the baseline is NaN where no image is
+    left for it (every image of a tiny dataset is a top example).
 
     `layer_means`: the (N, C_l) spatial-mean matrices of the layers compared,
     `standardized` their z-scorings; `positive`: the visualization's (C_l,)
@@ -139,9 +140,12 @@ def faithfulness(layer_means: Sequence[np.ndarray], standardized: Sequence[Stand
     top = np.concatenate([z(np.asarray(m[top_rows], dtype=np.float64)).mean(0)
                           for z, m in zip(standardized, layer_means)])
     image = np.concatenate([z(v) for z, v in zip(standardized, positive)])
+    faithful = float(spearman(image, top)[0])
+    if not len(baseline_rows):
+        return faithful, float("nan")
     randoms = np.concatenate([z(np.asarray(m[baseline_rows], dtype=np.float64))
                               for z, m in zip(standardized, layer_means)], axis=1)
-    return float(spearman(image, top)[0]), float(spearman(randoms, top).mean())
+    return faithful, float(spearman(randoms, top).mean())
 
 
 def baseline_rows(count: int, exclude: Sequence[int] | np.ndarray, seed: int) -> np.ndarray:

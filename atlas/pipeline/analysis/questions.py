@@ -393,7 +393,8 @@ def _data_scores(loaded: LoadedModel, evidence: DataEvidence, layer: str, unit_l
         faithful, baseline = faithfulness(matrices, standardized, vectors, top_rows,
                                           baseline_rows(scan.count, top_rows, seed + unit))
         entry["faithfulness"] = round(faithful, 4)
-        entry["faithfulness_baseline"] = round(baseline, 4)
+        # NaN where every image of a small dataset is a top example: no random ones left.
+        entry["faithfulness_baseline"] = round(baseline, 4) if np.isfinite(baseline) else None
 
 
 def _recognition(loaded: LoadedModel, evidence: DataEvidence | None, layer: str,

@@ -10,7 +10,9 @@ each part goes through its own transforms with the random draws it would have
 alone, and each stretch of runs of one layer, objective and regularization is
 scored by one vectorized objective. Every image follows its own path (Adam is
 element-wise), so an image is the one its run would give alone, up to float
-rounding.
+rounding. That rounding follows the batch's size and memory layout: every batch
+reaches the model in one layout whatever setups it holds, and its size follows
+`batch_size`, which joins the key (plan.py).
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ class MixedTransforms(nn.Module):
         self.parts = nn.ModuleList([transforms for _, _, transforms in parts])
 
     def forward(self, image: torch.Tensor, draws: StepDraws) -> torch.Tensor:
+        # One memory layout whatever setups share the batch: crops come out channels-last,
+        # untransformed images contiguous, and the convolutions round differently in each.
         return torch.cat([transforms(image[start:stop], StepDraws(draws.values[start:stop]))
-                          for (start, stop), transforms in zip(self.bounds, self.parts)])
+                          for (start, stop), transforms in zip(self.bounds, self.parts)]
+                         ).contiguous()
 
 
 def _stretches(runs: list[Run], key: Callable[[Run], object]) -> list[tuple[int, int, list[Run]]]:

@@ -4,7 +4,8 @@ The compare units are the first `compare_units` of each layer's chosen units.
 With the channels every layer shares (all of them, or `--channels`), the first
 ones carry the same channel indices in every layer, so the depth axis of one
 unit is made of the other layers' compare units at the build's settings: runs
-the comparison computes anyway.
+the comparison computes anyway. A unit's key holds everything that shapes its
+images, `batch_size` included (see `plan_units`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def plan_units(context: Context, chosen: Sequence[tuple[Layer, Sequence[int]]],
     plans = []
     for layer, unit in compare_units(chosen, context.config.compare_units):
         found = tuple(variants(context, layer, unit))
+        # The batch size cuts the runs into batches, and the kernels' rounding (a linear
+        # layer's below about 10 rows, a lone image's convolution, sigmoid's vector tail)
+        # changes with a batch's size: the images do too, so it joins the key.
         settings = {**common, "view": VIEW, "layer": layer.name, "unit": unit,
+                    "batch_size": context.config.batch_size,
                     "variants": [{"axis": v.axis, "choice": v.choice, "skipped": v.skipped,
                                   "run": v.run.settings() if v.run else None} for v in found]}
         plans.append(UnitPlan(layer.name, unit, found, settings))

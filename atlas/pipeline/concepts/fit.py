@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from atlas.dictionaries import dead_concepts, encode, explained_variance, fit_di
 from atlas.dictionaries import stability as dictionary_stability
 from atlas.dictionaries.dictionary import Dictionary
 from atlas.dictionaries.fit import reconstruct
+from atlas.errors import AtlasError
 from atlas.fsio import read_json, write_json_atomic
 from atlas.models.concept_reads import attach
 from atlas.optvis.hooks import capture, frozen
@@ -53,15 +55,32 @@ def load_concepts_record(folder: Path) -> dict[str, Any] | None:
 
 
 def load_concepts(site_dir: Path, plan: ConceptPlan) -> dict[str, Any] | None:
-    """The stored record of `plan`'s dictionary, or None where it is not fitted yet."""
-    record = load_concepts_record(concepts_folder(site_dir, plan))
-    return record if record is not None and record.get("key") == plan.key else None
+    """The stored record of `plan`'s dictionary, or None where it is not fitted yet (or
+    its arrays no longer load whole: then it is fitted again)."""
+    folder = concepts_folder(site_dir, plan)
+    record = load_concepts_record(folder)
+    if record is None or record.get("key") != plan.key:
+        return None
+    try:
+        stored_directions(folder)
+    except AtlasError:
+        return None
+    return record
 
 
 def stored_directions(folder: Path) -> np.ndarray:
-    """The directions (count, channels) of the dictionary stored in `folder`."""
-    with np.load(folder / "dictionary.npz") as arrays:
-        return np.asarray(arrays["directions"], dtype=np.float32)
+    """The directions (count, channels) of the dictionary stored in `folder`; an
+    AtlasError where its file does not load (truncated, changed by hand)."""
+    try:
+        with np.load(folder / "dictionary.npz") as arrays:
+            directions = np.asarray(arrays["directions"], dtype=np.float32)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise AtlasError(f"the dictionary stored in {folder} does not load ({error}); run "
+                         "`atlas build` with the same settings to fit it again") from None
+    if directions.ndim != 2 or not np.isfinite(directions).all():
+        raise AtlasError(f"the dictionary stored in {folder} is not a table of finite "
+                         "directions; run `atlas build` with the same settings to fit it again")
+    return directions
 
 
 def load_dictionary(site_dir: Path, plan: ConceptPlan) -> Dictionary:

@@ -16,8 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from atlas.errors import AtlasError
-
-LOCK_NAME = ".atlas.lock"
+from atlas.manifest_types import LOCK_NAME
 
 
 class BuildLock:
@@ -28,7 +27,12 @@ class BuildLock:
 
     def __enter__(self) -> BuildLock:
         ensure_writable(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link: truncating it would truncate the file it names
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as error:
+            raise AtlasError(f"cannot open the lock {self.path} ({error.strerror}); if it is "
+                             "a symbolic link, remove it: atlas follows no link in its "
+                             "output directory") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

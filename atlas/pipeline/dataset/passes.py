@@ -10,6 +10,7 @@ import torch
 
 from atlas.config import BuildConfig
 from atlas.datasets import Dataset
+from atlas.datasets.base import plural
 from atlas.models.layers import Chosen
 from atlas.models.receptive_field import receptive_field
 from atlas.models.registry import LoadedModel
@@ -49,27 +50,43 @@ def scan_dataset(config: BuildConfig, loaded: LoadedModel, dataset: Dataset, cho
     report = run_scan(executor, dataset, [ScanLayer.of(info) for info, _ in chosen],
                       common, store.site_dir, config.example_count, config.dataset_batch,
                       progress)
-    notes = []
+    notes = list(dataset.notes)
+    if report.damaged:
+        notes.append(f"dataset: the stored pass of {', '.join(report.damaged)} did not load "
+                     "(truncated or changed files); scanned again")
     if report.images:
-        notes.append(f"dataset: {report.images} images scanned in {report.seconds:.1f} s "
+        notes.append(f"dataset: {plural(report.images, 'image')} scanned in "
+                     f"{report.seconds:.1f} s "
                      f"({report.images / max(report.seconds, 1e-9):.0f} images/s)")
     if dataset.skipped:
-        first = ", ".join(source for source, _ in dataset.skipped[:3])
         notes.append(f"dataset: {len(dataset.skipped)} file(s) could not be read and were "
-                     f"skipped (first: {first})")
+                     f"skipped (first: {dataset.skipped_names()})")
     if report.cached:
         notes.append(f"dataset: pass cached for {len(report.cached)} layer(s)")
     scans, fields = {}, {}
     for info, _ in chosen:
         scans[info.name] = load_scan(store.site_dir, info.name,
-                                     scan_key(common, ScanLayer.of(info)))
+                                     scan_key(common, ScanLayer.of(info)), info.channels)
         # The pass above has just stored every chosen layer's scan. The lambda's default
         # binds the layer, which mypy cannot infer a lambda with.
         fields[info.name] = stored_field(
             cast(LayerScan, scans[info.name]),
             lambda name=info.name: receptive_field(  # type: ignore[misc]
                 loaded.module, loaded.preprocess, name, image_size, device))
+    notes.extend(few_images_note(scans, config.example_count))
     return scans, fields, notes
+
+
+def few_images_note(scans: dict, k: int) -> list[str]:
+    """A line where the data is too small to fill every example column: the top and
+    bottom columns take k images each, and the two near-threshold columns k each side
+    of the median (extremes.near_threshold), so 2k fill all four."""
+    count = max((scan.count for scan in scans.values() if scan is not None), default=0)
+    if count >= 2 * k:
+        return []
+    return [f"dataset: {plural(count, 'image')} scanned, fewer than the {2 * k} that fill "
+            f"every example column ({k} a column, example_count); the columns show what "
+            "there is"]
 
 
 def cut_examples(ready: Prepared, scans: dict, fields: dict, pairs: list,

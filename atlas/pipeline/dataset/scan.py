@@ -9,19 +9,25 @@ buffers: the (images × units) matrices are memory-mapped files on disk.
 
 Each layer's results live in `results/_dataset/<layer slug>-<key>/`, the key
 hashing model, weights, dataset fingerprint, image size and preprocessing.
-A layer whose folder exists is not scanned again; the folder is written under
-a temporary name and renamed into place when the pass ends, so a pass that is
-killed leaves no half-written result behind, only a leftover that the next
-build deletes.
+A layer whose folder loads, every array of the shape the others say, is not
+scanned again; one that does not (truncated, garbage) is scanned again and the
+report says so. The folder is written under a temporary name and renamed into
+place when the pass ends, so a pass that is killed leaves no half-written result
+behind, only a leftover that the next build deletes. The matrices' disk space is
+taken before the pass starts, so a full disk is one line up front rather than a
+crash (SIGBUS) when a memory-mapped page cannot be written.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import math
 import os
 import shutil
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +41,7 @@ from tqdm import tqdm
 
 from atlas.datasets import Dataset
 from atlas.errors import AtlasError
-from atlas.fsio import write_json_atomic
+from atlas.fsio import raise_if_disk_full, write_json_atomic
 from atlas.models.layers import LayerInfo
 from atlas.models.receptive_field import ReceptiveField
 from atlas.models.registry import LoadedModel
@@ -54,6 +60,12 @@ from atlas.version import __version__
 
 DATASET_DIR = "_dataset"
 PARTIAL = ".partial-"  # prefix of a layer folder still being written
+# Each layer's (images x units) matrices, by file: what a row of it holds.
+MATRICES = {"peaks.npy": np.float32, "peak_positions.npy": np.int32, "means.npy": np.float16}
+ROW_BYTES = sum(np.dtype(dtype).itemsize for dtype in MATRICES.values())  # per unit
+# What reading a damaged pass can raise; none of it runs code (no pickles are allowed).
+DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+           zipfile.BadZipFile)
 
 
 @dataclass(frozen=True)
@@ -89,13 +101,25 @@ def stored_field(scan: LayerScan, measure: Callable[[], ReceptiveField]) -> Rece
     key covers): a rebuild does not pay the backward passes again."""
     path = scan.folder / "receptive_field.json"
     try:
-        return ReceptiveField(**cast("dict[str, Any]",  # the stored fields, lists as tuples
-                                     {key: tuple(value) if isinstance(value, list) else value
-                                      for key, value in json.loads(path.read_text()).items()}))
-    except (OSError, ValueError, TypeError):
+        return _checked_field(json.loads(path.read_text()))
+    except DAMAGED:
         field = measure()
         write_json_atomic(path, dataclasses.asdict(field))
         return field
+
+
+def _checked_field(stored: dict[str, Any]) -> ReceptiveField:
+    """A stored receptive field, its lists as tuples; ValueError where a value is not
+    what a measurement gives."""
+    field = ReceptiveField(**cast("dict[str, Any]",
+                                  {key: tuple(value) if isinstance(value, list) else value
+                                   for key, value in stored.items()}))
+    numbers = [*field.size, *field.stride, *field.offset, field.image_size]
+    if (len(numbers) != 7 or not all(isinstance(n, (int, float)) and math.isfinite(n)
+                                     for n in numbers)
+            or min(*field.size, field.image_size) < 1 or not isinstance(field.whole_image, bool)):
+        raise ValueError("not a receptive field")
+    return field
 
 
 class ScanLayer(NamedTuple):
@@ -152,22 +176,47 @@ def remove_partial(site_dir: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def load_scan(site_dir: Path, layer: str, key: str) -> LayerScan | None:
-    folder = _folder(site_dir, layer, key)
+def load_scan(site_dir: Path, layer: str, key: str,
+              channels: int | None = None) -> LayerScan | None:
+    """The layer's stored pass, or None where there is none or it does not load whole
+    (`channels`, where given, is what the layer has)."""
     try:
-        meta = json.loads((folder / "scan.json").read_text())
-        with np.load(folder / "extremes.npz") as arrays:
-            stored = {name: arrays[name] for name in arrays.files}
-        indices = np.load(folder / "indices.npy")
-    except (OSError, ValueError, KeyError):
+        return _read_scan(_folder(site_dir, layer, key), layer, key, channels)
+    except DAMAGED:
         return None
-    if meta.get("key") != key:
-        return None
-    return LayerScan(
-        layer, folder, key, int(meta["count"]), indices,
-        {part: stored[f"top_{part}"] for part in ("values", "images", "positions")},
-        {part: stored[f"bottom_{part}"] for part in ("values", "images", "positions")},
-        stored["value_max"], stored["mean_max"])
+
+
+def is_stored(site_dir: Path, layer: str, key: str) -> bool:
+    """Whether the layer's pass has a folder (loaded or not)."""
+    return _folder(site_dir, layer, key).is_dir()
+
+
+def _read_scan(folder: Path, layer: str, key: str, channels: int | None) -> LayerScan:
+    """Raises one of DAMAGED where a file is missing, unreadable or of the wrong shape."""
+    meta = json.loads((folder / "scan.json").read_text())
+    if meta["key"] != key:
+        raise ValueError("the pass of another key")
+    count = int(meta["count"])
+    with np.load(folder / "extremes.npz") as arrays:
+        stored = {name: arrays[name] for name in arrays.files}
+    indices = np.load(folder / "indices.npy")
+    units = stored["value_max"].shape[0] if channels is None else channels
+    top = {part: stored[f"top_{part}"] for part in ("values", "images", "positions")}
+    bottom = {part: stored[f"bottom_{part}"] for part in ("values", "images", "positions")}
+    kept = top["values"].shape
+    same = (count >= 1 and indices.shape == (count,) and kept[0] == units
+            and stored["value_max"].shape == stored["mean_max"].shape == (units,)
+            and all(array.shape == kept for array in (*top.values(), *bottom.values()))
+            and all(0 <= rows.min(initial=0) and rows.max(initial=0) < count
+                    for rows in (top["images"], bottom["images"])))
+    for name, dtype in MATRICES.items():
+        matrix = np.load(folder / name, mmap_mode="r")
+        same = same and (matrix.dtype == dtype and matrix.ndim == 2
+                         and matrix.shape[0] >= count and matrix.shape[1] == units)
+    if not same:
+        raise ValueError("arrays of the wrong shape")
+    return LayerScan(layer, folder, key, count, indices, top, bottom,
+                     stored["value_max"], stored["mean_max"])
 
 
 @dataclass
@@ -191,10 +240,14 @@ class _Writer:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         shape = (max(rows, 1), channels)
-        return cls(layer, partial, final, key, RunningExtremes(channels, k),
-                   open_memmap(partial / "peaks.npy", "w+", np.float32, shape),
-                   open_memmap(partial / "peak_positions.npy", "w+", np.int32, shape),
-                   open_memmap(partial / "means.npy", "w+", np.float16, shape))
+        try:
+            matrices = [_allocated(partial / name, dtype, shape)
+                        for name, dtype in MATRICES.items()]
+        except OSError as error:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise_if_disk_full(error, partial.parent, shape[0] * shape[1] * ROW_BYTES)
+            raise
+        return cls(layer, partial, final, key, RunningExtremes(channels, k), *matrices)
 
     def add(self, extremes: Extremes, rows: torch.Tensor) -> None:
         """One chunk's extremes; chunks may come in any order (the running
@@ -229,11 +282,29 @@ class _Writer:
         os.replace(self.partial, self.final)
 
 
+def _allocated(path: Path, dtype: Any, shape: tuple[int, int]) -> np.memmap:
+    """A new memory-mapped matrix whose disk blocks are taken now: written through a
+    map, a sparse file would crash the process (SIGBUS) on a full disk."""
+    matrix = open_memmap(path, "w+", dtype, shape)
+    allocate = getattr(os, "posix_fallocate", None)  # not on macOS
+    if allocate is not None:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            allocate(fd, 0, os.fstat(fd).st_size)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise  # a file system that cannot allocate ahead is written as before
+        finally:
+            os.close(fd)
+    return matrix
+
+
 @dataclass
 class ScanReport:
     images: int  # images scanned in this build (0 when every layer was cached)
     seconds: float
     cached: list[str]  # layers whose pass results were already stored
+    damaged: list[str] = dataclasses.field(default_factory=list)  # stored, but scanned again
 
 
 @dataclass
@@ -280,8 +351,10 @@ def run_scan(executor: Executor, dataset: Dataset, layers: Sequence[ScanLayer],
     cluster, spread over its workers); results merge in any order."""
     remove_partial(site_dir)
     keys = {layer.name: scan_key(common, layer) for layer in layers}
-    todo = [layer for layer in layers if load_scan(site_dir, layer.name, keys[layer.name]) is None]
+    todo = [layer for layer in layers
+            if load_scan(site_dir, layer.name, keys[layer.name], layer.channels) is None]
     cached = [layer.name for layer in layers if layer not in todo]
+    damaged = [layer.name for layer in todo if is_stored(site_dir, layer.name, keys[layer.name])]
     if not todo:
         return ScanReport(0, 0.0, cached)
     started = time.perf_counter()
@@ -318,9 +391,9 @@ def run_scan(executor: Executor, dataset: Dataset, layers: Sequence[ScanLayer],
     if not loaded:
         for writer in writers.values():
             shutil.rmtree(writer.partial, ignore_errors=True)
-        first = ", ".join(source for source, _ in dataset.skipped[:3])
         raise AtlasError(f"none of the {len(dataset)} image files of dataset {dataset.spec!r} "
-                         f"could be read (e.g. {first}); check that they are images")
+                         f"could be read (e.g. {dataset.skipped_names()}); check that they "
+                         "are images")
     for writer in writers.values():
         writer.close(np.asarray(loaded, dtype=np.int64))
-    return ScanReport(len(loaded), seconds, cached)
+    return ScanReport(len(loaded), seconds, cached, damaged)
