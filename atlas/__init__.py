@@ -10,9 +10,14 @@ import os
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 # The Python API (docs/api.md); importing it loads no torch until a build runs.
-from atlas.api import build, open  # noqa: E402  (after MKL_CBWR, which must come first)
+from atlas.api import build, layers  # noqa: E402  (after MKL_CBWR, which must come first)
+from atlas.api import open as open  # noqa: E402  (public as atlas.open, not in __all__)
 from atlas.errors import AtlasError  # noqa: E402
+from atlas.layer_listing import LayerListing, ListedLayer  # noqa: E402
 from atlas.results import Atlas, Layer, Unit  # noqa: E402
 from atlas.version import __version__  # noqa: E402
 
-__all__ = ["Atlas", "AtlasError", "Layer", "Unit", "__version__", "build", "open"]
+# `from atlas import *` takes these; `open` stays `atlas.open`, never shadowing the
+# built-in open of the importing module.
+__all__ = ["Atlas", "AtlasError", "Layer", "LayerListing", "ListedLayer", "Unit",
+           "__version__", "build", "layers"]

@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 import atlas
+from atlas.layer_listing import LayerListing, ListedLayer
 from atlas.results import Atlas, Layer, Unit
 
 INTRO = """\
@@ -31,7 +32,7 @@ def _line(thing: Any) -> str:
 
 def _signature(function: Any) -> str:
     text = str(inspect.signature(function, eval_str=True))
-    for prefix in ("atlas.results.", "pathlib."):
+    for prefix in ("atlas.results.", "atlas.layer_listing.", "pathlib."):
         text = text.replace(prefix, "")
     return text.replace("(self, ", "(").replace("(self)", "()")
 
@@ -56,8 +57,9 @@ def api_markdown() -> str:
     lines = [INTRO, "## Functions", ""]
     lines += _function("atlas.build", atlas.build)
     lines += _function("atlas.open", atlas.open)
+    lines += _function("atlas.layers", atlas.layers)
     lines += ["## Classes", ""]
-    for cls in (Atlas, Layer, Unit):
+    for cls in (Atlas, Layer, Unit, LayerListing, ListedLayer):
         lines += _members(cls)
     lines += ["## Errors", "", "### `AtlasError`", "", _doc(atlas.AtlasError), ""]
     return "\n".join(lines).rstrip() + "\n"

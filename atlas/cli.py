@@ -10,13 +10,14 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from atlas.bench.command import BENCH_EXAMPLES, bench_flags, cmd_bench
 from atlas.config import SETTINGS, BuildConfig, load_toml, make_config
 from atlas.errors import AtlasError
-from atlas.flags import csv_list, setting_flags
+from atlas.flags import csv_list, setting_flags, unknown_flags_line
 from atlas.fsio import disk_full_line
 from atlas.pipeline.control.interrupt import BuildInterrupted
 
@@ -51,7 +52,20 @@ RENDER_EXAMPLES = """examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line (and exit code 2)."""
+    """argparse that reports a usage error in one line (and exit code 2), an unknown
+    flag with the closest flag of the command it was given to."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: Mapping[str, argparse.ArgumentParser] = {}  # set by `_parser`
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: None = None) -> argparse.Namespace:
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = self.commands.get(getattr(parsed, "command", None) or "", self)
+            command.error(unknown_flags_line(unknown, command))
+        return parsed
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"atlas: error: {message}; see `{self.prog} --help`\n")
@@ -62,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="atlas", description="Microscope-style static atlas generator for PyTorch CNNs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
+    parser.commands = commands.choices
     raw = argparse.RawDescriptionHelpFormatter
 
     build = commands.add_parser("build", help="optimize every unit and render the site",
@@ -135,26 +150,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    import torch
-
-    from atlas.layer_listing import format_layers
-    from atlas.models.layers import dry_run
+    from atlas.layer_listing import list_layers
     from atlas.models.registry import load_model
     from atlas.models.specs import DEFAULT_SPEC
-    from atlas.pipeline.optimize.memory import memory_budget
-    from atlas.pipeline.prepare import check_image_memory
 
     loaded = load_model(args.model or DEFAULT_SPEC, Path(args.weights) if args.weights else None,
                         args.pretrained)
-    size = args.image_size if args.image_size is not None else loaded.input_size
-    if size < 1:
-        raise AtlasError(f"image size must be a positive number of pixels, not {size}")
-    check_image_memory(loaded, size, memory_budget(None, torch.device("cpu")))
-    run = dry_run(loaded.module, size, loaded.preprocess)
-    if not run.layers:
-        raise AtlasError(f"{loaded.spec} cannot run at image size {size}: it fails at "
-                         f"{run.failed_at!r} ({run.error}); try a larger --image-size")
-    print("\n".join(format_layers(loaded, run)))
+    print("\n".join(list_layers(loaded, args.image_size).lines()))
     return 0
 
 

@@ -4,7 +4,8 @@ for each, read as the setting's kind, its help ending with its default."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+import difflib
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from atlas.config import SETTINGS
@@ -28,6 +29,22 @@ def setting_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
         help_text = f"{declared.setting.help} (default: {declared.default_words()})"
         groups[group].add_argument(declared.flag, dest=name, default=None,
                                    help=help_text.replace("%", "%%"), **flag_form(declared))
+
+
+def unknown_flags_line(unknown: Sequence[str], parser: argparse.ArgumentParser) -> str:
+    """argparse's line for the words `parser` did not take, with the closest flag of
+    `parser` for each unknown flag: '--stpes 3' -> '... (did you mean --steps?)'."""
+    # argparse keeps its flags in `_actions` only; there is no public accessor.
+    flags = [flag for action in parser._actions for flag in action.option_strings]
+    asked = [word.partition("=")[0] for word in unknown if word[:1] == "-"]  # --stpes=3: --stpes
+    found = {word: close[0] for word in asked
+             if (close := difflib.get_close_matches(word, flags, n=1))}
+    line = f"unrecognized arguments: {' '.join(unknown)}"
+    if found and len(asked) == 1:
+        return f"{line} (did you mean {found[asked[0]]}?)"
+    if found:
+        return f"{line} (did you mean {', '.join(f'{v} for {k}' for k, v in found.items())}?)"
+    return line
 
 
 def flag_form(declared: Declared) -> dict[str, Any]:

@@ -299,7 +299,8 @@ CASES = [
     # atlas: error: argument --steps: invalid int value: 'x'; see `atlas build --help`
     bad("build", "--steps", "x", id="bad-flag-value",
         says=("argument --steps: invalid int value: 'x'", "`atlas build --help`")),
-    # atlas: error: unrecognized arguments: --stpes 3; see `atlas --help`
+    # atlas: error: unrecognized arguments: --stpes (did you mean --steps?); see
+    #   `atlas build --help`
     bad("build", "--stpes", "3", id="unknown-flag",
         says=("unrecognized arguments: --stpes", "--help")),
     # atlas: error: no stored results in {dir}/empty; run `atlas build --out {dir}/empty` first

@@ -77,7 +77,8 @@ def test_render_bench_renders_every_page_of_each_size_in_bounded_memory() -> Non
     from atlas.bench.render_scale import time_render
 
     small, large = time_render(1, 30, workers=1), time_render(4, 30, workers=1)
-    assert (small.pages, large.pages) == (30 + 4, 4 * 31 + 3)  # units, layers, site pages
+    # units, layers, index and summary (no joint objectives: no joint page)
+    assert (small.pages, large.pages) == (30 + 3, 4 * 31 + 2)
     assert small.largest_file < 2_000_000 and large.largest_file < 2_000_000
     assert small.peak_bytes and large.peak_bytes
     # four layers held one at a time: the resident peak barely moves (measured +0.5%)

@@ -138,9 +138,13 @@ def test_summary_without_probe_data(site: Path) -> None:
 
 
 def test_empty_joint_list(site: Path) -> None:
-    html = _read(site, "joint.html")
-    assert "No joint optimizations were run for this atlas." in html
-    assert "joint-entry" not in html and "<img" not in html
+    """Without joint objectives there is no joint page, and no menu entry opens one."""
+    assert not (site / "joint.html").exists()
+    assert (site / "summary.html").exists()
+    pages = sorted(site.rglob("*.html"))
+    assert not [path for path in pages if "joint.html" in path.read_text(encoding="utf-8")]
+    assert ">Joint</a>" not in _read(site, "index.html")
+    assert ">Summary</a>" in _read(site, "index.html")
 
 
 def test_no_page_leaks_null_values(site: Path) -> None:

@@ -149,7 +149,8 @@ def test_atlas_json_keeps_the_names_exactly(built) -> None:
 def test_pages_escape_the_names_and_never_run_them(built) -> None:
     _, site, manifest, _ = built
     pages = sorted(site.rglob("*.html"))
-    assert len(pages) == 3 + len(NAMES) * 3  # index, summary, joint; layer + 2 unit pages each
+    # index, summary (no joint objectives: no joint page); a layer and 2 unit pages each
+    assert len(pages) == 2 + len(NAMES) * 3
     for page in pages:
         html = page.read_text(encoding="utf-8")
         for payload in PAYLOADS:

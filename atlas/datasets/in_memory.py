@@ -125,6 +125,12 @@ def _columns(items: Any) -> tuple[str | None, str | None]:
     return image, label
 
 
+def class_names_of(items: Any) -> list[str] | None:
+    """The names of a Python dataset's class indices (its split's ClassLabel, else its
+    `classes`), None where it names none."""
+    return _class_names(items, _columns(items)[1])
+
+
 def _class_names(items: Any, label_column: str | None) -> list[str] | None:
     features = getattr(items, "features", None)
     if isinstance(features, dict) and label_column in features:

@@ -17,7 +17,7 @@ from atlas.models.branches import inception_branches
 from atlas.models.layers import LayerInfo
 from atlas.models.preprocess import Normalize, make_preprocess
 from atlas.models.specs import DEFAULT_SPEC, INCEPTION_SPEC, build_module
-from atlas.models.weights import load_weights
+from atlas.models.weights import check_weights_file, load_weights
 
 # Layer types that are never a sensible default to visualize.
 NOT_DEFAULT = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.Dropout)
@@ -89,6 +89,8 @@ def load_model(
     std: Sequence[float] | None = None,
 ) -> LoadedModel:
     """The model named by `spec`; `weights` (a state dict or checkpoint file) if given."""
+    if weights:
+        check_weights_file(Path(weights))
     if spec == DEFAULT_SPEC:
         loaded = _colored_digits(weights)
         if preprocess or mean or std:

@@ -8,6 +8,7 @@ read as data by atlas's own loader (`hub_cache`), never by the libraries'.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
@@ -20,6 +21,7 @@ from atlas.models.built import BuiltModel
 from atlas.models.fast_lrn import use_fast_lrn
 from atlas.models.fast_relu import replace_redirected_relus
 from atlas.models.hub_cache import load_cached, torch_hub_file
+from atlas.setting import did_you_mean
 
 DEFAULT_SPEC = "colored-digits"
 INCEPTION_SPEC = "lucent:inceptionv1"
@@ -27,11 +29,16 @@ INCEPTION_LAYERS = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixe
                     "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"]
 SPEC_FORMS = ("colored-digits, lucent:inceptionv1, torchvision:NAME, timm:NAME, "
               "path/to/file.py:factory, package.module:factory")
+# The model families atlas knows by name: the part of a spec before ':'.
+FAMILIES = ("torchvision", "timm", "lucent", DEFAULT_SPEC)
 
 
 def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
     if spec == INCEPTION_SPEC or spec.lower() == INCEPTION_SPEC:
         return _inceptionv1(pretrained)
+    if spec.startswith("lucent:"):
+        raise AtlasError(f"unknown lucent model {spec.split(':', 1)[1]!r}; the lucent model "
+                         f"atlas loads is {INCEPTION_SPEC}")
     if spec.startswith("torchvision:"):
         from atlas.models.torchvision_models import torchvision_model
 
@@ -45,7 +52,21 @@ def build_module(spec: str, pretrained: bool = False) -> BuiltModel:
                          f"timm:NAME; give the weights of {spec!r} with --weights FILE")
     if ":" in spec:
         return _factory(spec)
-    raise AtlasError(f"unknown model {spec!r}; model specs are: {SPEC_FORMS}")
+    named = (DEFAULT_SPEC, INCEPTION_SPEC, "torchvision:NAME", "timm:NAME")
+    raise AtlasError(f"unknown model {spec!r}{did_you_mean(spec, named)}; model specs are: "
+                     f"{SPEC_FORMS}")
+
+
+def _family_line(spec: str) -> str | None:
+    """The line for a spec whose family (before ':') is close to a known one but is
+    not a module either: 'torchvison:resnet18' -> did you mean 'torchvision:resnet18'?"""
+    family, _, name = spec.partition(":")
+    close = difflib.get_close_matches(family, FAMILIES, n=1)
+    if not close or "." in family:
+        return None
+    meant = DEFAULT_SPEC if close[0] == DEFAULT_SPEC else f"{close[0]}:{name}"
+    return (f"unknown model family {family!r} (did you mean {meant!r}?); model specs are: "
+            f"{SPEC_FORMS}")
 
 
 def _inceptionv1(pretrained: bool) -> BuiltModel:
@@ -79,6 +100,9 @@ def _factory(spec: str) -> BuiltModel:
         try:
             module_obj = importlib.import_module(target)
         except ImportError as error:
+            family_line = _family_line(spec)
+            if family_line is not None:
+                raise AtlasError(family_line) from None
             raise AtlasError(f"cannot import module {target!r} ({error}); check the spec "
                              f"{spec!r} and that the package is installed") from None
     factory = getattr(module_obj, attribute, None)

@@ -60,10 +60,24 @@ def _code_asked_for(error: Exception) -> str | None:
     return found.group(1).rstrip(".") if found else None
 
 
-def read_state_dict(path: Path, remedy: str | None = None) -> dict[str, torch.Tensor]:
-    """A bare state dict, or the one inside a checkpoint dict (state_dict, model, …)."""
+WEIGHTS_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+
+
+def check_weights_file(path: Path) -> None:
+    """Refuses a --weights path that is missing or a folder: checked before the model
+    is built, which can take seconds."""
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in WEIGHTS_SUFFIXES)
+        holds = f" (it holds {', '.join(inside[:SHOWN_KEYS])})" if inside else ""
+        raise AtlasError(f"weights file {path} is a folder{holds}; give --weights the "
+                         "weights file itself")
     if not path.is_file():
         raise AtlasError(f"weights file {path} does not exist; check the path given to --weights")
+
+
+def read_state_dict(path: Path, remedy: str | None = None) -> dict[str, torch.Tensor]:
+    """A bare state dict, or the one inside a checkpoint dict (state_dict, model, …)."""
+    check_weights_file(path)
     if is_safetensors(path):
         return {_strip_prefix(key): value for key, value in _read_safetensors(path, remedy).items()}
     try:

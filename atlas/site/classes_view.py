@@ -20,6 +20,17 @@ def _unit(page: str, unit: dict[str, Any], targets: dict[tuple[str, int], Target
             "share": fmt.percent(unit.get("share"))}
 
 
+def _list_cell(page: str, units: list[dict[str, Any]],
+               targets: dict[tuple[str, int], Target]) -> dict[str, Any]:
+    """A cell of the list: its first units as thumbnails where they have an image,
+    named where they have none (a unit whose positive view failed), and the units
+    this atlas did not build named apart, so their names never run together."""
+    shown = [_unit(page, unit, targets) for unit in units[:LIST_THUMBS]]
+    return {"thumbs": [unit for unit in shown if unit["image"]],
+            "named": [unit for unit in shown if unit["href"] and not unit["image"]],
+            "unbuilt": [unit["label"] for unit in shown if not unit["href"]]}
+
+
 def _shares_line(row: dict[str, Any]) -> str:
     """What the channels (and the dictionary) carry of the margin in all."""
     carried = fmt.percent(row.get("channels_share"))
@@ -42,8 +53,8 @@ def classes_view(manifest: dict[str, Any], targets: dict[tuple[str, int], Target
     page = entry["page"]
     rows = [{"name": row["name"], "href": relative_link(page, row["page"]),
              "images": fmt.integer(row["images"]), "margin": fmt.sig3(row["margin"]),
-             "channels": [_unit(page, unit, targets) for unit in row["channels"][:LIST_THUMBS]],
-             "concepts": [_unit(page, unit, targets) for unit in row["concepts"][:LIST_THUMBS]],
+             "channels": _list_cell(page, row["channels"], targets),
+             "concepts": _list_cell(page, row["concepts"], targets),
              "channels_share": fmt.percent(row.get("channels_share")),
              "dictionary_share": fmt.percent(
                  None if row.get("concepts_share") is None

@@ -19,11 +19,22 @@ NAV = (("index", "Atlas home"), ("summary", "Summary"), ("classes", "Classes"),
        ("joint", "Joint"), ("compare", "Techniques"))
 """Header nav entries: (key in manifest["pages"], label)."""
 
+LISTED_CONTENT = {"joint": "joint"}
+"""Pages that show a manifest list (page key -> manifest key): with the list empty
+the page has nothing to show, so it is neither written nor linked."""
+
 SCRIPT = "static/atlas.js"
 """Site-root path of the script every page loads: keys, search, weight maps."""
 
 SEARCH_INDEX = "search-index.js"
 """Site-root path of the search index (a script, so it loads from file:// too)."""
+
+
+def shown_pages(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """`manifest["pages"]` less the pages with nothing to show: those the nav links
+    and `render_site` writes (a build without joint objectives has no joint page)."""
+    return {key: path for key, path in (manifest.get("pages") or {}).items()
+            if key not in LISTED_CONTENT or manifest.get(LISTED_CONTENT[key])}
 
 
 def frame(
@@ -39,7 +50,7 @@ def frame(
     scripts this kind of page loads after the shared one.
     """
     model = manifest.get("model", {})
-    pages = manifest.get("pages", {})
+    pages = shown_pages(manifest)
     site_title = model.get("title") or model.get("spec") or "Atlas"
     nav = [
         {"label": label, "href": relative_link(page, pages[key]), "current": key == current}

@@ -24,7 +24,7 @@ from atlas.manifest_types import FORMAT
 from atlas.site.classes_view import class_view, classes_view
 from atlas.site.compare_view import compare_view
 from atlas.site.connections_view import Target, unit_targets
-from atlas.site.frame import SEARCH_INDEX
+from atlas.site.frame import SEARCH_INDEX, shown_pages
 from atlas.site.links import site_path_parts
 from atlas.site.parallel import default_workers, fork_map, write_pages
 from atlas.site.search_index import family_names, rows_script, unit_row
@@ -134,8 +134,9 @@ def class_page(env: jinja2.Environment, manifest: Manifest, position: int,
 
 def _site_pages(env: jinja2.Environment,
                 manifest: Manifest) -> Iterator[tuple[str, Callable[[], str]]]:
-    """The pages that are not a layer's: index, summary, joint, compare, classes."""
-    pages = manifest["pages"]
+    """The pages that are not a layer's: index, summary, joint, compare, classes
+    (those with something to show)."""
+    pages = shown_pages(manifest)
     yield pages["index"], partial(index_page, env, manifest)
     if pages.get("summary"):
         yield pages["summary"], partial(summary_page, env, manifest)

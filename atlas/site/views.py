@@ -14,7 +14,7 @@ from atlas.site import status
 from atlas.site.branches import branch_list, split_text
 from atlas.site.concepts_note import concepts_note, layer_switch
 from atlas.site.dataset_notes import dataset_line
-from atlas.site.frame import first_image, frame, href, image, layer_pages, link
+from atlas.site.frame import first_image, frame, href, image, layer_pages, link, shown_pages
 from atlas.site.layer_table import (
     STATUSES,
     TILE_IMAGES,
@@ -97,7 +97,7 @@ def index_view(manifest: dict[str, Any]) -> dict[str, Any]:
             ],
             "more": len(units) > THUMBNAILS,
         })
-    pages = manifest.get("pages", {})
+    pages = shown_pages(manifest)
     return {
         "page": frame(manifest, page, model.get("title") or "Atlas", current="index",
                       kind="index"),
