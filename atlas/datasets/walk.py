@@ -20,12 +20,9 @@ from pathlib import Path
 from atlas.datasets.base import plural
 from atlas.datasets.names import shown
 from atlas.errors import AtlasError
-from atlas.manifest_types import LOCK_NAME, MANIFEST, SITE_MARKER
+from atlas.pipeline.control.ownership import is_atlas_site
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-# What marks a folder as an atlas site; a site built before either holds the pair.
-SITE_MARKS = (SITE_MARKER, LOCK_NAME)
-SITE_PAIR = (MANIFEST, "results")
 
 
 @dataclass
@@ -99,7 +96,7 @@ class _Walker:
                 self.pending.append((prefix, target))
             prefix, folder = self.pending.pop()
             self.seen.add(folder)
-            if folder != self.root and (folder in self.excluded or is_site(folder)):
+            if folder != self.root and (folder in self.excluded or is_atlas_site(folder)):
                 self.walk.sites.append(shown(prefix))
                 continue
             try:
@@ -135,13 +132,6 @@ class _Walker:
 
 def is_image(name: str) -> bool:
     return name.lower().endswith(SUFFIXES)
-
-
-def is_site(folder: Path) -> bool:
-    """Whether `folder` is an atlas site: its images are not data."""
-    if any(os.path.lexists(folder / mark) for mark in SITE_MARKS):
-        return True
-    return (folder / SITE_PAIR[0]).is_file() and (folder / SITE_PAIR[1]).is_dir()
 
 
 def is_inside(path: Path, root: Path) -> bool:

@@ -57,11 +57,11 @@ def claim_site(site_dir: Path, force: bool = False) -> Ownership:
     if site_dir.exists() and not site_dir.is_dir():
         raise AtlasError(f"cannot write to output directory {site_dir}: it is a file, not a "
                          "folder; choose another with --out")
-    marked = read_marker(site_dir)
+    marked, unmarked = read_marker(site_dir), _is_unmarked_site(site_dir)
     if marked is not None:
         ownership = marked
-    elif _is_unmarked_site(site_dir) or _is_empty(site_dir):
-        ownership = Ownership(site_dir, None if _is_unmarked_site(site_dir) else frozenset())
+    elif unmarked or _is_empty(site_dir):
+        ownership = Ownership(site_dir, None if unmarked else frozenset())
     elif force:
         _refuse_taken_names(site_dir)
         ownership = Ownership(site_dir, frozenset())
@@ -149,6 +149,14 @@ def _link_below(folder: Path) -> Path | None:
             if os.path.islink(os.path.join(root, name)):
                 return Path(root) / name
     return None
+
+
+def is_atlas_site(folder: Path) -> bool:
+    """Whether `folder` looks like an atlas site: its marker or lock, or an index beside
+    results/. What a dataset's scan leaves out; looser than what atlas writes into
+    (`claim_site`), since leaving images out costs nothing."""
+    return (any(os.path.lexists(folder / mark) for mark in (SITE_MARKER, LOCK_NAME))
+            or (folder / MANIFEST).is_file() and (folder / RESULTS).is_dir())
 
 
 def _is_unmarked_site(site_dir: Path) -> bool:
